@@ -1,0 +1,221 @@
+"""Settings: one TOML file, every key overridable by a ``NOMMER_<KEY>`` variable.
+
+Each setting is declared once in :data:`SETTINGS` with its type, default and
+meaning; ``docs/settings.md`` is written from the same table. Loading checks
+every value and names the key (and where it came from) when one is wrong.
+"""
+
+import dataclasses
+import os
+import pathlib
+import tomllib
+
+from nommer.core.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # "str", "int", "float", "bool", "list", "path", "choice"
+    default: object
+    doc: str
+    minimum: float | None = None
+    choices: tuple = ()
+    legacy: str = ""  # media-nommer's name for it
+
+
+SETTINGS = [
+    Setting("backend", "choice", "local", "Which adapters to use: `local` (SQLite store and queue, encoder subprocesses, local files) or `aws` (SimpleDB, SQS, EC2, S3).", choices=("local", "aws")),
+    Setting("data_dir", "path", "./nommer-data", "Folder of the embedded store and queues, encoder work folders and logs."),
+    Setting("host", "str", "127.0.0.1", "Address the feeder's HTTP API listens on."),
+    Setting("port", "int", 8001, "Port of the feeder's HTTP API (media-nommer's port).", minimum=0),
+    Setting("ffmpeg", "str", "", "Path of the ffmpeg binary; empty uses the one bundled with the imageio-ffmpeg package."),
+    Setting("file_roots", "list", [], "Folders that `file://` sources and destinations may be under. The working directory and the data folder are always allowed."),
+    Setting("jobs_per_encoder", "int", 2, "Jobs one encoder works on at once.", minimum=1, legacy="MAX_ENCODING_JOBS_PER_EC2_INSTANCE"),
+    Setting("max_encoders", "int", 0, "Most encoders the Scaler runs at once; 0 means 3 on AWS and half the CPU cores (at least 1) locally.", minimum=0, legacy="MAX_NUM_EC2_INSTANCES"),
+    Setting("min_encoders", "int", 0, "Encoders the Scaler keeps running even with no work.", minimum=0),
+    Setting("job_overflow_threshold", "int", 2, "Unfinished jobs beyond fleet capacity that make the Scaler start more encoders.", minimum=0, legacy="JOB_OVERFLOW_THRESH"),
+    Setting("scale_interval", "float", 2.0, "Seconds between the Scaler's looks at the queue and the fleet.", minimum=0.05, legacy="FEEDERD_AUTO_SCALE_INTERVAL"),
+    Setting("state_check_interval", "float", 1.0, "Longest wait, in seconds, of the feeder's read of the state-change queue.", minimum=0.05, legacy="FEEDERD_JOB_STATE_CHANGE_CHECK_INTERVAL"),
+    Setting("reap_interval", "float", 10.0, "Seconds between the Reaper's looks for lost and stuck jobs.", minimum=0.05, legacy="FEEDERD_PRUNE_JOBS_INTERVAL"),
+    Setting("abandon_after", "float", 6 * 3600.0, "Seconds a job may stay unfinished without any change before it is marked ABANDONED.", minimum=1, legacy="FEEDERD_ABANDON_INACTIVE_JOBS_THRESH (hours there)"),
+    Setting("heartbeat_interval", "float", 5.0, "Seconds between an encoder's heartbeats (and lease extensions).", minimum=0.05, legacy="NOMMERD_HEARTBEAT_INTERVAL"),
+    Setting("lease_seconds", "float", 60.0, "Queue visibility timeout of a job being worked on; the encoder extends it while it works. A job whose encoder is silent this long is given to another encoder.", minimum=1),
+    Setting("max_attempts", "int", 3, "Times a job is tried (its encoder lost) before it ends in ERROR.", minimum=1),
+    Setting("idle_terminate", "bool", True, "Whether an idle encoder stops itself (and, on AWS, terminates its instance).", legacy="NOMMERD_TERMINATE_WHEN_IDLE"),
+    Setting("max_inactivity", "float", 60.0, "Seconds an encoder stays idle before it stops itself.", minimum=0, legacy="NOMMERD_MAX_INACTIVITY"),
+    Setting("poll_wait", "float", 1.0, "Longest wait, in seconds, of one encoder read of the new-job queue (SQS long poll caps it at 20).", minimum=0.0, legacy="NOMMERD_NEW_JOB_CHECK_INTERVAL"),
+    Setting("cancel_check_interval", "float", 0.5, "Seconds between an encoder's checks of its jobs for cancellation.", minimum=0.05),
+    Setting("progress_interval", "float", 1.0, "Least seconds between two progress writes of one job.", minimum=0.0),
+    Setting("notify_attempts", "int", 5, "Deliveries tried for one webhook before giving up.", minimum=1),
+    Setting("notify_timeout", "float", 5.0, "Seconds one webhook delivery may take.", minimum=0.1),
+    Setting("notify_backoff", "float", 1.0, "Seconds before the first webhook retry; doubles each time.", minimum=0.0),
+    Setting("request_timeout", "float", 10.0, "Seconds an HTTP request waits for the actors before answering 503.", minimum=0.1),
+    Setting("max_restarts", "int", 5, "Restarts of one crashed actor within `restart_window` before the feeder exits.", minimum=0),
+    Setting("restart_window", "float", 60.0, "Seconds over which `max_restarts` is counted.", minimum=1),
+    Setting("log_format", "choice", "console", "`console` for people, `json` for log collectors.", choices=("console", "json")),
+    Setting("log_level", "choice", "info", "Least level logged.", choices=("debug", "info", "warning", "error")),
+]
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    values: dict
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **changes):
+        merged = {**self.values, **changes}
+        plain = {k: str(v) if isinstance(v, pathlib.Path) else v for k, v in merged.items()}
+        return load(overrides=plain, environ={})
+
+    @property
+    def encoders_max(self):
+        if self.max_encoders:
+            return self.max_encoders
+        if self.backend == "aws":
+            return 3
+        return max(1, (os.cpu_count() or 2) // 2)
+
+    @property
+    def allowed_roots(self):
+        roots = [pathlib.Path.cwd(), self.data_dir, *self.file_roots]
+        return [pathlib.Path(r).resolve() for r in roots]
+
+    @property
+    def db_path(self):
+        return self.data_dir / "nommer.sqlite3"
+
+    @property
+    def work_dir(self):
+        return self.data_dir / "work"
+
+    def ffmpeg_exe(self):
+        if self.ffmpeg:
+            return self.ffmpeg
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _convert(setting, raw, where):
+    kind = setting.kind
+    fail = lambda what: ConfigError(  # noqa: E731
+        f"setting {setting.name!r} ({where}): {what}, got {raw!r}"
+    )
+    from_env = isinstance(raw, str) and where.startswith("environment")
+    if kind in ("str", "path", "choice"):
+        if not isinstance(raw, str):
+            raise fail("must be text")
+        if kind == "choice" and raw not in setting.choices:
+            raise fail("must be one of " + ", ".join(setting.choices))
+        value = pathlib.Path(raw).expanduser().resolve() if kind == "path" else raw
+    elif kind == "bool":
+        if isinstance(raw, bool):
+            value = raw
+        elif from_env and raw.strip().lower() in _TRUE | _FALSE:
+            value = raw.strip().lower() in _TRUE
+        else:
+            raise fail("must be true or false")
+    elif kind in ("int", "float"):
+        if isinstance(raw, bool):
+            raise fail(f"must be a number")
+        if from_env:
+            try:
+                raw = int(raw) if kind == "int" else float(raw)
+            except ValueError:
+                raise fail("must be a whole number" if kind == "int" else "must be a number") from None
+        if kind == "int" and not isinstance(raw, int):
+            raise fail("must be a whole number")
+        if kind == "float" and not isinstance(raw, (int, float)):
+            raise fail("must be a number")
+        value = raw if kind == "int" else float(raw)
+        if setting.minimum is not None and value < setting.minimum:
+            raise fail(f"must be at least {setting.minimum:g}")
+    elif kind == "list":
+        if from_env:
+            raw = [p for p in raw.split(os.pathsep) if p]
+        if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+            raise fail("must be a list of text")
+        value = list(raw)
+    else:  # pragma: no cover - a mistake in SETTINGS
+        raise AssertionError(kind)
+    return value
+
+
+def load(path=None, overrides=None, environ=None):
+    """Build the Config from defaults, then the TOML file, then ``NOMMER_*``
+    variables, then ``overrides`` (command-line flags), checking every value."""
+    environ = os.environ if environ is None else environ
+    raw = {}
+    sources = {}
+    if path is not None:
+        path = pathlib.Path(path)
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+        for key, value in data.items():
+            if key not in _BY_NAME:
+                raise ConfigError(
+                    f"config file {str(path)!r}: unknown setting {key!r}"
+                    + _suggest(key)
+                )
+            raw[key] = value
+            sources[key] = f"config file {path}"
+    for name, value in environ.items():
+        if not name.startswith("NOMMER_"):
+            continue
+        key = name[len("NOMMER_"):].lower()
+        if key not in _BY_NAME:
+            raise ConfigError(f"environment variable {name}: unknown setting {key!r}" + _suggest(key))
+        raw[key] = value
+        sources[key] = f"environment {name}"
+    for key, value in (overrides or {}).items():
+        if key not in _BY_NAME:
+            raise ConfigError(f"unknown setting {key!r}" + _suggest(key))
+        if value is None:
+            continue
+        raw[key] = value
+        sources[key] = "command line"
+    values = {}
+    for setting in SETTINGS:
+        if setting.name in raw:
+            values[setting.name] = _convert(setting, raw[setting.name], sources[setting.name])
+        else:
+            values[setting.name] = _convert(setting, setting.default, "default")
+    return Config(values)
+
+
+def _suggest(key):
+    import difflib
+
+    close = difflib.get_close_matches(key, list(_BY_NAME), n=1)
+    return f"; did you mean {close[0]!r}?" if close else "; see docs/settings.md for the list"
+
+
+def settings_markdown():
+    """The settings table of docs/settings.md."""
+    lines = [
+        "| setting | environment variable | default | meaning | media-nommer |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = s.default if s.default not in ("", []) else "(empty)"
+        if isinstance(default, bool):
+            default = str(default).lower()
+        lines.append(
+            f"| `{s.name}` | `NOMMER_{s.name.upper()}` | `{default}` | {s.doc} | {s.legacy} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,158 @@
+"""The job record and its state machine.
+
+A :class:`Job` is immutable: a change makes a new record with
+:meth:`Job.transition` or :meth:`Job.with_changes`, and the JobStore writes it
+only if the stored version is still the one it was read at.
+"""
+
+import dataclasses
+import datetime
+import enum
+import os
+import time
+
+from nommer.core.errors import InvalidTransition
+
+
+class State(str, enum.Enum):
+    PENDING = "PENDING"
+    DOWNLOADING = "DOWNLOADING"
+    ENCODING = "ENCODING"
+    UPLOADING = "UPLOADING"
+    FINISHED = "FINISHED"
+    ERROR = "ERROR"
+    ABANDONED = "ABANDONED"
+    CANCELED = "CANCELED"
+
+    def __str__(self):
+        return self.value
+
+    @property
+    def is_final(self):
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({State.FINISHED, State.ERROR, State.ABANDONED, State.CANCELED})
+UNFINISHED_STATES = frozenset(State) - FINAL_STATES
+RUNNING_STATES = frozenset({State.DOWNLOADING, State.ENCODING, State.UPLOADING})
+
+# Forward through the pipeline; back to PENDING when the encoder was lost or
+# released the job; from any unfinished state to a final failure.
+_FAILURES = {State.ERROR, State.ABANDONED, State.CANCELED}
+TRANSITIONS = {
+    State.PENDING: {State.DOWNLOADING} | _FAILURES,
+    State.DOWNLOADING: {State.ENCODING, State.PENDING} | _FAILURES,
+    State.ENCODING: {State.UPLOADING, State.PENDING} | _FAILURES,
+    State.UPLOADING: {State.FINISHED, State.PENDING} | _FAILURES,
+    State.FINISHED: set(),
+    State.ERROR: set(),
+    State.ABANDONED: set(),
+    State.CANCELED: set(),
+}
+
+
+def can_transition(current, new):
+    return State(new) in TRANSITIONS[State(current)]
+
+
+def utcnow():
+    """The current time as sortable ISO 8601 text (UTC, microseconds)."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text):
+    if not text:
+        return None
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.UTC
+    )
+
+
+def age_seconds(text, now=None):
+    """Seconds since the ISO time ``text``; None when there is no time."""
+    when = parse_time(text)
+    if when is None:
+        return None
+    now = now or datetime.datetime.now(datetime.UTC)
+    return (now - when).total_seconds()
+
+
+def new_job_id():
+    """A time-sortable id: 12 hex digits of milliseconds, then 8 random ones."""
+    return f"{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    id: str
+    source: str
+    outputs: tuple  # of dicts: destination, preset or options, result
+    notify_url: str | None = None
+    state: State = State.PENDING
+    details: str = ""
+    progress: int = 0
+    attempt: int = 0
+    encoder_id: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    heartbeat_at: str | None = None
+    probe: dict | None = None
+    version: int = 0
+
+    @classmethod
+    def new(cls, source, outputs, notify_url=None, job_id=None):
+        now = utcnow()
+        return cls(
+            id=job_id or new_job_id(),
+            source=source,
+            outputs=tuple(dict(o) for o in outputs),
+            notify_url=notify_url,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @property
+    def is_final(self):
+        return self.state.is_final
+
+    def with_changes(self, **changes):
+        """The same state with other fields changed (progress, details...)."""
+        if "state" in changes and State(changes["state"]) != self.state:
+            raise ValueError("use transition() to change the state")
+        if "outputs" in changes:
+            changes["outputs"] = tuple(dict(o) for o in changes["outputs"])
+        return dataclasses.replace(self, updated_at=utcnow(), **changes)
+
+    def transition(self, new_state, **changes):
+        """A new record in ``new_state``; refuses what the state machine does not allow."""
+        new_state = State(new_state)
+        if not can_transition(self.state, new_state):
+            raise InvalidTransition(
+                f"job {self.id} cannot go from {self.state} to {new_state}"
+            )
+        now = utcnow()
+        if new_state == State.DOWNLOADING and "started_at" not in changes:
+            changes["started_at"] = now
+        if new_state.is_final:
+            changes.setdefault("finished_at", now)
+            if new_state == State.FINISHED:
+                changes.setdefault("progress", 100)
+        if "outputs" in changes:
+            changes["outputs"] = tuple(dict(o) for o in changes["outputs"])
+        return dataclasses.replace(self, state=new_state, updated_at=now, **changes)
+
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        data["state"] = self.state.value
+        data["outputs"] = [dict(o) for o in self.outputs]
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        values["state"] = State(values.get("state", State.PENDING))
+        values["outputs"] = tuple(dict(o) for o in values.get("outputs", ()))
+        return cls(**values)

@@ -1,0 +1,91 @@
+"""The Storage port: reading sources and writing outputs by URI.
+
+One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
+:class:`StorageRouter` picks the adapter from the URI's scheme.
+"""
+
+import abc
+import urllib.parse
+
+from nommer.core.errors import InvalidInput
+
+
+class Storage(abc.ABC):
+    schemes = ()
+    writable = True
+
+    @abc.abstractmethod
+    def check(self, uri, *, write, field="uri"):
+        """Raise InvalidInput (naming ``field``) when ``uri`` cannot be used:
+        outside the allowed roots, malformed, or not writable."""
+
+    @abc.abstractmethod
+    def fetch(self, uri, dest_path, progress=None, cancel=None):
+        """Copy the object at ``uri`` to the local file ``dest_path``.
+
+        ``progress(done_bytes, total_bytes_or_None)`` is called now and then;
+        ``cancel`` is a threading.Event that stops the copy (raises Canceled).
+        Raises JobFailed for a missing or unreadable source, TransientError
+        for a failure worth retrying. Returns the number of bytes.
+        """
+
+    @abc.abstractmethod
+    def put(self, src_path, uri, progress=None, cancel=None):
+        """Store the local file at ``uri`` so that a reader sees either the
+        complete file or nothing. Returns the number of bytes."""
+
+
+def scheme_of(uri, field="uri"):
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidInput(field, "must be a non-empty URI string")
+    scheme = urllib.parse.urlsplit(uri).scheme.lower()
+    if not scheme:
+        raise InvalidInput(
+            field, f"{redact(uri)!r} has no scheme; write file:///path, http(s):// or s3://"
+        )
+    return scheme
+
+
+def redact(uri):
+    """The URI with any password or secret key inside it replaced by ``***``."""
+    if not isinstance(uri, str):
+        return uri
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None and "@" not in parts.netloc:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username
+    netloc = f"{user}:***@{host}" if user else f"***@{host}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+class StorageRouter:
+    """Sends each URI to the adapter of its scheme."""
+
+    def __init__(self, adapters):
+        self._by_scheme = {}
+        for adapter in adapters:
+            for scheme in adapter.schemes:
+                self._by_scheme[scheme] = adapter
+
+    def adapter(self, uri, field="uri"):
+        scheme = scheme_of(uri, field)
+        try:
+            return self._by_scheme[scheme]
+        except KeyError:
+            known = ", ".join(sorted(self._by_scheme))
+            raise InvalidInput(
+                field, f"scheme {scheme!r} is not supported here (use one of: {known})"
+            ) from None
+
+    def check(self, uri, *, write, field="uri"):
+        adapter = self.adapter(uri, field)
+        if write and not adapter.writable:
+            raise InvalidInput(field, f"{scheme_of(uri)}:// URIs can be read but not written")
+        adapter.check(uri, write=write, field=field)
+
+    def fetch(self, uri, dest_path, progress=None, cancel=None):
+        return self.adapter(uri).fetch(uri, dest_path, progress=progress, cancel=cancel)
+
+    def put(self, src_path, uri, progress=None, cancel=None):
+        return self.adapter(uri).put(src_path, uri, progress=progress, cancel=cancel)
