@@ -88,8 +88,10 @@ class Job:
     source: str
     outputs: tuple  # of dicts: destination, preset or options, result
     notify_url: str | None = None
+    notify_format: str = "json"  # "form" for media-nommer's receivers
     state: State = State.PENDING
     details: str = ""
+    error_code: str | None = None
     progress: int = 0
     attempt: int = 0
     encoder_id: str | None = None
@@ -102,13 +104,14 @@ class Job:
     version: int = 0
 
     @classmethod
-    def new(cls, source, outputs, notify_url=None, job_id=None):
+    def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json"):
         now = utcnow()
         return cls(
             id=job_id or new_job_id(),
             source=source,
             outputs=tuple(dict(o) for o in outputs),
             notify_url=notify_url,
+            notify_format=notify_format,
             created_at=now,
             updated_at=now,
         )

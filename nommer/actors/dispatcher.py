@@ -1,0 +1,63 @@
+"""The Dispatcher owns the work queues: it puts new jobs on the new-job queue,
+and a listener thread drains the state-change queue into the JobTracker."""
+
+import json
+import threading
+
+from nommer.actors import base
+from nommer.actors.messages import Enqueue, StateChanged
+from nommer.core.encoding import message_body
+
+
+class Dispatcher(base.Child):
+    name = "dispatcher"
+
+    def __init__(self, config, new_jobs, state_changes):
+        super().__init__()
+        self.config = config
+        self.new_jobs = new_jobs
+        self.state_changes = state_changes
+        self.stopping = threading.Event()
+        self.listener = None
+
+    def on_start(self):
+        self.listener = threading.Thread(target=self._listen, name="state-changes", daemon=True)
+        self.listener.start()
+
+    def on_stop(self):
+        self.stopping.set()
+        if self.listener is not None:
+            self.listener.join(timeout=self.config.state_check_interval + 5)
+
+    def on_receive(self, message):
+        if isinstance(message, Enqueue):
+            self.new_jobs.send(message_body(message.job_id))
+        else:
+            super().on_receive(message)
+
+    def depth(self):
+        return {"new_jobs": self.new_jobs.depth(), "state_changes": self.state_changes.depth()}
+
+    def _listen(self):
+        """Long-poll the state-change queue. A change is deleted only once the
+        JobTracker has it, so changes made while the feeder was away wait in
+        the queue."""
+        while not self.stopping.is_set():
+            try:
+                messages = self.state_changes.receive(
+                    max_messages=10, wait_seconds=self.config.state_check_interval
+                )
+            except Exception:
+                self.log.exception("state-change queue read failed")
+                self.stopping.wait(1.0)
+                continue
+            for message in messages:
+                try:
+                    change = json.loads(message.body)
+                    change["job_id"]
+                except (ValueError, KeyError, TypeError):
+                    self.log.warning("unreadable state change dropped", body=message.body[:200])
+                    self.state_changes.delete(message.receipt)
+                    continue
+                if base.tell("JobTracker", StateChanged(change)):
+                    self.state_changes.delete(message.receipt)

@@ -1,0 +1,1 @@
+"""The encoder's actors: Puller → Fetcher → Encoder → Uploader, and the Keeper."""

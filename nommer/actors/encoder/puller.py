@@ -1,0 +1,54 @@
+"""The Puller takes jobs from the new-job queue while the encoder has free
+slots, claims each, and hands it to the Fetcher."""
+
+import pykka
+
+from nommer.actors.encoder.messages import Pull, SlotFreed, Work
+
+
+class Puller(pykka.ThreadingActor):
+    def __init__(self, core, fetcher, slots, wait_seconds):
+        super().__init__()
+        self.core = core
+        self.fetcher = fetcher
+        self.slots = slots
+        self.wait_seconds = wait_seconds
+        self.errors = 0
+
+    def on_start(self):
+        self.actor_ref.tell(Pull())
+
+    def on_receive(self, message):
+        if isinstance(message, SlotFreed):
+            self.actor_ref.tell(Pull())
+        elif isinstance(message, Pull):
+            self._pull()
+
+    def _pull(self):
+        free = self.slots - len(self.core.in_flight())
+        if free <= 0:
+            return  # a SlotFreed brings the next Pull
+        try:
+            # The long-poll wait is bounded (poll_wait), so a stop message
+            # waits at most that long.
+            messages = self.core.new_jobs.receive(
+                max_messages=free,
+                visibility_timeout=self.core.config.lease_seconds,
+                wait_seconds=self.wait_seconds,
+            )
+            self.errors = 0
+        except Exception:
+            self.errors += 1
+            self.core.log.exception("queue receive failed", failures=self.errors)
+            messages = []
+            # back off without sleeping in the actor: let the queue's own wait
+            # do it next time by keeping the loop going
+        for message in messages:
+            try:
+                task = self.core.claim(message)
+            except Exception:
+                self.core.log.exception("claim failed", body=message.body[:200])
+                continue
+            if task is not None:
+                self.fetcher.tell(Work(task))
+        self.actor_ref.tell(Pull())

@@ -1,0 +1,51 @@
+"""The HTTP layer's way into the actors: every call is an ask with a timeout,
+and a missing, dead or slow actor becomes Unavailable (a 503), never a hang."""
+
+import pykka
+
+from nommer.actors import base
+from nommer.core.errors import Unavailable
+
+
+class ActorGateway:
+    def __init__(self, timeout):
+        self.timeout = timeout
+
+    def _ask(self, actor_name, method, *args, **kwargs):
+        ref = base.lookup(actor_name)
+        if ref is None:
+            raise Unavailable(f"the {actor_name} is restarting; try again in a moment")
+        try:
+            future = getattr(ref.proxy(), method)(*args, **kwargs)
+            return future.get(timeout=self.timeout)
+        except pykka.ActorDeadError:
+            raise Unavailable(f"the {actor_name} is restarting; try again in a moment") from None
+        except pykka.Timeout:
+            raise Unavailable(f"the {actor_name} did not answer within {self.timeout:g} s") from None
+
+    def submit(self, source, outputs, notify_url=None, notify_format="json"):
+        return self._ask("JobTracker", "submit", source, outputs, notify_url, notify_format)
+
+    def get(self, job_id):
+        return self._ask("JobTracker", "get", job_id)
+
+    def list(self, state=None, limit=50, cursor=None):
+        return self._ask("JobTracker", "list", state, limit, cursor)
+
+    def cancel(self, job_id):
+        return self._ask("JobTracker", "cancel", job_id)
+
+    def fleet(self):
+        members = self._ask("Scaler", "members")
+        encoders = self._ask("JobTracker", "encoders")
+        return {"members": members, "encoders": encoders}
+
+    def health(self):
+        children = self._ask("Supervisor", "health")
+        ok = all(c["state"] == "running" for c in children.values())
+        try:
+            counts = self._ask("JobTracker", "counts")
+        except Unavailable:
+            counts, ok = {}, False
+        return ok, {"status": "ok" if ok else "degraded", "actors": children,
+                    "metrics": {"jobs": counts}}

@@ -1,0 +1,47 @@
+"""The Reaper re-queues jobs whose encoder went silent, abandons jobs stuck
+too long, and has silent encoders retired."""
+
+from nommer.actors import base
+from nommer.actors.messages import Enqueue, Retire, StateChanged
+from nommer.actors.ticker import Tick, Ticker
+from nommer.core.reaping import Reaping
+
+
+class Reaper(base.Child):
+    name = "reaper"
+
+    def __init__(self, config, store):
+        super().__init__()
+        self.config = config
+        self.store = store
+        self.reaping = Reaping(config, store)
+        self.ticker = None
+
+    def on_start(self):
+        self.ticker = Ticker(self.actor_ref, self.config.reap_interval, "reaper",
+                             first=self.config.reap_interval).start()
+
+    def on_stop(self):
+        if self.ticker:
+            self.ticker.stop()
+
+    def on_receive(self, message):
+        if isinstance(message, Tick):
+            self.sweep()
+        else:
+            super().on_receive(message)
+
+    def sweep(self):
+        result = self.reaping.sweep()
+        for job in result.changed:
+            self.log.info("job reaped", job_id=job.id, state=job.state.value, details=job.details)
+            base.tell("JobTracker", StateChanged({"job_id": job.id, "state": job.state.value,
+                                                  "details": job.details, "at": job.updated_at}))
+        for job in result.requeued:
+            base.tell("Dispatcher", Enqueue(job.id))
+        for encoder_id in result.lost_encoders:
+            self.log.warning("encoder stopped heartbeating", encoder_id=encoder_id)
+            base.tell("Scaler", Retire(encoder_id))
+            self.store.forget_encoder(encoder_id)
+        return {"requeued": len(result.requeued), "failed": len(result.failed),
+                "abandoned": len(result.abandoned), "lost_encoders": len(result.lost_encoders)}

@@ -1,0 +1,118 @@
+"""The Supervisor starts the feeder's actors in order, restarts a crashed one
+from its factory with backoff, and gives up (the process exits non-zero, and
+systemd starts it again) after too many restarts in a window."""
+
+import dataclasses
+import threading
+import time
+
+import pykka
+
+from nommer.actors.base import ChildFailed
+from nommer.core import log
+
+
+@dataclasses.dataclass(frozen=True)
+class Restart:
+    name: str
+
+
+@dataclasses.dataclass
+class ChildSpec:
+    name: str
+    factory: object  # () -> ActorRef
+    ref: object = None
+    restarts: int = 0
+    recent: list = dataclasses.field(default_factory=list)  # restart times
+    last_error: str = ""
+    state: str = "stopped"
+
+
+class Supervisor(pykka.ThreadingActor):
+    def __init__(self, specs, max_restarts, window, on_give_up):
+        super().__init__()
+        self.specs = {spec.name: spec for spec in specs}
+        self.order = [spec.name for spec in specs]
+        self.max_restarts = max_restarts
+        self.window = window
+        self.on_give_up = on_give_up
+        self.stopping = False
+        self.log = log.get("nommer.supervisor")
+
+    # asked by run() -----------------------------------------------------------
+
+    def start_children(self):
+        """Start every child in order; a child that cannot start fails the start."""
+        for name in self.order:
+            self._start(self.specs[name])
+        return self.order
+
+    def stop_children(self, timeout=15.0):
+        """Stop the children in reverse order."""
+        self.stopping = True
+        for name in reversed(self.order):
+            spec = self.specs[name]
+            if spec.ref is not None and spec.ref.is_alive():
+                try:
+                    spec.ref.stop(timeout=timeout)
+                except pykka.Timeout:
+                    self.log.warning("actor did not stop in time", actor=name)
+            spec.state = "stopped"
+
+    def health(self):
+        return {
+            name: {
+                "state": ("running" if spec.ref is not None and spec.ref.is_alive()
+                          and spec.state == "running" else spec.state),
+                "restarts": spec.restarts,
+                "last_error": spec.last_error,
+            }
+            for name, spec in self.specs.items()
+        }
+
+    # events -------------------------------------------------------------------
+
+    def on_receive(self, message):
+        if isinstance(message, ChildFailed):
+            self._failed(message)
+        elif isinstance(message, Restart):
+            spec = self.specs[message.name]
+            if not self.stopping and spec.state == "restarting":
+                try:
+                    self._start(spec)
+                    self.log.info("actor restarted", actor=spec.name, restarts=spec.restarts)
+                except Exception as e:
+                    self._failed(ChildFailed(spec.name, f"restart failed: {e}"))
+
+    def _start(self, spec):
+        spec.state = "starting"
+        spec.ref = spec.factory()
+        spec.state = "running"
+
+    def _failed(self, message):
+        spec = self.specs.get(message.name)
+        if spec is None or self.stopping:
+            return
+        now = time.monotonic()
+        spec.last_error = message.error
+        spec.recent = [t for t in spec.recent if now - t < self.window] + [now]
+        if len(spec.recent) > self.max_restarts:
+            spec.state = "failed"
+            self.log.error("actor keeps crashing; giving up", actor=spec.name,
+                           restarts=len(spec.recent) - 1, window=self.window)
+            self.on_give_up(spec.name, message.error)
+            return
+        spec.restarts += 1
+        spec.state = "restarting"
+        delay = min(10.0, 0.2 * 2 ** (len(spec.recent) - 1))
+        self.log.warning("actor crashed; restarting", actor=spec.name,
+                         delay=delay, error=message.error)
+        timer = threading.Timer(delay, self._tell_restart, args=(spec.name,))
+        timer.daemon = True
+        timer.start()
+
+    def _tell_restart(self, name):
+        try:
+            self.actor_ref.tell(Restart(name))
+        except pykka.ActorDeadError:
+            pass

@@ -1,0 +1,20 @@
+"""How many encoders to start: media-nommer's rule, within bounds."""
+
+import math
+
+
+def encoders_to_start(unfinished, running, jobs_per_encoder, overflow, maximum, minimum=0):
+    """Encoders to launch now.
+
+    With no encoder and any unfinished job, start one; otherwise when the
+    unfinished jobs reach capacity plus the overflow threshold, start enough
+    for the overage (at least one). Never beyond ``maximum``; keep at least
+    ``minimum`` running.
+    """
+    capacity = running * jobs_per_encoder
+    wanted = max(0, minimum - running)
+    if running == 0 and unfinished > 0:
+        wanted = max(wanted, 1)
+    elif running > 0 and unfinished >= capacity + overflow and unfinished > capacity:
+        wanted = max(wanted, math.ceil((unfinished - capacity) / jobs_per_encoder))
+    return max(0, min(wanted, maximum - running))

@@ -1,0 +1,100 @@
+"""The feeder's job logic: accept, query and cancel jobs. The JobTracker actor
+holds one :class:`JobService`; tests call it directly."""
+
+import urllib.parse
+
+from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
+from nommer.core.ffmpeg import validate_output
+from nommer.core.jobs import Job, State, UNFINISHED_STATES
+
+MAX_OUTPUTS = 20
+WRITE_RETRIES = 20
+
+
+def check_notify_url(url, field="notify_url"):
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidInput(field, "must be an http:// or https:// URL")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(field, f"{url!r} is not an http:// or https:// URL")
+    return url
+
+
+class JobService:
+    def __init__(self, store, storage):
+        self.store = store
+        self.storage = storage
+
+    def validate(self, source, outputs, notify_url=None):
+        """Check a submission completely; raises InvalidInput naming the field."""
+        self.storage.check(source, write=False, field="source")
+        if not isinstance(outputs, (list, tuple)) or not outputs:
+            raise InvalidInput("outputs", "must be a non-empty list of outputs")
+        if len(outputs) > MAX_OUTPUTS:
+            raise InvalidInput("outputs", f"at most {MAX_OUTPUTS} outputs per job")
+        seen = set()
+        for i, output in enumerate(outputs):
+            field = f"outputs[{i}]"
+            if not isinstance(output, dict):
+                raise InvalidInput(field, "must be an object with destination and preset or options")
+            destination = output.get("destination")
+            self.storage.check(destination, write=True, field=f"{field}.destination")
+            if destination in seen:
+                raise InvalidInput(f"{field}.destination", "is the destination of another output too")
+            seen.add(destination)
+            validate_output(output, field)
+        check_notify_url(notify_url)
+
+    def submit(self, source, outputs, notify_url=None, notify_format="json"):
+        """Validate and store a new PENDING job; returns it. Nothing is stored
+        when any part is wrong."""
+        self.validate(source, outputs, notify_url)
+        clean = [
+            {k: v for k, v in o.items() if k in ("destination", "preset", "options")}
+            for o in outputs
+        ]
+        if notify_format not in ("json", "form"):
+            raise InvalidInput("notify_format", "must be json or form")
+        return self.store.create(Job.new(source, clean, notify_url, notify_format=notify_format))
+
+    def get(self, job_id):
+        return self.store.get(job_id)
+
+    def list(self, state=None, limit=50, cursor=None):
+        if state is not None:
+            names = [s.strip().upper() for s in str(state).split(",") if s.strip()]
+            try:
+                state = {State(n) for n in names}
+            except ValueError:
+                known = ", ".join(s.value for s in State)
+                raise InvalidInput("state", f"{state!r} is not a job state (one of {known})") from None
+        return self.store.list(state=state, limit=limit, cursor=cursor)
+
+    def cancel(self, job_id):
+        """Mark the job CANCELED; its encoder notices and stops ffmpeg.
+        Raises InvalidTransition when the job has already finished."""
+        return self.change(job_id, State.CANCELED, details="canceled by request")
+
+    def change(self, job_id, state, **fields):
+        """Apply one transition, re-reading and retrying when another writer
+        got there first."""
+        for _ in range(WRITE_RETRIES):
+            job = self.store.get(job_id)
+            if job.is_final and state != job.state:
+                raise InvalidTransition(f"job {job_id} is already {job.state}")
+            try:
+                return self.store.update(job.transition(state, **fields))
+            except StaleWrite:
+                continue
+        raise StaleWrite(f"job {job_id} kept changing; try again")
+
+    def unfinished(self):
+        return [j for j in self.store.unfinished() if j.state in UNFINISHED_STATES]
+
+    def counts(self):
+        return self.store.counts()
+
+
+__all__ = ["JobService", "NotFound", "check_notify_url"]

@@ -1,0 +1,113 @@
+"""``python -m nommer.encoder``: pull jobs, fetch, encode with ffmpeg, upload.
+
+One straight-line run: start the actors in dependency order, wait for a stop
+(signal or idle time), stop intake first, let work in flight finish within the
+grace period, hand the rest back to the queue, stop the rest in reverse.
+"""
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+import pykka
+
+from nommer.actors.encoder.keeper import Keeper
+from nommer.actors.encoder.messages import SlotFreed
+from nommer.actors.encoder.puller import Puller
+from nommer.actors.encoder.stages import Encoder, Fetcher, Uploader
+from nommer.core import backends as backends_mod
+from nommer.core import config as config_mod
+from nommer.core import log
+from nommer.core.encoding import EncoderCore
+from nommer.core.errors import ConfigError
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m nommer.encoder",
+        description="Run one nommer encoder: take jobs from the queue and encode them.",
+    )
+    parser.add_argument("--config", help="TOML settings file")
+    parser.add_argument("--data-dir", help="data folder (default ./nommer-data)")
+    parser.add_argument("--instance-id", help="id this encoder reports under (default HOST-PID)")
+    return parser.parse_args(argv)
+
+
+def wait_until(predicate, timeout, step=0.1):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+def run(config, encoder_id, stop):
+    """Run the encoder until ``stop`` (a threading.Event) is set."""
+    logger = log.get("nommer.encoder", encoder_id=encoder_id)
+    parts = backends_mod.build(config)
+    core = EncoderCore(config, parts, encoder_id)
+    refs = {}
+
+    def slot_freed(job_id):
+        refs["puller"].tell(SlotFreed(job_id))
+
+    slots = config.jobs_per_encoder
+    started = []
+    try:
+        refs["keeper"] = Keeper.start(core, on_idle=stop.set)
+        started.append(refs["keeper"])
+        refs["uploader"] = Uploader.start(core, slots, None, slot_freed)
+        started.append(refs["uploader"])
+        refs["encoder"] = Encoder.start(core, slots, refs["uploader"], slot_freed)
+        started.append(refs["encoder"])
+        refs["fetcher"] = Fetcher.start(core, slots, refs["encoder"], slot_freed)
+        started.append(refs["fetcher"])
+        refs["puller"] = Puller.start(core, refs["fetcher"], slots, config.poll_wait)
+        started.append(refs["puller"])
+        logger.info("encoder started", slots=slots, data_dir=str(config.data_dir))
+        while not stop.wait(0.5):
+            pass
+        logger.info("encoder stopping", in_flight=len(core.in_flight()))
+        # Intake first, then let work in flight finish, then hand back the rest.
+        started.remove(refs["puller"])
+        refs["puller"].stop()
+        if not wait_until(lambda: not core.in_flight(), config.stop_grace):
+            for task in core.in_flight():
+                task.release_on_cancel = True
+                task.stop()
+            wait_until(lambda: not core.in_flight(), 15.0)
+    finally:
+        for ref in reversed(started):
+            ref.stop()
+        pykka.ActorRegistry.stop_all()
+        try:
+            parts.store.forget_encoder(encoder_id)
+        except Exception:
+            logger.exception("could not remove the heartbeat record")
+        parts.close()
+        logger.info("encoder stopped", **core.stats)
+    return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        config = config_mod.load(args.config, overrides={"data_dir": args.data_dir})
+    except ConfigError as e:
+        print(f"nommer encoder: {e}", file=sys.stderr)
+        return 2
+    log.configure(config.log_format, config.log_level)
+    encoder_id = args.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return run(config, encoder_id, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
