@@ -1,0 +1,60 @@
+import pytest
+
+from nommer.core.errors import InvalidTransition
+from nommer.core.jobs import (
+    FINAL_STATES, Job, State, TRANSITIONS, can_transition, new_job_id, parse_time,
+)
+
+
+def make_job():
+    return Job.new("file:///tmp/in.mp4", [{"destination": "file:///tmp/out.mp4", "preset": "mp4-h264-480p"}])
+
+
+def test_new_job_is_pending_with_timestamps():
+    job = make_job()
+    assert job.state == State.PENDING
+    assert job.version == 0 and job.attempt == 0
+    assert parse_time(job.created_at) is not None
+    assert job.created_at == job.updated_at
+
+
+def test_ids_sort_by_time_and_are_unique():
+    ids = [new_job_id() for _ in range(200)]
+    assert len(set(ids)) == 200
+    assert ids == sorted(ids, key=lambda i: i[:12])
+    assert all(len(i) == 20 and int(i, 16) >= 0 for i in ids)
+
+
+def test_happy_path_sets_started_and_finished():
+    job = make_job()
+    job = job.transition(State.DOWNLOADING)
+    assert job.started_at
+    job = job.transition(State.ENCODING).transition(State.UPLOADING).transition(State.FINISHED)
+    assert job.state == State.FINISHED and job.finished_at and job.progress == 100
+
+
+@pytest.mark.parametrize("current", list(State))
+@pytest.mark.parametrize("new", list(State))
+def test_transition_table_is_enforced(current, new):
+    job = Job.from_dict({**make_job().to_dict(), "state": current.value})
+    if new in TRANSITIONS[current]:
+        assert job.transition(new).state == new
+    else:
+        with pytest.raises(InvalidTransition, match=f"from {current.value} to {new.value}"):
+            job.transition(new)
+
+
+def test_final_states_allow_nothing():
+    for state in FINAL_STATES:
+        assert not any(can_transition(state, other) for other in State)
+
+
+def test_with_changes_refuses_a_state_change():
+    with pytest.raises(ValueError):
+        make_job().with_changes(state=State.ERROR)
+
+
+def test_dict_round_trip_keeps_every_field():
+    job = make_job().transition(State.DOWNLOADING, encoder_id="e1", attempt=1, probe={"duration": 2.0})
+    again = Job.from_dict(job.to_dict())
+    assert again == job

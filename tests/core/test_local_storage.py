@@ -1,0 +1,141 @@
+import http.server
+import os
+import threading
+
+import pytest
+
+from nommer.core.adapters.local_storage import FileStorage, HttpStorage
+from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
+from nommer.core.storage import StorageRouter, redact
+
+
+@pytest.fixture
+def root(tmp_path):
+    d = tmp_path / "media"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def router(root):
+    return StorageRouter([FileStorage([root]), HttpStorage(timeout=5)])
+
+
+def test_put_then_fetch_round_trip(router, root, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    uri = f"file://{root}/deep/er/out.bin"
+    router.check(uri, write=True, field="dest")
+    seen = []
+    assert router.put(src, uri, progress=lambda done, total: seen.append((done, total))) == src.stat().st_size
+    assert (root / "deep/er/out.bin").read_bytes() == src.read_bytes()
+    assert seen[-1] == (src.stat().st_size, src.stat().st_size)
+    back = tmp_path / "back.bin"
+    router.fetch(uri, back)
+    assert back.read_bytes() == src.read_bytes()
+    # no temporary file is left beside the output
+    assert sorted(p.name for p in (root / "deep/er").iterdir()) == ["out.bin"]
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("", "must be a non-empty URI"),
+    ("relative/path.mp4", "has no scheme"),
+    ("ftp://host/x.mp4", "scheme 'ftp' is not supported"),
+    ("file://otherhost/x.mp4", "names host 'otherhost'"),
+    ("file:///etc/passwd", "outside the folders nommer may use"),
+    ("file:///{root}/../escape.mp4", "outside the folders nommer may use"),
+    ("file:///{root}/x.mp4?a=1", "takes no ?query"),
+])
+def test_bad_uris_are_refused_naming_the_field(router, root, uri, message):
+    with pytest.raises(InvalidInput) as e:
+        router.check(uri.format(root=root), write=True, field="outputs[0].destination")
+    assert e.value.field == "outputs[0].destination"
+    assert message in str(e.value)
+
+
+def test_symlink_out_of_the_root_is_refused(router, root, tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret")
+    (root / "link.txt").symlink_to(outside)
+    with pytest.raises(InvalidInput, match="outside the folders"):
+        router.check(f"file://{root}/link.txt", write=False, field="source")
+
+
+def test_http_cannot_be_a_destination(router):
+    with pytest.raises(InvalidInput, match="can be read but not written"):
+        router.check("http://example.com/out.mp4", write=True, field="dest")
+
+
+def test_missing_source_is_a_job_failure(router, root, tmp_path):
+    with pytest.raises(JobFailed) as e:
+        router.fetch(f"file://{root}/missing.mp4", tmp_path / "x")
+    assert e.value.code == "SOURCE_NOT_FOUND"
+
+
+def test_cancel_stops_a_copy(router, root, tmp_path):
+    src = root / "big.bin"
+    src.write_bytes(b"\0" * (4 * 1024 * 1024))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Canceled):
+        router.fetch(f"file://{src}", tmp_path / "x", cancel=cancel)
+
+
+def test_redact_hides_secrets():
+    assert redact("s3://AKIA:SECRET@bucket/key") == "s3://AKIA:***@bucket/key"
+    assert "SECRET" not in redact("https://user:SECRET@host/x")
+    assert redact("file:///a/b") == "file:///a/b"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/clip.bin":
+            body = b"x" * 100_000
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/busy":
+            self.send_response(503)
+            self.end_headers()
+        elif self.path == "/forbidden":
+            self.send_response(403)
+            self.end_headers()
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_download(router, http_server, tmp_path):
+    dest = tmp_path / "clip.bin"
+    assert router.fetch(f"{http_server}/clip.bin", dest) == 100_000
+    assert dest.stat().st_size == 100_000
+
+
+@pytest.mark.parametrize("path, error, code", [
+    ("/nope", JobFailed, "SOURCE_NOT_FOUND"),
+    ("/forbidden", JobFailed, "SOURCE_UNREADABLE"),
+    ("/busy", TransientError, "TRANSIENT"),
+])
+def test_http_errors_are_classified(router, http_server, tmp_path, path, error, code):
+    with pytest.raises(error) as e:
+        router.fetch(f"{http_server}{path}", tmp_path / "x")
+    assert e.value.code == code
+
+
+def test_unreachable_host_is_transient(router, tmp_path):
+    with pytest.raises(TransientError):
+        router.fetch("http://127.0.0.1:9/x.mp4", tmp_path / "x")
