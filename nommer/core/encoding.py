@@ -224,7 +224,13 @@ class EncoderCore:
             def on_progress(percent, index=index):
                 self.progress(task, int((index * 100 + percent) / count))
 
-            ffmpeg.run_plan(plan, duration, on_progress, task)
+            task.run = ffmpeg.PlanRun(plan, duration, on_progress)
+            if task.cancel.is_set():  # stopped before the run could be reached
+                raise Canceled("work on the job stopped")
+            try:
+                task.run.run()
+            finally:
+                task.run = None
             task.local_outputs.append(target)
         self.set_state(task, State.UPLOADING, progress=100)
 

@@ -1,0 +1,71 @@
+"""A feeder running in this test's process, so its actors can be crashed on
+purpose: the Supervisor restarts them and the farm goes on."""
+
+import pykka
+import pytest
+
+from nommer.actors import base
+from nommer.core import config as config_mod
+from nommer.feeder import Feeder
+from nommer.testing.media import make_clip
+
+from ..e2e.farm import farm_env, wait_for
+from ..e2e.feeder import call
+
+
+@pytest.fixture
+def running_feeder(tmp_path, ffmpeg_exe, monkeypatch):
+    media = tmp_path / "media"
+    media.mkdir()
+    make_clip(ffmpeg_exe, media / "clip.mp4", seconds=1.0, size="320x240")
+    env = farm_env(tmp_path / "data", [media], port=0, scale_interval=0.3, max_restarts=2,
+                   restart_window=60)
+    config = config_mod.load(environ={k: v for k, v in env.items() if k.startswith("NOMMER_")})
+    feeder = Feeder(config).start()
+    host, port = feeder.address()
+    try:
+        yield feeder, f"http://{host}:{port}", media
+    finally:
+        feeder.stop()
+        assert pykka.ActorRegistry.get_all() == []
+
+
+def crash(actor_name):
+    ref = base.lookup(actor_name)
+    ref.tell(object())  # a message no actor handles: it raises in the actor
+    return ref
+
+
+def health(url):
+    return call(url, "GET", "/health")[1]
+
+
+@pytest.mark.parametrize("actor_name, child", [("JobTracker", "job_tracker"), ("Dispatcher", "dispatcher")])
+def test_crashed_actor_is_restarted_and_the_next_job_finishes(running_feeder, actor_name, child):
+    feeder, url, media = running_feeder
+    old = crash(actor_name)
+    wait_for(lambda: not old.is_alive(), 5, "the actor to die")
+    wait_for(lambda: health(url)["actors"][child]["restarts"] == 1
+             and health(url)["actors"][child]["state"] == "running", 10, "the restart")
+    assert "got a message it does not handle" in health(url)["actors"][child]["last_error"]
+    assert base.lookup(actor_name) is not old
+    status, job = call(url, "POST", "/jobs", {
+        "source": f"file://{media}/clip.mp4",
+        "outputs": [{"destination": f"file://{media}/after.mp4", "preset": "mp4-h264-480p"}]})
+    assert status == 201, job
+    done = wait_for(lambda: (lambda j: j if j["state"] in ("FINISHED", "ERROR") else None)(
+        call(url, "GET", f"/jobs/{job['id']}")[1]), 90, "the job to end")
+    assert done["state"] == "FINISHED", done
+    assert (media / "after.mp4").stat().st_size > 0
+
+
+def test_an_actor_that_keeps_crashing_stops_the_feeder(running_feeder):
+    feeder, url, media = running_feeder
+    for n in range(3):  # max_restarts is 2
+        old = crash("Reaper")
+        wait_for(lambda: not old.is_alive(), 5, "the actor to die")
+        if n < 2:
+            wait_for(lambda: base.lookup("Reaper") not in (None, old), 10, "the restart")
+    wait_for(feeder.fatal.is_set, 10, "the supervisor to give up")
+    assert "reaper actor kept crashing" in feeder.fatal_reason
+

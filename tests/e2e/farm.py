@@ -1,0 +1,68 @@
+"""Helpers of the end-to-end tests: a data folder, jobs placed the way the
+feeder places them, real encoder processes, and waits with deadlines."""
+
+import os
+import subprocess
+import sys
+import time
+
+from nommer.core import backends, config as config_mod
+from nommer.core.encoding import message_body
+from nommer.core.jobs import Job
+
+
+def farm_env(data_dir, roots, **settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMMER_")}
+    env.update({
+        "NOMMER_DATA_DIR": str(data_dir),
+        "NOMMER_FILE_ROOTS": os.pathsep.join(str(r) for r in roots),
+        "NOMMER_POLL_WAIT": "0.5",
+        "NOMMER_HEARTBEAT_INTERVAL": "0.5",
+        "NOMMER_CANCEL_CHECK_INTERVAL": "0.2",
+        "NOMMER_PROGRESS_INTERVAL": "0.2",
+        "NOMMER_MAX_INACTIVITY": "600",
+        "NOMMER_LOG_FORMAT": "json",
+    })
+    env.update({f"NOMMER_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def farm_config(env):
+    return config_mod.load(environ={k: v for k, v in env.items() if k.startswith("NOMMER_")})
+
+
+def place_job(parts, source, outputs, notify_url=None):
+    """Store a job and queue it, as the feeder does."""
+    job = parts.store.create(Job.new(source, outputs, notify_url))
+    parts.new_jobs.send(message_body(job.id))
+    return job
+
+
+def start_encoder(env, instance_id, log_path):
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nommer.encoder", "--instance-id", instance_id],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    return proc
+
+
+def wait_for(predicate, timeout, what, step=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+def wait_final(store, job_id, timeout=60):
+    return wait_for(lambda: (lambda j: j if j.is_final else None)(store.get(job_id)),
+                    timeout, f"job {job_id} to end")
+
+
+def open_parts(env):
+    return backends.build(farm_config(env))

@@ -1,0 +1,237 @@
+"""A real ``python -m nommer.encoder`` process over a fresh data folder: jobs
+placed in the store and on the queue are fetched, encoded and uploaded."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from nommer.core import ffmpeg
+from nommer.core.jobs import State
+from nommer.core.service import JobService
+from nommer.testing.media import make_clip
+
+from .farm import farm_env, open_parts, place_job, start_encoder, wait_final, wait_for
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory, ffmpeg_exe):
+    root = tmp_path_factory.mktemp("farm")
+    media = root / "media"
+    media.mkdir()
+    env = farm_env(root / "data", [media], jobs_per_encoder=2)
+    parts = open_parts(env)
+    clip = make_clip(ffmpeg_exe, media / "source.mp4", seconds=2.0, size="1280x720")
+    proc = start_encoder(env, "enc-test-1", root / "encoder.log")
+    yield {"env": env, "parts": parts, "media": media, "clip": clip, "proc": proc, "root": root}
+    proc.send_signal(signal.SIGTERM)
+    try:
+        assert proc.wait(30) == 0, (root / "encoder.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        parts.close()
+
+
+def uri(path):
+    return f"file://{path}"
+
+
+def state_history(parts, job_id):
+    """Every state the encoder reported for the job, in order, from the
+    state-change queue (messages of other jobs are put back)."""
+    seen = []
+    while True:
+        messages = parts.state_changes.receive(max_messages=10, visibility_timeout=60)
+        if not messages:
+            return seen
+        for m in messages:
+            change = json.loads(m.body)
+            if change["job_id"] == job_id:
+                seen.append(change["state"])
+                parts.state_changes.delete(m.receipt)
+
+
+def decodes(ffmpeg_exe, path):
+    result = subprocess.run([ffmpeg_exe, "-v", "error", "-i", str(path), "-f", "null", "-"],
+                            capture_output=True, text=True, timeout=120)
+    return result.returncode == 0 and not result.stderr.strip()
+
+
+def video_stream(info):
+    return next(s for s in info["streams"] if s["type"] == "video")
+
+
+def assert_work_folder_empty(farm, job):
+    work = farm["root"] / "data" / "work"
+    leftovers = [p.name for p in work.iterdir() if p.name.startswith(job.id)] if work.exists() else []
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("preset, height", [("mp4-h264-480p", 480), ("mp4-h264-720p", 720)])
+def test_preset_job_encodes(farm, ffmpeg_exe, preset, height):
+    out = farm["media"] / f"out-{preset}.mp4"
+    job = place_job(farm["parts"], uri(farm["clip"]), [{"destination": uri(out), "preset": preset}])
+    done = wait_final(farm["parts"].store, job.id, timeout=120)
+    assert done.state == State.FINISHED, done.details
+    assert done.attempt == 1 and done.progress == 100 and done.encoder_id == "enc-test-1"
+    assert done.outputs[0]["result"]["size"] == out.stat().st_size
+    assert decodes(ffmpeg_exe, out)
+    info = ffmpeg.probe(ffmpeg_exe, out)
+    assert video_stream(info)["height"] == height
+    assert abs(info["duration"] - 2.0) <= 2 / 25 + 0.03  # within a frame or two
+    assert done.probe["duration"] == pytest.approx(2.0, abs=0.1)
+    assert state_history(farm["parts"], job.id) == ["DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
+    assert farm["parts"].new_jobs.depth() == (0, 0)
+    assert_work_folder_empty(farm, job)
+
+
+def mp4_top_boxes(path):
+    boxes = []
+    with open(path, "rb") as f:
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                return boxes
+            size, kind = int.from_bytes(header[:4], "big"), header[4:].decode("latin-1")
+            if size == 1:
+                size = int.from_bytes(f.read(8), "big")
+                f.seek(size - 16, 1)
+            else:
+                f.seek(size - 8, 1)
+            boxes.append(kind)
+
+
+def test_legacy_two_pass_with_old_option_names(farm, ffmpeg_exe):
+    out = farm["media"] / "legacy.mp4"
+    first = {"infile_options": [], "outfile_options": [
+        ["vcodec", "libx264"], ["vprofile", "baseline"], ["b", "300k"], ["an", None]]}
+    second = {"infile_options": [], "outfile_options": [
+        ["vcodec", "libx264"], ["vprofile", "baseline"], ["b", "300k"],
+        ["acodec", "libfaac"], ["ab", "96k"], ["ar", "48000"], ["ac", "2"]],
+        "move_atom_to_front": True}
+    job = place_job(farm["parts"], uri(farm["clip"]),
+                    [{"destination": uri(out), "options": [first, second]}])
+    done = wait_final(farm["parts"].store, job.id, timeout=120)
+    assert done.state == State.FINISHED, done.details
+    assert decodes(ffmpeg_exe, out)
+    boxes = mp4_top_boxes(out)
+    assert boxes.index("moov") < boxes.index("mdat")
+    info = ffmpeg.probe(ffmpeg_exe, out)
+    assert {s["codec"] for s in info["streams"]} >= {"h264", "aac"}
+    assert "libfaac" in done.details and "aac" in done.details  # the translation is told
+
+
+def test_missing_source_ends_in_error(farm):
+    job = place_job(farm["parts"], uri(farm["media"] / "nope.mp4"),
+                    [{"destination": uri(farm["media"] / "x.mp4"), "preset": "mp4-h264-480p"}])
+    done = wait_final(farm["parts"].store, job.id)
+    assert done.state == State.ERROR
+    assert done.error_code == "SOURCE_NOT_FOUND"
+    assert "does not exist" in done.details and "Traceback" not in done.details
+    assert farm["parts"].new_jobs.depth() == (0, 0)
+    assert not (farm["media"] / "x.mp4").exists()
+    assert_work_folder_empty(farm, job)
+    assert farm["proc"].poll() is None
+
+
+def test_source_that_is_not_media_ends_in_error(farm):
+    text = farm["media"] / "notes.mp4"
+    text.write_text("these are not moving pictures\n" * 100)
+    job = place_job(farm["parts"], uri(text),
+                    [{"destination": uri(farm["media"] / "y.mp4"), "preset": "mp4-h264-480p"}])
+    done = wait_final(farm["parts"].store, job.id)
+    assert done.state == State.ERROR
+    assert done.error_code == "SOURCE_UNREADABLE"
+    assert "not a media file" in done.details
+    assert farm["parts"].new_jobs.depth() == (0, 0)
+    assert_work_folder_empty(farm, job)
+    assert farm["proc"].poll() is None
+
+
+def test_failing_ffmpeg_puts_its_stderr_in_the_details(farm):
+    out = farm["media"] / "bad.mp4"
+    job = place_job(farm["parts"], uri(farm["clip"]), [{"destination": uri(out), "options": [
+        {"outfile_options": [["c:v", "libx264"], ["pix_fmt", "no_such_format"]]}]}])
+    done = wait_final(farm["parts"].store, job.id)
+    assert done.state == State.ERROR
+    assert done.error_code == "ENCODE_FAILED"
+    assert "no_such_format" in done.details  # ffmpeg's own words
+    assert not out.exists()
+    assert_work_folder_empty(farm, job)
+    assert farm["proc"].poll() is None
+
+
+def ffmpeg_processes_in(folder):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        if "ffmpeg" in cmdline and str(folder) in cmdline:
+            found.append(int(pid))
+    return found
+
+
+@pytest.fixture(scope="module")
+def long_clip(farm, ffmpeg_exe):
+    return make_clip(ffmpeg_exe, farm["media"] / "long.mp4", seconds=60.0, size="640x360")
+
+
+def test_cancel_during_encoding_stops_ffmpeg(farm, long_clip):
+    store = farm["parts"].store
+    job = place_job(farm["parts"], uri(long_clip),
+                    [{"destination": uri(farm["media"] / "c.mp4"), "preset": "mp4-h264-720p"}])
+    wait_for(lambda: store.get(job.id).state == State.ENCODING and store.get(job.id).progress > 0,
+             60, "encoding to start")
+    JobService(store, farm["parts"].storage).cancel(job.id)
+    started = time.monotonic()
+    work = farm["root"] / "data" / "work"
+    wait_for(lambda: not ffmpeg_processes_in(work), 2.0, "ffmpeg to stop")
+    wait_for(lambda: farm["parts"].new_jobs.depth() == (0, 0), 5, "the message to go")
+    assert time.monotonic() - started < 2.5
+    assert store.get(job.id).state == State.CANCELED
+    assert not (farm["media"] / "c.mp4").exists()
+    wait_for(lambda: not any(p.name.startswith(job.id) for p in work.iterdir()), 5, "work folder cleanup")
+
+
+def test_sigterm_hands_unfinished_work_back(tmp_path, ffmpeg_exe, long_clip, farm):
+    env = farm_env(tmp_path / "data", [farm["media"]], stop_grace=0)
+    parts = open_parts(env)
+    try:
+        proc = start_encoder(env, "enc-stop", tmp_path / "enc.log")
+        job = place_job(parts, uri(long_clip),
+                        [{"destination": uri(tmp_path / "never.mp4"), "preset": "mp4-h264-720p"}])
+        wait_for(lambda: parts.store.get(job.id).state == State.ENCODING, 60, "encoding")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        released = parts.store.get(job.id)
+        assert released.state == State.PENDING
+        assert released.attempt == 0 and released.encoder_id is None
+        assert "released by encoder enc-stop" in released.details
+        assert parts.new_jobs.depth() == (1, 0)  # visible again at once
+        assert not ffmpeg_processes_in(tmp_path / "data")
+        assert parts.store.encoders() == []
+    finally:
+        parts.close()
+
+
+def test_idle_encoder_stops_by_itself(tmp_path, farm):
+    env = farm_env(tmp_path / "data", [farm["media"]], max_inactivity=1)
+    proc = start_encoder(env, "enc-idle", tmp_path / "enc.log")
+    try:
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    parts = open_parts(env)
+    try:
+        assert parts.store.encoders() == []
+    finally:
+        parts.close()
