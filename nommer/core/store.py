@@ -12,7 +12,8 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def create(self, job):
-        """Store a new job (its version must be 0) and return it at version 1.
+        """Store a new job (its version must be 0, else ValueError) and return
+        it at version 1.
 
         Raises AlreadyExists when a job with that id is stored.
         """
@@ -25,8 +26,9 @@ class JobStore(abc.ABC):
     def update(self, job):
         """Write ``job`` if the stored version is still ``job.version``.
 
-        Returns the stored record (version + 1). Raises StaleWrite when another
-        writer got there first, NotFound when there is no such job.
+        Returns the stored record (version + 1). Raises NotFound when there is
+        no such job, StaleWrite when another writer got there first, and
+        InvalidTransition when the stored state may not move to ``job.state``.
         """
 
     @abc.abstractmethod

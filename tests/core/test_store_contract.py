@@ -1,0 +1,311 @@
+"""The JobStore contract: every adapter must pass these.
+
+Adapter-specific setup lives only in the ``store`` fixture; add an adapter by
+adding a param there.
+"""
+
+import dataclasses
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from nommer.core.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, StaleWrite
+from nommer.core.jobs import Job, State, age_seconds, can_transition, utcnow
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        from nommer.core.adapters.sqlite_store import SqliteJobStore
+
+        store = SqliteJobStore(tmp_path / "nommer.sqlite3")
+    yield store
+    store.close()
+
+
+def new_job(n=0, **fields):
+    outputs = [{"destination": f"file:///out/{n}.mp4", "preset": "h264"}]
+    job = Job.new(f"file:///in/{n}.mov", outputs)
+    return dataclasses.replace(job, **fields)
+
+
+def make_jobs(store, count):
+    """``count`` stored jobs with distinct ids."""
+    return [store.create(new_job(n)) for n in range(count)]
+
+
+# --- create / get -----------------------------------------------------------
+
+
+def test_create_then_get_keeps_every_field(store):
+    job = new_job(
+        notify_url="https://app.example/hook",
+        details="ffmpeg said: moov atom not found",
+        progress=42,
+        attempt=2,
+        encoder_id="enc-7",
+        started_at=utcnow(),
+        heartbeat_at=utcnow(),
+        probe={"duration": 12.5, "streams": [{"codec": "h264", "width": 1920}]},
+        outputs=(
+            {"destination": "s3://b/o.mp4", "preset": "h264", "result": {"size": 10}},
+            {"destination": "file:///o.webm", "options": ["-c:v", "libvpx-vp9"]},
+        ),
+    )
+
+    created = store.create(job)
+
+    assert created == dataclasses.replace(job, version=1)
+    assert store.get(job.id) == created
+
+
+def test_create_refuses_a_job_that_is_not_new(store):
+    with pytest.raises(ValueError):
+        store.create(dataclasses.replace(new_job(), version=3))
+
+
+def test_create_twice_is_already_exists(store):
+    job = new_job()
+    store.create(job)
+    with pytest.raises(AlreadyExists):
+        store.create(job)
+    assert store.get(job.id).version == 1
+
+
+def test_get_missing_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.get("0000000000000000nope")
+
+
+# --- conditional update -------------------------------------------------------
+
+
+def test_update_at_current_version_bumps_it(store):
+    job = store.create(new_job())
+
+    moved = store.update(job.transition(State.DOWNLOADING, encoder_id="enc-1"))
+    again = store.update(moved.with_changes(progress=10))
+
+    assert (moved.version, again.version) == (2, 3)
+    stored = store.get(job.id)
+    assert stored == again
+    assert (stored.state, stored.encoder_id, stored.progress) == (State.DOWNLOADING, "enc-1", 10)
+
+
+def test_stale_write_loses_and_changes_nothing(store):
+    job = store.create(new_job())
+    winner = store.update(job.transition(State.DOWNLOADING))
+
+    with pytest.raises(StaleWrite):
+        store.update(job.transition(State.CANCELED))
+
+    assert store.get(job.id) == winner
+
+
+def test_update_of_missing_job_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.update(dataclasses.replace(new_job(), version=1))
+
+
+def test_update_refuses_a_transition_forged_past_the_state_machine(store):
+    job = store.create(new_job())
+    forged = dataclasses.replace(job, state=State.FINISHED)
+
+    with pytest.raises(InvalidTransition):
+        store.update(forged)
+
+    assert store.get(job.id) == job
+
+
+# --- list -----------------------------------------------------------------------
+
+
+def test_list_is_newest_first(store):
+    jobs = make_jobs(store, 5)
+
+    listed, cursor = store.list()
+
+    assert [j.id for j in listed] == sorted((j.id for j in jobs), reverse=True)
+    assert cursor is None
+
+
+def test_list_by_state_and_by_set_of_states(store):
+    jobs = make_jobs(store, 6)
+    for job in jobs[:2]:
+        store.update(job.transition(State.DOWNLOADING))
+    store.update(jobs[2].transition(State.CANCELED))
+
+    def ids(state):
+        return {j.id for j in store.list(state=state)[0]}
+
+    assert ids(State.DOWNLOADING) == {jobs[0].id, jobs[1].id}
+    assert ids("PENDING") == {j.id for j in jobs[3:]}
+    assert ids({State.DOWNLOADING, "CANCELED"}) == {j.id for j in jobs[:3]}
+    assert ids({State.FINISHED}) == set()
+
+
+def test_pages_cover_every_job_exactly_once(store):
+    jobs = make_jobs(store, 23)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page, cursor = store.list(limit=5, cursor=cursor)
+        assert len(page) <= 5
+        seen += [j.id for j in page]
+        pages += 1
+        if cursor is None:
+            break
+
+    assert seen == sorted((j.id for j in jobs), reverse=True)
+    assert pages == 5
+
+
+def test_pages_of_one_state(store):
+    jobs = make_jobs(store, 9)
+    for job in jobs[::2]:
+        store.update(job.transition(State.ERROR))
+    first, cursor = store.list(state=State.ERROR, limit=3)
+    second, last = store.list(state=State.ERROR, limit=3, cursor=cursor)
+
+    assert [j.id for j in first + second] == sorted((j.id for j in jobs[::2]), reverse=True)
+    assert last is None
+
+
+@pytest.mark.parametrize("cursor", ["not a cursor", "", "%%%", "AAAA"])
+def test_bad_cursor_is_invalid_input_naming_cursor(store, cursor):
+    make_jobs(store, 2)
+    with pytest.raises(InvalidInput) as caught:
+        store.list(cursor=cursor)
+    assert caught.value.field == "cursor"
+
+
+@pytest.mark.parametrize("limit", [0, 1001, -1, "10"])
+def test_bad_limit_is_invalid_input_naming_limit(store, limit):
+    with pytest.raises(InvalidInput) as caught:
+        store.list(limit=limit)
+    assert caught.value.field == "limit"
+
+
+def test_bad_state_is_invalid_input_naming_state(store):
+    with pytest.raises(InvalidInput) as caught:
+        store.list(state="SLEEPING")
+    assert caught.value.field == "state"
+
+
+# --- queries --------------------------------------------------------------------
+
+
+def test_unfinished_is_oldest_first_and_skips_final_states(store):
+    jobs = make_jobs(store, 5)
+    store.update(jobs[1].transition(State.ABANDONED))
+    store.update(jobs[3].transition(State.DOWNLOADING))
+
+    unfinished = store.unfinished()
+
+    expected = sorted(j.id for j in (jobs[0], jobs[2], jobs[3], jobs[4]))
+    assert [j.id for j in unfinished] == expected
+    assert {j.id: j.state for j in unfinished}[jobs[3].id] == State.DOWNLOADING
+
+
+def test_counts_by_state(store):
+    assert store.counts() == {}
+    jobs = make_jobs(store, 4)
+    store.update(jobs[0].transition(State.CANCELED))
+
+    assert store.counts() == {"PENDING": 3, "CANCELED": 1}
+
+
+# --- encoders -------------------------------------------------------------------
+
+
+def test_heartbeat_encoders_and_forget(store):
+    assert store.encoders() == []
+    store.heartbeat("enc-1", {"slots": 2, "host": "a"})
+    store.heartbeat("enc-2", {"slots": 1})
+    first_seen = {e["id"]: e["last_seen"] for e in store.encoders()}
+    store.heartbeat("enc-1", {"slots": 2, "busy": 1})
+
+    encoders = {e["id"]: e for e in store.encoders()}
+
+    assert set(encoders) == {"enc-1", "enc-2"}
+    assert encoders["enc-1"]["info"] == {"slots": 2, "busy": 1}
+    assert encoders["enc-1"]["last_seen"] >= first_seen["enc-1"]
+    assert 0 <= age_seconds(encoders["enc-2"]["last_seen"]) < 60
+
+    store.forget_encoder("enc-1")
+    store.forget_encoder("never-seen")
+    assert [e["id"] for e in store.encoders()] == ["enc-2"]
+
+
+# --- the state machine against the store, at random -------------------------------
+
+
+class ConditionalWrites(RuleBasedStateMachine):
+    """Random transitions (allowed or not) written with fresh or stale versions.
+
+    The model is every version the store accepted, per job; the store must take
+    exactly the writes that start from the newest one and that the state machine
+    allows, and each must add one to the version.
+    """
+
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+        self.history = {}  # job id -> every record the store accepted, oldest first
+
+    @rule()
+    def create(self):
+        job = self.store.create(new_job(len(self.history)))
+        self.history[job.id] = [job]
+
+    @precondition(lambda self: self.history)
+    @rule(data=st.data(), new_state=st.sampled_from(list(State)), forge=st.booleans())
+    def write(self, data, new_state, forge):
+        job_id = data.draw(st.sampled_from(sorted(self.history)))
+        accepted = self.history[job_id]
+        base = data.draw(st.sampled_from(accepted))  # the newest, or a stale one
+        newest = accepted[-1]
+        allowed = new_state == base.state or can_transition(base.state, new_state)
+        if forge or not allowed:
+            # Past Job.transition, so the store's own guard is what gets tested.
+            progress = data.draw(st.integers(0, 100))
+            record = dataclasses.replace(base, state=new_state, progress=progress)
+        elif new_state == base.state:
+            record = base.with_changes(progress=7)
+        else:
+            record = base.transition(new_state)
+
+        if base.version != newest.version:
+            expected = StaleWrite
+        elif not (new_state == newest.state or can_transition(newest.state, new_state)):
+            expected = InvalidTransition
+        else:
+            expected = None
+
+        if expected is None:
+            stored = self.store.update(record)
+            assert stored.version == newest.version + 1
+            assert stored == dataclasses.replace(record, version=newest.version + 1)
+            accepted.append(stored)
+        else:
+            with pytest.raises(expected):
+                self.store.update(record)
+
+    @invariant()
+    def store_holds_the_last_accepted_record(self):
+        for job_id, accepted in self.history.items():
+            assert self.store.get(job_id) == accepted[-1]
+
+
+def test_random_conditional_writes_obey_versions_and_state_machine(store):
+    run_state_machine_as_test(
+        lambda: ConditionalWrites(store),
+        settings=settings(max_examples=50, stateful_step_count=15, deadline=None),
+    )
