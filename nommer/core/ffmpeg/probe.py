@@ -1,0 +1,132 @@
+"""What a source file holds, read from ``ffmpeg -i`` (this ffmpeg has no ffprobe).
+
+With an input and no output, ffmpeg describes the input on stderr and exits 1
+("At least one output file must be specified"); that is the normal case here.
+"""
+
+import os
+import re
+import subprocess
+
+from nommer.core.errors import JobFailed
+
+_INPUT = re.compile(r"^Input #0, (?P<formats>.+?), from ")
+_DURATION = re.compile(r"^\s*Duration: (?P<duration>[^,]+)(?:, start: [^,]+)?(?:, bitrate: (?P<bitrate>.+))?$")
+_STREAM = re.compile(r"^\s*Stream #0:(?P<index>\d+)\S*: (?P<kind>\w+): (?P<rest>.*)$")
+_KINDS = {"Video": "video", "Audio": "audio", "Subtitle": "subtitle", "Data": "data", "Attachment": "attachment"}
+_CHANNELS = {
+    "mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "4.0": 4, "quad": 4,
+    "quad(side)": 4, "3.1": 4, "4.1": 5, "5.0": 5, "5.0(side)": 5, "5.1": 6,
+    "5.1(side)": 6, "6.0": 6, "6.1": 7, "7.0": 7, "7.1": 8, "7.1(wide)": 8,
+    "7.1(wide-side)": 8, "octagonal": 8, "downmix": 2,
+}
+_NOISE = ("At least one output file must be specified",)
+
+
+def probe(ffmpeg, path, timeout=30):
+    """Describe the media file at ``path``.
+
+    Returns ``{"container", "duration", "bitrate", "streams"}``: container is
+    ffmpeg's demuxer names (``"mov,mp4,m4a,3gp,3g2,mj2"``), duration seconds
+    or None, bitrate bits/s or None, and per stream a dict of index, type
+    (video, audio, subtitle, data or attachment), codec and, as they apply,
+    width, height, fps, pix_fmt, attached_pic, sample_rate, channels.
+
+    Raises JobFailed with code SOURCE_NOT_FOUND, SOURCE_UNREADABLE or
+    PROBE_TIMEOUT, its message fit for the job's details.
+    """
+    path = os.path.abspath(path)  # a leading "/" stops "a:b.mp4" reading as protocol "a"
+    if not os.path.exists(path):
+        raise JobFailed("source file was not found (was the download lost?)", code="SOURCE_NOT_FOUND")
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-protocol_whitelist", "file", "-i", path]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise JobFailed(f"ffmpeg could not read the source within {timeout:g} s", code="PROBE_TIMEOUT") from None
+    stderr = done.stderr.decode("utf-8", "replace")
+    info = parse_probe(stderr)
+    if info is None:
+        reason = _last_meaningful(stderr)
+        if "No such file or directory" in reason:
+            raise JobFailed("source file was not found (was the download lost?)", code="SOURCE_NOT_FOUND")
+        raise JobFailed(f"source is not a media file ffmpeg can read: {reason}", code="SOURCE_UNREADABLE")
+    return info
+
+
+def parse_probe(stderr):
+    """The description in ffmpeg's stderr, or None when it opened no input."""
+    info = None
+    for line in stderr.splitlines():
+        if info is None:
+            m = _INPUT.match(line)
+            if m:
+                info = {"container": m["formats"], "duration": None, "bitrate": None, "streams": []}
+            continue
+        if line.startswith(("Input #", "Output #", "Stream mapping")):
+            break  # only the first input is ours
+        if m := _DURATION.match(line):
+            info["duration"] = _clock(m["duration"])
+            info["bitrate"] = _rate(m["bitrate"])
+        elif m := _STREAM.match(line):
+            info["streams"].append(_stream(int(m["index"]), m["kind"], m["rest"]))
+    return info
+
+
+def _stream(index, kind, rest):
+    parts = _split_top(rest)
+    codec = parts[0].split(" ", 1)[0] if parts else ""
+    stream = {"index": index, "type": _KINDS.get(kind, "data"), "codec": codec}
+    if kind == "Video":
+        stream.update(width=None, height=None, fps=None, pix_fmt=None,
+                      attached_pic="(attached pic)" in rest)
+        for n, part in enumerate(parts[1:], start=1):
+            if m := re.match(r"^(\d+)x(\d+)\b", part):
+                stream["width"], stream["height"] = int(m[1]), int(m[2])
+            elif m := re.match(r"^([\d.]+)(k?) fps\b", part):
+                stream["fps"] = float(m[1]) * (1000 if m[2] else 1)
+            elif n == 1 and re.match(r"^[a-z0-9_]+(\(.*\))?$", part):
+                stream["pix_fmt"] = part.split("(", 1)[0]
+    elif kind == "Audio":
+        stream.update(sample_rate=None, channels=None)
+        for part in parts[1:]:
+            if m := re.match(r"^(\d+) Hz$", part):
+                stream["sample_rate"] = int(m[1])
+            elif part in _CHANNELS:
+                stream["channels"] = _CHANNELS[part]
+            elif m := re.match(r"^(\d+) channels\b", part):
+                stream["channels"] = int(m[1])
+    return stream
+
+
+def _split_top(text):
+    """``text`` split at ", " outside parentheses and brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def _clock(text):
+    m = re.match(r"^(\d+):(\d+):(\d+(?:\.\d+)?)$", text.strip())
+    return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else None
+
+
+def _rate(text):
+    m = re.match(r"^(\d+) kb/s", (text or "").strip())
+    return int(m[1]) * 1000 if m else None
+
+
+def _last_meaningful(stderr):
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.strip().startswith(_NOISE)]
+    if not lines:
+        return "ffmpeg gave no reason"
+    # "[in#0 @ 0x...] Error opening input: Invalid data..." -> "Invalid data..."
+    last = re.sub(r"^\[[^\]]*\]\s*", "", lines[-1])
+    return last.split(": ", 1)[1] if last.startswith("Error opening input") and ": " in last else last

@@ -1,0 +1,236 @@
+"""Run ffmpeg as a child that reports progress, can be cancelled from any
+thread, and never outlives the call that started it."""
+
+import collections
+import dataclasses
+import os
+import signal
+import subprocess
+import threading
+import time
+
+from nommer.core.errors import Canceled, ConfigError, JobFailed
+from nommer.core.ffmpeg.progress import ProgressParser, percent
+
+TAIL_LINES = 40
+TAIL_CHARS = 4000
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    elapsed: float  # seconds
+    stderr_tail: str
+
+
+class FfmpegRun:
+    """One ffmpeg process, run once by :meth:`run`.
+
+    ``duration`` (seconds of the source) turns positions into percents;
+    ``on_progress(percent)`` is called in run()'s thread whenever the whole
+    percent rises (never falls), with 100 only after a clean exit; ``timeout`` bounds the
+    run in seconds; ``cwd`` is where relative names an option may hold land.
+    """
+
+    def __init__(self, argv, duration=None, on_progress=None, timeout=None, cwd=None):
+        self.argv = list(argv)
+        self.duration = duration
+        self.on_progress = on_progress
+        self.timeout = timeout
+        self.cwd = cwd
+        self.pid = None
+        self._lock = threading.Lock()  # guards _proc, _reaped, _stop_reason
+        self._proc = None
+        self._reaped = False
+        self._stop_reason = None  # "canceled" or "timeout"
+        self._timers = []
+        self._tail = collections.deque(maxlen=TAIL_LINES)
+
+    def run(self):
+        """Run ffmpeg to the end and return a RunResult.
+
+        Raises Canceled after cancel(), JobFailed (ENCODE_FAILED, with the tail
+        of stderr; ENCODE_TIMEOUT) when ffmpeg fails, and ConfigError when
+        ffmpeg cannot be started. Whatever happens, including an exception
+        from on_progress, the process is dead and reaped when run() returns.
+        """
+        self._start()
+        started = time.monotonic()
+        drain = threading.Thread(target=self._drain_stderr, name=f"ffmpeg-{self.pid}-stderr", daemon=True)
+        drain.start()
+        if self.timeout:
+            self._after(self.timeout, self._stop, "timeout")
+        try:
+            last = self._follow_progress()
+        except BaseException:
+            self._signal(signal.SIGKILL)
+            raise
+        finally:
+            self._reap()
+            for timer in self._timers:
+                timer.cancel()
+            drain.join(timeout=5)
+            self._proc.stdout.close()
+            self._proc.stderr.close()
+        result = RunResult(self._proc.returncode, time.monotonic() - started, self.stderr_tail())
+        self._raise_for(result)
+        if self.on_progress and last != 100:
+            self.on_progress(100)
+        return result
+
+    def cancel(self):
+        """Stop the run from any thread: SIGTERM to ffmpeg's process group,
+        SIGKILL after KILL_GRACE seconds; run() then raises Canceled."""
+        self._stop("canceled")
+
+    def stderr_tail(self):
+        return "\n".join(self._tail)[-TAIL_CHARS:]
+
+    def _start(self):
+        with self._lock:
+            if self._stop_reason == "canceled":
+                raise Canceled("encoding was canceled")
+            if self._proc is not None:
+                raise RuntimeError("an FfmpegRun runs only once")
+            try:
+                # Its own session, so one killpg reaches anything it starts.
+                self._proc = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, start_new_session=True, cwd=self.cwd,
+                )
+            except OSError as e:
+                raise ConfigError(f"setting 'ffmpeg': cannot run {self.argv[0]!r}: {e.strerror}") from None
+            self.pid = self._proc.pid
+
+    def _follow_progress(self):
+        parser = ProgressParser()
+        last = None
+        for raw in self._proc.stdout:
+            progress = parser.feed(raw.decode("utf-8", "replace"))
+            if progress is None or progress.seconds is None or progress.done or self._stop_reason:
+                continue
+            # 100 waits for a clean exit: the output may still fail to close.
+            # Never backwards: a late block may say less than an earlier one.
+            now = min(99, percent(progress.seconds, self.duration))
+            if self.on_progress and (last is None or now > last):
+                last = now
+                self.on_progress(now)
+        return last
+
+    def _drain_stderr(self):
+        # Drained all along so that ffmpeg never blocks on a full pipe.
+        for raw in self._proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self._tail.append(line[-TAIL_CHARS:])
+
+    def _stop(self, reason):
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+            running = self._proc is not None and not self._reaped
+        if running:
+            self._signal(signal.SIGTERM)
+            self._after(KILL_GRACE, self._signal, signal.SIGKILL)
+
+    def _signal(self, sig):
+        # Under the lock and only before reaping: until then the pid, which is
+        # also the group id, cannot have been given to another process.
+        with self._lock:
+            if self._proc is None or self._reaped:
+                return
+            try:
+                os.killpg(self._proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def _reap(self):
+        # Wait for the exit without reaping, then reap under the lock, so a
+        # signal from another thread never reaches a recycled pid.
+        try:
+            os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass
+        with self._lock:
+            self._proc.wait()
+            self._reaped = True
+
+    def _after(self, seconds, func, *args):
+        timer = threading.Timer(seconds, func, args)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def _raise_for(self, result):
+        if self._stop_reason == "canceled":
+            raise Canceled("encoding was canceled")
+        if self._stop_reason == "timeout":
+            raise JobFailed(f"ffmpeg did not finish within {self.timeout:g} s", code="ENCODE_TIMEOUT")
+        code = result.returncode
+        if code != 0:
+            how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+            raise JobFailed(f"ffmpeg failed ({how}): {error_lines(result.stderr_tail)}", code="ENCODE_FAILED")
+
+
+# Lines that describe the streams rather than say what went wrong.
+_DESCRIPTIONS = ("Input #", "Output #", "Stream mapping:", "frame=", "ffmpeg stats")
+
+
+def error_lines(stderr_tail, limit=15):
+    """The last ``limit`` lines of ``stderr_tail`` that are not stream descriptions."""
+    lines = [ln for ln in stderr_tail.splitlines() if ln and not ln[0].isspace() and not ln.startswith(_DESCRIPTIONS)]
+    return "\n".join(lines[-limit:]) or stderr_tail
+
+
+class PlanRun:
+    """The passes of a Plan, in order, with one overall percent.
+
+    Each pass counts for an equal share of the progress; cancel() from any
+    thread stops the running pass and keeps later ones from starting.
+    """
+
+    def __init__(self, plan, duration=None, on_progress=None, timeout=None):
+        self.plan = plan
+        self.duration = duration
+        self.on_progress = on_progress
+        self.timeout = timeout  # per pass
+        self._lock = threading.Lock()
+        self._current = None
+        self._canceled = False
+        self._last = None
+
+    def run(self):
+        """Run every pass; a list of RunResult, or the first pass's error."""
+        os.makedirs(self.plan.workdir, exist_ok=True)
+        results = []
+        count = len(self.plan.commands)
+        for index, argv in enumerate(self.plan.commands):
+            with self._lock:
+                if self._canceled:
+                    raise Canceled("encoding was canceled")
+                self._current = FfmpegRun(
+                    argv, self.duration, self._reporter(index, count), self.timeout, cwd=self.plan.workdir
+                )
+            results.append(self._current.run())
+        return results
+
+    def cancel(self):
+        with self._lock:
+            self._canceled = True
+            current = self._current
+        if current is not None:
+            current.cancel()
+
+    def _reporter(self, index, count):
+        def report(pass_percent):
+            overall = (index * 100 + pass_percent) // count
+            if self.on_progress and (self._last is None or overall > self._last):
+                self._last = overall
+                self.on_progress(overall)
+        return report
+
+
+def run_plan(plan, duration=None, on_progress=None, timeout=None):
+    """Run a Plan to the end; see PlanRun (keep one to cancel from elsewhere)."""
+    return PlanRun(plan, duration, on_progress, timeout).run()

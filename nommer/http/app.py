@@ -1,0 +1,33 @@
+"""The application factory of the feeder's HTTP API."""
+
+from flask import Flask, request
+from werkzeug.exceptions import InternalServerError
+
+from nommer.http import jobs, legacy, pages, status
+from nommer.http.errors import problem_of
+
+
+def create_app(api, *, max_body_bytes=1_000_000):
+    """A Flask app serving ``api``.
+
+    ``api`` has ``submit(source, outputs, notify_url)``, ``get(job_id)``,
+    ``list(state, limit, cursor)``, ``cancel(job_id)``, ``fleet()`` and
+    ``health() -> (ok, report)``, raising nommer's errors; the feeder passes a
+    gateway to its actors, tests a JobService wrapper.
+    """
+    app = Flask("nommer.http")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.json.sort_keys = False
+    app.register_blueprint(jobs.blueprint(api))
+    app.register_blueprint(legacy.blueprint(api, max_body_bytes))
+    app.register_blueprint(status.blueprint(api))
+    app.register_blueprint(pages.blueprint())
+
+    @app.errorhandler(Exception)
+    def failed(exc):
+        if isinstance(exc, InternalServerError) and exc.original_exception is not None:
+            exc = exc.original_exception  # the real cause, so it is logged
+        problem = problem_of(exc, request, max_body_bytes)
+        return problem.as_json(), problem.status
+
+    return app

@@ -1,0 +1,47 @@
+"""The current job API: submit, get, list and cancel."""
+
+import re
+
+from flask import Blueprint, request
+
+from nommer.core.errors import NotFound
+from nommer.http.body import parse_body
+from nommer.http.models import ListQuery, SubmitRequest, output_dicts
+from nommer.http.resources import job_resource
+from nommer.http.validation import parse_query
+
+JOB_ID = re.compile(r"[0-9a-f]{20}")
+
+
+def checked_id(job_id):
+    """``job_id`` if it looks like a job id; anything else cannot name a job."""
+    if not JOB_ID.fullmatch(job_id):
+        shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
+        raise NotFound(f"no job {shown!r} (a job id is 20 hexadecimal digits)")
+    return job_id
+
+
+def blueprint(api):
+    bp = Blueprint("jobs", __name__)
+
+    @bp.post("/jobs")
+    def submit():
+        body = parse_body(request, SubmitRequest)
+        job = api.submit(body.source, output_dicts(body.outputs), body.notify_url)
+        return job_resource(job), 201, {"Location": f"/jobs/{job.id}"}
+
+    @bp.get("/jobs")
+    def list_jobs():
+        query = parse_query(ListQuery, request.args)
+        jobs, next_cursor = api.list(query.state, query.limit, query.cursor)
+        return {"jobs": [job_resource(j) for j in jobs], "next_cursor": next_cursor}
+
+    @bp.get("/jobs/<job_id>")
+    def get_job(job_id):
+        return job_resource(api.get(checked_id(job_id)))
+
+    @bp.post("/jobs/<job_id>/cancel")
+    def cancel_job(job_id):
+        return job_resource(api.cancel(checked_id(job_id)))
+
+    return bp

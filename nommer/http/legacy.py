@@ -1,0 +1,55 @@
+"""media-nommer's ``POST /job/submit``, kept so its clients work unchanged.
+
+Its answers are ``{"success": true, "job_id": ...}`` or ``{"success": false,
+"error_code": ..., "message": ...}``, and errors name its fields, not ours.
+"""
+
+from flask import Blueprint, request
+
+from nommer.core.errors import InvalidInput
+from nommer.http.body import parse_body
+from nommer.http.errors import problem_of
+from nommer.http.models import LegacySubmitRequest
+
+# Our field → media-nommer's, most specific first.
+LEGACY_FIELDS = (
+    ("outputs[0].destination", "dest_path"),
+    ("outputs[0].options", "job_options.options"),
+    ("outputs[0]", "job_options"),
+    ("outputs", "job_options"),
+    ("source", "source_path"),
+)
+
+
+def legacy_field(field):
+    """The media-nommer name of a field of the current API."""
+    for ours, theirs in LEGACY_FIELDS:
+        if field == ours or (field and field.startswith((ours + ".", ours + "["))):
+            return theirs + field[len(ours):]
+    return field
+
+
+def blueprint(api, max_body_bytes):
+    bp = Blueprint("legacy", __name__)
+
+    # The old client posted to job/submit; its docs said job/submit/. Both are
+    # routes of their own because a redirect would lose the POST body.
+    @bp.post("/job/submit")
+    @bp.post("/job/submit/")
+    def submit():
+        body = parse_body(request, LegacySubmitRequest)
+        # media-nommer's receivers read form-encoded webhooks, not JSON ones.
+        job = api.submit(body.source_path, body.outputs(), body.notify_url, notify_format="form")
+        return {"success": True, "job_id": job.id}
+
+    @bp.errorhandler(Exception)
+    def failed(exc):
+        problem = problem_of(exc, request, max_body_bytes)
+        field = legacy_field(problem.field)
+        message = problem.message
+        if isinstance(exc, InvalidInput) and field != problem.field:
+            message = f"{field}: {exc.problem}"
+        answer = {"success": False, "error_code": problem.code, "message": message, "field": field}
+        return answer, problem.status
+
+    return bp

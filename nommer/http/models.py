@@ -1,0 +1,120 @@
+"""The shapes of request bodies and queries, as pydantic models.
+
+These models check shape only (which fields, of which types); whether a URI may
+be used, a preset exists or an option is safe is the JobService's business. The
+same models give ``/openapi.json`` its request schemas, so the documentation
+cannot drift from what is enforced.
+"""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+FFMPEG_NOMMER = "media_nommer.ec2nommerd.nommers.ffmpeg.FFmpegNommer"
+MAX_LIST_LIMIT = 1000
+
+
+class _Body(BaseModel):
+    # strict: a number where a string is expected is refused, not converted.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _scalar(value):
+    # bool is an int in Python, but `-an true` is never what the user meant.
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("option_value", "must be a string, a number or null")
+
+
+OptionValue = Annotated[
+    Any,
+    AfterValidator(_scalar),
+    WithJsonSchema({"type": ["string", "number", "null"]}),
+]
+Option = Annotated[
+    tuple[StrictStr, OptionValue],
+    Field(description='["name", value]: `-name value` on the ffmpeg command line; a null value is a bare flag.'),
+]
+Uri = Annotated[StrictStr, Field(description="file:///path, http(s):// (sources only) or s3://bucket/key")]
+
+
+class Pass(_Body):
+    """One ffmpeg run, in media-nommer's shape. Two passes make a two-pass encode."""
+
+    infile_options: list[Option] = Field(default_factory=list, description="Options placed before -i.")
+    outfile_options: list[Option] = Field(default_factory=list, description="Options placed before the output.")
+    move_atom_to_front: bool = Field(False, description="Put the moov atom first (-movflags +faststart).")
+
+
+class OutputSpec(_Body):
+    """One file to make from the source: a named preset or explicit passes."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["preset"]}, {"required": ["options"]}]}
+    )
+
+    destination: Uri
+    preset: StrictStr | None = Field(None, description="A preset name, e.g. mp4-h264-720p.")
+    options: list[Pass] | None = Field(None, min_length=1, description="Explicit ffmpeg passes.")
+
+    @model_validator(mode="after")
+    def _preset_or_options(self):
+        if self.preset is not None and self.options is not None:
+            raise PydanticCustomError("preset_and_options", "has both preset and options; give exactly one")
+        if self.preset is None and self.options is None:
+            raise PydanticCustomError("preset_or_options", "needs a preset or options (exactly one of them)")
+        return self
+
+
+class SubmitRequest(_Body):
+    """Body of ``POST /jobs``."""
+
+    source: Uri
+    outputs: list[OutputSpec] = Field(min_length=1)
+    notify_url: StrictStr | None = Field(None, description="http(s) URL told of every state change.")
+
+
+class LegacyJobOptions(_Body):
+    nommer: Literal[FFMPEG_NOMMER, "ffmpeg"] | None = Field(
+        None, description="media-nommer's encoder class; ffmpeg is the only one."
+    )
+    options: list[Pass] = Field(min_length=1)
+
+
+class LegacySubmitRequest(_Body):
+    """Body of media-nommer's ``POST /job/submit``."""
+
+    source_path: Uri
+    dest_path: Uri
+    notify_url: StrictStr | None = None
+    job_options: LegacyJobOptions
+
+    def outputs(self):
+        passes = [p.model_dump(mode="json", exclude_unset=True) for p in self.job_options.options]
+        return [{"destination": self.dest_path, "options": passes}]
+
+
+class ListQuery(BaseModel):
+    """Query of ``GET /jobs``. Query values are text, so this one converts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: str | None = Field(None, description="A state name, or several separated by commas.")
+    limit: int = Field(50, ge=1, le=MAX_LIST_LIMIT)
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+def output_dicts(outputs):
+    """The outputs of a SubmitRequest as the plain dicts JobService takes."""
+    return [o.model_dump(mode="json", exclude_none=True, exclude_unset=True) for o in outputs]

@@ -1,0 +1,199 @@
+"""The OpenAPI 3.1 document of the API. Request schemas come from the pydantic
+models that validate the requests, so they say exactly what is enforced."""
+
+import functools
+
+from pydantic.json_schema import models_json_schema
+
+import nommer
+from nommer.core.jobs import State
+from nommer.http.models import MAX_LIST_LIMIT, ListQuery, LegacySubmitRequest, SubmitRequest
+
+_NULLABLE_STR = {"type": ["string", "null"]}
+
+# The answers are built by hand (resources.job_resource); a test checks that
+# this schema lists the same fields.
+JOB_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{20}$"},
+        "state": {"type": "string", "enum": [s.value for s in State]},
+        "details": {"type": "string", "description": "The error, or the tail of ffmpeg's output."},
+        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+        "attempt": {"type": "integer", "minimum": 0},
+        "source": {"type": "string", "description": "Credentials in the URI are shown as ***."},
+        "outputs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "destination": {"type": "string"},
+                    "preset": {"type": "string"},
+                    "options": {"type": "array", "items": {"$ref": "#/components/schemas/Pass"}},
+                    "result": {"type": ["object", "null"]},
+                },
+            },
+        },
+        "notify_url": _NULLABLE_STR,
+        "encoder_id": _NULLABLE_STR,
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "started_at": _NULLABLE_STR,
+        "finished_at": _NULLABLE_STR,
+        "probe": {"type": ["object", "null"], "description": "What ffprobe found in the source."},
+        "links": {
+            "type": "object",
+            "properties": {"self": {"type": "string"}, "cancel": _NULLABLE_STR},
+        },
+    },
+}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "field": {**_NULLABLE_STR, "description": "Path of the field at fault, e.g. outputs[0].preset."},
+                "message": {"type": "string"},
+            },
+            "required": ["code", "field", "message"],
+        }
+    },
+}
+
+LEGACY_ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "success": {"type": "boolean"},
+        "job_id": {"type": "string"},
+        "error_code": {"type": "string"},
+        "message": {"type": "string"},
+        "field": _NULLABLE_STR,
+    },
+    "required": ["success"],
+}
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _answer(description, schema=None, media="application/json"):
+    answer = {"description": description}
+    if schema is not None:
+        answer["content"] = {media: {"schema": schema}}
+    return answer
+
+
+def _error(description):
+    return _answer(description, _ref("Error"))
+
+
+def _body(name):
+    # Any Content-Type is accepted; the body must be JSON all the same.
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": JOB_SCHEMA["properties"]["id"]}
+
+
+def _query_parameters():
+    properties = ListQuery.model_json_schema()["properties"]
+    return [
+        {"name": name, "in": "query", "required": False, "schema": schema,
+         "description": schema.pop("description", "")}
+        for name, schema in properties.items()
+    ]
+
+
+@functools.cache
+def document():
+    _, top = models_json_schema(
+        [(SubmitRequest, "validation"), (LegacySubmitRequest, "validation")],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = {
+        **top["$defs"],
+        "Job": JOB_SCHEMA,
+        "JobList": {
+            "type": "object",
+            "properties": {"jobs": {"type": "array", "items": _ref("Job")}, "next_cursor": _NULLABLE_STR},
+        },
+        "Error": ERROR_SCHEMA,
+        "LegacyAnswer": LEGACY_ANSWER_SCHEMA,
+    }
+    job = _answer("The job.", _ref("Job"))
+    legacy = {
+        "summary": "Submit a job in media-nommer's format (any Content-Type).",
+        "requestBody": _body("LegacySubmitRequest"),
+        "responses": {
+            "200": _answer("Accepted.", _ref("LegacyAnswer")),
+            "400": _answer("Refused; message names the field.", _ref("LegacyAnswer")),
+            "413": _answer("Body too large.", _ref("LegacyAnswer")),
+        },
+    }
+    paths = {
+        "/jobs": {
+            "post": {
+                "summary": "Submit a job.",
+                "requestBody": _body("SubmitRequest"),
+                "responses": {
+                    "201": {**job, "headers": {"Location": {"schema": {"type": "string"}}}},
+                    "400": _error("Refused; the error names the field."),
+                    "413": _error("Body too large."),
+                    "503": _error("The feeder is busy or restarting; try again."),
+                },
+            },
+            "get": {
+                "summary": f"List jobs, newest first (at most {MAX_LIST_LIMIT} a page).",
+                "parameters": _query_parameters(),
+                "responses": {"200": _answer("A page of jobs.", _ref("JobList")), "400": _error("Bad query.")},
+            },
+        },
+        "/jobs/{job_id}": {
+            "get": {
+                "summary": "One job.",
+                "parameters": [_JOB_ID],
+                "responses": {"200": job, "404": _error("No such job.")},
+            }
+        },
+        "/jobs/{job_id}/cancel": {
+            "post": {
+                "summary": "Cancel a job; its encoder stops.",
+                "parameters": [_JOB_ID],
+                "responses": {
+                    "200": job,
+                    "404": _error("No such job."),
+                    "409": _error("The job has already finished."),
+                },
+            }
+        },
+        "/job/submit": {"post": legacy},
+        "/job/submit/": {"post": legacy},
+        "/fleet": {"get": {"summary": "The encoders.", "responses": {"200": _answer("Fleet report.", {"type": "object"})}}},
+        "/health": {
+            "get": {
+                "summary": "Health of the feeder's parts.",
+                "responses": {
+                    "200": _answer("Healthy.", {"type": "object"}),
+                    "503": _answer("Some part is unhealthy.", {"type": "object"}),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics.",
+                "responses": {"200": _answer("Text exposition format.", {"type": "string"}, "text/plain")},
+            }
+        },
+        "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": _answer("OpenAPI 3.1.", {"type": "object"})}}},
+        "/": {"get": {"summary": "Dashboard page.", "responses": {"200": _answer("HTML.", {"type": "string"}, "text/html")}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "nommer", "version": nommer.__version__, "description": "Media-encoding farm API."},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

@@ -1,0 +1,37 @@
+"""How a job looks in API answers: credentials hidden, links included."""
+
+from nommer.core.storage import redact
+
+
+def job_resource(job):
+    """The JSON-ready dict of ``job`` for API answers."""
+    return {
+        "id": job.id,
+        "state": str(job.state),
+        "details": job.details,
+        "progress": job.progress,
+        "attempt": job.attempt,
+        "source": redact(job.source),
+        "outputs": [output_resource(o) for o in job.outputs],
+        "notify_url": redact(job.notify_url),
+        "encoder_id": job.encoder_id,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "probe": job.probe,
+        "links": {
+            "self": f"/jobs/{job.id}",
+            # None once the job has finished: there is nothing left to cancel.
+            "cancel": None if job.is_final else f"/jobs/{job.id}/cancel",
+        },
+    }
+
+
+def output_resource(output):
+    shown = {"destination": redact(output.get("destination"))}
+    for key in ("preset", "options"):
+        if output.get(key) is not None:
+            shown[key] = output[key]
+    shown["result"] = output.get("result")
+    return shown

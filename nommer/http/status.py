@@ -1,0 +1,26 @@
+"""What the feeder says about itself: fleet, health and metrics."""
+
+from flask import Blueprint, Response
+
+from nommer.http import metrics
+
+
+def blueprint(api):
+    bp = Blueprint("status", __name__)
+
+    @bp.get("/fleet")
+    def fleet():
+        return api.fleet()
+
+    @bp.get("/health")
+    def health():
+        ok, report = api.health()
+        return report, 200 if ok else 503
+
+    @bp.get("/metrics")
+    def prometheus():
+        ok, report = api.health()
+        text = metrics.render(report.get("metrics"), ok)
+        return Response(text, content_type=metrics.CONTENT_TYPE)
+
+    return bp

@@ -1,0 +1,54 @@
+"""Fixtures shared by every test folder: the bundled ffmpeg and small media clips."""
+
+import subprocess
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_exe():
+    """Path of the ffmpeg binary bundled with imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="session")
+def make_clip(ffmpeg_exe, tmp_path_factory):
+    """``make_clip(name, size="320x240", seconds=2, rate=25, video_args=...,
+    pattern="testsrc2")`` writes a test-pattern clip with a 440 Hz tone and
+    returns its path; made once per session and name. (testsrc2 rounds sizes
+    to even; use pattern="testsrc" for odd ones.)"""
+    folder = tmp_path_factory.mktemp("clips")
+    made = {}
+
+    def make(name, size="320x240", seconds=2, rate=25,
+             video_args=("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+             pattern="testsrc2"):
+        if name not in made:
+            path = folder / name
+            subprocess.run(
+                [ffmpeg_exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                 "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}",
+                 "-f", "lavfi", "-i", "sine=frequency=440",
+                 "-t", str(seconds), *video_args, "-c:a", "aac", str(path)],
+                check=True, capture_output=True,
+            )
+            made[name] = path
+        return made[name]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_clip(make_clip):
+    """A 2 s, 320x240, 25 fps H.264 + AAC mp4."""
+    return make_clip("sample.mp4")
+
+
+@pytest.fixture(scope="session")
+def probe_media(ffmpeg_exe):
+    """``probe_media(path)``: nommer's own probe of a file, with the bundled ffmpeg."""
+    from nommer.core.ffmpeg import probe
+
+    return lambda path: probe(ffmpeg_exe, str(path))

@@ -1,0 +1,124 @@
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+from nommer.core.errors import Canceled, JobFailed
+from nommer.core.ffmpeg import FfmpegRun, PlanRun, build_commands, run_plan
+
+
+def long_encode(ffmpeg_exe):
+    """Some 60 s of video at -preset medium: seconds of work on two cores."""
+    return [ffmpeg_exe, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats",
+            "-f", "lavfi", "-i", "testsrc2", "-t", "60", "-c:v", "libx264", "-preset", "medium",
+            "-f", "null", os.devnull]
+
+
+def assert_gone(pid):
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_cancel_from_another_thread_stops_ffmpeg_quickly(ffmpeg_exe):
+    started = threading.Event()
+    run = FfmpegRun(long_encode(ffmpeg_exe), duration=60, on_progress=lambda p: started.set())
+    canceled_at = []
+
+    def cancel_soon():
+        started.wait(10)
+        canceled_at.append(time.monotonic())
+        run.cancel()
+
+    threading.Thread(target=cancel_soon, daemon=True).start()
+    with pytest.raises(Canceled) as err:
+        run.run()
+    assert time.monotonic() - canceled_at[0] < 2.0
+    assert str(err.value) == "encoding was canceled"
+    assert_gone(run.pid)
+
+
+def test_canceled_raised_by_on_progress_kills_ffmpeg(ffmpeg_exe):
+    def stop(_percent):
+        raise Canceled("the job was canceled")
+
+    run = FfmpegRun(long_encode(ffmpeg_exe), duration=60, on_progress=stop)
+    with pytest.raises(Canceled, match="the job was canceled"):
+        run.run()
+    assert_gone(run.pid)
+
+
+def test_timeout_fails_the_job(ffmpeg_exe):
+    run = FfmpegRun(long_encode(ffmpeg_exe), timeout=0.5)
+    began = time.monotonic()
+    with pytest.raises(JobFailed) as err:
+        run.run()
+    assert err.value.code == "ENCODE_TIMEOUT"
+    assert time.monotonic() - began < 3
+    assert_gone(run.pid)
+
+
+def test_cancel_before_start_never_starts_ffmpeg(ffmpeg_exe, sample_clip, tmp_path):
+    plan = build_commands(ffmpeg_exe, sample_clip, tmp_path / "o.mp4", {"preset": "mp4-h264-360p"}, tmp_path)
+    plan_run = PlanRun(plan)
+    plan_run.cancel()
+    with pytest.raises(Canceled):
+        plan_run.run()
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_bad_option_value_fails_with_ffmpegs_words(ffmpeg_exe, sample_clip, tmp_path):
+    output = {"options": [{"outfile_options": [["vcodec", "libx264"], ["preset", "notapreset"]]}]}
+    plan = build_commands(ffmpeg_exe, sample_clip, tmp_path / "o.mp4", output, tmp_path)
+    with pytest.raises(JobFailed) as err:
+        run_plan(plan)
+    assert err.value.code == "ENCODE_FAILED"
+    message = str(err.value)
+    assert message.startswith("ffmpeg failed (exit ")
+    assert "invalid preset 'notapreset'" in message
+    assert "Stream mapping" not in message  # descriptions are left to the log
+
+
+def test_two_passes_report_one_rising_percent(ffmpeg_exe, sample_clip, tmp_path):
+    pass_options = [["c:v", "libx264"], ["b:v", "200k"], ["preset", "veryfast"], ["stats_period", "0.02"]]
+    output = {"options": [{"outfile_options": pass_options}, {"outfile_options": pass_options}]}
+    plan = build_commands(ffmpeg_exe, sample_clip, tmp_path / "o.mp4", output, tmp_path / "w")
+    seen = []
+    results = run_plan(plan, duration=2.0, on_progress=seen.append)
+    assert [r.returncode for r in results] == [0, 0]
+    assert seen == sorted(set(seen)) and seen[-1] == 100
+    assert 50 in seen  # the first pass ends half-way
+    assert any(p > 50 for p in seen[:-1]), seen
+
+
+def test_cancel_kills_a_child_that_ignores_sigterm_and_its_whole_group(tmp_path):
+    # A stand-in for a hung ffmpeg: ignores SIGTERM and has a child of its own.
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen(['sleep', '60'])\n"
+        f"open({str(tmp_path / 'child')!r}, 'w').write(str(child.pid))\n"
+        "print('out_time_us=1000000', 'progress=continue', sep='\\n', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    run = FfmpegRun([sys.executable, "-c", script], duration=10, on_progress=lambda p: run.cancel())
+    began = time.monotonic()
+    with pytest.raises(Canceled):
+        run.run()
+    assert 1.5 < time.monotonic() - began < 4  # SIGTERM was ignored; SIGKILL came after the grace
+    assert_gone(run.pid)
+    child = int((tmp_path / "child").read_text())
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and process_state(child) not in (None, "Z"):
+        time.sleep(0.05)
+    assert process_state(child) in (None, "Z")  # dead; its reaping is init's business
+
+
+def process_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None

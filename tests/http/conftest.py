@@ -1,0 +1,125 @@
+"""The app under test serves a real JobService over a real SQLite store and
+real storage adapters, called through Flask's test client (no port)."""
+
+import json
+
+import pytest
+
+from nommer.core.adapters.local_storage import FileStorage, HttpStorage
+from nommer.core.adapters.sqlite_store import SqliteJobStore
+from nommer.core.service import JobService
+from nommer.core.storage import StorageRouter
+from nommer.http.app import create_app
+
+MAX_BODY = 64 * 1024
+
+
+class ServiceApi:
+    """The ``api`` the app serves: job calls go straight to a JobService.
+
+    ``fleet()`` and ``health()`` return dicts shaped like the feeder's. The
+    feeder supplies the real ones (from its Scaler and Supervisor) and is
+    tested end to end in tests/e2e; here they only need to be passed through.
+    """
+
+    def __init__(self, service):
+        self.service = service
+        self.healthy = True
+
+    def submit(self, source, outputs, notify_url, notify_format="json"):
+        return self.service.submit(source, outputs, notify_url, notify_format)
+
+    def get(self, job_id):
+        return self.service.get(job_id)
+
+    def list(self, state, limit, cursor):
+        return self.service.list(state, limit, cursor)
+
+    def cancel(self, job_id):
+        return self.service.cancel(job_id)
+
+    def fleet(self):
+        return {
+            "encoders": [{"id": "enc-1", "state": "running", "jobs": [], "last_seen": "2024-01-01T00:00:00.000000Z"}],
+            "capacity": 2,
+            "max_encoders": 3,
+        }
+
+    def health(self):
+        return self.healthy, {
+            "ok": self.healthy,
+            "actors": {"JobTracker": "running" if self.healthy else "restarting", "Dispatcher": "running"},
+            "metrics": {"jobs": self.service.counts(), "encoders": 1},
+        }
+
+
+@pytest.fixture
+def media(tmp_path):
+    """The one folder file:// URIs may use, holding a source file."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "in.mov").write_bytes(b"not really a movie")
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = SqliteJobStore(tmp_path / "data" / "nommer.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def api(store, media):
+    return ServiceApi(JobService(store, StorageRouter([FileStorage([media]), HttpStorage()])))
+
+
+@pytest.fixture
+def app(api):
+    return create_app(api, max_body_bytes=MAX_BODY)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def source(media):
+    return (media / "in.mov").as_uri()
+
+
+@pytest.fixture
+def dest(media):
+    return (media / "out" / "small.mp4").as_uri()
+
+
+@pytest.fixture
+def stored_jobs(store):
+    """How many jobs the store holds now."""
+    return lambda: sum(store.counts().values())
+
+
+@pytest.fixture
+def post(client):
+    """POST ``body`` (bytes as they are, anything else as JSON) to ``path``."""
+
+    def post(path, body, content_type="application/json"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Content-Type": content_type} if content_type else {}
+        return client.post(path, data=data, headers=headers)
+
+    return post
+
+
+@pytest.fixture
+def submit(post, source, dest):
+    """Submit a good job through the current API; returns its resource."""
+
+    def submit(preset="mp4-h264-480p", **changes):
+        body = {"source": source, "outputs": [{"destination": dest, "preset": preset}], **changes}
+        answer = post("/jobs", body)
+        assert answer.status_code == 201, answer.get_json()
+        return answer.get_json()
+
+    return submit

@@ -1,0 +1,46 @@
+"""GET /fleet, /health and /metrics pass on what the api reports."""
+
+
+def test_fleet_answers_the_api_fleet(client, api):
+    answer = client.get("/fleet")
+
+    assert answer.status_code == 200
+    assert answer.get_json() == api.fleet()
+
+
+def test_health_is_200_when_healthy(client, api):
+    answer = client.get("/health")
+
+    assert answer.status_code == 200
+    assert answer.get_json()["actors"] == api.health()[1]["actors"]
+
+
+def test_health_is_503_with_the_report_when_not(client, api):
+    api.healthy = False
+
+    answer = client.get("/health")
+
+    assert answer.status_code == 503
+    assert answer.get_json()["actors"]["JobTracker"] == "restarting"
+
+
+def test_metrics_count_jobs_by_state(client, submit, api):
+    submit(), submit()
+    api.cancel(submit()["id"])
+
+    answer = client.get("/metrics")
+
+    assert answer.status_code == 200
+    assert answer.content_type.startswith("text/plain; version=0.0.4")
+    lines = answer.get_data(as_text=True).splitlines()
+    assert 'nommer_jobs{state="PENDING"} 2' in lines
+    assert 'nommer_jobs{state="CANCELED"} 1' in lines
+    assert "nommer_encoders 1" in lines
+    assert "nommer_healthy 1" in lines
+    assert lines.count("# TYPE nommer_jobs gauge") == 1
+
+
+def test_metrics_say_when_unhealthy(client, api):
+    api.healthy = False
+
+    assert "nommer_healthy 0" in client.get("/metrics").get_data(as_text=True).splitlines()

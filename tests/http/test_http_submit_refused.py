@@ -1,0 +1,137 @@
+"""POST /jobs: every refused submission answers 400 naming the field, and
+stores nothing."""
+
+import json
+
+import pytest
+
+PRESET = "mp4-h264-480p"
+
+
+def good(source, dest):
+    return {"source": source, "outputs": [{"destination": dest, "preset": PRESET}]}
+
+
+def out(dest, **fields):
+    return {"destination": dest, **fields}
+
+
+def one_pass(**sides):
+    return [{"outfile_options": [["c:v", "libx264"]], **sides}]
+
+
+# Each case: a function of (good body, source, dest, media) giving the body
+# to send, and the field the error must name.
+CASES = {
+    "not JSON": (lambda b, s, d, m: b"source=file:///in.mov", "body"),
+    "broken JSON": (lambda b, s, d, m: json.dumps(b).encode()[:-1], "body"),
+    "JSON array": (lambda b, s, d, m: [b], "body"),
+    "JSON string": (lambda b, s, d, m: "a job", "body"),
+    "JSON null": (lambda b, s, d, m: None, "body"),
+    "empty body": (lambda b, s, d, m: b"", "body"),
+    "blank body": (lambda b, s, d, m: b" \n ", "body"),
+    "not UTF-8": (lambda b, s, d, m: b'{"source": "\xff"}', "body"),
+    "missing source": (lambda b, s, d, m: {"outputs": b["outputs"]}, "source"),
+    "number as source": (lambda b, s, d, m: {**b, "source": 42}, "source"),
+    "null source": (lambda b, s, d, m: {**b, "source": None}, "source"),
+    "empty source": (lambda b, s, d, m: {**b, "source": ""}, "source"),
+    "unknown field": (lambda b, s, d, m: {**b, "priority": 1}, "priority"),
+    "unknown field in an output": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, bitrate="1M")]}, "outputs[0].bitrate"),
+    "missing outputs": (lambda b, s, d, m: {"source": s}, "outputs"),
+    "empty outputs": (lambda b, s, d, m: {**b, "outputs": []}, "outputs"),
+    "outputs an object": (lambda b, s, d, m: {**b, "outputs": out(d, preset=PRESET)}, "outputs"),
+    "output a string": (lambda b, s, d, m: {**b, "outputs": [d]}, "outputs[0]"),
+    "output without destination": (lambda b, s, d, m: {**b, "outputs": [{"preset": PRESET}]}, "outputs[0].destination"),
+    "both preset and options": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, options=one_pass())]}, "outputs[0]"),
+    "neither preset nor options": (lambda b, s, d, m: {**b, "outputs": [out(d)]}, "outputs[0]"),
+    "unknown preset": (lambda b, s, d, m: {**b, "outputs": [out(d, preset="vhs-lp")]}, "outputs[0].preset"),
+    "number as preset": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=720)]}, "outputs[0].preset"),
+    "bad second output": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET), out((m / "2.mp4").as_uri(), preset="nope")]}, "outputs[1].preset"),
+    "same destination twice": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET), out(d, preset=PRESET)]}, "outputs[1].destination"),
+    "too many outputs": (lambda b, s, d, m: {**b, "outputs": [out((m / f"{i}.mp4").as_uri(), preset=PRESET) for i in range(21)]}, "outputs"),
+    "source outside the roots": (lambda b, s, d, m: {**b, "source": "file:///etc/passwd"}, "source"),
+    "source climbing out with ..": (lambda b, s, d, m: {**b, "source": (m / ".." / ".." / "in.mov").as_uri()}, "source"),
+    "relative file URI": (lambda b, s, d, m: {**b, "source": "file:media/in.mov"}, "source"),
+    "file URI with a host": (lambda b, s, d, m: {**b, "source": "file://media/in.mov"}, "source"),
+    "source without scheme": (lambda b, s, d, m: {**b, "source": "/srv/in.mov"}, "source"),
+    "ftp source": (lambda b, s, d, m: {**b, "source": "ftp://files.example/in.mov"}, "source"),
+    "source a folder": (lambda b, s, d, m: {**b, "source": m.as_uri() + "/"}, "source"),
+    "http destination": (lambda b, s, d, m: {**b, "outputs": [out("https://cdn.example/out.mp4", preset=PRESET)]}, "outputs[0].destination"),
+    "destination outside the roots": (lambda b, s, d, m: {**b, "outputs": [out("file:///tmp/elsewhere/out.mp4", preset=PRESET)]}, "outputs[0].destination"),
+    "number as destination": (lambda b, s, d, m: {**b, "outputs": [out(7, preset=PRESET)]}, "outputs[0].destination"),
+    "notify_url not a URL": (lambda b, s, d, m: {**b, "notify_url": "call me maybe"}, "notify_url"),
+    "notify_url ftp": (lambda b, s, d, m: {**b, "notify_url": "ftp://app.example/hook"}, "notify_url"),
+    "notify_url without host": (lambda b, s, d, m: {**b, "notify_url": "https:///hook"}, "notify_url"),
+    "notify_url a number": (lambda b, s, d, m: {**b, "notify_url": 3}, "notify_url"),
+    "options empty": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[])]}, "outputs[0].options"),
+    "options an object": (lambda b, s, d, m: {**b, "outputs": [out(d, options=one_pass()[0])]}, "outputs[0].options"),
+    "three passes": (lambda b, s, d, m: {**b, "outputs": [out(d, options=one_pass() * 3)]}, "outputs[0].options"),
+    "unknown key in a pass": (lambda b, s, d, m: {**b, "outputs": [out(d, options=one_pass(threads=2))]}, "outputs[0].options[0].threads"),
+    "option without value": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["an"]]}])]}, "outputs[0].options[0].outfile_options[0][1]"),
+    "option of three items": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["b:v", "1M", "x"]]}])]}, "outputs[0].options[0].outfile_options[0]"),
+    "option name a number": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [[1, "x"]]}])]}, "outputs[0].options[0].outfile_options[0][0]"),
+    "option value an object": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["crf", {"v": 1}]]}])]}, "outputs[0].options[0].outfile_options[0][1]"),
+    "option value true": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["an", True]]}])]}, "outputs[0].options[0].outfile_options[0][1]"),
+    "move_atom_to_front a string": (lambda b, s, d, m: {**b, "outputs": [out(d, options=one_pass(move_atom_to_front="yes"))]}, "outputs[0].options[0].move_atom_to_front"),
+    "unsafe option -i": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"infile_options": [["i", "/etc/passwd"]]}])]}, "outputs[0].options[0].infile_options[0]"),
+    "unsafe filter": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["vf", "scale=640:-2,movie=in.mov"]]}])]}, "outputs[0].options[0].outfile_options[0]"),
+    "unsafe format": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["f", "image2"]]}])]}, "outputs[0].options[0].outfile_options[0]"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_refused_naming_the_field(case, post, source, dest, media, stored_jobs):
+    make, field = CASES[case]
+    body = make(good(source, dest), source, dest, media)
+
+    answer = post("/jobs", body)
+
+    assert answer.status_code == 400, answer.get_json()
+    error = answer.get_json()["error"]
+    assert error["field"] == field
+    assert error["message"].startswith(f"{field}: ")
+    assert len(error["message"]) > len(field) + 10  # says what is wrong, too
+    assert stored_jobs() == 0
+
+
+def test_the_good_body_of_the_table_is_accepted(post, source, dest, stored_jobs):
+    # Guards the table above: its cases fail for their change, not the base.
+    assert post("/jobs", good(source, dest)).status_code == 201
+    assert stored_jobs() == 1
+
+
+def test_an_unknown_field_message_lists_the_known_ones(post, source, dest):
+    answer = post("/jobs", {**good(source, dest), "outputs": [out(dest, preset=PRESET, bitrate="1M")]})
+
+    assert answer.get_json()["error"]["code"] == "UNKNOWN_FIELD"
+    assert "destination, preset, options" in answer.get_json()["error"]["message"]
+
+
+def test_a_type_error_says_what_was_given(post, source, dest):
+    message = post("/jobs", {**good(source, dest), "source": 42}).get_json()["error"]["message"]
+
+    assert message == "source: must be a string, not a number"
+
+
+def test_preset_and_options_together_or_neither_say_which(post, source, dest):
+    both = {**good(source, dest), "outputs": [out(dest, preset=PRESET, options=one_pass())]}
+    neither = {**good(source, dest), "outputs": [out(dest)]}
+
+    assert post("/jobs", both).get_json()["error"]["message"] == (
+        "outputs[0]: has both preset and options; give exactly one"
+    )
+    assert post("/jobs", neither).get_json()["error"]["message"] == (
+        "outputs[0]: needs a preset or options (exactly one of them)"
+    )
+
+
+def test_a_body_above_the_limit_is_refused_with_413(app, post, source, dest, stored_jobs):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = {**good(source, dest), "notify_url": "https://app.example/" + "x" * limit}
+
+    answer = post("/jobs", body)
+
+    assert answer.status_code == 413
+    assert answer.get_json()["error"]["field"] == "body"
+    assert str(limit) in answer.get_json()["error"]["message"]
+    assert stored_jobs() == 0
