@@ -54,6 +54,8 @@ def run(config, encoder_id, stop):
     refs = {}
 
     def slot_freed(job_id):
+        # tell, not ask: the Puller may be waiting on the queue, and an ask
+        # back up the chain would wait with it.
         refs["puller"].tell(SlotFreed(job_id))
 
     slots = config.jobs_per_encoder

@@ -41,7 +41,8 @@ class Scaler(base.Child):
     def _scale(self):
         running = [m for m in self.fleet.members() if m.state in ("starting", "running")]
         count = encoders_to_start(
-            self.unfinished, len(running), self.config.jobs_per_encoder,
+            self.unfinished if self.config.autoscale else 0,
+            len(running), self.config.jobs_per_encoder,
             self.config.job_overflow_threshold, self.config.encoders_max,
             self.config.min_encoders,
         )

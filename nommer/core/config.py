@@ -33,6 +33,7 @@ SETTINGS = [
     Setting("file_roots", "list", [], "Folders that `file://` sources and destinations may be under. The working directory and the data folder are always allowed."),
     Setting("jobs_per_encoder", "int", 2, "Jobs one encoder works on at once.", minimum=1, legacy="MAX_ENCODING_JOBS_PER_EC2_INSTANCE"),
     Setting("max_encoders", "int", 0, "Most encoders the Scaler runs at once; 0 means 3 on AWS and half the CPU cores (at least 1) locally.", minimum=0, legacy="MAX_NUM_EC2_INSTANCES"),
+    Setting("autoscale", "bool", True, "Whether the Scaler starts encoders for the work queued; when false it only keeps `min_encoders` running (encoders started by hand join in either way)."),
     Setting("min_encoders", "int", 0, "Encoders the Scaler keeps running even with no work.", minimum=0),
     Setting("job_overflow_threshold", "int", 2, "Unfinished jobs beyond fleet capacity that make the Scaler start more encoders.", minimum=0, legacy="JOB_OVERFLOW_THRESH"),
     Setting("scale_interval", "float", 2.0, "Seconds between the Scaler's looks at the queue and the fleet.", minimum=0.05, legacy="FEEDERD_AUTO_SCALE_INTERVAL"),

@@ -18,6 +18,7 @@ import urllib.parse
 from nommer.core import ffmpeg, log
 from nommer.core.errors import (
     Canceled,
+    InvalidInput,
     JobFailed,
     NommerError,
     NotFound,
@@ -196,6 +197,14 @@ class EncoderCore:
     def fetch(self, task):
         """Download the source into the work folder and probe it; → ENCODING."""
         job = task.job
+        # A destination this encoder cannot write fails the job now, not
+        # after the encode.
+        for index, output in enumerate(job.outputs):
+            try:
+                self.storage.check(output["destination"], write=True,
+                                   field=f"outputs[{index}].destination")
+            except InvalidInput as e:
+                raise JobFailed(str(e), code="DESTINATION_INVALID") from None
         task.workdir.mkdir(parents=True, exist_ok=True)
         suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(job.source).path).suffix
         task.source_path = task.workdir / f"source{suffix[:10]}"

@@ -207,7 +207,7 @@ def test_sigterm_hands_unfinished_work_back(tmp_path, ffmpeg_exe, long_clip, far
     try:
         proc = start_encoder(env, "enc-stop", tmp_path / "enc.log")
         job = place_job(parts, uri(long_clip),
-                        [{"destination": uri(tmp_path / "never.mp4"), "preset": "mp4-h264-720p"}])
+                        [{"destination": uri(farm["media"] / "never.mp4"), "preset": "mp4-h264-720p"}])
         wait_for(lambda: parts.store.get(job.id).state == State.ENCODING, 60, "encoding")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
@@ -235,3 +235,32 @@ def test_idle_encoder_stops_by_itself(tmp_path, farm):
         assert parts.store.encoders() == []
     finally:
         parts.close()
+
+
+def test_one_slot_encoder_works_jobs_one_after_another(tmp_path, farm):
+    env = farm_env(tmp_path / "data", [farm["media"]], jobs_per_encoder=1)
+    parts = open_parts(env)
+    proc = start_encoder(env, "enc-one-slot", tmp_path / "enc.log")
+    try:
+        jobs = [place_job(parts, uri(farm["clip"]), [
+            {"destination": uri(farm["media"] / f"one-{n}.mp4"), "preset": "mp4-h264-360p"}])
+            for n in range(3)]
+        done = [wait_final(parts.store, job.id, timeout=120) for job in jobs]
+        assert [j.state for j in done] == [State.FINISHED] * 3, [j.details for j in done]
+        spans = sorted((j.started_at, j.finished_at) for j in done)
+        for (_, first_end), (second_start, _) in zip(spans, spans[1:]):
+            assert first_end <= second_start  # one slot: never two jobs at once
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        parts.close()
+
+
+def test_destination_outside_the_roots_fails_before_encoding(farm, tmp_path):
+    job = place_job(farm["parts"], uri(farm["clip"]),
+                    [{"destination": uri(tmp_path / "elsewhere.mp4"), "preset": "mp4-h264-360p"}])
+    done = wait_final(farm["parts"].store, job.id)
+    assert done.state == State.ERROR and done.error_code == "DESTINATION_INVALID"
+    assert "outputs[0].destination" in done.details and "file_roots" in done.details
+    assert done.probe is None  # it never got as far as the source
+    assert not (tmp_path / "elsewhere.mp4").exists()

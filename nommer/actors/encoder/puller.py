@@ -14,20 +14,24 @@ class Puller(pykka.ThreadingActor):
         self.slots = slots
         self.wait_seconds = wait_seconds
         self.errors = 0
+        self.waiting_for_slot = False  # so that only one Pull loop ever runs
 
     def on_start(self):
         self.actor_ref.tell(Pull())
 
     def on_receive(self, message):
         if isinstance(message, SlotFreed):
-            self.actor_ref.tell(Pull())
+            if self.waiting_for_slot:
+                self.waiting_for_slot = False
+                self.actor_ref.tell(Pull())
         elif isinstance(message, Pull):
             self._pull()
 
     def _pull(self):
         free = self.slots - len(self.core.in_flight())
         if free <= 0:
-            return  # a SlotFreed brings the next Pull
+            self.waiting_for_slot = True  # a SlotFreed brings the next Pull
+            return
         try:
             # The long-poll wait is bounded (poll_wait), so a stop message
             # waits at most that long.

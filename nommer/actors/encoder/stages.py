@@ -6,18 +6,18 @@ import concurrent.futures
 
 import pykka
 
-from nommer.actors.encoder.messages import SlotFreed, Work
+from nommer.actors.encoder.messages import Work
 from nommer.core.errors import Canceled
 
 
 class StageActor(pykka.ThreadingActor):
     step_name = ""
 
-    def __init__(self, core, slots, next_stage, puller):
+    def __init__(self, core, slots, next_stage, slot_freed):
         super().__init__()
         self.core = core
         self.next_stage = next_stage  # ActorRef or None for the last stage
-        self.puller = puller
+        self.slot_freed = slot_freed  # called with the job id when a job leaves the encoder
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=slots, thread_name_prefix=self.step_name
         )
@@ -44,12 +44,10 @@ class StageActor(pykka.ThreadingActor):
             self.next_stage.tell(Work(task))
 
     def _free(self, task):
-        # tell, not ask: the Puller may be busy receiving, and an ask back up
-        # the chain would wait on it.
         try:
-            self.puller.tell(SlotFreed(task.id))
+            self.slot_freed(task.id)
         except pykka.ActorDeadError:
-            pass
+            pass  # the Puller has stopped: the encoder is stopping
 
     def on_stop(self):
         self.pool.shutdown(wait=True, cancel_futures=False)
