@@ -25,6 +25,7 @@ from nommer.core import backends as backends_mod
 from nommer.core import config as config_mod
 from nommer.core import log
 from nommer.core.errors import ConfigError
+from nommer.core.service import JobService
 from nommer.http.app import create_app
 
 
@@ -63,7 +64,8 @@ class Feeder:
         self.parts = backends_mod.build(config)
         self.fleet = backends_mod.build_fleet(config)
         parts, fleet = self.parts, self.fleet
-        app = create_app(ActorGateway(config.request_timeout))
+        validate = JobService(parts.store, parts.storage).validate
+        app = create_app(ActorGateway(config.request_timeout, validate))
         specs = [
             ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),
             ChildSpec("notifier", lambda: Notifier.start(config)),

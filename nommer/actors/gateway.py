@@ -8,15 +8,27 @@ from nommer.core.errors import Unavailable
 
 
 class ActorGateway:
-    def __init__(self, timeout):
+    def __init__(self, timeout, validate):
         self.timeout = timeout
+        # Checking a submission reads only the request and the file system,
+        # so it runs in the request's own thread; the JobTracker, which every
+        # submission goes through one at a time, only stores the job.
+        self.validate = validate
+        # Building a pykka proxy introspects the actor (a large share of a
+        # request's time), so proxies are kept per actor URN. A restarted
+        # actor has a new URN and so gets a new proxy; refs are still looked
+        # up on every call.
+        self._proxies = {}
 
     def _ask(self, actor_name, method, *args, **kwargs):
         ref = base.lookup(actor_name)
         if ref is None:
             raise Unavailable(f"the {actor_name} is restarting; try again in a moment")
         try:
-            future = getattr(ref.proxy(), method)(*args, **kwargs)
+            proxy = self._proxies.get(ref.actor_urn)
+            if proxy is None:
+                proxy = self._proxies[ref.actor_urn] = ref.proxy()
+            future = getattr(proxy, method)(*args, **kwargs)
             return future.get(timeout=self.timeout)
         except pykka.ActorDeadError:
             raise Unavailable(f"the {actor_name} is restarting; try again in a moment") from None
@@ -24,7 +36,8 @@ class ActorGateway:
             raise Unavailable(f"the {actor_name} did not answer within {self.timeout:g} s") from None
 
     def submit(self, source, outputs, notify_url=None, notify_format="json"):
-        return self._ask("JobTracker", "submit", source, outputs, notify_url, notify_format)
+        self.validate(source, outputs, notify_url)
+        return self._ask("JobTracker", "create", source, outputs, notify_url, notify_format)
 
     def get(self, job_id):
         return self._ask("JobTracker", "get", job_id)

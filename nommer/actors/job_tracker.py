@@ -31,8 +31,9 @@ class JobTracker(base.Child):
 
     # asked through the gateway ------------------------------------------------
 
-    def submit(self, source, outputs, notify_url=None, notify_format="json"):
-        job = self.service.submit(source, outputs, notify_url, notify_format)
+    def create(self, source, outputs, notify_url=None, notify_format="json"):
+        """Store a submission the gateway has validated, and queue it."""
+        job = self.service.create(source, outputs, notify_url, notify_format)
         base.tell("Dispatcher", Enqueue(job.id))
         self._changed(job, {"job_id": job.id, "state": job.state.value,
                             "details": job.details, "at": job.updated_at})

@@ -147,15 +147,21 @@ class Job:
         return dataclasses.replace(self, state=new_state, updated_at=now, **changes)
 
     def to_dict(self):
-        data = dataclasses.asdict(self)
+        # Field by field: dataclasses.asdict deep-copies, and this runs on
+        # every write.
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["state"] = self.state.value
         data["outputs"] = [dict(o) for o in self.outputs]
+        if self.probe is not None:
+            data["probe"] = dict(self.probe)
         return data
 
     @classmethod
     def from_dict(cls, data):
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in fields}
+        values = {k: v for k, v in data.items() if k in _FIELD_NAMES}
         values["state"] = State(values.get("state", State.PENDING))
         values["outputs"] = tuple(dict(o) for o in values.get("outputs", ()))
         return cls(**values)
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Job))

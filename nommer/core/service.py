@@ -51,6 +51,10 @@ class JobService:
         """Validate and store a new PENDING job; returns it. Nothing is stored
         when any part is wrong."""
         self.validate(source, outputs, notify_url)
+        return self.create(source, outputs, notify_url, notify_format)
+
+    def create(self, source, outputs, notify_url=None, notify_format="json"):
+        """Store a new PENDING job from a submission :meth:`validate` passed."""
         clean = [
             {k: v for k, v in o.items() if k in ("destination", "preset", "options")}
             for o in outputs
