@@ -94,6 +94,46 @@ def wait_job(client, job_id, states=("FINISHED", "ERROR", "CANCELED", "ABANDONED
     raise SystemExit(f"job {job_id} did not reach {states}")
 
 
+class Hooks:
+    """A webhook receiver on loopback: waiting for a job's end by push costs
+    the feeder nothing, where polling GET /jobs would take CPU from ffmpeg."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.final = {}
+        self.cond = threading.Condition()
+        hooks = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if body["state"] in ("FINISHED", "ERROR", "CANCELED", "ABANDONED"):
+                    with hooks.cond:
+                        hooks.final[body["job_id"]] = (time.monotonic(), body["state"])
+                        hooks.cond.notify_all()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, job_id, timeout=600):
+        """(monotonic time the final state arrived, state)."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: job_id in self.final, timeout):
+                raise SystemExit(f"job {job_id} did not end within {timeout} s")
+            return self.final[job_id]
+
+    def close(self):
+        self.server.shutdown()
+
+
 def percentile(values, p):
     values = sorted(values)
     k = (len(values) - 1) * p / 100

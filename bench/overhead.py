@@ -28,6 +28,7 @@ def main(rounds=3):
         with common.feeder([media], min_encoders=1, max_encoders=1, jobs_per_encoder=1,
                            max_inactivity=600) as (port, _):
             client = common.Client(port)
+            hooks = common.Hooks()
             time.sleep(2)  # the kept encoder is up and idle
             for n in range(rounds):
                 started = time.monotonic()
@@ -37,11 +38,13 @@ def main(rounds=3):
                 started = time.monotonic()
                 status, job = client.call("POST", "/jobs", {
                     "source": f"file://{source}",
-                    "outputs": [{"destination": f"file://{media}/farm-{n}.mp4", "preset": PRESET}]})
+                    "outputs": [{"destination": f"file://{media}/farm-{n}.mp4", "preset": PRESET}],
+                    "notify_url": hooks.url})
                 assert status == 201, job
-                done = common.wait_job(client, job["id"])
-                farm.append(time.monotonic() - started)
-                assert done["state"] == "FINISHED", done
+                ended, state = hooks.wait(job["id"])
+                farm.append(ended - started)
+                assert state == "FINISHED", client.call("GET", f"/jobs/{job['id']}")
+            hooks.close()
     d, f = min(direct), min(farm)
     return {"direct_s": d, "farm_s": f, "ratio": f / d, "rounds": rounds,
             "direct_all": direct, "farm_all": farm}

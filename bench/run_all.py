@@ -32,8 +32,9 @@ in the same run, or is the best of a few runs.
 ## Pipeline overhead (bench/overhead.py)
 
 A 20 s 1280x720 H.264 source encoded to the `mp4-h264-480p` preset, through the
-farm (`POST /jobs` to `FINISHED`, one encoder already running and idle; copy in,
-probe, encode, copy out, every state write) against the very same ffmpeg
+farm (from `POST /jobs` to the webhook that says `FINISHED`, one encoder
+already running and idle; copy in, probe, encode, copy out, every state write)
+against the very same ffmpeg
 command run directly. Best of {o['rounds']} each.
 
 | | seconds |
