@@ -19,6 +19,7 @@ JOB_SCHEMA = {
         "id": {"type": "string", "pattern": "^[0-9a-f]{20}$"},
         "state": {"type": "string", "enum": [s.value for s in State]},
         "details": {"type": "string", "description": "The error, or the tail of ffmpeg's output."},
+        "error_code": {"type": ["string", "null"], "description": "Why the job ended in ERROR, as a stable code (SOURCE_NOT_FOUND, SOURCE_UNREADABLE, ENCODE_FAILED, UPLOAD_FAILED, DESTINATION_INVALID, GAVE_UP, ...)."},
         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
         "attempt": {"type": "integer", "minimum": 0},
         "source": {"type": "string", "description": "Credentials in the URI are shown as ***."},

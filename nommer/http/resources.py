@@ -9,6 +9,7 @@ def job_resource(job):
         "id": job.id,
         "state": str(job.state),
         "details": job.details,
+        "error_code": job.error_code,
         "progress": job.progress,
         "attempt": job.attempt,
         "source": redact(job.source),
