@@ -129,7 +129,7 @@ def _convert(setting, raw, where):
             raise fail("must be true or false")
     elif kind in ("int", "float"):
         if isinstance(raw, bool):
-            raise fail(f"must be a number")
+            raise fail("must be a number")
         if from_env:
             try:
                 raw = int(raw) if kind == "int" else float(raw)

@@ -5,6 +5,13 @@ a SimpleDB one. Both pass ``tests/core/test_store_contract.py``.
 """
 
 import abc
+import base64
+import binascii
+
+from nommer.core.errors import InvalidInput
+from nommer.core.jobs import TRANSITIONS, State
+
+MAX_PAGE = 1000
 
 
 class JobStore(abc.ABC):
@@ -61,3 +68,49 @@ class JobStore(abc.ABC):
 
     def close(self):
         """Release connections."""
+
+
+# Helpers every adapter shares.
+
+# The states a job may be in before it moves to the key; staying put is allowed.
+PREDECESSORS = {
+    state: sorted({state} | {s for s, nexts in TRANSITIONS.items() if state in nexts})
+    for state in State
+}
+
+_CURSOR_PREFIX = b"j1:"
+
+
+def encode_cursor(job_id):
+    return base64.urlsafe_b64encode(_CURSOR_PREFIX + job_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor):
+    """The job id a cursor names; InvalidInput when it is not one of ours."""
+    try:
+        raw = base64.b64decode(
+            cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True
+        )
+        if not raw.startswith(_CURSOR_PREFIX) or len(raw) == len(_CURSOR_PREFIX):
+            raise ValueError
+        return raw[len(_CURSOR_PREFIX):].decode()
+    except (TypeError, ValueError, binascii.Error):
+        raise InvalidInput("cursor", "is not a cursor this list returned") from None
+
+
+def state_names(state):
+    """The list of state names a ``state`` argument asks for; None for all."""
+    if state is None:
+        return None
+    try:
+        wanted = [state] if isinstance(state, str) else list(state)
+        return sorted({State(s).value for s in wanted})
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            "state", f"must be one of {', '.join(s.value for s in State)}"
+        ) from None
+
+
+def check_limit(limit):
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput("limit", f"must be a whole number from 1 to {MAX_PAGE}")

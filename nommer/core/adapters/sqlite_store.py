@@ -6,8 +6,6 @@ machine, both checked inside the one UPDATE statement, so no lock is held
 between a read and a write.
 """
 
-import base64
-import binascii
 import dataclasses
 import json
 import sqlite3
@@ -15,15 +13,19 @@ import sqlite3
 from nommer.core.adapters.sqlite_db import SqliteDatabase
 from nommer.core.errors import (
     AlreadyExists,
-    InvalidInput,
     InvalidTransition,
     NotFound,
     StaleWrite,
 )
-from nommer.core.jobs import TRANSITIONS, UNFINISHED_STATES, Job, State, utcnow
-from nommer.core.store import JobStore
-
-MAX_PAGE = 1000
+from nommer.core.jobs import UNFINISHED_STATES, Job, State, utcnow
+from nommer.core.store import (
+    PREDECESSORS,
+    JobStore,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    state_names,
+)
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS jobs (
@@ -41,45 +43,6 @@ SCHEMA = (
         info TEXT NOT NULL
     )""",
 )
-
-# The states a job may be in before it moves to the key; staying put is allowed.
-_PREDECESSORS = {
-    state: sorted({state} | {s for s, nexts in TRANSITIONS.items() if state in nexts})
-    for state in State
-}
-
-_CURSOR_PREFIX = b"j1:"
-
-
-def encode_cursor(job_id):
-    return base64.urlsafe_b64encode(_CURSOR_PREFIX + job_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor):
-    """The job id a cursor names; InvalidInput when it is not one of ours."""
-    try:
-        raw = base64.b64decode(
-            cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True
-        )
-        if not raw.startswith(_CURSOR_PREFIX) or len(raw) == len(_CURSOR_PREFIX):
-            raise ValueError
-        return raw[len(_CURSOR_PREFIX):].decode()
-    except (TypeError, ValueError, binascii.Error):
-        raise InvalidInput("cursor", "is not a cursor this list returned") from None
-
-
-def _states(state):
-    """The list of state names a ``state`` argument asks for; None for all."""
-    if state is None:
-        return None
-    try:
-        wanted = [state] if isinstance(state, str) else list(state)
-        return sorted({State(s).value for s in wanted})
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            "state", f"must be one of {', '.join(s.value for s in State)}"
-        ) from None
-
 
 def _marks(items):
     return ",".join("?" * len(items))
@@ -120,7 +83,7 @@ class SqliteJobStore(JobStore):
         """See JobStore.update; also raises InvalidTransition when the stored
         state may not move to ``job.state`` (a record forged past Job.transition)."""
         stored = dataclasses.replace(job, version=job.version + 1)
-        allowed = _PREDECESSORS[State(job.state)]
+        allowed = PREDECESSORS[State(job.state)]
         changed = self.db.write(
             "UPDATE jobs SET state = ?, created_at = ?, updated_at = ?, version = ?,"
             " data = ? WHERE id = ? AND version = ?"
@@ -142,10 +105,9 @@ class SqliteJobStore(JobStore):
         raise InvalidTransition(f"job {job.id} cannot go from {state} to {job.state}")
 
     def list(self, state=None, limit=50, cursor=None):
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise InvalidInput("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+        check_limit(limit)
         where, params = [], []
-        states = _states(state)
+        states = state_names(state)
         if states is not None:
             where.append(f"state IN ({_marks(states)})")
             params += states
