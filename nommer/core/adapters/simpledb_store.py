@@ -1,0 +1,223 @@
+"""The JobStore on Amazon SimpleDB (boto3 ``sdb``).
+
+One domain for jobs, one for encoder heartbeats, created when missing. A job is
+one item: the fields Select filters on as attributes (state, version, times),
+and the whole record as JSON split into attributes ``d000``, ``d001``... of at
+most 1000 bytes each (SimpleDB's values stop at 1024). Numbers are zero-padded
+and times are ISO 8601 in UTC, so SimpleDB's text comparisons sort them right.
+Every update is a conditional put on the version (``Expected``), so a stale
+writer loses; reads that decide something are consistent.
+"""
+
+import dataclasses
+import json
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from nommer.core.errors import (
+    AlreadyExists,
+    InvalidTransition,
+    NotFound,
+    StaleWrite,
+    TransientError,
+)
+from nommer.core.jobs import UNFINISHED_STATES, Job, State, utcnow
+from nommer.core.store import (
+    PREDECESSORS,
+    JobStore,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    state_names,
+)
+
+CHUNK = 1000
+VERSION_DIGITS = 10
+# botocore's standard retry mode retries SimpleDB's throttling (503
+# ServiceUnavailable) with exponential backoff and jitter.
+RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 8})
+TRANSIENT_CODES = {"ServiceUnavailable", "RequestTimeout", "InternalError", "Throttling"}
+
+
+def quote(value):
+    """A value as a Select string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def padded(version):
+    return f"{version:0{VERSION_DIGITS}d}"
+
+
+def split(text):
+    """ASCII text (json.dumps' default) in chunks SimpleDB accepts."""
+    return [text[i:i + CHUNK] for i in range(0, len(text), CHUNK)] or [""]
+
+
+def joined(attributes):
+    """The JSON record of an item from its attribute list."""
+    values = {a["Name"]: a["Value"] for a in attributes}
+    parts = int(values["parts"])
+    return "".join(values[f"d{i:03d}"] for i in range(parts))
+
+
+def _code(error):
+    return error.response.get("Error", {}).get("Code", "")
+
+
+class SimpleDbJobStore(JobStore):
+    def __init__(self, domain_prefix="nommer", client=None, region=None):
+        self.client = client or boto3.client("sdb", region_name=region, config=RETRIES)
+        self.jobs_domain = f"{domain_prefix}-jobs"
+        self.encoders_domain = f"{domain_prefix}-encoders"
+        for domain in (self.jobs_domain, self.encoders_domain):
+            self._call("create_domain", DomainName=domain)  # a no-op when it exists
+
+    # -- calls ----------------------------------------------------------------
+
+    def _call(self, method, **params):
+        try:
+            return getattr(self.client, method)(**params)
+        except botocore.exceptions.ClientError as e:
+            if _code(e) in TRANSIENT_CODES:
+                raise TransientError(f"SimpleDB {method} failed: {_code(e)}") from None
+            raise
+        except (botocore.exceptions.EndpointConnectionError,
+                botocore.exceptions.ConnectionClosedError,
+                botocore.exceptions.ReadTimeoutError) as e:
+            raise TransientError(f"SimpleDB {method} failed: {e}") from None
+
+    def _select(self, expression, consistent=True, want=None):
+        """Items of a Select, following NextToken until ``want`` items (or all)."""
+        items, token = [], None
+        while True:
+            params = {"SelectExpression": expression, "ConsistentRead": consistent}
+            if token:
+                params["NextToken"] = token
+            answer = self._call("select", **params)
+            items.extend(answer.get("Items", []))
+            token = answer.get("NextToken")
+            if not token or (want is not None and len(items) >= want):
+                return items
+
+    def _put(self, job, expected):
+        record = json.dumps(job.to_dict())
+        chunks = split(record)
+        attributes = {
+            "state": job.state.value,
+            "version": padded(job.version),
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+            "heartbeat_at": job.heartbeat_at or "",
+            "encoder_id": job.encoder_id or "",
+            "parts": f"{len(chunks):03d}",
+            **{f"d{i:03d}": chunk for i, chunk in enumerate(chunks)},
+        }
+        self._call(
+            "put_attributes",
+            DomainName=self.jobs_domain,
+            ItemName=job.id,
+            Attributes=[{"Name": k, "Value": v, "Replace": True} for k, v in attributes.items()],
+            Expected=expected,
+        )
+
+    def _read(self, job_id):
+        answer = self._call("get_attributes", DomainName=self.jobs_domain, ItemName=job_id,
+                            ConsistentRead=True)
+        attributes = answer.get("Attributes")
+        if not attributes:
+            return None
+        return Job.from_dict(json.loads(joined(attributes)))
+
+    # -- the port -------------------------------------------------------------
+
+    def create(self, job):
+        if job.version != 0:
+            raise ValueError(f"a new job has version 0, not {job.version}")
+        stored = dataclasses.replace(job, version=1)
+        try:
+            self._put(stored, {"Name": "version", "Exists": False})
+        except botocore.exceptions.ClientError as e:
+            if _code(e) == "ConditionalCheckFailed":
+                raise AlreadyExists(f"job {job.id} already exists") from None
+            raise
+        return stored
+
+    def get(self, job_id):
+        job = self._read(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    def update(self, job):
+        current = self._read(job.id)
+        if current is None:
+            raise NotFound(f"no job {job.id}")
+        if current.version != job.version:
+            raise StaleWrite(f"job {job.id} changed since it was read "
+                             f"(version {current.version}, not {job.version})")
+        if current.state.value not in PREDECESSORS[State(job.state)]:
+            raise InvalidTransition(f"job {job.id} cannot go from {current.state} to {job.state}")
+        stored = dataclasses.replace(job, version=job.version + 1)
+        try:
+            self._put(stored, {"Name": "version", "Value": padded(job.version), "Exists": True})
+        except botocore.exceptions.ClientError as e:
+            if _code(e) in ("ConditionalCheckFailed", "AttributeDoesNotExist"):
+                raise StaleWrite(f"job {job.id} changed since it was read") from None
+            raise
+        return stored
+
+    def list(self, state=None, limit=50, cursor=None):
+        check_limit(limit)
+        where = []
+        states = state_names(state)
+        if states is not None:
+            where.append("state in (" + ", ".join(quote(s) for s in states) + ")")
+        # SimpleDB sorts only on an attribute a predicate names.
+        where.append(f"itemName() < {quote(decode_cursor(cursor))}" if cursor is not None
+                     else "itemName() is not null")
+        expression = (f"select * from `{self.jobs_domain}` where {' and '.join(where)}"
+                      f" order by itemName() desc limit {min(limit + 1, 2500)}")
+        items = self._select(expression, want=limit + 1)
+        page = items[:limit]
+        jobs = [Job.from_dict(json.loads(joined(i["Attributes"]))) for i in page]
+        next_cursor = encode_cursor(page[-1]["Name"]) if len(items) > limit else None
+        return jobs, next_cursor
+
+    def unfinished(self):
+        states = ", ".join(quote(s.value) for s in sorted(UNFINISHED_STATES))
+        items = self._select(f"select * from `{self.jobs_domain}` where state in ({states})")
+        jobs = [Job.from_dict(json.loads(joined(i["Attributes"]))) for i in items]
+        return sorted(jobs, key=lambda j: j.id)
+
+    def counts(self):
+        counts = {}
+        for state in State:
+            total = 0
+            for item in self._select(f"select count(*) from `{self.jobs_domain}` "
+                                     f"where state = {quote(state.value)}"):
+                total += sum(int(a["Value"]) for a in item["Attributes"] if a["Name"] == "Count")
+            if total:
+                counts[state.value] = total
+        return counts
+
+    def heartbeat(self, encoder_id, info):
+        chunks = split(json.dumps(info))
+        attributes = {"last_seen": utcnow(), "parts": f"{len(chunks):03d}",
+                      **{f"d{i:03d}": c for i, c in enumerate(chunks)}}
+        self._call("put_attributes", DomainName=self.encoders_domain, ItemName=encoder_id,
+                   Attributes=[{"Name": k, "Value": v, "Replace": True}
+                               for k, v in attributes.items()])
+
+    def encoders(self):
+        items = self._select(f"select * from `{self.encoders_domain}`")
+        found = []
+        for item in items:
+            values = {a["Name"]: a["Value"] for a in item["Attributes"]}
+            found.append({"id": item["Name"], "last_seen": values["last_seen"],
+                          "info": json.loads(joined(item["Attributes"]))})
+        return sorted(found, key=lambda e: e["id"])
+
+    def forget_encoder(self, encoder_id):
+        self._call("delete_attributes", DomainName=self.encoders_domain, ItemName=encoder_id)
