@@ -20,6 +20,7 @@ from nommer.actors.encoder.messages import SlotFreed
 from nommer.actors.encoder.puller import Puller
 from nommer.actors.encoder.stages import Encoder, Fetcher, Uploader
 from nommer.core import backends as backends_mod
+from nommer.core.adapters.local_fleet import write_pid_file
 from nommer.core import config as config_mod
 from nommer.core import log
 from nommer.core.encoding import EncoderCore
@@ -60,6 +61,8 @@ def run(config, encoder_id, stop):
 
     slots = config.jobs_per_encoder
     started = []
+    # The local fleet finds its encoders again through these after a feeder restart.
+    pid_file = write_pid_file(config, encoder_id) if config.backend == "local" else None
     try:
         refs["keeper"] = Keeper.start(core, on_idle=stop.set)
         started.append(refs["keeper"])
@@ -92,6 +95,8 @@ def run(config, encoder_id, stop):
         except Exception:
             logger.exception("could not remove the heartbeat record")
         parts.close()
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
         logger.info("encoder stopped", **core.stats)
     return 0
 

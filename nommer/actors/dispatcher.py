@@ -5,7 +5,7 @@ import json
 import threading
 
 from nommer.actors import base
-from nommer.actors.messages import Enqueue, StateChanged
+from nommer.actors.messages import Enqueue, ResendPending, StateChanged
 from nommer.core.encoding import message_body
 
 
@@ -21,6 +21,10 @@ class Dispatcher(base.Child):
         self.listener = None
 
     def on_start(self):
+        # A job stored just before a crash (of this actor or of the whole
+        # feeder) may never have been queued. Queueing every PENDING job again
+        # costs a duplicate message at most, which encoders drop.
+        base.tell("JobTracker", ResendPending())
         self.listener = threading.Thread(target=self._listen, name="state-changes", daemon=True)
         self.listener.start()
 

@@ -3,9 +3,10 @@ the cache of unfinished jobs and tells the Notifier and the Scaler about
 changes."""
 
 from nommer.actors import base
-from nommer.actors.messages import Enqueue, Notify, StateChanged, Workload
+from nommer.actors.messages import Enqueue, Notify, ResendPending, StateChanged, Workload
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.errors import NotFound
+from nommer.core.jobs import State
 from nommer.core.notify import payload
 from nommer.core.service import JobService
 from nommer.http.resources import job_resource
@@ -68,6 +69,13 @@ class JobTracker(base.Child):
             self._changed(job, message.change)
         elif isinstance(message, Tick):
             self._reload()
+        elif isinstance(message, ResendPending):
+            self._reload()
+            pending = [j.id for j in self.unfinished.values() if j.state == State.PENDING]
+            for job_id in pending:
+                base.tell("Dispatcher", Enqueue(job_id))
+            if pending:
+                self.log.info("pending jobs queued again", count=len(pending))
         else:
             super().on_receive(message)
 

@@ -39,3 +39,9 @@ class Retire:
     """An encoder stopped heartbeating (Scaler)."""
 
     encoder_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ResendPending:
+    """Queue every PENDING job again (JobTracker): the Dispatcher started
+    afresh and Enqueue messages in its old mailbox may be lost."""

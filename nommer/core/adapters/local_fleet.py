@@ -1,5 +1,10 @@
 """The embedded default's fleet: ``python -m nommer.encoder`` subprocesses over
-the feeder's own data folder, each with the feeder's settings."""
+the feeder's own data folder, each with the feeder's settings.
+
+Each encoder writes a pid file under ``data_dir/run``; a feeder that starts
+again after a crash adopts the encoders still running from there, so it
+neither loses track of them nor starts too many.
+"""
 
 import itertools
 import os
@@ -26,13 +31,71 @@ def settings_environment(config):
     return env
 
 
+def pid_dir(config):
+    return pathlib.Path(config.data_dir) / "run"
+
+
+def write_pid_file(config, encoder_id):
+    folder = pid_dir(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"encoder-{encoder_id}.pid"
+    path.write_text(str(os.getpid()))
+    return path
+
+
+def _is_encoder(pid):
+    """Whether ``pid`` is alive and is a nommer encoder (not a reused pid)."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"nommer.encoder" in f.read()
+    except (OSError, ValueError):
+        return False
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass  # it has just ended by itself
+
+
+class _Entry:
+    def __init__(self, member, pid, proc=None):
+        self.member = member
+        self.pid = pid
+        self.proc = proc  # None for an adopted encoder (not our child)
+
+    def alive(self):
+        if self.proc is not None:
+            return self.proc.poll() is None
+        return _is_encoder(self.pid)
+
+
 class LocalFleet(Fleet):
     def __init__(self, config):
         self.config = config
         self.log_dir = pathlib.Path(config.data_dir) / "logs"
-        self._procs = {}  # member id -> (Popen, Member)
+        self._entries = {}
         self._numbers = itertools.count(1)
         self._prefix = f"local-{os.getpid()}"
+        self._adopt()
+
+    def _adopt(self):
+        folder = pid_dir(self.config)
+        if not folder.is_dir():
+            return
+        for path in folder.glob("encoder-*.pid"):
+            member_id = path.stem[len("encoder-"):]
+            try:
+                pid = int(path.read_text().strip())
+            except (OSError, ValueError):
+                continue
+            if _is_encoder(pid):
+                member = Member(member_id, "running", utcnow(), f"pid {pid} (adopted)")
+                self._entries[member_id] = _Entry(member, pid)
+            else:
+                path.unlink(missing_ok=True)
 
     def launch(self, count):
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -51,39 +114,39 @@ class LocalFleet(Fleet):
                 )
             member = Member(id=member_id, state="running", started_at=utcnow(),
                             detail=f"pid {proc.pid}")
-            self._procs[member_id] = (proc, member)
+            self._entries[member_id] = _Entry(member, proc.pid, proc)
             launched.append(member)
         return launched
 
     def members(self):
         alive = []
-        for member_id, (proc, member) in list(self._procs.items()):
-            if proc.poll() is not None:
-                del self._procs[member_id]
+        for member_id, entry in list(self._entries.items()):
+            if not entry.alive():
+                del self._entries[member_id]
                 continue
-            alive.append(member)
+            alive.append(entry.member)
         return alive
 
     def retire(self, member_id):
-        entry = self._procs.get(member_id)
+        entry = self._entries.get(member_id)
         if entry is None:
             return False
-        proc, member = entry
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        self._procs[member_id] = (proc, Member(member.id, "stopping", member.started_at, member.detail))
+        if entry.alive():
+            _signal(entry.pid, signal.SIGTERM)
+        m = entry.member
+        entry.member = Member(m.id, "stopping", m.started_at, m.detail)
         return True
 
     def stop_all(self, timeout=10.0):
-        procs = [proc for proc, _ in self._procs.values()]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+        entries = [e for e in self._entries.values() if e.alive()]
+        for entry in entries:
+            _signal(entry.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for proc in procs:
-            try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self._procs.clear()
+        for entry in entries:
+            while entry.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if entry.alive():
+                _signal(entry.pid, signal.SIGKILL)
+            if entry.proc is not None:
+                entry.proc.wait()
+        self._entries.clear()

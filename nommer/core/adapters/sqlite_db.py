@@ -14,6 +14,8 @@ import threading
 import time
 import weakref
 
+from nommer.core.errors import TransientError
+
 BUSY_TIMEOUT = 30.0
 
 
@@ -128,8 +130,13 @@ class SqliteDatabase:
             try:
                 return call()
             except sqlite3.OperationalError as error:
-                if not is_busy(error) or time.monotonic() + pause > deadline:
+                if not is_busy(error):
                     raise
+                if time.monotonic() + pause > deadline:
+                    # SQLite's form of throttling: worth retrying later.
+                    raise TransientError(
+                        f"database {self.path} stayed locked for {self.busy_timeout:g} s"
+                    ) from error
             time.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 2, 0.25)
 
