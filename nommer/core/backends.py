@@ -51,7 +51,12 @@ def build(config):
         raise ConfigError(
             f"setting 'backend': {config.backend!r} is not available (one of: {known})"
         ) from None
-    return builder(config)
+    parts = builder(config)
+    if config.fault_rate > 0:
+        from nommer.testing.faults import wrap
+
+        parts = wrap(parts, config.fault_rate)
+    return parts
 
 
 def build_fleet(config):

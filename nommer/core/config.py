@@ -20,6 +20,7 @@ class Setting:
     default: object
     doc: str
     minimum: float | None = None
+    maximum: float | None = None
     choices: tuple = ()
     legacy: str = ""  # media-nommer's name for it
 
@@ -55,6 +56,7 @@ SETTINGS = [
     Setting("request_timeout", "float", 10.0, "Seconds an HTTP request waits for the actors before answering 503.", minimum=0.1),
     Setting("max_restarts", "int", 5, "Restarts of one crashed actor within `restart_window` before the feeder exits.", minimum=0),
     Setting("restart_window", "float", 60.0, "Seconds over which `max_restarts` is counted.", minimum=1),
+    Setting("fault_rate", "float", 0.0, "For testing nommer itself: the fraction of job store and queue calls that fail with a transient error (see nommer/testing/faults.py). Keep 0 in production.", minimum=0.0, maximum=0.5),
     Setting("log_format", "choice", "console", "`console` for people, `json` for log collectors.", choices=("console", "json")),
     Setting("log_level", "choice", "info", "Least level logged.", choices=("debug", "info", "warning", "error")),
 ]
@@ -142,6 +144,8 @@ def _convert(setting, raw, where):
         value = raw if kind == "int" else float(raw)
         if setting.minimum is not None and value < setting.minimum:
             raise fail(f"must be at least {setting.minimum:g}")
+        if setting.maximum is not None and value > setting.maximum:
+            raise fail(f"must be at most {setting.maximum:g}")
     elif kind == "list":
         if from_env:
             raw = [p for p in raw.split(os.pathsep) if p]

@@ -33,6 +33,7 @@ def test_file_then_environment_then_overrides(tmp_path):
     ({"NOMMER_BACKEND": "gcp"}, "'backend' (environment NOMMER_BACKEND): must be one of local, aws"),
     ({"NOMMER_IDLE_TERMINATE": "perhaps"}, "'idle_terminate' (environment NOMMER_IDLE_TERMINATE): must be true or false"),
     ({"NOMMER_LEASE_SECONDS": "-1"}, "'lease_seconds' (environment NOMMER_LEASE_SECONDS): must be at least 1"),
+    ({"NOMMER_FAULT_RATE": "0.9"}, "'fault_rate' (environment NOMMER_FAULT_RATE): must be at most 0.5"),
     ({"NOMMER_MAX_ENCODER": "3"}, "unknown setting 'max_encoder'; did you mean 'max_encoders'?"),
 ])
 def test_bad_environment_values_name_the_key(environ, message):
