@@ -7,6 +7,7 @@ never loads boto3 and the AWS set never opens SQLite.
 import dataclasses
 
 from nommer.core.errors import ConfigError
+from nommer.core.retrying import RetryingQueue, RetryingStore
 from nommer.core.storage import StorageRouter
 
 NEW_JOBS = "new-jobs"
@@ -56,6 +57,9 @@ def build(config):
         from nommer.testing.faults import wrap
 
         parts = wrap(parts, config.fault_rate)
+    parts.store = RetryingStore(parts.store)
+    parts.new_jobs = RetryingQueue(parts.new_jobs)
+    parts.state_changes = RetryingQueue(parts.state_changes)
     return parts
 
 

@@ -1,0 +1,102 @@
+"""Retries of store and queue calls that failed for a passing reason.
+
+Every adapter is wrapped in these, whatever the backend: a TransientError
+(SQLite locked too long, SimpleDB or SQS throttling, a timeout) is retried with
+exponential backoff and jitter. A retried write may meet its own first try,
+which took effect before the error came back; these wrappers recognise that
+and answer as if the first try had succeeded.
+"""
+
+import dataclasses
+import random
+import time
+
+from nommer.core import log
+from nommer.core.errors import AlreadyExists, StaleWrite, TransientError
+
+ATTEMPTS = 6
+FIRST_PAUSE = 0.05
+_log = log.get("nommer.retrying")
+
+
+def retry(call, what, attempts=ATTEMPTS, first_pause=None):
+    """``call()`` until it does not raise TransientError, at most ``attempts``
+    times, pausing ``first_pause`` seconds (doubled each time, with jitter)."""
+    pause = FIRST_PAUSE if first_pause is None else first_pause
+    last = None
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except TransientError as error:
+            last = error
+            if attempt == attempts:
+                break
+            _log.info("retrying", call=what, attempt=attempt, error=str(error))
+            time.sleep(pause * random.uniform(0.5, 1.5))
+            pause *= 2
+    raise TransientError(f"{what} failed {attempts} times: {last}")
+
+
+class RetryingStore:
+    """A JobStore whose calls are retried; see the module."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def create(self, job):
+        tried = []
+
+        def call():
+            try:
+                stored = self.inner.create(job)
+            except AlreadyExists:
+                if not tried:
+                    raise
+                # an earlier try that "failed" may have stored it
+                stored = self.inner.get(job.id)
+                if stored.created_at != job.created_at or stored.version != 1:
+                    raise
+            finally:
+                tried.append(True)
+            return stored
+
+        return retry(call, f"create job {job.id}")
+
+    def update(self, job):
+        expected = dataclasses.replace(job, version=job.version + 1)
+        tried = []
+
+        def call():
+            try:
+                return self.inner.update(job)
+            except StaleWrite:
+                if not tried:
+                    raise
+                current = self.inner.get(job.id)
+                if current != expected:
+                    raise
+                return current  # our earlier try went through
+            finally:
+                tried.append(True)
+
+        return retry(call, f"update job {job.id}")
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if name in ("close",) or not callable(attr):
+            return attr
+        return lambda *a, **k: retry(lambda: attr(*a, **k), name)
+
+
+class RetryingQueue:
+    """A WorkQueue whose calls are retried. A retried send may queue a
+    message twice; every consumer of nommer's queues takes duplicates."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if name in ("close",) or not callable(attr):
+            return attr
+        return lambda *a, **k: retry(lambda: attr(*a, **k), name)
