@@ -5,7 +5,7 @@ import json
 import threading
 
 from nommer.actors import base
-from nommer.actors.messages import Enqueue, ResendPending, StateChanged
+from nommer.actors.messages import Ack, Enqueue, Report, ResendPending, StateChanged
 from nommer.core.encoding import message_body
 
 
@@ -36,6 +36,10 @@ class Dispatcher(base.Child):
     def on_receive(self, message):
         if isinstance(message, Enqueue):
             self.new_jobs.send(message_body(message.job_id))
+        elif isinstance(message, Report):
+            self.state_changes.send(json.dumps(message.change))
+        elif isinstance(message, Ack):
+            self.state_changes.delete(message.receipt)
         else:
             super().on_receive(message)
 
@@ -43,13 +47,15 @@ class Dispatcher(base.Child):
         return {"new_jobs": self.new_jobs.depth(), "state_changes": self.state_changes.depth()}
 
     def _listen(self):
-        """Long-poll the state-change queue. A change is deleted only once the
-        JobTracker has it, so changes made while the feeder was away wait in
-        the queue."""
+        """Long-poll the state-change queue into the JobTracker. A change is
+        deleted only when it has been dealt with (its webhook delivered, or
+        none to deliver): one the feeder had in hand when it died comes back
+        after ``state_change_lease`` seconds."""
         while not self.stopping.is_set():
             try:
                 messages = self.state_changes.receive(
-                    max_messages=10, wait_seconds=self.config.state_check_interval
+                    max_messages=10, visibility_timeout=self.config.state_change_lease,
+                    wait_seconds=self.config.state_check_interval,
                 )
             except Exception:
                 self.log.exception("state-change queue read failed")
@@ -63,5 +69,5 @@ class Dispatcher(base.Child):
                     self.log.warning("unreadable state change dropped", body=message.body[:200])
                     self.state_changes.delete(message.receipt)
                     continue
-                if base.tell("JobTracker", StateChanged(change)):
-                    self.state_changes.delete(message.receipt)
+                if not base.tell("JobTracker", StateChanged(change, message.receipt)):
+                    self.state_changes.release(message.receipt)  # try again soon

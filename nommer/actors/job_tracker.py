@@ -3,7 +3,7 @@ the cache of unfinished jobs and tells the Notifier and the Scaler about
 changes."""
 
 from nommer.actors import base
-from nommer.actors.messages import Enqueue, Notify, ResendPending, StateChanged, Workload
+from nommer.actors.messages import Ack, Enqueue, Notify, Report, ResendPending, StateChanged, Workload
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.errors import NotFound
 from nommer.core.jobs import State
@@ -35,9 +35,11 @@ class JobTracker(base.Child):
     def create(self, source, outputs, notify_url=None, notify_format="json"):
         """Store a submission the gateway has validated, and queue it."""
         job = self.service.create(source, outputs, notify_url, notify_format)
+        # The PENDING report goes first, so that its webhook comes before the
+        # encoder's DOWNLOADING.
+        self._report(job)
         base.tell("Dispatcher", Enqueue(job.id))
-        self._changed(job, {"job_id": job.id, "state": job.state.value,
-                            "details": job.details, "at": job.updated_at})
+        self._cache(job)
         return job
 
     def get(self, job_id):
@@ -48,8 +50,8 @@ class JobTracker(base.Child):
 
     def cancel(self, job_id):
         job = self.service.cancel(job_id)
-        self._changed(job, {"job_id": job.id, "state": job.state.value,
-                            "details": job.details, "at": job.updated_at})
+        self._report(job)
+        self._cache(job)
         return job
 
     def counts(self):
@@ -65,8 +67,8 @@ class JobTracker(base.Child):
             try:
                 job = self.service.get(message.change["job_id"])
             except NotFound:
-                return
-            self._changed(job, message.change)
+                job = None
+            self._changed(job, message.change, message.receipt)
         elif isinstance(message, Tick):
             self._reload()
         elif isinstance(message, ResendPending):
@@ -79,16 +81,28 @@ class JobTracker(base.Child):
         else:
             super().on_receive(message)
 
-    def _changed(self, job, change):
+    def _report(self, job):
+        if job.notify_url:  # only webhooks need the feeder's own changes queued
+            base.tell("Dispatcher", Report({"job_id": job.id, "state": job.state.value,
+                                            "details": job.details, "at": job.updated_at}))
+
+    def _cache(self, job):
         if job.is_final:
             self.unfinished.pop(job.id, None)
         else:
             self.unfinished[job.id] = job
-        if job.notify_url:
-            body = payload(change, job_resource(job))
-            # tell: the Notifier delivers in its own time and never answers back
-            base.tell("Notifier", Notify(job.id, job.notify_url, body, job.notify_format))
         self._workload()
+
+    def _changed(self, job, change, receipt):
+        if job is not None:
+            self._cache(job)
+        if job is not None and job.notify_url:
+            body = payload(change, job_resource(job))
+            # tell: the Notifier delivers in its own time and acknowledges the
+            # change itself; it never answers back
+            base.tell("Notifier", Notify(job.id, job.notify_url, body, job.notify_format, receipt))
+        elif receipt is not None:
+            base.tell("Dispatcher", Ack(receipt))
 
     def _reload(self):
         self.unfinished = {job.id: job for job in self.service.unfinished()}

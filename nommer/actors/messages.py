@@ -12,19 +12,39 @@ class Enqueue:
 
 @dataclasses.dataclass(frozen=True)
 class StateChanged:
-    """A job moved; ``change`` has job_id, state, details, at (JobTracker)."""
+    """A job moved; ``change`` has job_id, state, details, at (JobTracker).
+    ``receipt`` is its state-change queue message, to be acknowledged once
+    the change has been dealt with."""
 
     change: dict
+    receipt: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Notify:
-    """Deliver a state change to a notify_url (Notifier)."""
+    """Deliver a state change to a notify_url (Notifier), then acknowledge
+    its queue message."""
 
     job_id: str
     url: str
     body: dict
     fmt: str = "json"
+    receipt: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Put a state change the feeder made itself on the state-change queue
+    (Dispatcher), so it is delivered like an encoder's, even across a crash."""
+
+    change: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Ack:
+    """A state change has been dealt with: delete its queue message (Dispatcher)."""
+
+    receipt: str
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ import concurrent.futures
 import threading
 
 from nommer.actors import base
-from nommer.actors.messages import Notify
+from nommer.actors.messages import Ack, Notify
 from nommer.core import notify
 
 
@@ -60,3 +60,6 @@ class Notifier(base.Child):
                     self.delivered += 1
                 else:
                     self.failed += 1
+            if message.receipt is not None and not self.stopping.is_set():
+                # delivered or given up on: either way the change is dealt with
+                base.tell("Dispatcher", Ack(message.receipt))

@@ -2,7 +2,7 @@
 too long, and has silent encoders retired."""
 
 from nommer.actors import base
-from nommer.actors.messages import Enqueue, Retire, StateChanged
+from nommer.actors.messages import Enqueue, Report, Retire
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.reaping import Reaping
 
@@ -35,8 +35,8 @@ class Reaper(base.Child):
         result = self.reaping.sweep()
         for job in result.changed:
             self.log.info("job reaped", job_id=job.id, state=job.state.value, details=job.details)
-            base.tell("JobTracker", StateChanged({"job_id": job.id, "state": job.state.value,
-                                                  "details": job.details, "at": job.updated_at}))
+            base.tell("Dispatcher", Report({"job_id": job.id, "state": job.state.value,
+                                            "details": job.details, "at": job.updated_at}))
         for job in result.requeued:
             base.tell("Dispatcher", Enqueue(job.id))
         for encoder_id in result.lost_encoders:

@@ -39,6 +39,7 @@ SETTINGS = [
     Setting("job_overflow_threshold", "int", 2, "Unfinished jobs beyond fleet capacity that make the Scaler start more encoders.", minimum=0, legacy="JOB_OVERFLOW_THRESH"),
     Setting("scale_interval", "float", 2.0, "Seconds between the Scaler's looks at the queue and the fleet.", minimum=0.05, legacy="FEEDERD_AUTO_SCALE_INTERVAL"),
     Setting("state_check_interval", "float", 1.0, "Longest wait, in seconds, of the feeder's read of the state-change queue.", minimum=0.05, legacy="FEEDERD_JOB_STATE_CHANGE_CHECK_INTERVAL"),
+    Setting("state_change_lease", "float", 120.0, "Seconds a state change the feeder has taken stays hidden on the state-change queue until its webhook is delivered; one the feeder had in hand when it died is dealt with again after this.", minimum=1),
     Setting("reap_interval", "float", 10.0, "Seconds between the Reaper's looks for lost and stuck jobs.", minimum=0.05, legacy="FEEDERD_PRUNE_JOBS_INTERVAL"),
     Setting("abandon_after", "float", 6 * 3600.0, "Seconds a job may stay unfinished without any change before it is marked ABANDONED.", minimum=1, legacy="FEEDERD_ABANDON_INACTIVE_JOBS_THRESH (hours there)"),
     Setting("heartbeat_interval", "float", 5.0, "Seconds between an encoder's heartbeats (and lease extensions).", minimum=0.05, legacy="NOMMERD_HEARTBEAT_INTERVAL"),
