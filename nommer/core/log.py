@@ -31,4 +31,6 @@ def configure(fmt="console", level="info", stream=None):
 
 
 def get(name, **bound):
-    return structlog.get_logger(name).bind(**bound)
+    """A logger that takes its configuration when it first logs, so one made
+    at import time still follows configure()."""
+    return structlog.get_logger(name, **bound)

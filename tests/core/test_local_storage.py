@@ -139,3 +139,21 @@ def test_http_errors_are_classified(router, http_server, tmp_path, path, error, 
 def test_unreachable_host_is_transient(router, tmp_path):
     with pytest.raises(TransientError):
         router.fetch("http://127.0.0.1:9/x.mp4", tmp_path / "x")
+
+
+def test_a_dead_writers_temporary_file_is_removed_by_the_next_write(router, root, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = root / f".out.mp4.{dead}.abcd1234.part"
+    stale.write_bytes(b"half")
+    alive = root / f".out.mp4.{os.getpid()}.abcd1234.part"  # a write still going on
+    alive.write_bytes(b"half")
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"whole")
+    router.put(src, f"file://{root}/out.mp4")
+    assert (root / "out.mp4").read_bytes() == b"whole"
+    assert not stale.exists()
+    assert alive.exists()

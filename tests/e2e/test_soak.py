@@ -79,7 +79,7 @@ def test_soak(tmp_path, ffmpeg_exe):
         def finished():
             return sum(job_of(i)["state"] in FINAL for i in ids)
 
-        next_kill = time.monotonic() + 2
+        next_kill = time.monotonic() + 1
         while finished() < len(ids):
             assert time.monotonic() - started < DEADLINE, f"only {finished()} of {len(ids)} ended"
             if time.monotonic() >= next_kill:
@@ -87,12 +87,12 @@ def test_soak(tmp_path, ffmpeg_exe):
                 if pids:
                     os.kill(rng.choice(pids), signal.SIGKILL)
                     encoder_kills += 1
-                if feeder_kills == 0 and encoder_kills == 3:
+                if feeder_kills == 0 and encoder_kills == 2:
                     feeder.stop(signal.SIGKILL)
                     feeder_kills += 1
                     feeder.start()
-                next_kill = time.monotonic() + rng.uniform(2, 5)
-            time.sleep(0.5)
+                next_kill = time.monotonic() + rng.uniform(1, 2.5)
+            time.sleep(0.2)
 
         jobs = [job_of(i) for i in ids]
         states = [j["state"] for j in jobs]

@@ -1,6 +1,7 @@
 """Storage adapters of the embedded default: ``file://`` under allowed roots,
 and ``http(s)://`` for reading sources."""
 
+import glob
 import os
 import pathlib
 import urllib.error
@@ -42,6 +43,20 @@ def atomic_write(path, write):
     finally:
         tmp.unlink(missing_ok=True)
     return result
+
+
+def remove_stale_parts(path):
+    """Remove temporary files of earlier writes of ``path`` whose writer died
+    (an encoder killed during its upload)."""
+    path = pathlib.Path(path)
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        try:
+            pid = int(part.name[len(path.name) + 2:].split(".")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            part.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 class FileStorage(Storage):
@@ -106,7 +121,9 @@ class FileStorage(Storage):
             path.parent.mkdir(parents=True, exist_ok=True)
             total = os.path.getsize(src_path)
             with open(src_path, "rb") as src:
-                return atomic_write(path, lambda dst: copy_stream(src, dst, total, progress, cancel))
+                size = atomic_write(path, lambda dst: copy_stream(src, dst, total, progress, cancel))
+            remove_stale_parts(path)
+            return size
         except OSError as e:
             raise JobFailed(f"cannot write {path}: {e.strerror or e}", code="UPLOAD_FAILED") from None
 
