@@ -1,0 +1,121 @@
+"""Whether an item matches a where clause.
+
+All comparisons are lexicographic on strings (numbers must be zero-padded by
+the client, as with SimpleDB). An attribute may hold several values, and
+SimpleDB evaluates a predicate against one value at a time:
+
+- a comparison is true when any value of its attribute satisfies it (``!=``
+  and ``not like`` too); with ``every(attr)`` all values must, and there must
+  be at least one; an absent attribute satisfies only ``is null``;
+- a group of comparisons joined by ``and`` / ``or`` that all look at the same
+  attribute is true when a single value satisfies the whole group: so
+  ``Keyword = 'Book' and Keyword = 'Hardcover'`` matches nothing, while
+  ``Keyword = 'Book' intersection Keyword = 'Hardcover'`` matches items that
+  hold both values;
+- ``intersection`` and ``and`` across attributes intersect the items each side
+  matches, ``or`` unites them, ``not`` takes the items the inside does not match.
+"""
+
+import functools
+import re
+
+from .syntax import And, Comparison, Intersection, Not, Or
+
+
+@functools.lru_cache(maxsize=256)
+def _like(pattern):
+    r"""A regex for a like pattern: ``%`` is any run of characters, ``\%`` a
+    literal percent sign."""
+    parts = re.split(r"(\\%|%)", pattern)
+    return re.compile("".join(
+        ".*" if part == "%" else "%" if part == "\\%" else re.escape(part)
+        for part in parts), re.DOTALL)
+
+
+def _test(op, values, value):
+    """Whether one present ``value`` satisfies ``op`` with ``values``."""
+    if op == "=":
+        return value == values[0]
+    if op == "!=":
+        return value != values[0]
+    if op == ">":
+        return value > values[0]
+    if op == ">=":
+        return value >= values[0]
+    if op == "<":
+        return value < values[0]
+    if op == "<=":
+        return value <= values[0]
+    if op == "like":
+        return _like(values[0]).fullmatch(value) is not None
+    if op == "not like":
+        return _like(values[0]).fullmatch(value) is None
+    if op == "between":
+        return values[0] <= value <= values[1]
+    if op == "in":
+        return value in values
+    if op == "is not null":
+        return True
+    if op == "is null":
+        return False
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def _subject_values(subject, name, attributes):
+    if subject.attribute is None:
+        return [name]
+    return attributes.get(subject.attribute, [])
+
+
+@functools.lru_cache(maxsize=1024)
+def _single_attribute(expression):
+    """The attribute every comparison of an and/or group looks at, or None when
+    the group mixes attributes, uses every(), or holds anything but and/or."""
+    if isinstance(expression, Comparison):
+        subject = expression.subject
+        return None if subject.every or subject.attribute is None else subject.attribute
+    if isinstance(expression, (And, Or)):
+        left = _single_attribute(expression.left)
+        return left if left is not None and left == _single_attribute(expression.right) else None
+    return None
+
+
+def _on_value(expression, value):
+    """An and/or group of comparisons on one attribute, against one value
+    (None standing for the absent attribute)."""
+    if isinstance(expression, And):
+        return _on_value(expression.left, value) and _on_value(expression.right, value)
+    if isinstance(expression, Or):
+        return _on_value(expression.left, value) or _on_value(expression.right, value)
+    if value is None:
+        return expression.op == "is null"
+    return _test(expression.op, expression.values, value)
+
+
+def matches(expression, name, attributes):
+    """Whether the item ``name`` with ``attributes`` (``{name: [values]}``)
+    satisfies ``expression`` (None matches every item)."""
+    if expression is None:
+        return True
+    if isinstance(expression, (Comparison, And, Or)):
+        attribute = _single_attribute(expression)
+        if attribute is not None:
+            values = attributes.get(attribute) or [None]
+            return any(_on_value(expression, value) for value in values)
+    if isinstance(expression, Comparison):
+        values = _subject_values(expression.subject, name, attributes)
+        if expression.subject.every:
+            return bool(values) and all(
+                _test(expression.op, expression.values, value) for value in values)
+        if not values:
+            return expression.op == "is null"
+        return any(_test(expression.op, expression.values, value) for value in values)
+    if isinstance(expression, Not):
+        return not matches(expression.expression, name, attributes)
+    if isinstance(expression, Or):
+        return (matches(expression.left, name, attributes)
+                or matches(expression.right, name, attributes))
+    if isinstance(expression, (And, Intersection)):
+        return (matches(expression.left, name, attributes)
+                and matches(expression.right, name, attributes))
+    raise TypeError(f"not an expression: {expression!r}")
