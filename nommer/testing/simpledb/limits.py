@@ -26,10 +26,9 @@ SELECT_DEFAULT_LIMIT = 100
 SELECT_MAX_LIMIT = 2500
 #: Attributes an output list may name.
 MAX_REQUESTED_ATTRIBUTES = 256
-#: Comparisons (predicates) in one select expression.
+#: Comparisons (predicates) in one select expression. (The guide's other
+#: limit, 20 distinct attributes per expression, follows from this one.)
 MAX_COMPARISONS = 20
-#: Distinct attributes one select expression may mention.
-MAX_UNIQUE_ATTRIBUTES = 20
 #: Values in one ``in (...)`` list.
 MAX_VALUE_TESTS = 20
 #: A Select answer stops before it would exceed this many bytes.

@@ -23,6 +23,9 @@ log = logging.getLogger("nommer.testing.simpledb")
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nommer-simpledb"
+    # Headers and body leave in two writes; with Nagle's algorithm the second
+    # waits for the client's delayed ACK, some 40 ms a request.
+    disable_nagle_algorithm = True
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -97,8 +100,9 @@ class SimpleDbServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def start(self):
-        self._thread = threading.Thread(target=self.serve_forever, name="simpledb-server",
-                                        daemon=True)
+        # A short poll interval so that stop() returns promptly.
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,),
+                                        name="simpledb-server", daemon=True)
         self._thread.start()
         return self
 

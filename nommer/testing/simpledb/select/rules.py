@@ -2,7 +2,7 @@
 rule that a sort attribute must be constrained by the where clause."""
 
 from .. import limits
-from ..errors import SdbError, invalid_query, invalid_value
+from ..errors import SdbError, invalid_value
 from .syntax import comparisons
 
 
@@ -21,10 +21,6 @@ def check(query):
         raise SdbError("InvalidNumberValueTests",
                        f"Too many value tests per predicate in the query expression: "
                        f"the limit is {limits.MAX_VALUE_TESTS}.")
-    attributes = {comparison.subject.attribute for comparison in found} - {None}
-    if len(attributes) > limits.MAX_UNIQUE_ATTRIBUTES:
-        raise invalid_query(f"The expression names {len(attributes)} attributes; "
-                            f"the limit is {limits.MAX_UNIQUE_ATTRIBUTES}.")
     _check_limit(query)
     _check_sort(query, found)
 

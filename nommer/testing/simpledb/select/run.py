@@ -22,7 +22,9 @@ class Page:
 
 def _sort_key(query, name, attributes):
     """The item's place in the query's order, or None when the item lacks the
-    sort attribute (SimpleDB returns only items that hold it)."""
+    sort attribute (SimpleDB returns only items that hold it). A multi-valued
+    item sorts by its least value ascending, its greatest descending; ties go
+    by item name in the same direction."""
     sort = query.order_by
     if sort is None or sort.attribute is None:
         return (name,)
@@ -42,14 +44,12 @@ def _scan(domain, query, last, deadline, clock):
     the last item it examined; a sorted one (which must see every item before
     answering) raises RequestTimeout."""
     if query.order_by is None:
-        for name in sorted(domain.items):
-            key = (name,)
-            if not _after(key, last, False):
-                continue
+        names = [name for name in sorted(domain.items) if _after((name,), last, False)]
+        for position, name in enumerate(names, 1):
             if matches(query.where, name, domain.items[name]):
-                yield key, name
-            if clock() > deadline:
-                yield key, None
+                yield (name,), name
+            if clock() > deadline and position < len(names):
+                yield (name,), None
                 return
         return
     found = []
