@@ -8,6 +8,7 @@ anything, so clients' retry paths can be tested.
 
 import logging
 import random
+import socket
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,6 +75,20 @@ class SimpleDbServer(ThreadingHTTPServer):
         self._random_lock = threading.Lock()
         self.fail_rate = fail_rate
         self._thread = None
+        # Open connections, so that stop() can close the kept-alive ones that
+        # would otherwise go on being served by their threads.
+        self._connections = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
 
     @property
     def fail_rate(self):
@@ -107,11 +122,19 @@ class SimpleDbServer(ThreadingHTTPServer):
         return self
 
     def stop(self):
-        """Stop serving, wait for the serving thread and close the socket."""
+        """Stop serving, close open connections and the listening socket; a
+        request being answered finishes first."""
         if self._thread is not None:
             self.shutdown()
             self._thread.join()
             self._thread = None
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its client
         self.server_close()
 
 

@@ -7,12 +7,12 @@ SimpleDB evaluates a predicate against one value at a time:
 - a comparison is true when any value of its attribute satisfies it (``!=``
   and ``not like`` too); with ``every(attr)`` all values must, and there must
   be at least one; an absent attribute satisfies only ``is null``;
-- a group of comparisons joined by ``and`` / ``or`` that all look at the same
-  attribute is true when a single value satisfies the whole group: so
-  ``Keyword = 'Book' and Keyword = 'Hardcover'`` matches nothing, while
-  ``Keyword = 'Book' intersection Keyword = 'Hardcover'`` matches items that
-  hold both values;
-- ``intersection`` and ``and`` across attributes intersect the items each side
+- the conditions an ``and`` joins that each look at one and the same attribute
+  must all hold for a single value of it: so ``Keyword = 'Book' and Keyword =
+  'Hardcover'`` matches nothing, while ``Keyword = 'Book' intersection
+  Keyword = 'Hardcover'`` matches items that hold both values, and ``Year >
+  '1975' and Year < '2008'`` needs one Year in that range;
+- otherwise ``intersection`` and ``and`` intersect the items each side
   matches, ``or`` unites them, ``not`` takes the items the inside does not match.
 """
 
@@ -92,30 +92,49 @@ def _on_value(expression, value):
     return _test(expression.op, expression.values, value)
 
 
+def _conjuncts(expression):
+    if isinstance(expression, And):
+        return _conjuncts(expression.left) + _conjuncts(expression.right)
+    return (expression,)
+
+
+@functools.lru_cache(maxsize=1024)
+def _grouped(conjunction):
+    """The conditions of an ``and`` chain: ``({attribute: conditions on it alone}, others)``."""
+    groups, others = {}, []
+    for condition in _conjuncts(conjunction):
+        attribute = _single_attribute(condition)
+        if attribute is None:
+            others.append(condition)
+        else:
+            groups.setdefault(attribute, []).append(condition)
+    return groups, others
+
+
 def matches(expression, name, attributes):
     """Whether the item ``name`` with ``attributes`` (``{name: [values]}``)
     satisfies ``expression`` (None matches every item)."""
     if expression is None:
         return True
-    if isinstance(expression, (Comparison, And, Or)):
-        attribute = _single_attribute(expression)
-        if attribute is not None:
-            values = attributes.get(attribute) or [None]
-            return any(_on_value(expression, value) for value in values)
     if isinstance(expression, Comparison):
         values = _subject_values(expression.subject, name, attributes)
         if expression.subject.every:
             return bool(values) and all(
                 _test(expression.op, expression.values, value) for value in values)
-        if not values:
-            return expression.op == "is null"
-        return any(_test(expression.op, expression.values, value) for value in values)
-    if isinstance(expression, Not):
-        return not matches(expression.expression, name, attributes)
+        return any(_on_value(expression, value) for value in values or [None])
+    if isinstance(expression, And):
+        groups, others = _grouped(expression)
+        for attribute, conditions in groups.items():
+            if not any(all(_on_value(condition, value) for condition in conditions)
+                       for value in attributes.get(attribute) or [None]):
+                return False
+        return all(matches(condition, name, attributes) for condition in others)
     if isinstance(expression, Or):
         return (matches(expression.left, name, attributes)
                 or matches(expression.right, name, attributes))
-    if isinstance(expression, (And, Intersection)):
+    if isinstance(expression, Intersection):
         return (matches(expression.left, name, attributes)
                 and matches(expression.right, name, attributes))
+    if isinstance(expression, Not):
+        return not matches(expression.expression, name, attributes)
     raise TypeError(f"not an expression: {expression!r}")
