@@ -37,6 +37,11 @@ def names(sdb, expression):
     ("select * from mydomain where Title = 'Heaven''s Gonna Burn Your Eyes'", ["B000SF3NGK"]),
     ("select * from mydomain where Year != '2007'",
      ["0385333498", "0802131786", "1579124585", "B000SF3NGK"]),
+    # Bounds: < and > leave the value itself out, <=, >= and between take it.
+    ("select * from mydomain where Year < '2002'", ["0385333498", "0802131786", "1579124585"]),
+    ("select * from mydomain where Year > '2002'", ["B00005JPLW", "B000T9886K"]),
+    ("select * from mydomain where Year between '1934' and '1959'",
+     ["0385333498", "0802131786"]),
     ("select * from mydomain where Year >= '2002' and Year <= '2007'",
      ["B00005JPLW", "B000SF3NGK", "B000T9886K"]),
     # != holds when any value differs: only items whose every keyword is Book fail.
