@@ -39,7 +39,7 @@ def success(action, result, request_id):
     return (f'<?xml version="1.0"?>\n<{action}Response xmlns="{NAMESPACE}">{body}'
             f"<ResponseMetadata><RequestId>{request_id}</RequestId>"
             f"<BoxUsage>{BOX_USAGE}</BoxUsage></ResponseMetadata>"
-            f"</{action}Response>").encode("utf-8")
+            f"</{action}Response>").encode()
 
 
 def error(error, request_id):
@@ -47,4 +47,4 @@ def error(error, request_id):
     return (f'<?xml version="1.0"?>\n<Response><Errors><Error>'
             f"{text('Code', error.code)}{text('Message', error.message)}"
             f"<BoxUsage>{BOX_USAGE}</BoxUsage></Error></Errors>"
-            f"<RequestID>{request_id}</RequestID></Response>").encode("utf-8")
+            f"<RequestID>{request_id}</RequestID></Response>").encode()

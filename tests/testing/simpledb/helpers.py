@@ -36,7 +36,7 @@ def post(url, **form):
     import urllib.error
     import urllib.parse
     import urllib.request
-    import xml.etree.ElementTree as ElementTree
+    from xml.etree import ElementTree
 
     data = urllib.parse.urlencode(form).encode("ascii")
     try:

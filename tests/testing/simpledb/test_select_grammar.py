@@ -68,8 +68,8 @@ def names(sdb, expression):
      ["B00005JPLW", "B000SF3NGK"]),
     # Conditions on one attribute joined by and hold for one value, also when
     # other attributes' conditions stand between them.
-    ("select * from mydomain where Keyword = 'Book' and Title = 'The Right Stuff' "
-     "and Keyword = 'Hardcover'", []),
+    (("select * from mydomain where Keyword = 'Book' and Title = 'The Right Stuff' "
+      "and Keyword = 'Hardcover'"), []),
     ("select * from mydomain where Year > '1975' and Title like 'The%' and Year < '1980'",
      ["1579124585"]),
     ("select * from mydomain where Year = '2007' intersection not Keyword = 'CD'",

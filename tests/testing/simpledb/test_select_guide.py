@@ -38,8 +38,8 @@ RANGE = [
      ["1579124585", "B000T9886K", "B00005JPLW", "B000SF3NGK"]),
     ("select * from mydomain where Rating = '***' or Rating = '*****'",
      ["0385333498", "B00005JPLW", "B000SF3NGK"]),
-    ("select * from mydomain where (Year > '1950' and Year < '1960') "
-     "or Year like '193%' or Year = '2007'",
+    (("select * from mydomain where (Year > '1950' and Year < '1960') "
+      "or Year like '193%' or Year = '2007'"),
      ["0385333498", "0802131786", "B000T9886K", "B00005JPLW"]),
 ]
 MULTI_VALUED = [
@@ -70,8 +70,8 @@ SORTED = [
      ["0802131786", "0385333498", "1579124585"]),
     ("select * from mydomain where Year < '1980' order by Year",
      ["0802131786", "0385333498", "1579124585"]),
-    ("select * from mydomain where Year = '2007' intersection Author is not null "
-     "order by Author desc", ["B00005JPLW", "B000T9886K"]),
+    (("select * from mydomain where Year = '2007' intersection Author is not null "
+      "order by Author desc"), ["B00005JPLW", "B000T9886K"]),
     ("select * from mydomain where Year < '1980' order by Year limit 2",
      ["0802131786", "0385333498"]),
     ("select itemName() from mydomain where itemName() like 'B000%' order by itemName()",

@@ -19,6 +19,10 @@ def fill(sdb, domain, count):
             for n in range(start, min(start + 25, count))])
 
 
+def flat(pages):
+    return [name for page in pages for name in page]
+
+
 def pages(sdb, expression):
     """Every page of ``expression``, following NextToken, as lists of item names."""
     found, token = [], None
@@ -36,20 +40,20 @@ def test_default_limit_is_100_and_next_token_walks_the_rest(sdb):
     fill(sdb, "numbers", 250)
     found = pages(sdb, "select * from numbers")
     assert [len(page) for page in found] == [100, 100, 50]
-    assert sum(found, []) == [f"item{n:04d}" for n in range(250)]
+    assert flat(found) == [f"item{n:04d}" for n in range(250)]
 
 
 def test_the_limit_clause_sets_the_page_size(sdb):
     fill(sdb, "numbers", 30)
     found = pages(sdb, "select itemName() from numbers where parity = 'odd' limit 4")
     assert [len(page) for page in found] == [4, 4, 4, 3]
-    assert sum(found, []) == [f"item{n:04d}" for n in range(1, 30, 2)]
+    assert flat(found) == [f"item{n:04d}" for n in range(1, 30, 2)]
 
 
 def test_sorted_pages_continue_in_order(sdb):
     fill(sdb, "numbers", 40)
     found = pages(sdb, "select * from numbers where n >= '0010' order by n desc limit 7")
-    assert sum(found, []) == [f"item{n:04d}" for n in range(39, 9, -1)]
+    assert flat(found) == [f"item{n:04d}" for n in range(39, 9, -1)]
     assert [len(page) for page in found] == [7, 7, 7, 7, 2]
 
 
@@ -127,7 +131,7 @@ def hasty(boto_session):
 def test_a_query_out_of_time_answers_what_it_has_with_a_token(hasty):
     found = pages(hasty, "select * from mydomain where Year > '1985'")
     assert len(found) == 6
-    assert sorted(sum(found, [])) == ["B00005JPLW", "B000SF3NGK", "B000T9886K"]
+    assert sorted(flat(found)) == ["B00005JPLW", "B000SF3NGK", "B000T9886K"]
     counts, token = [], None
     while True:
         answer = hasty.select(SelectExpression="select count(*) from mydomain",

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from ..errors import invalid_query
 
-KEYWORDS = frozenset("""
-    select from where and or not like between in is null every intersection
-    order by asc desc limit
-""".split())
+KEYWORDS = frozenset([
+    "select", "from", "where", "and", "or", "not", "like", "between", "in", "is", "null",
+    "every", "intersection", "order", "by", "asc", "desc", "limit",
+])
 
 _BARE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _NUMBER = re.compile(r"[0-9]+")
