@@ -1,0 +1,1 @@
+"""Tests of the SimpleDB-compatible server, over the wire with boto3."""
