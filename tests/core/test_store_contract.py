@@ -21,12 +21,33 @@ from nommer.core.errors import AlreadyExists, InvalidInput, InvalidTransition, N
 from nommer.core.jobs import Job, State, age_seconds, can_transition, utcnow
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(scope="session")
+def simpledb_url():
+    """nommer's SimpleDB-compatible server, over the wire on loopback."""
+    from nommer.testing.simpledb import start_server
+
+    server, url = start_server(port=0)
+    yield url
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "simpledb"])
 def store(request, tmp_path):
     if request.param == "sqlite":
         from nommer.core.adapters.sqlite_store import SqliteJobStore
 
         store = SqliteJobStore(tmp_path / "nommer.sqlite3")
+    else:
+        import uuid
+
+        import boto3
+
+        from nommer.core.adapters.simpledb_store import RETRIES, SimpleDbJobStore
+
+        client = boto3.client(
+            "sdb", endpoint_url=request.getfixturevalue("simpledb_url"), region_name="us-east-1",
+            aws_access_key_id="test", aws_secret_access_key="test", config=RETRIES)
+        store = SimpleDbJobStore(f"t{uuid.uuid4().hex[:12]}", client=client)
     yield store
     store.close()
 
