@@ -20,7 +20,7 @@ from nommer.actors.encoder.messages import SlotFreed
 from nommer.actors.encoder.puller import Puller
 from nommer.actors.encoder.stages import Encoder, Fetcher, Uploader
 from nommer.core import backends as backends_mod
-from nommer.core.adapters.local_fleet import write_pid_file
+from nommer.core.adapters.local_fleet import remove_dead_workdirs, write_pid_file
 from nommer.core import config as config_mod
 from nommer.core import log
 from nommer.core.encoding import EncoderCore
@@ -62,7 +62,11 @@ def run(config, encoder_id, stop):
     slots = config.jobs_per_encoder
     started = []
     # The local fleet finds its encoders again through these after a feeder restart.
-    pid_file = write_pid_file(config, encoder_id) if config.backend == "local" else None
+    pid_file = None
+    if config.backend == "local":
+        pid_file = write_pid_file(config, encoder_id)
+        for name in remove_dead_workdirs(config):
+            logger.info("removed the work folder of a dead encoder", folder=name)
     try:
         refs["keeper"] = Keeper.start(core, on_idle=stop.set)
         started.append(refs["keeper"])

@@ -37,7 +37,10 @@ def _local(config):
         store=SqliteJobStore(db),
         new_jobs=SqliteWorkQueue(db, NEW_JOBS, visibility_timeout=config.lease_seconds),
         state_changes=SqliteWorkQueue(db, STATE_CHANGES, visibility_timeout=30.0),
-        storage=StorageRouter([FileStorage(config.allowed_roots), HttpStorage()]),
+        storage=StorageRouter([
+            FileStorage(config.allowed_roots, rate=config.transfer_rate_limit),
+            HttpStorage(rate=config.transfer_rate_limit),
+        ]),
     )
 
 

@@ -49,6 +49,7 @@ SETTINGS = [
     Setting("max_inactivity", "float", 60.0, "Seconds an encoder stays idle before it stops itself.", minimum=0, legacy="NOMMERD_MAX_INACTIVITY"),
     Setting("stop_grace", "float", 30.0, "Seconds a stopping encoder lets its jobs in flight finish before it hands the rest back to the queue.", minimum=0),
     Setting("poll_wait", "float", 1.0, "Longest wait, in seconds, of one encoder read of the new-job queue (SQS long poll caps it at 20).", minimum=0.0, legacy="NOMMERD_NEW_JOB_CHECK_INTERVAL"),
+    Setting("transfer_rate_limit", "int", 0, "Most bytes per second one download or upload of an encoder may take (0: no limit), to leave bandwidth to others.", minimum=0),
     Setting("cancel_check_interval", "float", 0.5, "Seconds between an encoder's checks of its jobs for cancellation.", minimum=0.05),
     Setting("progress_interval", "float", 1.0, "Least seconds between two progress writes of one job.", minimum=0.0),
     Setting("notify_attempts", "int", 5, "Deliveries tried for one webhook before giving up.", minimum=1),

@@ -157,3 +157,23 @@ def test_a_dead_writers_temporary_file_is_removed_by_the_next_write(router, root
     assert (root / "out.mp4").read_bytes() == b"whole"
     assert not stale.exists()
     assert alive.exists()
+
+
+def test_rate_limit_paces_a_copy_and_cancel_cuts_the_wait(root, tmp_path):
+    import time
+
+    storage = FileStorage([root], rate=1_000_000)
+    src = root / "two-mb.bin"
+    src.write_bytes(os.urandom(2_000_000))
+    started = time.monotonic()
+    storage.fetch(f"file://{src}", tmp_path / "copy.bin")
+    elapsed = time.monotonic() - started
+    assert 1.7 <= elapsed <= 6.0  # 2 MB at 1 MB/s
+    assert (tmp_path / "copy.bin").read_bytes() == src.read_bytes()
+
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Canceled):
+        storage.fetch(f"file://{src}", tmp_path / "again.bin", cancel=cancel)
+    assert time.monotonic() - started < 1.0

@@ -9,6 +9,7 @@ neither loses track of them nor starts too many.
 import itertools
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +42,34 @@ def write_pid_file(config, encoder_id):
     path = folder / f"encoder-{encoder_id}.pid"
     path.write_text(str(os.getpid()))
     return path
+
+
+def live_encoder_ids(config):
+    """Ids of the encoders whose pid file names a running encoder."""
+    ids = set()
+    for path in pid_dir(config).glob("encoder-*.pid"):
+        try:
+            if _is_encoder(int(path.read_text().strip())):
+                ids.add(path.stem[len("encoder-"):])
+        except (OSError, ValueError):
+            continue
+    return ids
+
+
+def remove_dead_workdirs(config):
+    """Remove the work folders of encoders that died without cleaning up
+    (killed): they are named ``<job>-<attempt>-<encoder id>``."""
+    work = pathlib.Path(config.work_dir)
+    if not work.is_dir():
+        return []
+    alive = live_encoder_ids(config)
+    removed = []
+    for folder in work.iterdir():
+        parts = folder.name.split("-", 2)
+        if len(parts) == 3 and parts[2] not in alive:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
 
 
 def _is_encoder(pid):

@@ -3,6 +3,7 @@ and ``http(s)://`` for reading sources."""
 
 import glob
 import os
+import time
 import pathlib
 import urllib.error
 import urllib.parse
@@ -14,19 +15,31 @@ from nommer.core.storage import Storage, redact
 CHUNK = 1024 * 1024
 
 
-def copy_stream(src, dst, total=None, progress=None, cancel=None):
-    """Copy file object ``src`` into ``dst`` in chunks; returns the byte count."""
+def copy_stream(src, dst, total=None, progress=None, cancel=None, rate=0):
+    """Copy file object ``src`` into ``dst`` in chunks; returns the byte count.
+
+    ``rate`` caps the speed in bytes per second (0: no cap); the pause it
+    needs is a wait on ``cancel``, so a canceled copy stops at once.
+    """
     done = 0
+    chunk_size = min(CHUNK, max(16 * 1024, rate // 8)) if rate else CHUNK
+    started = time.monotonic()
     while True:
         if cancel is not None and cancel.is_set():
             raise Canceled("the copy was canceled")
-        chunk = src.read(CHUNK)
+        chunk = src.read(chunk_size)
         if not chunk:
             return done
         dst.write(chunk)
         done += len(chunk)
         if progress is not None:
             progress(done, total)
+        if rate:
+            ahead = done / rate - (time.monotonic() - started)
+            if ahead > 0 and cancel is not None and cancel.wait(ahead):
+                raise Canceled("the copy was canceled")
+            elif ahead > 0 and cancel is None:
+                time.sleep(ahead)
 
 
 def atomic_write(path, write):
@@ -64,8 +77,9 @@ class FileStorage(Storage):
 
     schemes = ("file",)
 
-    def __init__(self, roots):
+    def __init__(self, roots, rate=0):
         self.roots = [pathlib.Path(r).resolve() for r in roots]
+        self.rate = rate
 
     def path_of(self, uri, field="uri"):
         parts = urllib.parse.urlsplit(uri)
@@ -113,7 +127,7 @@ class FileStorage(Storage):
             raise JobFailed(f"source {path} cannot be read (permission denied)", code="SOURCE_UNREADABLE") from None
         with src, open(dest_path, "wb") as dst:
             total = os.fstat(src.fileno()).st_size
-            return copy_stream(src, dst, total, progress, cancel)
+            return copy_stream(src, dst, total, progress, cancel, self.rate)
 
     def put(self, src_path, uri, progress=None, cancel=None):
         path = self.path_of(uri)
@@ -121,7 +135,7 @@ class FileStorage(Storage):
             path.parent.mkdir(parents=True, exist_ok=True)
             total = os.path.getsize(src_path)
             with open(src_path, "rb") as src:
-                size = atomic_write(path, lambda dst: copy_stream(src, dst, total, progress, cancel))
+                size = atomic_write(path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate))
             remove_stale_parts(path)
             return size
         except OSError as e:
@@ -134,8 +148,9 @@ class HttpStorage(Storage):
     schemes = ("http", "https")
     writable = False
 
-    def __init__(self, timeout=30.0):
+    def __init__(self, timeout=30.0, rate=0):
         self.timeout = timeout
+        self.rate = rate
 
     def check(self, uri, *, write, field="uri"):
         parts = urllib.parse.urlsplit(uri)
@@ -154,7 +169,7 @@ class HttpStorage(Storage):
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
                 with open(dest_path, "wb") as dst:
-                    return copy_stream(response, dst, total, progress, cancel)
+                    return copy_stream(response, dst, total, progress, cancel, self.rate)
         except urllib.error.HTTPError as e:
             if e.code in (404, 410):
                 raise JobFailed(f"source {shown} was not found (HTTP {e.code})", code="SOURCE_NOT_FOUND") from None

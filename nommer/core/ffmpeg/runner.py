@@ -2,10 +2,13 @@
 thread, and never outlives the call that started it."""
 
 import collections
+import ctypes
+import ctypes.util
 import dataclasses
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -15,6 +18,25 @@ from nommer.core.ffmpeg.progress import ProgressParser, percent
 TAIL_LINES = 40
 TAIL_CHARS = 4000
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+
+
+def _prctl():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl() if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """In the child before exec: ffmpeg gets SIGKILL if the encoder dies
+    (even by SIGKILL), instead of encoding on for nobody."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +120,7 @@ class FfmpegRun:
                 self._proc = subprocess.Popen(
                     self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE, start_new_session=True, cwd=self.cwd,
+                    preexec_fn=_die_with_parent,
                 )
             except OSError as e:
                 raise ConfigError(f"setting 'ffmpeg': cannot run {self.argv[0]!r}: {e.strerror}") from None

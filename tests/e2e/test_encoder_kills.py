@@ -1,0 +1,73 @@
+"""An encoder killed (SIGKILL) in the middle of a job loses nothing: once its
+lease runs out, another encoder takes the job over and finishes it."""
+
+import signal
+
+import pytest
+
+from nommer.core import ffmpeg
+from nommer.core.jobs import State
+from nommer.testing.media import make_clip
+
+from .farm import farm_env, open_parts, place_job, start_encoder, wait_final, wait_for
+from .test_encoder_process import decodes, ffmpeg_processes_in
+
+RATE = 1_500_000  # bytes/s per transfer, so that downloads and uploads take seconds
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory, ffmpeg_exe):
+    root = tmp_path_factory.mktemp("kills")
+    media = root / "media"
+    media.mkdir()
+    env = farm_env(root / "data", [media], lease_seconds=3, transfer_rate_limit=RATE,
+                   jobs_per_encoder=1)
+    source = make_clip(ffmpeg_exe, media / "source.mp4", seconds=8.0, size="854x480",
+                       codec="libx264")
+    assert source.stat().st_size > 2 * RATE, "the download must take a while"
+    encoders = {}
+
+    def spawn():
+        name = f"enc-{len(encoders) + 1}"
+        encoders[name] = start_encoder(env, name, root / f"{name}.log")
+
+    spawn()
+    spawn()
+    parts = open_parts(env)
+    yield {"env": env, "parts": parts, "media": media, "source": source,
+           "encoders": encoders, "spawn": spawn, "root": root}
+    for proc in encoders.values():
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    parts.close()
+
+
+# Legacy options at a high bitrate, so that the output takes seconds to upload.
+BIG_OUTPUT = [{"outfile_options": [["vcodec", "libx264"], ["preset", "ultrafast"],
+                                   ["b", "6M"], ["acodec", "aac"]]}]
+
+
+@pytest.mark.parametrize("phase", [State.DOWNLOADING, State.ENCODING, State.UPLOADING])
+def test_killed_encoder_loses_nothing(farm, ffmpeg_exe, phase):
+    store = farm["parts"].store
+    out = farm["media"] / f"after-kill-{phase.value.lower()}.mp4"
+    job = place_job(farm["parts"], f"file://{farm['source']}",
+                    [{"destination": f"file://{out}", "options": BIG_OUTPUT}])
+    held = wait_for(lambda: (lambda j: j if j.state == phase else None)(store.get(job.id)),
+                    60, f"the job to reach {phase}", step=0.02)
+    victim = farm["encoders"][held.encoder_id]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    farm["spawn"]()  # the fleet would start another; so do we
+    done = wait_final(store, job.id, timeout=120)
+    assert done.state == State.FINISHED, done.details
+    assert done.attempt == 2
+    assert done.encoder_id != held.encoder_id
+    assert decodes(ffmpeg_exe, out)
+    assert ffmpeg.probe(ffmpeg_exe, out)["duration"] == pytest.approx(8.0, abs=0.1)
+    # the killed encoder's ffmpeg died with it
+    workdir = farm["root"] / "data" / "work" / f"{job.id}-{held.attempt}-{held.encoder_id}"
+    wait_for(lambda: not ffmpeg_processes_in(workdir), 10, "no orphan ffmpeg")
+    assert not workdir.exists()  # the encoder started after the kill removed it
+    assert farm["parts"].new_jobs.depth() == (0, 0)
