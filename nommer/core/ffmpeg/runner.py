@@ -2,10 +2,9 @@
 thread, and never outlives the call that started it."""
 
 import collections
-import ctypes
-import ctypes.util
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,23 +19,16 @@ TAIL_CHARS = 4000
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 
 
-def _prctl():
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl
-    except (OSError, AttributeError):
-        return None
+# ffmpeg gets SIGKILL if the encoder dies (even by SIGKILL) instead of
+# encoding on for nobody. util-linux's setpriv sets that up and execs ffmpeg;
+# doing it in a preexec_fn instead can deadlock a threaded parent's child.
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-_PRCTL = _prctl() if sys.platform.startswith("linux") else None
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent():
-    """In the child before exec: ffmpeg gets SIGKILL if the encoder dies
-    (even by SIGKILL), instead of encoding on for nobody."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _dying_with_parent(argv):
+    if _SETPRIV is None:
+        return list(argv)
+    return [_SETPRIV, "--pdeathsig", "KILL", "--", *argv]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,12 +107,17 @@ class FfmpegRun:
                 raise Canceled("encoding was canceled")
             if self._proc is not None:
                 raise RuntimeError("an FfmpegRun runs only once")
+            program = shutil.which(self.argv[0])
+            if program is None:
+                # checked here: through setpriv, a missing binary would only
+                # show as setpriv's failure
+                raise ConfigError(f"setting 'ffmpeg': {self.argv[0]!r} is not an executable program")
             try:
                 # Its own session, so one killpg reaches anything it starts.
                 self._proc = subprocess.Popen(
-                    self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, start_new_session=True, cwd=self.cwd,
-                    preexec_fn=_die_with_parent,
+                    _dying_with_parent([program, *self.argv[1:]]), stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    start_new_session=True, cwd=self.cwd,
                 )
             except OSError as e:
                 raise ConfigError(f"setting 'ffmpeg': cannot run {self.argv[0]!r}: {e.strerror}") from None

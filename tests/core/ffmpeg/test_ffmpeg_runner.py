@@ -122,3 +122,43 @@ def process_state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return None
+
+
+def test_a_missing_ffmpeg_binary_names_the_setting(tmp_path):
+    from nommer.core.errors import ConfigError
+    from nommer.core.ffmpeg import FfmpegRun
+
+    with pytest.raises(ConfigError, match="setting 'ffmpeg': '/no/such/ffmpeg' is not an executable program"):
+        FfmpegRun(["/no/such/ffmpeg", "-version"]).run()
+
+
+def test_ffmpeg_dies_with_the_process_that_started_it(ffmpeg_exe, tmp_path):
+    """A parent killed with SIGKILL takes its ffmpeg with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, threading\n"
+        "from nommer.core.ffmpeg import FfmpegRun\n"
+        f"run = FfmpegRun([{ffmpeg_exe!r}, '-hide_banner', '-nostdin', '-y', '-f', 'lavfi', '-i',"
+        " 'testsrc2=size=320x240:rate=25', '-t', '600', '-f', 'null', '-'])\n"
+        "threading.Timer(0.5, lambda: (print(run.pid, flush=True))).start()\n"
+        "run.run()\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("ffmpeg outlived its parent")
