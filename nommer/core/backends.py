@@ -29,6 +29,7 @@ def _local(config):
     from nommer.core.adapters.local_storage import FileStorage, HttpStorage
     from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
     from nommer.core.adapters.sqlite_store import SqliteJobStore
+    from nommer.core.netguard import AddressPolicy
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = config.db_path
@@ -36,7 +37,10 @@ def _local(config):
         store=SqliteJobStore(db),
         new_jobs=SqliteWorkQueue(db, NEW_JOBS, visibility_timeout=config.lease_seconds),
         state_changes=SqliteWorkQueue(db, STATE_CHANGES, visibility_timeout=30.0),
-        storage=StorageRouter([FileStorage(config.allowed_roots), HttpStorage()]),
+        storage=StorageRouter([
+            FileStorage(config.allowed_roots, excluded=[config.data_dir]),
+            HttpStorage(AddressPolicy.from_config(config)),
+        ]),
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from nommer.core.adapters.local_storage import FileStorage, HttpStorage
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
+from nommer.core.netguard import AddressPolicy
 from nommer.core.storage import StorageRouter, redact
 
 
@@ -18,7 +19,8 @@ def root(tmp_path):
 
 @pytest.fixture
 def router(root):
-    return StorageRouter([FileStorage([root]), HttpStorage(timeout=5)])
+    # The test server is on loopback, which nommer refuses unless allowed.
+    return StorageRouter([FileStorage([root]), HttpStorage(AddressPolicy(["127.0.0.0/8"]), timeout=5)])
 
 
 def test_put_then_fetch_round_trip(router, root, tmp_path):
