@@ -3,9 +3,11 @@ the cache of unfinished jobs and tells the Notifier and the Scaler about
 changes."""
 
 from nommer.actors import base
-from nommer.actors.messages import Enqueue, Notify, StateChanged, Workload
+from nommer.actors.messages import Enqueue, Notified, Notify, StateChanged, Workload
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core.errors import NotFound
+from nommer.core import credentials
+from nommer.core.errors import NommerError, NotFound
+from nommer.core.netguard import AddressPolicy
 from nommer.core.notify import payload
 from nommer.core.service import JobService
 from nommer.http.resources import job_resource
@@ -17,7 +19,8 @@ class JobTracker(base.Child):
     def __init__(self, config, store, storage):
         super().__init__()
         self.config = config
-        self.service = JobService(store, storage)
+        self.box = credentials.SecretBox.from_config(config)
+        self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box)
         self.unfinished = {}
         self.ticker = None
 
@@ -66,6 +69,11 @@ class JobTracker(base.Child):
             except NotFound:
                 return
             self._changed(job, message.change)
+        elif isinstance(message, Notified):
+            try:
+                self.service.record_notification(message.job_id, message.record)
+            except NommerError as e:  # the record is a courtesy; the job goes on
+                self.log.warning("webhook record not written", job_id=message.job_id, error=str(e))
         elif isinstance(message, Tick):
             self._reload()
         else:
@@ -78,8 +86,13 @@ class JobTracker(base.Child):
             self.unfinished[job.id] = job
         if job.notify_url:
             body = payload(change, job_resource(job))
-            # tell: the Notifier delivers in its own time and never answers back
-            base.tell("Notifier", Notify(job.id, job.notify_url, body, job.notify_format))
+            try:
+                url = credentials.real_uris(self.box, job)["notify_url"]
+            except NommerError as e:
+                self.log.warning("webhook not sent", job_id=job.id, error=str(e))
+            else:
+                # tell: the Notifier delivers in its own time and never answers back
+                base.tell("Notifier", Notify(job.id, url, body, job.notify_format))
         self._workload()
 
     def _reload(self):

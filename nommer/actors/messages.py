@@ -28,6 +28,14 @@ class Notify:
 
 
 @dataclasses.dataclass(frozen=True)
+class Notified:
+    """What became of one webhook delivery, to record on the job (JobTracker)."""
+
+    job_id: str
+    record: dict
+
+
+@dataclasses.dataclass(frozen=True)
 class Workload:
     """The number of unfinished jobs now (Scaler)."""
 
