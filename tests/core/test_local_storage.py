@@ -1,5 +1,6 @@
 import http.server
 import os
+import pathlib
 import threading
 
 import pytest
@@ -141,3 +142,99 @@ def test_http_errors_are_classified(router, http_server, tmp_path, path, error, 
 def test_unreachable_host_is_transient(router, tmp_path):
     with pytest.raises(TransientError):
         router.fetch("http://127.0.0.1:9/x.mp4", tmp_path / "x")
+
+
+def test_redact_hides_whole_tokens_and_signed_query_parameters():
+    assert redact("https://ghp_TOKEN@host/x") == "https://***@host/x"
+    signed = redact("https://b.s3.amazonaws.com/k.mp4?X-Amz-Signature=abc123&X-Amz-Credential=AKIA%2F&x=1")
+    assert "abc123" not in signed and "AKIA" not in signed and "x=1" in signed
+
+
+# -- gaps a crafted file URI could use ---------------------------------------
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("file:///{root}/a%00b.mp4", "NUL"),
+    ("file:///{root}/a%ffb.mp4", "not UTF-8"),
+    ("file:///{root}/a\x00b.mp4", "control characters"),
+    ("file:///{root}/a\nb.mp4", "control characters"),
+    ("file:///{root}/%2e%2e/%2e%2e/etc/passwd", "outside the folders"),
+    ("file://localhost/etc/passwd", "outside the folders"),
+])
+def test_crafted_file_uris_are_refused(router, root, uri, message):
+    with pytest.raises(InvalidInput) as e:
+        router.check(uri.format(root=root), write=False, field="source")
+    assert e.value.field == "source" and message in str(e.value)
+
+
+def test_the_data_folder_is_never_readable_or_writable_even_under_a_root(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "nommer.sqlite3").write_bytes(b"SQLite format 3\0")
+    storage = StorageRouter([FileStorage([tmp_path], excluded=[data])])
+
+    for write in (False, True):
+        with pytest.raises(InvalidInput, match="inside nommer's data folder"):
+            storage.check((data / "nommer.sqlite3").as_uri(), write=write, field="source")
+    with pytest.raises(InvalidInput, match="inside nommer's data folder"):
+        storage.put(tmp_path / "x", (data / "work" / "other-job" / "out.mp4").as_uri())
+
+
+def test_a_link_into_the_data_folder_is_refused_too(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "nommer.sqlite3").write_bytes(b"db")
+    (tmp_path / "innocent.mp4").symlink_to(data / "nommer.sqlite3")
+    storage = StorageRouter([FileStorage([tmp_path], excluded=[data])])
+
+    with pytest.raises(InvalidInput, match="data folder"):
+        storage.check((tmp_path / "innocent.mp4").as_uri(), write=False, field="source")
+
+
+def test_a_pipe_under_a_root_is_refused_and_never_blocks(router, root, tmp_path):
+    fifo = root / "pipe.mp4"
+    os.mkfifo(fifo)
+
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        router.check(fifo.as_uri(), write=False, field="source")
+    with pytest.raises(JobFailed) as e:
+        router.fetch(fifo.as_uri(), tmp_path / "x")  # would hang on a plain open()
+    assert e.value.code == "SOURCE_UNSAFE"
+
+
+def test_a_source_swapped_for_a_link_after_the_check_is_refused(router, root, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private key")
+    source = root / "clip.mp4"
+    source.write_bytes(b"media")
+    router.check(source.as_uri(), write=False, field="source")  # at submit time: fine
+
+    source.unlink()
+    source.symlink_to(secret)  # before the encoder fetches it
+
+    with pytest.raises(InvalidInput, match="outside the folders"):
+        router.fetch(source.as_uri(), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_folder_on_the_way_swapped_for_a_link_is_caught_once_open(root, tmp_path):
+    # path_of resolved the path before the swap; the open file's real place decides.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "clip.mp4").write_text("secret")
+    storage = FileStorage([root])
+    inside = root / "sub"
+    inside.symlink_to(outside)
+
+    with pytest.raises(JobFailed) as e:
+        storage._open_source(inside / "clip.mp4")
+    assert e.value.code == "SOURCE_UNSAFE" and "outside the folders" in str(e.value)
+
+
+def test_a_working_directory_of_slash_is_no_root(monkeypatch):
+    from nommer.core import config
+
+    monkeypatch.chdir("/")
+    roots = config.load(environ={"NOMMER_FILE_ROOTS": "/srv/media"}).allowed_roots
+    assert pathlib.Path("/") not in roots
+    assert pathlib.Path("/srv/media") in roots
