@@ -62,6 +62,20 @@ def _redact_query(query):
     return "&".join(pairs)
 
 
+def basic_auth(url):
+    """``(url without user info, "Basic ..." header value or None)``: user
+    info in an http(s) URL becomes HTTP basic authentication."""
+    import base64
+
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    return bare, "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def carries_secret(uri):
     """True when ``uri`` holds user info or a secret query parameter."""
     return isinstance(uri, str) and redact(uri) != uri

@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 
 from nommer.core import signing
-from nommer.core.credentials import redact, scrub, scrub_deep
+from nommer.core.credentials import basic_auth, redact, scrub, scrub_deep
 from nommer.core.jobs import utcnow
 from nommer.core.netguard import refused_reason
 
@@ -51,11 +51,15 @@ def message_id():
 
 
 def post(opener, url, data, content_type, timeout, extra_headers=None):
-    """One delivery; returns the HTTP status or raises URLError/OSError."""
+    """One delivery; returns the HTTP status or raises URLError/OSError.
+    User info in ``url`` is sent as basic authentication."""
+    bare, authorization = basic_auth(url)
     request = urllib.request.Request(
-        url, data=data, method="POST",
+        bare, data=data, method="POST",
         headers={"Content-Type": content_type, "User-Agent": "nommer-webhook", **(extra_headers or {})},
     )
+    if authorization:
+        request.add_unredirected_header("Authorization", authorization)
     try:
         with opener.open(request, timeout=timeout) as response:
             return response.status

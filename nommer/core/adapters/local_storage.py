@@ -1,7 +1,6 @@
 """Storage adapters of the embedded default: ``file://`` under allowed roots,
 and ``http(s)://`` for reading sources."""
 
-import base64
 import os
 import pathlib
 import stat
@@ -9,6 +8,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from nommer.core.credentials import basic_auth
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
 from nommer.core.netguard import AddressPolicy, opener, refused_reason
 from nommer.core.storage import Storage, redact
@@ -192,15 +192,11 @@ class HttpStorage(Storage):
 
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         shown = redact(uri)
-        parts = urllib.parse.urlsplit(uri)
-        bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+        bare, authorization = basic_auth(uri)
         request = urllib.request.Request(bare, headers={"User-Agent": "nommer"})
-        if "@" in parts.netloc:
-            user = urllib.parse.unquote(parts.username or "")
-            password = urllib.parse.unquote(parts.password or "")
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        if authorization:
             # Unredirected: a redirect to another host must not take it along.
-            request.add_unredirected_header("Authorization", f"Basic {token}")
+            request.add_unredirected_header("Authorization", authorization)
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 length = response.headers.get("Content-Length")
