@@ -93,7 +93,10 @@ class JobService:
         ]
         if notify_format not in ("json", "form"):
             raise InvalidInput("notify_format", "must be json or form")
-        credentials.refuse_without_key(self.box, [("source", source), ("notify_url", notify_url)])
+        credentials.refuse_without_key(self.box, [
+            ("source", source), ("notify_url", notify_url),
+            *((f"outputs[{i}].destination", o.get("destination")) for i, o in enumerate(clean)),
+        ])
         source, clean, notify_url, sealed = credentials.seal_uris(self.box, source, clean, notify_url)
         return self.store.create(
             Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed)

@@ -4,8 +4,6 @@ shows up in any log, answer, webhook body or in the job store's file; the
 webhooks verify with the documented algorithm and are recorded on the job."""
 
 import base64
-import hashlib
-import hmac
 import http.server
 import json
 import subprocess
@@ -17,6 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from nommer.testing.media import make_clip
+from tests import documented
 
 from .farm import wait_for
 from .feeder import FeederProcess, call, free_port
@@ -57,20 +56,7 @@ class MediaServer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def verify_webhook(secret, headers, body, tolerance=300):
-    """The receiver of docs/security.md (kept in step with it by hand)."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    msg_id = headers["webhook-id"]
-    timestamp = headers["webhook-timestamp"]
-    if abs(time.time() - int(timestamp)) > tolerance:
-        return False
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(
-        hmac.compare_digest(expected, sig.split(",", 1)[1])
-        for sig in headers["webhook-signature"].split()
-        if sig.startswith("v1,")
-    )
+verify_webhook = documented.verify_webhook()  # exactly as docs/security.md shows it
 
 
 class HookReceiver:
