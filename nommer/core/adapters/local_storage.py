@@ -209,7 +209,7 @@ class HttpStorage(Storage):
             if e.code >= 500 or e.code == 429:
                 raise TransientError(f"source {shown} answered HTTP {e.code}") from None
             raise JobFailed(f"source {shown} answered HTTP {e.code} {e.reason}", code="SOURCE_UNREADABLE") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
             refused = refused_reason(e)
             if refused is not None:
                 raise JobFailed(f"source {shown}: {refused}", code="SOURCE_UNSAFE") from None
