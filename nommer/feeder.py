@@ -23,8 +23,9 @@ from nommer.actors.scaler import Scaler
 from nommer.actors.supervisor import ChildSpec, Supervisor
 from nommer.core import backends as backends_mod
 from nommer.core import config as config_mod
-from nommer.core import log
+from nommer.core import credentials, log, tokens
 from nommer.core.errors import ConfigError
+from nommer.core.netguard import AddressPolicy
 from nommer.core.service import JobService
 from nommer.http.app import create_app
 
@@ -64,8 +65,10 @@ class Feeder:
         self.parts = backends_mod.build(config)
         self.fleet = backends_mod.build_fleet(config)
         parts, fleet = self.parts, self.fleet
-        validate = JobService(parts.store, parts.storage).validate
-        app = create_app(ActorGateway(config.request_timeout, validate))
+        validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
+                              credentials.SecretBox.from_config(config)).validate
+        app = create_app(ActorGateway(config.request_timeout, validate),
+                         max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens)
         specs = [
             ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),
             ChildSpec("notifier", lambda: Notifier.start(config)),
@@ -103,7 +106,9 @@ def run(config, stop):
         feeder.start()
         host, port = feeder.address()
         logger.info("feeder started", url=f"http://{host}:{port}/", backend=config.backend,
-                    data_dir=str(config.data_dir), max_encoders=config.encoders_max)
+                    data_dir=str(config.data_dir), max_encoders=config.encoders_max,
+                    authentication="bearer tokens" if config.api_tokens else "none (loopback only)",
+                    webhooks_signed=bool(config.webhook_secret))
         while not stop.wait(0.5) and not feeder.fatal.is_set():
             pass
     except OSError as e:
@@ -127,6 +132,7 @@ def main(argv=None):
         config = config_mod.load(args.config, overrides={
             "host": args.host, "port": args.port, "data_dir": args.data_dir,
         })
+        tokens.check_exposure(config)
     except ConfigError as e:
         print(f"nommer feeder: {e}", file=sys.stderr)
         return 2

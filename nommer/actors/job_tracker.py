@@ -3,10 +3,14 @@ the cache of unfinished jobs and tells the Notifier and the Scaler about
 changes."""
 
 from nommer.actors import base
-from nommer.actors.messages import Ack, Enqueue, Notify, Report, ResendPending, StateChanged, Workload
+from nommer.actors.messages import (
+    Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Workload,
+)
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core.errors import NotFound
+from nommer.core import credentials
+from nommer.core.errors import NommerError, NotFound
 from nommer.core.jobs import State
+from nommer.core.netguard import AddressPolicy
 from nommer.core.notify import payload
 from nommer.core.service import JobService
 from nommer.http.resources import job_resource
@@ -18,7 +22,8 @@ class JobTracker(base.Child):
     def __init__(self, config, store, storage):
         super().__init__()
         self.config = config
-        self.service = JobService(store, storage)
+        self.box = credentials.SecretBox.from_config(config)
+        self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box)
         self.unfinished = {}
         self.ticker = None
 
@@ -69,6 +74,11 @@ class JobTracker(base.Child):
             except NotFound:
                 job = None
             self._changed(job, message.change, message.receipt)
+        elif isinstance(message, Notified):
+            try:
+                self.service.record_notification(message.job_id, message.record)
+            except NommerError as e:  # the record is a courtesy; the job goes on
+                self.log.warning("webhook record not written", job_id=message.job_id, error=str(e))
         elif isinstance(message, Tick):
             self._reload()
         elif isinstance(message, ResendPending):
@@ -96,11 +106,17 @@ class JobTracker(base.Child):
     def _changed(self, job, change, receipt):
         if job is not None:
             self._cache(job)
+        url = None
         if job is not None and job.notify_url:
+            try:
+                url = credentials.real_uris(self.box, job)["notify_url"]
+            except NommerError as e:
+                self.log.warning("webhook not sent", job_id=job.id, error=str(e))
+        if url is not None:
             body = payload(change, job_resource(job))
             # tell: the Notifier delivers in its own time and acknowledges the
             # change itself; it never answers back
-            base.tell("Notifier", Notify(job.id, job.notify_url, body, job.notify_format, receipt))
+            base.tell("Notifier", Notify(job.id, url, body, job.notify_format, receipt))
         elif receipt is not None:
             base.tell("Dispatcher", Ack(receipt))
 

@@ -48,6 +48,14 @@ class Ack:
 
 
 @dataclasses.dataclass(frozen=True)
+class Notified:
+    """What became of one webhook delivery, to record on the job (JobTracker)."""
+
+    job_id: str
+    record: dict
+
+
+@dataclasses.dataclass(frozen=True)
 class Workload:
     """The number of unfinished jobs now (Scaler)."""
 

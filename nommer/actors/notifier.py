@@ -1,14 +1,15 @@
 """The Notifier POSTs state changes to each job's notify_url: in order for
-one job, in parallel across jobs, with retries and backoff, never blocking
-any other actor."""
+one job, in parallel across jobs, signed, with retries and backoff, never
+blocking any other actor. What became of each delivery goes to the
+JobTracker, which records it on the job."""
 
 import collections
 import concurrent.futures
 import threading
 
 from nommer.actors import base
-from nommer.actors.messages import Ack, Notify
-from nommer.core import notify
+from nommer.actors.messages import Ack, Notified, Notify
+from nommer.core import netguard, notify, signing
 
 
 class Notifier(base.Child):
@@ -23,6 +24,8 @@ class Notifier(base.Child):
         self.stopping = threading.Event()
         self.delivered = 0
         self.failed = 0
+        self.key = signing.secret_bytes(config.webhook_secret) if config.webhook_secret else None
+        self.opener = netguard.opener(netguard.AddressPolicy.from_config(config), follow_redirects=False)
 
     def on_stop(self):
         self.stopping.set()
@@ -49,14 +52,19 @@ class Notifier(base.Child):
                     return
                 message = queue[0]
             data, content_type = notify.encode(message.body, message.fmt)
-            ok = notify.deliver(
-                message.url, data, content_type, self.config.notify_attempts,
-                self.config.notify_timeout, self.config.notify_backoff,
-                self.log.bind(job_id=job_id), stopping=self.stopping,
+            config = self.config
+            record = notify.deliver(
+                self.opener, message.url, data, content_type,
+                msg_id=notify.message_id(), state=message.body.get("state"),
+                attempts=config.notify_attempts, timeout=config.notify_timeout,
+                backoff=config.notify_backoff, backoff_max=config.notify_backoff_max,
+                log=self.log.bind(job_id=job_id), key=self.key, stopping=self.stopping,
             )
+            # tell: the JobTracker writes the record; nothing waits for it.
+            base.tell("JobTracker", Notified(job_id, record))
             with self.lock:
                 queue.popleft()
-                if ok:
+                if "delivered_at" in record:
                     self.delivered += 1
                 else:
                     self.failed += 1

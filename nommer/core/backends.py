@@ -30,6 +30,7 @@ def _local(config):
     from nommer.core.adapters.local_storage import FileStorage, HttpStorage
     from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
     from nommer.core.adapters.sqlite_store import SqliteJobStore
+    from nommer.core.netguard import AddressPolicy
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = config.db_path
@@ -38,8 +39,9 @@ def _local(config):
         new_jobs=SqliteWorkQueue(db, NEW_JOBS, visibility_timeout=config.lease_seconds),
         state_changes=SqliteWorkQueue(db, STATE_CHANGES, visibility_timeout=30.0),
         storage=StorageRouter([
-            FileStorage(config.allowed_roots, rate=config.transfer_rate_limit),
-            HttpStorage(rate=config.transfer_rate_limit),
+            FileStorage(config.allowed_roots, excluded=config.private_paths,
+                        rate=config.transfer_rate_limit),
+            HttpStorage(AddressPolicy.from_config(config), rate=config.transfer_rate_limit),
         ]),
     )
 

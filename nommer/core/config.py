@@ -23,6 +23,49 @@ class Setting:
     maximum: float | None = None
     choices: tuple = ()
     legacy: str = ""  # media-nommer's name for it
+    separator: str = os.pathsep  # between the items of a list given in the environment
+    check: object = None  # a function of the converted value: raises ValueError, or returns it
+    secret: bool = False  # never shown: not in messages, not in the docs table
+
+
+def _check_tokens(tokens):
+    for n, token in enumerate(tokens):
+        if len(token) < 16:
+            raise ValueError(f"token {n + 1} is shorter than 16 characters")
+        if not all(33 <= ord(ch) < 127 for ch in token):
+            raise ValueError(f"token {n + 1} has a character other than printable ASCII without spaces")
+    return tokens
+
+
+def _check_networks(networks):
+    import ipaddress
+
+    for text in networks:
+        try:
+            ipaddress.ip_network(text.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a network such as 10.0.0.0/8 or fd00::/8") from None
+    return [n.strip() for n in networks]
+
+
+def _check_secret_key(text):
+    if text:
+        from cryptography.fernet import Fernet
+
+        for n, key in enumerate(text.split(",")):
+            try:
+                Fernet(key.strip())
+            except (ValueError, TypeError):
+                raise ValueError(f"key {n + 1} is not a Fernet key (32 bytes in url-safe base64)") from None
+    return text
+
+
+def _check_webhook_secret(text):
+    if text:
+        from nommer.core.signing import secret_bytes
+
+        secret_bytes(text)  # raises ValueError saying what is wrong
+    return text
 
 
 SETTINGS = [
@@ -31,7 +74,7 @@ SETTINGS = [
     Setting("host", "str", "127.0.0.1", "Address the feeder's HTTP API listens on."),
     Setting("port", "int", 8001, "Port of the feeder's HTTP API (media-nommer's port).", minimum=0),
     Setting("ffmpeg", "str", "", "Path of the ffmpeg binary; empty uses the one bundled with the imageio-ffmpeg package."),
-    Setting("file_roots", "list", [], "Folders that `file://` sources and destinations may be under. The working directory and the data folder are always allowed."),
+    Setting("file_roots", "list", [], "Folders that `file://` sources and destinations may be under. The working directory is allowed too (unless it is `/`); the data folder never is, not even under a root."),
     Setting("jobs_per_encoder", "int", 2, "Jobs one encoder works on at once.", minimum=1, legacy="MAX_ENCODING_JOBS_PER_EC2_INSTANCE"),
     Setting("max_encoders", "int", 0, "Most encoders the Scaler runs at once; 0 means 3 on AWS and half the CPU cores (at least 1) locally.", minimum=0, legacy="MAX_NUM_EC2_INSTANCES"),
     Setting("autoscale", "bool", True, "Whether the Scaler starts encoders for the work queued; when false it only keeps `min_encoders` running (encoders started by hand join in either way)."),
@@ -59,11 +102,21 @@ SETTINGS = [
     Setting("max_restarts", "int", 5, "Restarts of one crashed actor within `restart_window` before the feeder exits.", minimum=0),
     Setting("restart_window", "float", 60.0, "Seconds over which `max_restarts` is counted.", minimum=1),
     Setting("fault_rate", "float", 0.0, "For testing nommer itself: the fraction of job store and queue calls that fail with a transient error (see nommer/testing/faults.py). Keep 0 in production.", minimum=0.0, maximum=0.5),
+    Setting("notify_backoff_max", "float", 60.0, "Longest wait, in seconds, between two webhook retries (the doubling stops there).", minimum=0.0),
+    Setting("api_tokens", "list", [], "Bearer tokens the HTTP API accepts (`Authorization: Bearer <token>`); several, so that a token can be replaced without a gap. At least 16 characters each. Empty: no authentication, and the feeder then refuses to listen on anything but loopback. In the environment, separated by `,`.", separator=",", check=_check_tokens, secret=True),
+    Setting("max_body_bytes", "int", 1_000_000, "Largest request body the HTTP API reads, in bytes; a larger one is refused with 413.", minimum=1024),
+    Setting("allowed_networks", "list", [], "Networks (CIDR, e.g. `10.0.0.0/8`) that http(s) sources and webhooks may reach although they are loopback, private, link-local or otherwise not public; by default they are refused. In the environment, separated by `,`.", separator=",", check=_check_networks),
+    Setting("secret_key", "str", "", "Fernet key (`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`) that encrypts URIs carrying credentials in the job store; several separated by `,` to rotate (the first encrypts). Empty: such URIs are refused. Feeder and encoders need the same one.", check=_check_secret_key, secret=True),
+    Setting("webhook_secret", "str", "", "Secret that signs webhooks (Standard Webhooks: `whsec_` then base64 of 24 to 64 random bytes). Empty: webhooks are not signed.", check=_check_webhook_secret, secret=True),
     Setting("log_format", "choice", "console", "`console` for people, `json` for log collectors.", choices=("console", "json")),
     Setting("log_level", "choice", "info", "Least level logged.", choices=("debug", "info", "warning", "error")),
 ]
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def setting_named(name):
+    return _BY_NAME[name]
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -93,8 +146,20 @@ class Config:
 
     @property
     def allowed_roots(self):
-        roots = [pathlib.Path.cwd(), self.data_dir, *self.file_roots]
+        # The working directory is a convenience for a first try; "/" (a
+        # service started without one) would open every file of the machine.
+        cwd = pathlib.Path.cwd().resolve()
+        roots = ([cwd] if cwd != pathlib.Path(cwd.anchor) else []) + [self.data_dir]
+        roots += list(self.file_roots)
         return [pathlib.Path(r).resolve() for r in roots]
+
+    @property
+    def private_paths(self):
+        """nommer's own files in the data folder, which no job may read or
+        write: the job store, encoders' work folders, logs and pid files."""
+        db = self.db_path
+        return [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
+                self.work_dir, self.data_dir / "logs", self.data_dir / "run"]
 
     @property
     def db_path(self):
@@ -114,8 +179,9 @@ class Config:
 
 def _convert(setting, raw, where):
     kind = setting.kind
+    shown = "(hidden)" if setting.secret else repr(raw)
     fail = lambda what: ConfigError(  # noqa: E731
-        f"setting {setting.name!r} ({where}): {what}, got {raw!r}"
+        f"setting {setting.name!r} ({where}): {what}, got {shown}"
     )
     from_env = isinstance(raw, str) and where.startswith("environment")
     if kind in ("str", "path", "choice"):
@@ -150,12 +216,17 @@ def _convert(setting, raw, where):
             raise fail(f"must be at most {setting.maximum:g}")
     elif kind == "list":
         if from_env:
-            raw = [p for p in raw.split(os.pathsep) if p]
+            raw = [p for p in raw.split(setting.separator) if p]
         if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
             raise fail("must be a list of text")
         value = list(raw)
     else:  # pragma: no cover - a mistake in SETTINGS
         raise AssertionError(kind)
+    if setting.check is not None:
+        try:
+            value = setting.check(value)
+        except ValueError as e:
+            raise ConfigError(f"setting {setting.name!r} ({where}): {e}") from None
     return value
 
 
@@ -204,6 +275,15 @@ def load(path=None, overrides=None, environ=None):
         else:
             values[setting.name] = _convert(setting, setting.default, "default")
     return Config(values)
+
+
+def environment_text(name, value):
+    """``value`` of setting ``name`` as its ``NOMMER_*`` variable would spell it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return _BY_NAME[name].separator.join(value)
+    return str(value)
 
 
 def _suggest(key):

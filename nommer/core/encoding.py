@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.parse
 
-from nommer.core import ffmpeg, log
+from nommer.core import credentials, ffmpeg, log
 from nommer.core.errors import (
     Canceled,
     InvalidInput,
@@ -83,6 +83,7 @@ class EncoderCore:
         self.tasks = {}
         self._tasks_lock = threading.Lock()
         self.log = log.get("nommer.encoder", encoder_id=encoder_id)
+        self.box = credentials.SecretBox.from_config(config)
         self.stats = {"finished": 0, "failed": 0, "released": 0}
 
     # -- bookkeeping --------------------------------------------------------
@@ -197,11 +198,12 @@ class EncoderCore:
     def fetch(self, task):
         """Download the source into the work folder and probe it; → ENCODING."""
         job = task.job
+        uris = credentials.real_uris(self.box, job)  # the job holds them with secrets hidden
         # A destination this encoder cannot write fails the job now, not
         # after the encode.
-        for index, output in enumerate(job.outputs):
+        for index, destination in enumerate(uris["destinations"]):
             try:
-                self.storage.check(output["destination"], write=True,
+                self.storage.check(destination, write=True,
                                    field=f"outputs[{index}].destination")
             except InvalidInput as e:
                 raise JobFailed(str(e), code="DESTINATION_INVALID") from None
@@ -209,7 +211,7 @@ class EncoderCore:
         suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(job.source).path).suffix
         task.source_path = task.workdir / f"source{suffix[:10]}"
         self._retrying(
-            lambda: self.storage.fetch(job.source, task.source_path, cancel=task.cancel),
+            lambda: self.storage.fetch(uris["source"], task.source_path, cancel=task.cancel),
             task, "download",
         )
         probe = ffmpeg.probe(self.ffmpeg_exe, task.source_path)
@@ -256,10 +258,11 @@ class EncoderCore:
     def upload(self, task):
         """Store every output at its destination; → FINISHED, then delete the message."""
         job = task.job
+        destinations = credentials.real_uris(self.box, job)["destinations"]
         outputs = []
-        for output, local in zip(job.outputs, task.local_outputs):
+        for output, local, destination in zip(job.outputs, task.local_outputs, destinations):
             size = self._retrying(
-                lambda: self.storage.put(local, output["destination"], cancel=task.cancel),
+                lambda: self.storage.put(local, destination, cancel=task.cancel),
                 task, "upload",
             )
             outputs.append({**output, "result": {"size": size}})
@@ -311,7 +314,7 @@ class EncoderCore:
     def fail(self, task, error):
         """The job ends in ERROR with a readable reason; the message goes."""
         code = getattr(error, "code", None) or "ERROR"
-        details = "; ".join([str(error), *dict.fromkeys(task.notes)])
+        details = credentials.scrub("; ".join([str(error), *dict.fromkeys(task.notes)]))
         try:
             self.set_state(task, State.ERROR, details=details, error_code=code)
         except Canceled:

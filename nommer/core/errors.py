@@ -11,11 +11,15 @@ class NommerError(Exception):
 
     code = "ERROR"
 
-    def __init__(self, message, *, code=None):
+    field = None  # the input at fault, when there is one (InvalidInput always has it)
+
+    def __init__(self, message, *, code=None, field=None):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if field is not None:
+            self.field = field
 
     def __str__(self):
         return self.message

@@ -101,10 +101,14 @@ class Job:
     finished_at: str | None = None
     heartbeat_at: str | None = None
     probe: dict | None = None
+    # The submitted URIs, encrypted, when any carries a credential; source,
+    # outputs and notify_url then hold them with the secrets hidden.
+    sealed: str | None = None
+    notifications: tuple = ()  # of dicts: state, attempts, status, delivered_at or error
     version: int = 0
 
     @classmethod
-    def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json"):
+    def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json", sealed=None):
         now = utcnow()
         return cls(
             id=job_id or new_job_id(),
@@ -112,6 +116,7 @@ class Job:
             outputs=tuple(dict(o) for o in outputs),
             notify_url=notify_url,
             notify_format=notify_format,
+            sealed=sealed,
             created_at=now,
             updated_at=now,
         )
@@ -124,8 +129,9 @@ class Job:
         """The same state with other fields changed (progress, details...)."""
         if "state" in changes and State(changes["state"]) != self.state:
             raise ValueError("use transition() to change the state")
-        if "outputs" in changes:
-            changes["outputs"] = tuple(dict(o) for o in changes["outputs"])
+        for name in ("outputs", "notifications"):
+            if name in changes:
+                changes[name] = tuple(dict(o) for o in changes[name])
         return dataclasses.replace(self, updated_at=utcnow(), **changes)
 
     def transition(self, new_state, **changes):
@@ -152,6 +158,7 @@ class Job:
         data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["state"] = self.state.value
         data["outputs"] = [dict(o) for o in self.outputs]
+        data["notifications"] = [dict(n) for n in self.notifications]
         if self.probe is not None:
             data["probe"] = dict(self.probe)
         return data
@@ -161,6 +168,7 @@ class Job:
         values = {k: v for k, v in data.items() if k in _FIELD_NAMES}
         values["state"] = State(values.get("state", State.PENDING))
         values["outputs"] = tuple(dict(o) for o in values.get("outputs", ()))
+        values["notifications"] = tuple(dict(n) for n in values.get("notifications", ()))
         return cls(**values)
 
 

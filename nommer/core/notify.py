@@ -1,27 +1,39 @@
-"""Webhook deliveries: POST a job's state change to its notify_url."""
+"""Webhook deliveries: POST a job's state change to its notify_url.
+
+Each delivery is signed (Standard Webhooks headers, see ``signing``) when a
+``webhook_secret`` is set, goes only to addresses the AddressPolicy allows
+(checked on the connection itself), follows no redirect, and is retried with
+exponential backoff up to a cap. :func:`deliver` returns a record of what
+happened, which the job keeps (``notifications`` in GET /jobs/<id>).
+"""
 
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from nommer.core.storage import redact
+from nommer.core import signing
+from nommer.core.credentials import basic_auth, redact, scrub, scrub_deep
+from nommer.core.jobs import utcnow
+from nommer.core.netguard import refused_reason
 
 
 def payload(change, resource):
     """The JSON body of one state change. It carries media-nommer's field
     names too (unique_id, job_state, job_state_details)."""
+    details = scrub(change.get("details", ""))
     return {
         "event": "job.state_changed",
         "job_id": change["job_id"],
         "state": change["state"],
-        "details": change.get("details", ""),
+        "details": details,
         "at": change.get("at"),
-        "job": resource,
+        "job": scrub_deep(resource),
         "unique_id": change["job_id"],
         "job_state": change["state"],
-        "job_state_details": change.get("details", ""),
+        "job_state_details": details,
     }
 
 
@@ -33,38 +45,72 @@ def encode(body, fmt):
     return json.dumps(body).encode(), "application/json"
 
 
-def post(url, data, content_type, timeout):
-    """One delivery; returns the HTTP status or raises OSError-like errors."""
+def message_id():
+    """A new webhook-id: the same on every retry of one message."""
+    return "msg_" + os.urandom(12).hex()
+
+
+def post(opener, url, data, content_type, timeout, extra_headers=None):
+    """One delivery; returns the HTTP status or raises URLError/OSError.
+    User info in ``url`` is sent as basic authentication."""
+    bare, authorization = basic_auth(url)
     request = urllib.request.Request(
-        url, data=data, method="POST",
-        headers={"Content-Type": content_type, "User-Agent": "nommer-webhook"},
+        bare, data=data, method="POST",
+        headers={"Content-Type": content_type, "User-Agent": "nommer-webhook", **(extra_headers or {})},
     )
+    if authorization:
+        request.add_unredirected_header("Authorization", authorization)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as e:
         return e.code
 
 
-def deliver(url, data, content_type, attempts, timeout, backoff, log, stopping=None):
-    """POST with retries and exponential backoff; True when a 2xx came back."""
-    delay = backoff
+def backoff_delays(first, cap):
+    """``first``, doubled each time, never above ``cap``."""
+    delay = first
+    while True:
+        yield min(delay, cap)
+        delay *= 2
+
+
+def deliver(opener, url, data, content_type, *, msg_id, state, attempts, timeout,
+            backoff, backoff_max, log, key=None, stopping=None):
+    """POST with retries; returns ``{id, state, attempts, status,
+    delivered_at}`` on a 2xx, else ``{id, state, attempts, status, error}``."""
+    shown = redact(url)
+    delays = backoff_delays(backoff, backoff_max)
+    record = {"id": msg_id, "state": state, "attempts": 0, "status": None}
     for attempt in range(1, attempts + 1):
+        record["attempts"] = attempt
+        headers = signing.headers(key, msg_id, data) if key else {}
+        retry = True
         try:
-            status = post(url, data, content_type, timeout)
+            status = post(opener, url, data, content_type, timeout, headers)
+            record["status"] = status
             if 200 <= status < 300:
-                return True
+                return {**record, "delivered_at": utcnow()}
             error = f"HTTP {status}"
-            if 400 <= status < 500 and status not in (408, 429):
-                log.warning("webhook refused", url=redact(url), status=status)
-                return False
+            if 300 <= status < 400:
+                error += " (webhook redirects are not followed)"
+                retry = False
+            elif 400 <= status < 500 and status not in (408, 429):
+                retry = False
         except (urllib.error.URLError, OSError, ValueError) as e:
-            error = str(getattr(e, "reason", e))
-        log.info("webhook failed", url=redact(url), attempt=attempt, error=error)
+            refused = refused_reason(e)
+            error = str(refused) if refused else str(getattr(e, "reason", e))
+            retry = refused is None
+        error = scrub(error)
+        if not retry:
+            log.warning("webhook refused", url=shown, attempt=attempt, error=error)
+            return {**record, "error": error}
+        log.info("webhook failed", url=shown, attempt=attempt, error=error)
         if attempt < attempts:
-            if stopping is not None and stopping.wait(delay):
-                return False
-            elif stopping is None:
+            delay = next(delays)
+            if stopping is not None:
+                if stopping.wait(delay):
+                    return {**record, "error": f"{error}; the feeder stopped before the next try"}
+            else:
                 time.sleep(delay)
-            delay *= 2
-    return False
+    return {**record, "error": f"{error}; gave up after {attempts} attempts"}

@@ -1,34 +1,60 @@
 """The feeder's job logic: accept, query and cancel jobs. The JobTracker actor
 holds one :class:`JobService`; tests call it directly."""
 
+import dataclasses
 import urllib.parse
 
+from nommer.core import credentials
 from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
 from nommer.core.ffmpeg import validate_output
 from nommer.core.jobs import Job, State, UNFINISHED_STATES
+from nommer.core.netguard import AddressPolicy
+from nommer.core.storage import redact, scheme_of
 
 MAX_OUTPUTS = 20
+MAX_NOTIFICATIONS = 20  # delivery records kept on a job, newest last
 WRITE_RETRIES = 20
+# What each URI of a job may be, whatever adapters are installed.
+SOURCE_SCHEMES = ("file", "http", "https", "s3")
+DESTINATION_SCHEMES = ("file", "s3")
 
 
-def check_notify_url(url, field="notify_url"):
+def check_scheme(uri, allowed, field):
+    scheme = scheme_of(uri, field)
+    if scheme not in allowed:
+        raise InvalidInput(
+            field, f"scheme {scheme!r} is not allowed here (use one of: {', '.join(allowed)})"
+        )
+
+
+def check_notify_url(url, field="notify_url", policy=None):
+    """Raise InvalidInput unless ``url`` is an http(s) URL to an address
+    ``policy`` (by default: public addresses only) allows."""
     if url is None:
         return None
     if not isinstance(url, str) or not url.strip():
         raise InvalidInput(field, "must be an http:// or https:// URL")
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(field, f"{url!r} is not an http:// or https:// URL")
+    check_scheme(url, ("http", "https"), field)
+    if not urllib.parse.urlsplit(url).hostname:
+        raise InvalidInput(field, f"{redact(url)!r} is not an http:// or https:// URL with a host")
+    (policy or AddressPolicy()).check_url(url, field)
     return url
 
 
 class JobService:
-    def __init__(self, store, storage):
+    """``policy`` says which addresses webhooks may reach; ``box`` (a
+    credentials.SecretBox, or None) encrypts URIs that carry credentials,
+    which are refused without one."""
+
+    def __init__(self, store, storage, policy=None, box=None):
         self.store = store
         self.storage = storage
+        self.policy = policy or AddressPolicy()
+        self.box = box
 
     def validate(self, source, outputs, notify_url=None):
         """Check a submission completely; raises InvalidInput naming the field."""
+        check_scheme(source, SOURCE_SCHEMES, "source")
         self.storage.check(source, write=False, field="source")
         if not isinstance(outputs, (list, tuple)) or not outputs:
             raise InvalidInput("outputs", "must be a non-empty list of outputs")
@@ -40,12 +66,18 @@ class JobService:
             if not isinstance(output, dict):
                 raise InvalidInput(field, "must be an object with destination and preset or options")
             destination = output.get("destination")
+            check_scheme(destination, DESTINATION_SCHEMES, f"{field}.destination")
             self.storage.check(destination, write=True, field=f"{field}.destination")
             if destination in seen:
                 raise InvalidInput(f"{field}.destination", "is the destination of another output too")
             seen.add(destination)
             validate_output(output, field)
-        check_notify_url(notify_url)
+        check_notify_url(notify_url, policy=self.policy)
+        credentials.refuse_without_key(self.box, [
+            ("source", source),
+            *((f"outputs[{i}].destination", o.get("destination")) for i, o in enumerate(outputs)),
+            ("notify_url", notify_url),
+        ])
 
     def submit(self, source, outputs, notify_url=None, notify_format="json"):
         """Validate and store a new PENDING job; returns it. Nothing is stored
@@ -61,7 +93,14 @@ class JobService:
         ]
         if notify_format not in ("json", "form"):
             raise InvalidInput("notify_format", "must be json or form")
-        return self.store.create(Job.new(source, clean, notify_url, notify_format=notify_format))
+        credentials.refuse_without_key(self.box, [
+            ("source", source), ("notify_url", notify_url),
+            *((f"outputs[{i}].destination", o.get("destination")) for i, o in enumerate(clean)),
+        ])
+        source, clean, notify_url, sealed = credentials.seal_uris(self.box, source, clean, notify_url)
+        return self.store.create(
+            Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed)
+        )
 
     def get(self, job_id):
         return self.store.get(job_id)
@@ -93,6 +132,24 @@ class JobService:
             except StaleWrite:
                 continue
         raise StaleWrite(f"job {job_id} kept changing; try again")
+
+    def record_notification(self, job_id, record):
+        """Add or replace (same ``id``) the delivery record of one webhook on
+        the job, by a conditional write; returns the job, None when it is gone."""
+        for _ in range(WRITE_RETRIES):
+            try:
+                job = self.store.get(job_id)
+            except NotFound:
+                return None
+            kept = [n for n in job.notifications if n.get("id") != record.get("id")]
+            notes = (kept + [record])[-MAX_NOTIFICATIONS:]
+            # replace, not with_changes: telling about the job is not activity
+            # of the job, so updated_at (which the Reaper watches) stays.
+            try:
+                return self.store.update(dataclasses.replace(job, notifications=tuple(notes)))
+            except StaleWrite:
+                continue
+        raise StaleWrite(f"job {job_id} kept changing; its webhook record was not written")
 
     def unfinished(self):
         return [j for j in self.store.unfinished() if j.state in UNFINISHED_STATES]

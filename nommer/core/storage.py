@@ -7,7 +7,10 @@ One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
 import abc
 import urllib.parse
 
+from nommer.core.credentials import redact
 from nommer.core.errors import InvalidInput
+
+MAX_URI_LENGTH = 4096
 
 
 class Storage(abc.ABC):
@@ -38,25 +41,23 @@ class Storage(abc.ABC):
 def scheme_of(uri, field="uri"):
     if not isinstance(uri, str) or not uri.strip():
         raise InvalidInput(field, "must be a non-empty URI string")
-    scheme = urllib.parse.urlsplit(uri).scheme.lower()
+    if len(uri) > MAX_URI_LENGTH:
+        raise InvalidInput(field, f"is longer than {MAX_URI_LENGTH} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in uri):
+        raise InvalidInput(field, "contains control characters (a URI has none; percent-encode them)")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in uri):
+        raise InvalidInput(field, "contains an unpaired UTF-16 surrogate, which is not text")
+    try:
+        parts = urllib.parse.urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as e:
+        raise InvalidInput(field, f"{redact(uri)!r} is not a valid URI ({e})") from None
+    scheme = parts.scheme.lower()
     if not scheme:
         raise InvalidInput(
             field, f"{redact(uri)!r} has no scheme; write file:///path, http(s):// or s3://"
         )
     return scheme
-
-
-def redact(uri):
-    """The URI with any password or secret key inside it replaced by ``***``."""
-    if not isinstance(uri, str):
-        return uri
-    parts = urllib.parse.urlsplit(uri)
-    if parts.password is None and "@" not in parts.netloc:
-        return uri
-    host = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username
-    netloc = f"{user}:***@{host}" if user else f"***@{host}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 class StorageRouter:

@@ -3,21 +3,24 @@
 from flask import Flask, request
 from werkzeug.exceptions import InternalServerError
 
-from nommer.http import jobs, legacy, pages, status
+from nommer.http import auth, jobs, legacy, pages, status
 from nommer.http.errors import problem_of
 
 
-def create_app(api, *, max_body_bytes=1_000_000):
+def create_app(api, *, max_body_bytes=1_000_000, api_tokens=()):
     """A Flask app serving ``api``.
 
     ``api`` has ``submit(source, outputs, notify_url)``, ``get(job_id)``,
     ``list(state, limit, cursor)``, ``cancel(job_id)``, ``fleet()`` and
     ``health() -> (ok, report)``, raising nommer's errors; the feeder passes a
-    gateway to its actors, tests a JobService wrapper.
+    gateway to its actors, tests a JobService wrapper. With ``api_tokens``
+    every route but /health and the dashboard's page needs one of them as a
+    bearer token.
     """
     app = Flask("nommer.http")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False
+    auth.install(app, api_tokens)
     app.register_blueprint(jobs.blueprint(api))
     app.register_blueprint(legacy.blueprint(api, max_body_bytes))
     app.register_blueprint(status.blueprint(api))
@@ -29,5 +32,12 @@ def create_app(api, *, max_body_bytes=1_000_000):
             exc = exc.original_exception  # the real cause, so it is logged
         problem = problem_of(exc, request, max_body_bytes)
         return problem.as_json(), problem.status
+
+    @app.after_request
+    def hardened(response):
+        # Answers are data, never pages to render or to keep in a cache.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     return app

@@ -1,5 +1,13 @@
 """The dashboard at ``/``: one self-contained page (no external assets) that
-reads ``/jobs`` and ``/fleet`` every 2 seconds."""
+reads ``/jobs`` and ``/fleet`` every 2 seconds.
+
+The page itself holds no data and is served without a token; when the API
+answers 401 it asks for one, keeps it in sessionStorage (gone when the tab
+closes) and sends it as a bearer token with every call.
+"""
+
+import base64
+import hashlib
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -19,10 +27,15 @@ PAGE = """<!doctype html>
   .bar span { background: #4a8; height: 100%; display: block; }
   .FINISHED { color: #282; } .ERROR, .ABANDONED { color: #b22; } .CANCELED { color: #777; }
   .stale { color: #b22; }
+  #login { margin-bottom: 1em; }
 </style>
 </head>
 <body>
 <h1>nommer</h1>
+<form id="login" hidden>
+  <label>API token <input id="token" type="password" autocomplete="off" size="40"></label>
+  <button type="submit">Use</button>
+</form>
 <div id="fleet">loading fleet...</div>
 <div id="status"></div>
 <table>
@@ -68,8 +81,27 @@ function showFleet(fleet) {
     ? encoders.length + " encoder(s): " + encoders.map(e => (e.id || "?") + " " + (e.state || "")).join(", ")
     : JSON.stringify(fleet);
 }
+const TOKEN_KEY = "nommer-token";
+function askForToken() {
+  document.getElementById("login").hidden = false;
+  document.getElementById("token").focus();
+}
+document.getElementById("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const field = document.getElementById("token");
+  sessionStorage.setItem(TOKEN_KEY, field.value.trim());
+  field.value = "";
+  document.getElementById("login").hidden = true;
+  refresh();
+});
 async function getJson(url) {
-  const answer = await fetch(url, {cache: "no-store"});
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = token ? {"Authorization": "Bearer " + token} : {};
+  const answer = await fetch(url, {cache: "no-store", headers: headers});
+  if (answer.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    askForToken();
+  }
   const data = await answer.json();
   if (!answer.ok) throw new Error(data.error ? data.error.message : answer.status);
   return data;
@@ -93,3 +125,16 @@ setInterval(refresh, 2000);
 </body>
 </html>
 """
+
+
+def _script_hash(page):
+    script = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    return base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+
+
+# Only this page's own script runs, it talks only to this origin, and no
+# other site may frame it.
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; script-src 'sha256-{_script_hash(PAGE)}'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)

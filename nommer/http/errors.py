@@ -7,6 +7,7 @@ import os
 import structlog
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from nommer.core.credentials import scrub
 from nommer.core.errors import (
     AlreadyExists,
     InvalidInput,
@@ -42,19 +43,41 @@ class Problem:
 
 
 def problem_of(exc, request, max_body_bytes):
-    """What to tell the user about ``exc`` raised while serving ``request``."""
+    """What to tell the user about ``exc`` raised while serving ``request``.
+
+    A 4xx names the field at fault (``path`` and ``method`` for the route
+    itself); no answer repeats a credential found in a URI.
+    """
+    problem = _problem(exc, request, max_body_bytes)
+    return dataclasses.replace(problem, message=scrub(problem.message))
+
+
+def _problem(exc, request, max_body_bytes):
     if isinstance(exc, RequestEntityTooLarge):
         return Problem(413, "TOO_LARGE", f"body: is larger than the {max_body_bytes} bytes allowed", "body")
     if isinstance(exc, MethodNotAllowed):
         allowed = ", ".join(sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"}))
-        return Problem(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path} (allowed: {allowed})")
+        return Problem(405, "METHOD_NOT_ALLOWED", f"method: {request.method} is not allowed on {_shown_path(request)} (allowed: {allowed})", "method")
     if isinstance(exc, HTTPException) and exc.code == 404:
-        return Problem(404, "NOT_FOUND", f"no such route: {request.method} {request.path} (see /openapi.json)")
+        return Problem(404, "NOT_FOUND", f"path: no such route: {request.method} {_shown_path(request)} (see /openapi.json)", "path")
     if isinstance(exc, HTTPException):
-        return Problem(exc.code or 500, exc.name.upper().replace(" ", "_"), exc.description or exc.name)
+        code = exc.code or 500
+        field = "body" if 400 <= code < 500 else None
+        message = exc.description or exc.name
+        return Problem(code, exc.name.upper().replace(" ", "_"), f"{field}: {message}" if field else message, field)
     for kind, status in STATUS:
         if isinstance(exc, kind):
-            return Problem(status, exc.code, str(exc), getattr(exc, "field", None))
+            field = getattr(exc, "field", None)
+            message = str(exc)
+            if field and not message.startswith(f"{field}: "):
+                message = f"{field}: {message}"
+            return Problem(status, exc.code, message, field)
     reference = os.urandom(4).hex()
+    # The path may hold anything a client sent; the log gets it redacted.
     log.error("request failed", method=request.method, path=request.path, reference=reference, exc_info=exc)
     return Problem(500, "INTERNAL", f"internal error (reference {reference}); the feeder's log has the details")
+
+
+def _shown_path(request):
+    path = request.path
+    return path if len(path) <= 80 else path[:80] + "..."

@@ -4,7 +4,7 @@ import re
 
 from flask import Blueprint, request
 
-from nommer.core.errors import NotFound
+from nommer.core.errors import InvalidTransition, NotFound
 from nommer.http.body import parse_body
 from nommer.http.models import ListQuery, SubmitRequest, output_dicts
 from nommer.http.resources import job_resource
@@ -17,8 +17,17 @@ def checked_id(job_id):
     """``job_id`` if it looks like a job id; anything else cannot name a job."""
     if not JOB_ID.fullmatch(job_id):
         shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
-        raise NotFound(f"no job {shown!r} (a job id is 20 hexadecimal digits)")
+        raise NotFound(f"no job {shown!r} (a job id is 20 hexadecimal digits)", field="job_id")
     return job_id
+
+
+def about_job(call, job_id):
+    """``call(job_id)``, its NotFound and InvalidTransition naming ``job_id``."""
+    try:
+        return call(checked_id(job_id))
+    except (NotFound, InvalidTransition) as e:
+        e.field = e.field or "job_id"
+        raise
 
 
 def blueprint(api):
@@ -38,10 +47,10 @@ def blueprint(api):
 
     @bp.get("/jobs/<job_id>")
     def get_job(job_id):
-        return job_resource(api.get(checked_id(job_id)))
+        return job_resource(about_job(api.get, job_id))
 
     @bp.post("/jobs/<job_id>/cancel")
     def cancel_job(job_id):
-        return job_resource(api.cancel(checked_id(job_id)))
+        return job_resource(about_job(api.cancel, job_id))
 
     return bp

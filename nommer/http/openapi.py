@@ -42,6 +42,22 @@ JOB_SCHEMA = {
         "started_at": _NULLABLE_STR,
         "finished_at": _NULLABLE_STR,
         "probe": {"type": ["object", "null"], "description": "What ffprobe found in the source."},
+        "notifications": {
+            "type": "array",
+            "description": "What became of each webhook delivery (the latest 20).",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "description": "The webhook-id header sent."},
+                    "state": {"type": "string", "description": "The job state the webhook told."},
+                    "attempts": {"type": "integer", "minimum": 1},
+                    "status": {"type": ["integer", "null"], "description": "HTTP status of the last attempt."},
+                    "delivered_at": {"type": "string", "format": "date-time"},
+                    "error": {"type": "string", "description": "Why it was not delivered."},
+                },
+                "required": ["id", "state", "attempts", "status"],
+            },
+        },
         "links": {
             "type": "object",
             "properties": {"self": {"type": "string"}, "cancel": _NULLABLE_STR},
@@ -56,7 +72,7 @@ ERROR_SCHEMA = {
             "type": "object",
             "properties": {
                 "code": {"type": "string"},
-                "field": {**_NULLABLE_STR, "description": "Path of the field at fault, e.g. outputs[0].preset."},
+                "field": {**_NULLABLE_STR, "description": "Path of the field at fault, e.g. outputs[0].preset; `Authorization`, `job_id`, `path` or `method` for the request itself. Every 4xx has one."},
                 "message": {"type": "string"},
             },
             "required": ["code", "field", "message"],
@@ -90,6 +106,26 @@ def _answer(description, schema=None, media="application/json"):
 
 def _error(description):
     return _answer(description, _ref("Error"))
+
+
+_UNAUTHORIZED = {
+    **_error("No valid bearer token (the api_tokens setting); the error's field is Authorization."),
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="nommer"'}},
+}
+# Routes that answer without a token: health checks, and the dashboard's page
+# shell, whose script asks for the token before it reads anything.
+OPEN = {("/health", "get"), ("/", "get")}
+
+
+def _secured(paths):
+    """Every operation but the open ones needs the token and may answer 401."""
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if (path, method) in OPEN:
+                operation["security"] = []
+            else:
+                operation["responses"].setdefault("401", _UNAUTHORIZED)
+    return paths
 
 
 def _body(name):
@@ -132,7 +168,9 @@ def document():
         "responses": {
             "200": _answer("Accepted.", _ref("LegacyAnswer")),
             "400": _answer("Refused; message names the field.", _ref("LegacyAnswer")),
+            "401": _answer("No valid bearer token; field is Authorization.", _ref("LegacyAnswer")),
             "413": _answer("Body too large.", _ref("LegacyAnswer")),
+            "503": _answer("The feeder is busy or restarting; try again.", _ref("LegacyAnswer")),
         },
     }
     paths = {
@@ -150,14 +188,14 @@ def document():
             "get": {
                 "summary": f"List jobs, newest first (at most {MAX_LIST_LIMIT} a page).",
                 "parameters": _query_parameters(),
-                "responses": {"200": _answer("A page of jobs.", _ref("JobList")), "400": _error("Bad query.")},
+                "responses": {"200": _answer("A page of jobs.", _ref("JobList")), "400": _error("Bad query; the error names the parameter."), "503": _error("The feeder is busy or restarting; try again.")},
             },
         },
         "/jobs/{job_id}": {
             "get": {
                 "summary": "One job.",
                 "parameters": [_JOB_ID],
-                "responses": {"200": job, "404": _error("No such job.")},
+                "responses": {"200": job, "404": _error("No such job; field is job_id."), "503": _error("The feeder is busy or restarting; try again.")},
             }
         },
         "/jobs/{job_id}/cancel": {
@@ -166,14 +204,15 @@ def document():
                 "parameters": [_JOB_ID],
                 "responses": {
                     "200": job,
-                    "404": _error("No such job."),
-                    "409": _error("The job has already finished."),
+                    "404": _error("No such job; field is job_id."),
+                    "409": _error("The job has already finished; field is job_id."),
+                    "503": _error("The feeder is busy or restarting; try again."),
                 },
             }
         },
         "/job/submit": {"post": legacy},
         "/job/submit/": {"post": legacy},
-        "/fleet": {"get": {"summary": "The encoders.", "responses": {"200": _answer("Fleet report.", {"type": "object"})}}},
+        "/fleet": {"get": {"summary": "The encoders.", "responses": {"200": _answer("Fleet report.", {"type": "object"}), "503": _error("The feeder is busy or restarting; try again.")}}},
         "/health": {
             "get": {
                 "summary": "Health of the feeder's parts.",
@@ -195,6 +234,10 @@ def document():
     return {
         "openapi": "3.1.0",
         "info": {"title": "nommer", "version": nommer.__version__, "description": "Media-encoding farm API."},
-        "paths": paths,
-        "components": {"schemas": schemas},
+        "paths": _secured(paths),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "One of the api_tokens setting."}},
+        },
+        "security": [{"bearer": []}],
     }

@@ -10,7 +10,8 @@ def blueprint():
 
     @bp.get("/")
     def index():
-        return Response(dashboard.PAGE, content_type="text/html; charset=utf-8")
+        return Response(dashboard.PAGE, content_type="text/html; charset=utf-8",
+                        headers={"Content-Security-Policy": dashboard.CONTENT_SECURITY_POLICY})
 
     @bp.get("/openapi.json")
     def openapi_json():

@@ -1,6 +1,6 @@
 """How a job looks in API answers: credentials hidden, links included."""
 
-from nommer.core.storage import redact
+from nommer.core.credentials import redact, scrub
 
 
 def job_resource(job):
@@ -8,7 +8,7 @@ def job_resource(job):
     return {
         "id": job.id,
         "state": str(job.state),
-        "details": job.details,
+        "details": scrub(job.details),
         "error_code": job.error_code,
         "progress": job.progress,
         "attempt": job.attempt,
@@ -21,6 +21,7 @@ def job_resource(job):
         "started_at": job.started_at,
         "finished_at": job.finished_at,
         "probe": job.probe,
+        "notifications": [dict(n) for n in job.notifications],
         "links": {
             "self": f"/jobs/{job.id}",
             # None once the job has finished: there is nothing left to cancel.

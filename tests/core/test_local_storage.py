@@ -1,11 +1,13 @@
 import http.server
 import os
+import pathlib
 import threading
 
 import pytest
 
 from nommer.core.adapters.local_storage import FileStorage, HttpStorage
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
+from nommer.core.netguard import AddressPolicy
 from nommer.core.storage import StorageRouter, redact
 
 
@@ -18,7 +20,8 @@ def root(tmp_path):
 
 @pytest.fixture
 def router(root):
-    return StorageRouter([FileStorage([root]), HttpStorage(timeout=5)])
+    # The test server is on loopback, which nommer refuses unless allowed.
+    return StorageRouter([FileStorage([root]), HttpStorage(AddressPolicy(["127.0.0.0/8"]), timeout=5)])
 
 
 def test_put_then_fetch_round_trip(router, root, tmp_path):
@@ -177,3 +180,109 @@ def test_rate_limit_paces_a_copy_and_cancel_cuts_the_wait(root, tmp_path):
     with pytest.raises(Canceled):
         storage.fetch(f"file://{src}", tmp_path / "again.bin", cancel=cancel)
     assert time.monotonic() - started < 1.0
+
+
+def test_redact_hides_whole_tokens_and_signed_query_parameters():
+    assert redact("https://ghp_TOKEN@host/x") == "https://***@host/x"
+    signed = redact("https://b.s3.amazonaws.com/k.mp4?X-Amz-Signature=abc123&X-Amz-Credential=AKIA%2F&x=1")
+    assert "abc123" not in signed and "AKIA" not in signed and "x=1" in signed
+
+
+# -- gaps a crafted file URI could use ---------------------------------------
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("file:///{root}/a%00b.mp4", "NUL"),
+    ("file:///{root}/a%ffb.mp4", "not UTF-8"),
+    ("file:///{root}/a\x00b.mp4", "control characters"),
+    ("file:///{root}/a\nb.mp4", "control characters"),
+    ("file:///{root}/%2e%2e/%2e%2e/etc/passwd", "outside the folders"),
+    ("file://localhost/etc/passwd", "outside the folders"),
+])
+def test_crafted_file_uris_are_refused(router, root, uri, message):
+    with pytest.raises(InvalidInput) as e:
+        router.check(uri.format(root=root), write=False, field="source")
+    assert e.value.field == "source" and message in str(e.value)
+
+
+def private_storage(data):
+    from nommer.core import config as config_mod
+
+    config = config_mod.load(environ={"NOMMER_DATA_DIR": str(data)})
+    return StorageRouter([FileStorage(config.allowed_roots, excluded=config.private_paths)])
+
+
+def test_nommers_own_files_are_never_readable_or_writable(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "nommer.sqlite3").write_bytes(b"SQLite format 3\0")
+    storage = private_storage(data)
+
+    for name in ("nommer.sqlite3", "nommer.sqlite3-wal", "logs/encoder-1.log", "run/encoder-1.pid"):
+        for write in (False, True):
+            with pytest.raises(InvalidInput, match="nommer's own files in the data folder"):
+                storage.check((data / name).as_uri(), write=write, field="source")
+    with pytest.raises(InvalidInput, match="nommer's own files in the data folder"):
+        storage.put(tmp_path / "x", (data / "work" / "other-job" / "out.mp4").as_uri())
+    # the rest of the data folder is the user's, as the working directory is
+    storage.check((data / "media" / "clip.mp4").as_uri(), write=True, field="destination")
+
+
+def test_a_link_into_the_data_folder_is_refused_too(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "nommer.sqlite3").write_bytes(b"db")
+    (tmp_path / "innocent.mp4").symlink_to(data / "nommer.sqlite3")
+    storage = private_storage(data)
+
+    with pytest.raises(InvalidInput, match="data folder"):
+        storage.check((tmp_path / "innocent.mp4").as_uri(), write=False, field="source")
+
+
+def test_a_pipe_under_a_root_is_refused_and_never_blocks(router, root, tmp_path):
+    fifo = root / "pipe.mp4"
+    os.mkfifo(fifo)
+
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        router.check(fifo.as_uri(), write=False, field="source")
+    with pytest.raises(JobFailed) as e:
+        router.fetch(fifo.as_uri(), tmp_path / "x")  # would hang on a plain open()
+    assert e.value.code == "SOURCE_UNSAFE"
+
+
+def test_a_source_swapped_for_a_link_after_the_check_is_refused(router, root, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private key")
+    source = root / "clip.mp4"
+    source.write_bytes(b"media")
+    router.check(source.as_uri(), write=False, field="source")  # at submit time: fine
+
+    source.unlink()
+    source.symlink_to(secret)  # before the encoder fetches it
+
+    with pytest.raises(InvalidInput, match="outside the folders"):
+        router.fetch(source.as_uri(), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_folder_on_the_way_swapped_for_a_link_is_caught_once_open(root, tmp_path):
+    # path_of resolved the path before the swap; the open file's real place decides.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "clip.mp4").write_text("secret")
+    storage = FileStorage([root])
+    inside = root / "sub"
+    inside.symlink_to(outside)
+
+    with pytest.raises(JobFailed) as e:
+        storage._open_source(inside / "clip.mp4")
+    assert e.value.code == "SOURCE_UNSAFE" and "outside the folders" in str(e.value)
+
+
+def test_a_working_directory_of_slash_is_no_root(monkeypatch):
+    from nommer.core import config
+
+    monkeypatch.chdir("/")
+    roots = config.load(environ={"NOMMER_FILE_ROOTS": "/srv/media"}).allowed_roots
+    assert pathlib.Path("/") not in roots
+    assert pathlib.Path("/srv/media") in roots

@@ -37,11 +37,17 @@ def call(base, method, path, body=None, headers=None, raw=None):
 
 
 class FeederProcess:
-    def __init__(self, workdir, roots, **settings):
+    """A feeder process; with ``token`` it is configured with that API token
+    and sends it with every call."""
+
+    def __init__(self, workdir, roots, token=None, **settings):
         self.workdir = workdir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.token = token
         settings = {"scale_interval": 0.3, "reap_interval": 1, **settings}
+        if token:
+            settings["api_tokens"] = token
         self.env = farm_env(workdir / "data", roots, **settings)
         self.log_path = workdir / "feeder.log"
         self.proc = None
@@ -79,11 +85,14 @@ class FeederProcess:
             self.proc.wait()
             raise AssertionError("feeder did not stop within 60 s: " + self.log())
 
-    def get(self, path):
-        return call(self.base, "GET", path)
+    def _auth(self, headers=None):
+        return {**({"Authorization": f"Bearer {self.token}"} if self.token else {}), **(headers or {})}
 
-    def post(self, path, body=None, **kw):
-        return call(self.base, "POST", path, body, **kw)
+    def get(self, path):
+        return call(self.base, "GET", path, headers=self._auth())
+
+    def post(self, path, body=None, headers=None, **kw):
+        return call(self.base, "POST", path, body, headers=self._auth(headers), **kw)
 
     def wait_job(self, job_id, timeout=120, states=("FINISHED", "ERROR", "ABANDONED", "CANCELED")):
         def done():

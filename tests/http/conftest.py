@@ -7,6 +7,8 @@ import pytest
 
 from nommer.core.adapters.local_storage import FileStorage, HttpStorage
 from nommer.core.adapters.sqlite_store import SqliteJobStore
+from nommer.core.credentials import SecretBox
+from nommer.core.netguard import AddressPolicy
 from nommer.core.service import JobService
 from nommer.core.storage import StorageRouter
 from nommer.http.app import create_app
@@ -69,9 +71,20 @@ def store(tmp_path):
     store.close()
 
 
+SECRET_KEY = "k5N8Vw0K4Zl2yYq1Xc3n6R7t8U9v0W1x2Y3z4A5b6C8="  # a Fernet key for the tests
+
+
 @pytest.fixture
-def api(store, media):
-    return ServiceApi(JobService(store, StorageRouter([FileStorage([media]), HttpStorage()])))
+def box():
+    return SecretBox(SECRET_KEY)
+
+
+@pytest.fixture
+def api(store, media, box):
+    # Submissions check addresses with the default policy (public only) and
+    # store URIs with credentials sealed with the tests' key.
+    storage = StorageRouter([FileStorage([media]), HttpStorage()])
+    return ServiceApi(JobService(store, storage, AddressPolicy(), box))
 
 
 @pytest.fixture

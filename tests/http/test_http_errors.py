@@ -12,6 +12,7 @@ def test_an_unknown_route_is_json_404(client):
     assert answer.status_code == 404
     assert answer.is_json
     assert answer.get_json()["error"]["code"] == "NOT_FOUND"
+    assert answer.get_json()["error"]["field"] == "path"
 
 
 def test_a_wrong_method_is_json_405_naming_the_allowed_ones(client):
@@ -19,7 +20,8 @@ def test_a_wrong_method_is_json_405_naming_the_allowed_ones(client):
 
     assert answer.status_code == 405
     assert answer.is_json
-    assert answer.get_json()["error"]["message"] == "DELETE is not allowed on /jobs (allowed: GET, POST)"
+    assert answer.get_json()["error"]["message"] == "method: DELETE is not allowed on /jobs (allowed: GET, POST)"
+    assert answer.get_json()["error"]["field"] == "method"
 
 
 def test_a_crash_is_a_generic_500_and_the_traceback_goes_to_the_log(client, api, monkeypatch):

@@ -62,3 +62,26 @@ def test_legacy_schema_names_the_ffmpeg_nommer(client):
     nommer = LegacySubmitRequest.model_json_schema()["$defs"]["LegacyJobOptions"]["properties"]["nommer"]
 
     assert schemas["LegacyJobOptions"]["properties"]["nommer"] == nommer
+
+
+def test_openapi_documents_every_method_and_the_401_of_every_closed_route(app, client):
+    from nommer.http.openapi import OPEN
+
+    paths = client.get("/openapi.json").get_json()["paths"]
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<job_id>", "{job_id}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = paths[path][method.lower()]
+            if (path, method.lower()) in OPEN:
+                assert operation["security"] == []
+            else:
+                assert "401" in operation["responses"], (method, path)
+
+
+def test_openapi_declares_the_bearer_scheme(client):
+    doc = client.get("/openapi.json").get_json()
+    assert doc["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": "One of the api_tokens setting."}
+    assert doc["security"] == [{"bearer": []}]

@@ -43,7 +43,7 @@ def test_an_http_source_is_accepted(post, dest):
     assert answer.status_code == 201, answer.get_json()
 
 
-def test_credentials_in_uris_are_not_shown(post, dest, store):
+def test_credentials_in_uris_are_not_shown(post, dest, store, box):
     body = {
         "source": "https://alice:s3cret@cdn.example/master.mov",
         "outputs": [{"destination": dest, "preset": "mp4-h264-480p"}],
@@ -54,7 +54,11 @@ def test_credentials_in_uris_are_not_shown(post, dest, store):
     assert answer.status_code == 201, answer.get_json()
     assert b"s3cret" not in answer.data and b"t0ken" not in answer.data
     assert answer.get_json()["source"] == "https://alice:***@cdn.example/master.mov"
-    assert store.get(answer.get_json()["id"]).source == body["source"]  # kept for the encoder
+    stored = store.get(answer.get_json()["id"])
+    assert "s3cret" not in repr(stored.to_dict()) and "t0ken" not in repr(stored.to_dict())
+    # kept for the encoder, encrypted
+    assert box.open(stored.sealed)["source"] == body["source"]
+    assert box.open(stored.sealed)["notify_url"] == body["notify_url"]
 
 
 def test_any_content_type_is_read_as_json(post, source, dest):

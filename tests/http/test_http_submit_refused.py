@@ -76,6 +76,39 @@ CASES = {
     "unsafe option -i": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"infile_options": [["i", "/etc/passwd"]]}])]}, "outputs[0].options[0].infile_options[0]"),
     "unsafe filter": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["vf", "scale=640:-2,movie=in.mov"]]}])]}, "outputs[0].options[0].outfile_options[0]"),
     "unsafe format": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["f", "image2"]]}])]}, "outputs[0].options[0].outfile_options[0]"),
+    # Addresses nommer does not connect to, however spelled.
+    "source on loopback": (lambda b, s, d, m: {**b, "source": "http://127.0.0.1:8001/jobs"}, "source"),
+    "source on decimal loopback": (lambda b, s, d, m: {**b, "source": "http://2130706433/a.mp4"}, "source"),
+    "source on octal loopback": (lambda b, s, d, m: {**b, "source": "http://0177.0.0.1/a.mp4"}, "source"),
+    "source on hex loopback": (lambda b, s, d, m: {**b, "source": "https://0x7f.1/a.mp4"}, "source"),
+    "source on mapped loopback": (lambda b, s, d, m: {**b, "source": "http://[::ffff:127.0.0.1]/a.mp4"}, "source"),
+    "source on localhost": (lambda b, s, d, m: {**b, "source": "http://localhost/a.mp4"}, "source"),
+    "source on the metadata service": (lambda b, s, d, m: {**b, "source": "http://169.254.169.254/latest/meta-data/iam/"}, "source"),
+    "source on the IPv6 metadata service": (lambda b, s, d, m: {**b, "source": "http://[fd00:ec2::254]/latest/"}, "source"),
+    "source on a private network": (lambda b, s, d, m: {**b, "source": "https://192.168.1.20/a.mp4"}, "source"),
+    "notify_url on loopback": (lambda b, s, d, m: {**b, "notify_url": "http://127.0.0.1:8001/jobs"}, "notify_url"),
+    "notify_url on the metadata service": (lambda b, s, d, m: {**b, "notify_url": "http://169.254.169.254/latest/"}, "notify_url"),
+    "notify_url on a private network": (lambda b, s, d, m: {**b, "notify_url": "https://10.0.0.5/hook"}, "notify_url"),
+    "notify_url unspecified": (lambda b, s, d, m: {**b, "notify_url": "http://0.0.0.0/hook"}, "notify_url"),
+    "notify_url multicast": (lambda b, s, d, m: {**b, "notify_url": "http://[ff02::1]/hook"}, "notify_url"),
+    # Schemes and shapes of URIs.
+    "data source": (lambda b, s, d, m: {**b, "source": "data:video/mp4;base64,AAAA"}, "source"),
+    "s3 notify_url": (lambda b, s, d, m: {**b, "notify_url": "s3://bucket/hook"}, "notify_url"),
+    "file notify_url": (lambda b, s, d, m: {**b, "notify_url": "file:///etc/passwd"}, "notify_url"),
+    "https destination": (lambda b, s, d, m: {**b, "outputs": [out("https://example.com/o.mp4", preset=PRESET)]}, "outputs[0].destination"),
+    "source with NUL": (lambda b, s, d, m: {**b, "source": s + "%00.mp4"}, "source"),
+    "source with a raw NUL": (lambda b, s, d, m: {**b, "source": s + "\u0000"}, "source"),
+    "source with a bad port": (lambda b, s, d, m: {**b, "source": "http://cdn.example:99999/a.mp4"}, "source"),
+    "source with a broken IPv6 host": (lambda b, s, d, m: {**b, "source": "http://[::1/a.mp4"}, "source"),
+    "source with a lone surrogate": (lambda b, s, d, m: {**b, "source": s + "\ud800"}, "body"),  # not JSON text
+    "huge source URI": (lambda b, s, d, m: {**b, "source": "https://cdn.example/" + "a" * 5000}, "source"),
+    # ffmpeg options that would reach beyond the job's own files.
+    "value given to a flag": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["f", "mpegts"], ["an", "tcp:10.0.0.1:80"]]}])]}, "outputs[0].options[0].outfile_options[1]"),
+    "flag for a value option": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"infile_options": [["f", None]]}])]}, "outputs[0].options[0].infile_options[0]"),
+    "concat -safe 0": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"infile_options": [["safe", "0"]]}])]}, "outputs[0].options[0].infile_options[0]"),
+    "hls extensions": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"infile_options": [["allowed_segment_extensions", "ALL"]]}])]}, "outputs[0].options[0].infile_options[0]"),
+    "input format hls": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"infile_options": [["f", "hls"]]}])]}, "outputs[0].options[0].infile_options[0]"),
+    "a protocol as a value": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["metadata", "subfile,,start,0,end,0,,:etc/passwd"]]}])]}, "outputs[0].options[0].outfile_options[0]"),
 }
 
 
@@ -135,3 +168,45 @@ def test_a_body_above_the_limit_is_refused_with_413(app, post, source, dest, sto
     assert answer.get_json()["error"]["field"] == "body"
     assert str(limit) in answer.get_json()["error"]["message"]
     assert stored_jobs() == 0
+
+
+def test_credentials_without_a_secret_key_are_refused(store, media, source, dest):
+    from nommer.core.adapters.local_storage import FileStorage, HttpStorage
+    from nommer.core.service import JobService
+    from nommer.core.storage import StorageRouter
+    from nommer.http.app import create_app
+    from tests.http.conftest import ServiceApi
+
+    service = JobService(store, StorageRouter([FileStorage([media]), HttpStorage()]))  # no key
+    client = create_app(ServiceApi(service)).test_client()
+    for field, body in [
+        ("source", {**good(source, dest), "source": "https://alice:s3cret@cdn.example/a.mov"}),
+        ("source", {**good(source, dest), "source": "https://cdn.example/a.mov?X-Amz-Signature=s3cret"}),
+        ("notify_url", {**good(source, dest), "notify_url": "https://hook:s3cret@app.example/h"}),
+    ]:
+        answer = client.post("/jobs", json=body)
+        assert answer.status_code == 400
+        error = answer.get_json()["error"]
+        assert error["field"] == field and "secret_key" in error["message"]
+        assert "s3cret" not in answer.get_data(as_text=True)
+    assert sum(store.counts().values()) == 0
+
+
+def test_a_source_in_the_data_folder_is_refused(tmp_path, store):
+    from nommer.core.adapters.local_storage import FileStorage
+    from nommer.core.service import JobService
+    from nommer.core.storage import StorageRouter
+    from nommer.http.app import create_app
+    from tests.http.conftest import ServiceApi
+
+    data = tmp_path / "data"
+    service = JobService(store, StorageRouter([FileStorage([tmp_path], excluded=[data / "nommer.db"])]))
+    client = create_app(ServiceApi(service)).test_client()
+    body = {"source": (data / "nommer.db").as_uri(),
+            "outputs": [{"destination": (tmp_path / "o.mp4").as_uri(), "preset": PRESET}]}
+
+    answer = client.post("/jobs", json=body)
+
+    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "source"
+    assert "data folder" in answer.get_json()["error"]["message"]
+    assert sum(store.counts().values()) == 0

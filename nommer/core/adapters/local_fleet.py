@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+from nommer.core import config as config_mod
 from nommer.core.fleet import Fleet, Member
 from nommer.core.jobs import utcnow
 
@@ -24,11 +25,7 @@ def settings_environment(config):
     starts runs with exactly the same configuration."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOMMER_")}
     for name, value in config.values.items():
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, list):
-            value = os.pathsep.join(value)
-        env[f"NOMMER_{name.upper()}"] = str(value)
+        env[f"NOMMER_{name.upper()}"] = config_mod.environment_text(name, value)
     return env
 
 

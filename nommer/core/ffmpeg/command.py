@@ -4,15 +4,15 @@ import dataclasses
 import os
 
 from nommer.core.errors import InvalidInput
+from nommer.core.ffmpeg import sources
 from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
 from nommer.core.ffmpeg.presets import PRESETS, get_preset
 
 # -progress pipe:1 puts key=value progress on stdout, where the runner reads it;
 # -nostats keeps stderr for messages only.
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats")
-# The source may be a playlist-like file (HLS, SDP...); it must not make
-# ffmpeg open anything but local files.
-INPUT_GUARD = ("-protocol_whitelist", "file")
+# The source must not make ffmpeg open anything else (see sources.py).
+INPUT_GUARD = sources.INPUT_GUARD
 
 
 @dataclasses.dataclass(frozen=True)

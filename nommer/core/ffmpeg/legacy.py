@@ -19,7 +19,7 @@ import re
 
 from nommer.core.errors import InvalidInput
 from nommer.core.ffmpeg.filtergraph import split_filters
-from nommer.core.ffmpeg.safety import FILTER_OPTIONS, check_option
+from nommer.core.ffmpeg.safety import FILTER_OPTIONS, check_name, check_option
 
 PASS_KEYS = ("infile_options", "outfile_options", "move_atom_to_front")
 MAX_OPTIONS = 100
@@ -118,7 +118,10 @@ def _options(pairs, place, notes):
     audio_async = None
     for i, pair in enumerate(pairs):
         name, value = _pair(pair, f"{place}[{i}]")
-        check_option(name, value, f"{place}[{i}]")
+        if name.split(":", 1)[0] in DROPPED:
+            check_name(name, f"{place}[{i}]")  # never reaches ffmpeg, whatever its value
+        else:
+            check_option(name, value, f"{place}[{i}]")
         if name == "async":
             # The value ends up inside a filtergraph: a number and nothing else.
             if value is None or not re.fullmatch(r"\d+(\.\d+)?", value):

@@ -9,6 +9,7 @@ import re
 import subprocess
 
 from nommer.core.errors import JobFailed
+from nommer.core.ffmpeg import sources
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>.+?), from ")
 _DURATION = re.compile(r"^\s*Duration: (?P<duration>[^,]+)(?:, start: [^,]+)?(?:, bitrate: (?P<bitrate>.+))?$")
@@ -32,13 +33,15 @@ def probe(ffmpeg, path, timeout=30):
     (video, audio, subtitle, data or attachment), codec and, as they apply,
     width, height, fps, pix_fmt, attached_pic, sample_rate, channels.
 
-    Raises JobFailed with code SOURCE_NOT_FOUND, SOURCE_UNREADABLE or
-    PROBE_TIMEOUT, its message fit for the job's details.
+    Raises JobFailed with code SOURCE_NOT_FOUND, SOURCE_UNREADABLE,
+    SOURCE_UNSAFE (a playlist, list or other format that opens further files:
+    see ``sources``) or PROBE_TIMEOUT, its message fit for the job's details.
     """
     path = os.path.abspath(path)  # a leading "/" stops "a:b.mp4" reading as protocol "a"
     if not os.path.exists(path):
         raise JobFailed("source file was not found (was the download lost?)", code="SOURCE_NOT_FOUND")
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-protocol_whitelist", "file", "-i", path]
+    sources.check_file(path)
+    argv = [ffmpeg, "-hide_banner", "-nostdin", *sources.INPUT_GUARD, "-i", path]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -46,10 +49,14 @@ def probe(ffmpeg, path, timeout=30):
     stderr = done.stderr.decode("utf-8", "replace")
     info = parse_probe(stderr)
     if info is None:
+        if "not on whitelist" in stderr:
+            raise sources.unsafe("in a format nommer does not read (it reads: "
+                                 + ", ".join(sources.SOURCE_FORMATS) + ")")
         reason = _last_meaningful(stderr)
         if "No such file or directory" in reason:
             raise JobFailed("source file was not found (was the download lost?)", code="SOURCE_NOT_FOUND")
         raise JobFailed(f"source is not a media file ffmpeg can read: {reason}", code="SOURCE_UNREADABLE")
+    sources.check_container(info["container"])
     return info
 
 

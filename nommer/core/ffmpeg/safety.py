@@ -41,6 +41,15 @@ REFUSED_OPTIONS = {
     "print_graphs_file": _NAMES_A_FILE,
     "stats": _NAMES_A_FILE,  # libx264's two-pass stats file
     "x265-stats": _NAMES_A_FILE,
+    "format_whitelist": "nommer chooses which formats ffmpeg may read",
+    "safe": "it lets the concat demuxer open any file; nommer reads no concat lists",
+    "allowed_extensions": "it lets the HLS demuxer open other files; nommer reads no playlists",
+    "allowed_segment_extensions": "it lets the HLS demuxer open other files; nommer reads no playlists",
+    "extension_picky": "it lets the HLS demuxer open other files; nommer reads no playlists",
+    "follow": "it makes ffmpeg wait forever for the source to grow",
+    "enable_drefs": "it lets the MOV demuxer open other files the source names",
+    "use_absolute_path": "it lets the MOV demuxer open other files the source names",
+    "stdin": "ffmpeg has nothing to read on its standard input",
     **{info: "it makes ffmpeg print information and stop without encoding" for info in (
         "h", "help", "version", "buildconf", "formats", "muxers", "demuxers", "devices",
         "codecs", "decoders", "encoders", "bsfs", "protocols", "filters", "pix_fmts",
@@ -57,6 +66,37 @@ ALLOWED_FORMATS = frozenset({
 })
 
 FILTER_OPTIONS = frozenset({"vf", "af", "filter", "filter_complex", "lavfi"})
+
+# The options that take no value. ffmpeg reads the argument after any other
+# option as its value: a value-taking option given as a bare flag would take
+# the next argument nommer places, and a value given to one of these would
+# stand alone on the command line, where ffmpeg reads it as an output file
+# (even a URL such as tcp:host:port). So a null value is for these only, and
+# these take no value.
+FLAG_OPTIONS = frozenset({
+    "an", "vn", "sn", "dn", "shortest", "copyts", "start_at_zero", "bitexact",
+    "find_stream_info", "accurate_seek", "seek_timestamp", "autorotate", "autoscale",
+    "force_fps", "copyinkf", "copypriorss", "fix_sub_duration", "ignore_unknown",
+    "copy_unknown", "re", "display_hflip", "display_vflip", "xerror",
+    "auto_conversion_filters",
+})
+_NEGATABLE = FLAG_OPTIONS - {"an", "vn", "sn", "dn", "re"}
+FLAGS = FLAG_OPTIONS | {"no" + name for name in _NEGATABLE}
+
+# ffmpeg's protocols (ffmpeg -protocols, and a few that builds may add). A
+# value that starts "name:" with one of these would be a URL to ffmpeg
+# wherever it ended up being read as a file name.
+PROTOCOLS = frozenset({
+    "android_content", "async", "bluray", "cache", "concat", "concatf", "crypto", "data",
+    "dtls", "fd", "ffrtmpcrypt", "ffrtmphttp", "file", "ftp", "gopher", "gophers", "hls",
+    "http", "httpproxy", "https", "icecast", "ipfs", "ipns", "librist", "libsmbclient",
+    "libsrt", "libssh", "libzmq", "md5", "mmsh", "mmst", "pipe", "prompeg", "rist", "rtmp",
+    "rtmpe", "rtmps", "rtmpt", "rtmpte", "rtmpts", "rtp", "sctp", "sftp", "shared", "smb",
+    "srt", "srtp", "subfile", "tcp", "tee", "tls", "udp", "udplite", "unix", "whip", "zmq",
+})
+_PROTOCOL_PREFIX = re.compile(r"^\s*([A-Za-z0-9+.\-]+)\s*[:,]")
+# A value that starts with "-" reads as an option; "-1" or "-.5" is a number.
+_LOOKS_LIKE_OPTION = re.compile(r"^\s*-(?![\d.])")
 
 # Filters that only transform the frames they are given. Source filters
 # (movie, amovie), sendcmd, zmq and filters with file arguments (subtitles,
@@ -90,13 +130,21 @@ def check_option(name, value, place):
 
     ``name`` has no leading dash; ``value`` is text or None (a bare flag).
     """
-    if not OPTION_NAME.match(name):
-        raise InvalidInput(place, f"{name!r} is not an ffmpeg option name")
-    base = name.split(":", 1)[0]
-    if base in REFUSED_OPTIONS:
-        raise InvalidInput(place, f"option -{name} is not allowed: {REFUSED_OPTIONS[base]}")
+    base = check_name(name, place)
     if value is None:
+        if base not in FLAGS:
+            raise InvalidInput(
+                place,
+                f"option -{name} needs a value; null is only for options that take none "
+                f"({', '.join(sorted(FLAG_OPTIONS))}), because ffmpeg would take the "
+                "next argument as the value of -" + name,
+            )
         return
+    if base in FLAGS:
+        raise InvalidInput(
+            place,
+            f"option -{name} takes no value; give null (ffmpeg would read {value!r} as a file name)",
+        )
     check_value(name, value, place)
     if base == "f" and value not in ALLOWED_FORMATS:
         raise InvalidInput(
@@ -105,6 +153,17 @@ def check_option(name, value, place):
         )
     if base in FILTER_OPTIONS:
         check_filtergraph(name, value, place)
+
+
+def check_name(name, place):
+    """Raise InvalidInput unless ``name`` is an option name nommer allows;
+    returns its base (without a stream specifier)."""
+    if not OPTION_NAME.match(name):
+        raise InvalidInput(place, f"{name!r} is not an ffmpeg option name")
+    base = name.split(":", 1)[0]
+    if base in REFUSED_OPTIONS:
+        raise InvalidInput(place, f"option -{name} is not allowed: {REFUSED_OPTIONS[base]}")
+    return base
 
 
 def check_value(name, value, place):
@@ -116,6 +175,15 @@ def check_value(name, value, place):
         raise InvalidInput(place, f"the value of -{name} contains control characters")
     if "://" in value:
         raise InvalidInput(place, f"the value of -{name} names a URL; ffmpeg may only use the job's own files")
+    protocol = _PROTOCOL_PREFIX.match(value)
+    if protocol and protocol.group(1).split("+")[0].lower() in PROTOCOLS:
+        raise InvalidInput(
+            place,
+            f"the value of -{name} starts with the ffmpeg protocol {protocol.group(1)!r}; "
+            "ffmpeg may only use the job's own files",
+        )
+    if _LOOKS_LIKE_OPTION.match(value):
+        raise InvalidInput(place, f"the value of -{name} starts with '-', so ffmpeg would read it as an option")
     if any(pattern.search(value) for pattern in _PATHS):
         raise InvalidInput(
             place, f"the value of -{name} looks like a file path; ffmpeg may only use the job's own files"

@@ -44,7 +44,9 @@ def test_preset_command_guards_the_input_and_ends_with_the_output(tmp_path):
     plan = build_commands(FF, "src.mov", tmp_path / "out.mp4", {"preset": "mp4-h264-360p"}, tmp_path)
     (argv,) = plan.commands
     assert argv[:7] == [FF, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats"]
-    assert argv[7:11] == ["-protocol_whitelist", "file", "-i", os.path.abspath("src.mov")]
+    assert argv[7:9] == ["-protocol_whitelist", "file"]
+    assert argv[9] == "-format_whitelist" and "mov" in argv[10].split(",")
+    assert argv[11:13] == ["-i", os.path.abspath("src.mov")]
     assert argv[-1] == str(tmp_path / "out.mp4")
     assert plan.notes == [] and plan.workdir == str(tmp_path)
 

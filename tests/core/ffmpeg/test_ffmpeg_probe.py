@@ -15,15 +15,25 @@ def test_probe_describes_the_sample_clip(probe_media, sample_clip):
     assert audio == {"index": 1, "type": "audio", "codec": "aac", "sample_rate": 44100, "channels": 1}
 
 
-def test_text_file_is_unreadable_with_ffmpegs_reason(probe_media, tmp_path):
-    text = tmp_path / "notes.mp4"
-    text.write_text("this is not a video\n" * 50)
+def test_garbage_is_unreadable_with_ffmpegs_reason(probe_media, tmp_path):
+    garbage = tmp_path / "noise.mp4"
+    garbage.write_bytes(bytes(range(256)) * 40)
     with pytest.raises(JobFailed) as err:
-        probe_media(text)
+        probe_media(garbage)
     assert err.value.code == "SOURCE_UNREADABLE"
     assert str(err.value) == (
         "source is not a media file ffmpeg can read: Invalid data found when processing input"
     )
+
+
+def test_a_text_file_is_refused_before_ffmpeg_reads_it(probe_media, tmp_path):
+    # Text is how playlists and lists that name other files look.
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    with pytest.raises(JobFailed) as err:
+        probe_media(text)
+    assert err.value.code == "SOURCE_UNSAFE"
+    assert str(err.value).startswith("the source is a text file; nommer reads media files only")
 
 
 def test_missing_file_is_not_found(probe_media, tmp_path):

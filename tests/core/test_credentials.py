@@ -1,0 +1,112 @@
+"""Credentials in URIs: redaction in text and logs, sealing in the store."""
+
+import io
+import json
+import logging
+
+import pytest
+from cryptography.fernet import Fernet
+
+from nommer.core import credentials, log
+from nommer.core.credentials import SecretBox, real_uris, scrub, seal_uris
+from nommer.core.errors import InvalidInput, JobFailed
+from nommer.core.jobs import Job
+
+SECRETS = ("S3CRETKEY", "pa55word", "sig-abc123", "t0k3n")
+
+
+def test_scrub_finds_uris_anywhere_in_text():
+    text = ("cannot download https://alice:pa55word@cdn.example/a.mov: refused; "
+            "tried 's3://AKIA:S3CRETKEY@bucket/k' and <https://h/x?sig=sig-abc123&a=1>")
+    clean = scrub(text)
+    assert not any(secret in clean for secret in SECRETS)
+    assert "https://alice:***@cdn.example/a.mov" in clean and "a=1" in clean
+
+
+def test_scrub_copes_with_broken_uris():
+    assert "pa55word" not in scrub("see http://u:pa55word@[::1/x")
+
+
+@pytest.fixture
+def restore_logging():
+    yield
+    import structlog
+
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_nommer", False)]:
+        root.removeHandler(handler)
+
+
+def test_the_log_has_no_secret_anywhere_in_an_event(restore_logging):
+    out = io.StringIO()
+    log.configure("json", "debug", stream=out)
+    try:
+        raise RuntimeError("fetch of https://u:pa55word@h/x failed")
+    except RuntimeError:
+        log.get("test").exception(
+            "https://u:pa55word@h/x went wrong", job_id="j1",
+            source="s3://AKIA:S3CRETKEY@b/k", nested={"urls": ["https://h/x?token=t0k3n"]},
+        )
+    logging.getLogger("waitress").warning("request for http://u:pa55word@h/ failed")
+
+    written = out.getvalue()
+    assert not any(secret in written for secret in SECRETS)
+    event = json.loads(written.splitlines()[0])
+    assert event["job_id"] == "j1"
+    assert event["source"] == "s3://AKIA:***@b/k"
+    assert "RuntimeError" in event["exception"]  # the traceback is kept, redacted
+    assert "request for http://u:***@h/ failed" in written
+
+
+@pytest.fixture
+def box():
+    return SecretBox(Fernet.generate_key().decode())
+
+
+def test_uris_with_credentials_are_sealed_and_shown_redacted(box):
+    outputs = [{"destination": "s3://AKIA:S3CRETKEY@bucket/out.mp4", "preset": "p"}]
+    source, shown, notify, sealed = seal_uris(
+        box, "https://alice:pa55word@cdn/a.mov", outputs, "https://app/hook?token=t0k3n")
+    job = Job.new(source, shown, notify, sealed=sealed)
+
+    stored = json.dumps(job.to_dict())
+    assert not any(secret in stored for secret in SECRETS)
+    assert real_uris(box, job) == {
+        "source": "https://alice:pa55word@cdn/a.mov",
+        "destinations": ["s3://AKIA:S3CRETKEY@bucket/out.mp4"],
+        "notify_url": "https://app/hook?token=t0k3n",
+    }
+
+
+def test_plain_uris_are_not_sealed(box):
+    outputs = [{"destination": "file:///m/out.mp4", "preset": "p"}]
+    assert seal_uris(box, "file:///m/in.mov", outputs, None) == ("file:///m/in.mov", outputs, None, None)
+
+
+def test_a_rotated_key_still_opens_what_the_old_one_sealed(box):
+    old = Fernet.generate_key().decode()
+    _, _, _, sealed = seal_uris(SecretBox(old), "https://u:pa55word@h/a", [], None)
+    job = Job.new("https://u:***@h/a", [], sealed=sealed)
+
+    assert real_uris(SecretBox(Fernet.generate_key().decode() + "," + old), job)["source"] == (
+        "https://u:pa55word@h/a")
+
+
+def test_a_sealed_job_without_the_key_fails_with_a_reason(box):
+    _, _, _, sealed = seal_uris(box, "https://u:pa55word@h/a", [], None)
+    job = Job.new("https://u:***@h/a", [], sealed=sealed)
+
+    with pytest.raises(JobFailed, match="no secret_key") as e:
+        real_uris(None, job)
+    assert e.value.code == "SECRET_KEY"
+    with pytest.raises(JobFailed, match="cannot be decrypted"):
+        real_uris(SecretBox(Fernet.generate_key().decode()), job)
+
+
+def test_without_a_key_credentials_are_refused_naming_the_field():
+    with pytest.raises(InvalidInput) as e:
+        credentials.refuse_without_key(None, [("source", "file:///a"),
+                                              ("outputs[0].destination", "s3://K:S@b/k")])
+    assert e.value.field == "outputs[0].destination"
+    assert "secret_key" in str(e.value) and "S@" not in str(e.value)
