@@ -149,7 +149,8 @@ def test_no_input_breaks_the_feeder(feeder):
     one()
 
     assert time.monotonic() - started < 90
-    assert call(feeder.base, "GET", "/health")[0] == 200
+    health = call(feeder.base, "GET", "/health")
+    assert health[0] == 200, health
     assert seen["statuses"].get(201, 0) >= 5, seen  # the accepting path was exercised
     assert sum(n for code, n in seen["statuses"].items() if code >= 400) >= 50, seen
     jobs = feeder.get("/jobs?limit=1000")[1]["jobs"]
