@@ -7,6 +7,7 @@ One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
 import abc
 import urllib.parse
 
+from nommer.core import s3uri
 from nommer.core.errors import InvalidInput
 
 
@@ -47,9 +48,13 @@ def scheme_of(uri, field="uri"):
 
 
 def redact(uri):
-    """The URI with any password or secret key inside it replaced by ``***``."""
+    """The URI with any password or secret key inside it replaced by ``***``
+    (for ``s3://``, the access key id too)."""
     if not isinstance(uri, str):
         return uri
+    if s3uri.is_s3(uri):
+        # A secret key may hold "/", which urlsplit takes for the path.
+        return s3uri.redact(uri)
     parts = urllib.parse.urlsplit(uri)
     if parts.password is None and "@" not in parts.netloc:
         return uri
