@@ -55,6 +55,23 @@ SETTINGS = [
     Setting("request_timeout", "float", 10.0, "Seconds an HTTP request waits for the actors before answering 503.", minimum=0.1),
     Setting("max_restarts", "int", 5, "Restarts of one crashed actor within `restart_window` before the feeder exits.", minimum=0),
     Setting("restart_window", "float", 60.0, "Seconds over which `max_restarts` is counted.", minimum=1),
+    # AWS (backend = "aws"). Credentials and endpoints are boto3's own
+    # (its default chain, AWS_ENDPOINT_URL...), never settings.
+    Setting("aws_region", "str", "", "AWS region of the queues, job store, instances and buckets; empty uses boto3's default (AWS_DEFAULT_REGION, the AWS config file) and, on an encoder instance, the instance's own region."),
+    Setting("cluster", "str", "nommer", "Name of this farm on AWS: it prefixes the queue names and tags its encoder instances (`nommer:cluster`), so several farms can share an account. Letters, digits, hyphens and underscores."),
+    Setting("sqs_queue_prefix", "str", "", "Prefix of the SQS queue names; empty means `<cluster>-`. The queues are `<prefix>new-jobs` and `<prefix>state-changes`, each with a `-dead` dead-letter queue."),
+    Setting("ec2_launch_template", "str", "", "Launch template of encoder instances: its name, or its id (`lt-...`). The `ec2_*` settings below, when set, override what it holds."),
+    Setting("ec2_launch_template_version", "str", "$Default", "Version of `ec2_launch_template`: a number, `$Default` or `$Latest`."),
+    Setting("ec2_ami", "str", "", "AMI id of encoder instances, needed without a launch template: a Linux with Python 3.11 or later and cloud-init."),
+    Setting("ec2_instance_type", "str", "", "Instance type of encoders; empty means the launch template's, or `c5.large` without one."),
+    Setting("ec2_subnet", "str", "", "Subnet id of encoder instances; empty means the launch template's, or the default VPC's."),
+    Setting("ec2_security_groups", "list", [], "Security group ids of encoder instances (encoders need no inbound rule)."),
+    Setting("ec2_key_name", "str", "", "EC2 key pair name for SSH into encoder instances; empty means none."),
+    Setting("ec2_instance_profile", "str", "", "IAM instance profile (name or ARN) of encoder instances: their only source of AWS credentials."),
+    Setting("ec2_spot", "bool", False, "Launch encoders as spot instances, falling back to on-demand when spot capacity is refused."),
+    Setting("install_spec", "str", "", "What an encoder instance installs with pip: empty means `nommer==<the feeder's version>`; a wheel URL or another requirement works too (with no credentials in it)."),
+    Setting("imds_endpoint", "str", "http://169.254.169.254", "Address of the EC2 instance metadata service (IMDSv2) that an encoder asks for its instance id and region."),
+    Setting("s3_part_size", "int", 8 * 1024 * 1024, "Bytes of one part of an S3 multipart upload; bigger outputs are uploaded in parts of this size. At least 5 MiB, S3's smallest part.", minimum=5 * 1024 * 1024),
     Setting("log_format", "choice", "console", "`console` for people, `json` for log collectors.", choices=("console", "json")),
     Setting("log_level", "choice", "info", "Least level logged.", choices=("debug", "info", "warning", "error")),
 ]

@@ -22,7 +22,8 @@ TRANSIENT_CODES = frozenset({
 })
 
 
-def client(service, region=None, *, key_id=None, secret=None, read_timeout=60, **config):
+def client(service, region=None, *, key_id=None, secret=None, read_timeout=60,
+           retries=None, **config):
     """A new client of ``service``. ``key_id``/``secret`` are for media-nommer's
     credentials-in-URI only; otherwise boto3's default chain applies."""
     session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret)
@@ -30,7 +31,7 @@ def client(service, region=None, *, key_id=None, secret=None, read_timeout=60, *
         service,
         region_name=region or None,
         config=botocore.config.Config(
-            retries=RETRIES, connect_timeout=10, read_timeout=read_timeout, **config
+            retries=retries or RETRIES, connect_timeout=10, read_timeout=read_timeout, **config
         ),
     )
 
