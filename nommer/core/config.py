@@ -22,6 +22,7 @@ class Setting:
     minimum: float | None = None
     choices: tuple = ()
     legacy: str = ""  # media-nommer's name for it
+    secret: bool = False  # never handed to encoder instances (EC2 user data)
 
 
 SETTINGS = [
@@ -76,7 +77,7 @@ SETTINGS = [
     Setting("log_level", "choice", "info", "Least level logged.", choices=("debug", "info", "warning", "error")),
 ]
 
-_BY_NAME = {s.name: s for s in SETTINGS}
+SETTINGS_BY_NAME = _BY_NAME = {s.name: s for s in SETTINGS}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -168,6 +169,11 @@ def _convert(setting, raw, where):
     else:  # pragma: no cover - a mistake in SETTINGS
         raise AssertionError(kind)
     return value
+
+
+def default_of(setting):
+    """The value ``setting`` has when nothing sets it."""
+    return _convert(setting, setting.default, "default")
 
 
 def load(path=None, overrides=None, environ=None):
