@@ -9,6 +9,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from nommer.core.errors import ConfigError
+
 # botocore's "standard" mode retries throttling, 5xx and connection errors
 # with exponential backoff and jitter.
 RETRIES = {"mode": "standard", "max_attempts": 5}
@@ -27,13 +29,18 @@ def client(service, region=None, *, key_id=None, secret=None, read_timeout=60,
     """A new client of ``service``. ``key_id``/``secret`` are for media-nommer's
     credentials-in-URI only; otherwise boto3's default chain applies."""
     session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret)
-    return session.client(
-        service,
-        region_name=region or None,
-        config=botocore.config.Config(
-            retries=retries or RETRIES, connect_timeout=10, read_timeout=read_timeout, **config
-        ),
-    )
+    try:
+        return session.client(
+            service,
+            region_name=region or None,
+            config=botocore.config.Config(
+                retries=retries or RETRIES, connect_timeout=10, read_timeout=read_timeout,
+                **config,
+            ),
+        )
+    except botocore.exceptions.NoRegionError:
+        raise ConfigError("setting 'aws_region': no AWS region is set "
+                          "(set aws_region, or AWS_DEFAULT_REGION)") from None
 
 
 def error_code(error):

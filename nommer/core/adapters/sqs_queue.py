@@ -124,13 +124,9 @@ class SqsWorkQueue(WorkQueue):
 
     def _call(self, what, fn):
         """Run ``fn``; a failure botocore's retries could not get past becomes a
-        TransientError (or a ConfigError for missing credentials or region)
-        that names the queue."""
+        TransientError naming the queue (a ConfigError for missing credentials)."""
         try:
             return fn()
-        except botocore.exceptions.NoRegionError:
-            raise ConfigError("setting 'aws_region': no AWS region is set "
-                              "(set aws_region or AWS_DEFAULT_REGION)") from None
         except botocore.exceptions.NoCredentialsError:
             raise ConfigError("no AWS credentials found: nommer uses boto3's default chain "
                               "(an instance profile on EC2, AWS_PROFILE or the environment)") from None
