@@ -28,3 +28,16 @@ def ec2_client(aws_endpoint):
 def bucket(s3_client, unique):
     s3_client.create_bucket(Bucket=unique)
     return unique
+
+
+@pytest.fixture(scope="session")
+def simpledb_env():
+    """``{variable: value}`` that points the SimpleDB job store of a child
+    process at the project's SimpleDB test server.
+
+    The store and its test server are written apart from the AWS adapters;
+    until both are in this tree the tests that need them skip. Whoever joins
+    them replaces this body with the server's fixture.
+    """
+    pytest.importorskip("nommer.core.adapters.simpledb_store")
+    pytest.skip("the SimpleDB test server is not in this tree yet")
