@@ -120,7 +120,7 @@ def run_encoder(env, tmp_path, *args):
 
 @pytest.mark.parametrize("how", ["--instance-id", "imds"])
 def test_idle_encoder_process_terminates_its_instance(
-        simpledb_env, fleet_instance, unique, ec2_client, tmp_path, how):
+        simpledb_env, fleet_instance, unique, ec2_client, tmp_path, how, monkeypatch):
     if how == "imds":
         with ImdsServer(fleet_instance, "us-east-1") as imds:
             status, output = run_encoder(
@@ -132,6 +132,8 @@ def test_idle_encoder_process_terminates_its_instance(
     assert status == 0, output[-3000:]
     assert state(ec2_client, fleet_instance) in ("shutting-down", "terminated")
     assert fleet_instance in output and "terminating this instance" in output
+    for name, value in simpledb_env.items():  # this process opens the same store
+        monkeypatch.setenv(name, value)
     parts = backends.build(config_mod.load(environ={k: v for k, v in encoder_env(
         tmp_path, unique, simpledb_env).items() if k.startswith("NOMMER_")}))
     try:
