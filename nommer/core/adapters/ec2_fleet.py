@@ -11,18 +11,19 @@ Encoders outlive the feeder: stopping the feeder leaves them running, and each
 terminates its own instance once idle (``idle_terminate``).
 """
 
-import logging
 import re
 import time
 import uuid
 
 import botocore.exceptions
+import structlog
 
 from nommer.core.adapters import aws, ec2_user_data
 from nommer.core.errors import ConfigError
 from nommer.core.fleet import Fleet, Member
 
-log = logging.getLogger(__name__)
+# Lazy: resolved at each call, after the process configured logging.
+log = structlog.get_logger("nommer.ec2")
 
 TAG_CLUSTER = "nommer:cluster"
 TAG_ROLE = "nommer:role"
@@ -187,10 +188,11 @@ class Ec2Fleet(Fleet):
             self._failures += 1
             wait = min(LAUNCH_BACKOFF[1], LAUNCH_BACKOFF[0] * 2 ** (self._failures - 1))
             self._launch_after = time.monotonic() + wait
-            log.error("cannot launch encoder instances (next try in %.0f s): %s",
-                      wait, aws.describe(e))
+            log.error("cannot launch encoder instances", next_try_in=round(wait),
+                      reason=aws.describe(e), cluster=self.cluster)
         if launched:
-            log.info("launched encoder instances %s", ", ".join(m.id for m in launched))
+            log.info("launched encoder instances", ids=[m.id for m in launched],
+                     cluster=self.cluster)
         return launched
 
     def _launch_spot(self, params):
@@ -205,7 +207,7 @@ class Ec2Fleet(Fleet):
         except botocore.exceptions.ClientError as e:
             if aws.error_code(e) not in SPOT_REFUSALS:
                 raise
-            log.warning("spot capacity refused, launching on demand: %s", aws.describe(e))
+            log.warning("spot capacity refused; launching on demand", reason=aws.describe(e))
             return None
 
     # -- the fleet ------------------------------------------------------------------
@@ -228,7 +230,8 @@ class Ec2Fleet(Fleet):
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             if not aws.is_transient(e):
                 raise
-            log.warning("cannot list encoder instances, using the last list: %s", aws.describe(e))
+            log.warning("cannot list encoder instances; using the last list",
+                        reason=aws.describe(e))
             found = dict(self._last)
         now = time.monotonic()
         for member_id, (member, launched_at) in list(self._recent.items()):
@@ -243,12 +246,12 @@ class Ec2Fleet(Fleet):
         The encoder gets SIGTERM from systemd and hands its jobs back."""
         self._recent.pop(member_id, None)
         if terminate_member(self.client, self.cluster, member_id):
-            log.info("terminated encoder instance %s", member_id)
+            log.info("terminated encoder instance", instance_id=member_id)
             return True
         return False
 
     def stop_all(self, timeout=10.0):
         """Nothing: encoders finish what is queued, then end their own
         instances when idle. A feeder restart must not cut jobs short."""
-        log.info("leaving the encoder instances of cluster %s running; they stop when idle",
-                 self.cluster)
+        log.info("leaving the encoder instances running; they stop when idle",
+                 cluster=self.cluster)

@@ -11,12 +11,12 @@ a client of its own with those keys. The keys never reach a log line or an
 error message (they are scrubbed from AWS's messages too).
 """
 
-import logging
 import mimetypes
 import os
 import threading
 
 import botocore.exceptions
+import structlog
 from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
@@ -26,7 +26,8 @@ from nommer.core.adapters.local_storage import copy_stream
 from nommer.core.errors import Canceled, JobFailed, TransientError
 from nommer.core.storage import Storage
 
-log = logging.getLogger(__name__)
+# Lazy: resolved at each call, after the process configured logging.
+log = structlog.get_logger("nommer.s3")
 
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404"})
 _DENIED = frozenset({"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId",
@@ -91,7 +92,7 @@ class S3Storage(Storage):
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         location = s3uri.parse(uri, "source")
         client = self._client_for(location)
-        log.debug("downloading %s", location.shown())
+        log.debug("downloading", uri=location.shown())
         try:
             answer = client.get_object(Bucket=location.bucket, Key=location.key)
             body = answer["Body"]
@@ -115,7 +116,7 @@ class S3Storage(Storage):
         if content_type:
             extra["ContentType"] = content_type
         subscriber = _Progress(total, progress, cancel)
-        log.debug("uploading %s (%d bytes)", location.shown(), total)
+        log.debug("uploading", uri=location.shown(), size=total)
         try:
             with TransferManager(client, config) as manager:
                 future = manager.upload(str(src_path), location.bucket, location.key,

@@ -9,18 +9,19 @@ conditional writes, never on a receipt.
 """
 
 import json
-import logging
 import math
 import re
 import time
 
 import botocore.exceptions
+import structlog
 
 from nommer.core.adapters import aws
 from nommer.core.errors import ConfigError, TransientError
 from nommer.core.queue import Message, WorkQueue
 
-log = logging.getLogger(__name__)
+# Lazy: resolved at each call, after the process configured logging.
+log = structlog.get_logger("nommer.sqs")
 
 MAX_MESSAGES = 10
 MAX_TIMEOUT = 12 * 3600
@@ -103,7 +104,7 @@ class SqsWorkQueue(WorkQueue):
             attributes["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": arn, "maxReceiveCount": str(self.max_receives)})
             self._dead = (dead_url, self.max_receives)
-        log.info("creating SQS queue %s", self.name)
+        log.info("creating SQS queue", queue=self.name, max_receives=self.max_receives)
         return self.client.create_queue(QueueName=self.name, Attributes=attributes)["QueueUrl"]
 
     def _dead_letter_queue(self):
@@ -115,8 +116,8 @@ class SqsWorkQueue(WorkQueue):
             arn = policy.get("deadLetterTargetArn")
             url = self._url_of(arn.rsplit(":", 1)[-1]) if arn else None
             if url is None:
-                log.warning("SQS queue %s has no dead-letter queue; messages that keep "
-                            "failing are retried until their job is abandoned", self.name)
+                log.warning("SQS queue has no dead-letter queue; messages that keep "
+                            "failing are retried until their job is abandoned", queue=self.name)
                 self._dead = (None, 0)
             else:
                 self._dead = (url, int(policy.get("maxReceiveCount", 0)))
@@ -181,7 +182,7 @@ class SqsWorkQueue(WorkQueue):
             self._call(what, fn)
         except botocore.exceptions.ClientError as e:
             if aws.error_code(e) in _GONE:
-                log.debug("SQS queue %s: %s refused: %s", self.name, what, aws.describe(e))
+                log.debug("SQS refused a receipt", queue=self.name, call=what, reason=aws.describe(e))
                 return False
             raise
         return True
