@@ -65,8 +65,14 @@ def _simpledb_store(config):
 
 def aws_queues(config):
     """The new-job and state-change SQS queues, created when missing."""
-    from nommer.core.adapters.sqs_queue import SqsWorkQueue
+    from nommer.core.adapters.sqs_queue import MAX_RECEIVES, MAX_TIMEOUT, SqsWorkQueue
 
+    if config.lease_seconds > MAX_TIMEOUT:
+        raise ConfigError(f"setting 'lease_seconds': SQS holds a message at most {MAX_TIMEOUT} s, "
+                          f"got {config.lease_seconds:g}")
+    if config.max_attempts > MAX_RECEIVES:
+        raise ConfigError(f"setting 'max_attempts': SQS counts at most {MAX_RECEIVES} receives, "
+                          f"got {config.max_attempts}")
     prefix = queue_prefix(config)
     region = config.aws_region or None
     new_jobs = SqsWorkQueue(prefix + NEW_JOBS, visibility_timeout=config.lease_seconds,

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import boto3
 import pytest
 
 from nommer.core import backends
@@ -65,10 +66,20 @@ def test_the_fleet_is_ec2(aws_endpoint, unique):
     assert isinstance(backends.build_fleet(aws_config(cluster=unique, ec2_ami="ami-12345678")), Ec2Fleet)
 
 
-def test_a_bad_cluster_name_stops_the_build(aws_endpoint):
+@pytest.mark.parametrize("settings, message", [
+    ({"cluster": "no spaces"}, "setting 'cluster'"),
+    ({"sqs_queue_prefix": "dots.are.not.allowed-"}, "setting 'sqs_queue_prefix'"),
+    ({"lease_seconds": 50000}, "setting 'lease_seconds': SQS holds a message at most 43200 s"),
+    ({"max_attempts": 1001}, "setting 'max_attempts': SQS counts at most 1000 receives"),
+])
+def test_bad_settings_stop_the_build_naming_them(aws_endpoint, unique, settings, message):
     with pytest.raises(ConfigError) as e:
-        backends.aws_queues(aws_config(cluster="no spaces"))
-    assert "setting 'cluster'" in str(e.value)
+        backends.aws_queues(aws_config(cluster=unique, **settings) if "cluster" not in settings
+                            else aws_config(**settings))
+    assert message in str(e.value)
+    # nothing half-created: no queue of that cluster exists
+    client = boto3.client("sqs")
+    assert not client.list_queues(QueueNamePrefix=unique).get("QueueUrls")
 
 
 @pytest.mark.skipif(importlib.util.find_spec(STORE_MODULE) is not None,

@@ -245,10 +245,16 @@ class Ec2Fleet(Fleet):
         """Terminate the instance if it is one of this cluster's encoders.
         The encoder gets SIGTERM from systemd and hands its jobs back."""
         self._recent.pop(member_id, None)
-        if terminate_member(self.client, self.cluster, member_id):
+        try:
+            terminated = terminate_member(self.client, self.cluster, member_id)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            # Logged for the operator: the Scaler lives on, the instance stays.
+            log.error("cannot terminate encoder instance", instance_id=member_id,
+                      reason=aws.describe(e))
+            return False
+        if terminated:
             log.info("terminated encoder instance", instance_id=member_id)
-            return True
-        return False
+        return terminated
 
     def stop_all(self, timeout=10.0):
         """Nothing: encoders finish what is queued, then end their own

@@ -25,6 +25,7 @@ log = structlog.get_logger("nommer.sqs")
 
 MAX_MESSAGES = 10
 MAX_TIMEOUT = 12 * 3600
+MAX_RECEIVES = 1000  # the most a redrive policy's maxReceiveCount may be
 MAX_WAIT = 20  # SQS's longest long poll
 RETENTION = 14 * 24 * 3600  # SQS's longest; a queued job outlives a long outage
 DEAD_SUFFIX = "-dead"
@@ -76,7 +77,11 @@ class SqsWorkQueue(WorkQueue):
         self.receive_attempts = 0
         self._closed = False
         self._dead = None  # (url, max receive count), looked up when first needed
-        self.url = self._call("open", self._open)
+        try:
+            self.url = self._call("open", self._open)
+        except BaseException:
+            self.client.close()
+            raise
 
     # -- setting up ------------------------------------------------------------
 
