@@ -77,7 +77,7 @@ def end_machine(config, encoder_id, logger):
     try:
         if backends_mod.end_own_machine(config, encoder_id):
             logger.info("idle: terminating this instance", instance_id=encoder_id)
-    except Exception as e:
+    except Exception as e:  # whatever stopped it, a restart by systemd tries again
         logger.error("could not terminate this instance", instance_id=encoder_id, error=str(e))
         return 1
     return 0

@@ -1,7 +1,6 @@
 """moto's server as a real subprocess on a free loopback port, so the AWS
 adapters talk to it over the wire exactly as they talk to AWS."""
 
-import os
 import socket
 import subprocess
 import sys

@@ -44,7 +44,7 @@ def dead_letter(queue, job):
     """Send the job's message and receive it until SQS gives up on it."""
     queue.send(message_body(job.id))
     for _ in range(MAX_ATTEMPTS):
-        [message] = queue.receive(visibility_timeout=0)
+        assert len(queue.receive(visibility_timeout=0)) == 1
     # SQS moves the message when a receive finds its count used up.
     assert queue.receive(visibility_timeout=0) == []
 

@@ -8,7 +8,7 @@ import pytest
 
 import nommer
 from nommer.core import config as config_mod
-from nommer.core.adapters.ec2_fleet import Ec2Fleet, TAG_CLUSTER, TAG_ROLE
+from nommer.core.adapters.ec2_fleet import TAG_CLUSTER, TAG_ROLE, Ec2Fleet
 from nommer.core.errors import ConfigError
 
 

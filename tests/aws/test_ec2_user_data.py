@@ -1,8 +1,8 @@
 """The encoder instances' user data: what it installs and starts, and that it
 carries no credential."""
 
-import yaml
 import pytest
+import yaml
 
 import nommer
 from nommer.core import config as config_mod

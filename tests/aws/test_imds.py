@@ -30,15 +30,15 @@ def test_no_metadata_service_is_found_out_quickly():
 
 
 def test_a_refusal_is_reported_with_its_status():
-    with ImdsServer("i-0abc1234def567890", "eu-west-3") as server:
+    with ImdsServer("i-0abc1234def567890", "eu-west-3") as server, \
+            pytest.raises(ImdsUnavailable) as e:
         server.accept_tokens = False
-        with pytest.raises(ImdsUnavailable) as e:
-            Imds(server.url).identity()
+        Imds(server.url).identity()
     assert "answered HTTP 401" in str(e.value)
 
 
 def test_a_strange_instance_id_is_refused():
-    with ImdsServer("<html>captive portal</html>", "eu-west-3") as server:
-        with pytest.raises(ImdsUnavailable) as e:
-            Imds(server.url).identity()
+    with ImdsServer("<html>captive portal</html>", "eu-west-3") as server, \
+            pytest.raises(ImdsUnavailable) as e:
+        Imds(server.url).identity()
     assert "unexpected instance id" in str(e.value)

@@ -142,10 +142,10 @@ class S3Storage(Storage):
                 break
         try:
             return future.result()
-        except Exception as e:
+        except Exception:
             if cancel.is_set():
                 raise Canceled("the upload was canceled") from None
-            raise e
+            raise
 
     def _failure(self, error, location, reading):
         """The nommer error for a failed S3 call, with no credential in it."""
