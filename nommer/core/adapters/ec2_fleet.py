@@ -138,7 +138,8 @@ class Ec2Fleet(Fleet):
             "UserData": self.user_data,
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags},
                                   {"ResourceType": "volume", "Tags": tags}],
-            # A shutdown from inside (or a crash loop's last resort) ends the instance.
+            # A shutdown from inside ends the instance instead of leaving a stopped
+            # one (and its volume) to pay for.
             "InstanceInitiatedShutdownBehavior": "terminate",
         }
         if c.ec2_launch_template:
