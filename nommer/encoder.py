@@ -47,12 +47,55 @@ def wait_until(predicate, timeout, step=0.1):
     return True
 
 
+def identify(config, instance_id, logger):
+    """The id this encoder reports under, and its config with the AWS region
+    filled in. On AWS an encoder started without ``--instance-id`` asks the
+    instance metadata service (IMDSv2) for its instance id, and for its region
+    when none is set; elsewhere the id is HOST-PID."""
+    if config.backend == "aws":
+        import boto3
+
+        from nommer.core.adapters.imds import Imds, ImdsUnavailable
+
+        needs_region = not config.aws_region and not boto3.session.Session().region_name
+        if not instance_id or needs_region:
+            try:
+                identity = Imds(config.imds_endpoint).identity()
+            except ImdsUnavailable as e:
+                logger.warning("no instance identity; this encoder will not end its machine",
+                               reason=str(e))
+            else:
+                instance_id = instance_id or identity.instance_id
+                if needs_region:
+                    config = config.replace(aws_region=identity.region)
+    return config, instance_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def end_machine(config, encoder_id, logger):
+    """After an idle stop: end the machine (on AWS, terminate the instance).
+    Returns the exit status: 1 when that failed, so that systemd starts the
+    encoder again and the next idle stop tries again."""
+    try:
+        if backends_mod.end_own_machine(config, encoder_id):
+            logger.info("idle: terminating this instance", instance_id=encoder_id)
+    except Exception as e:  # whatever stopped it, a restart by systemd tries again
+        logger.error("could not terminate this instance", instance_id=encoder_id, error=str(e))
+        return 1
+    return 0
+
+
 def run(config, encoder_id, stop):
-    """Run the encoder until ``stop`` (a threading.Event) is set."""
+    """Run the encoder until ``stop`` (a threading.Event) is set. Returns the
+    exit status."""
     logger = log.get("nommer.encoder", encoder_id=encoder_id)
     parts = backends_mod.build(config)
     core = EncoderCore(config, parts, encoder_id)
     refs = {}
+    idle = threading.Event()
+
+    def on_idle():
+        idle.set()
+        stop.set()
 
     def slot_freed(job_id):
         # tell, not ask: the Puller may be waiting on the queue, and an ask
@@ -68,7 +111,7 @@ def run(config, encoder_id, stop):
         for name in remove_dead_workdirs(config):
             logger.info("removed the work folder of a dead encoder", folder=name)
     try:
-        refs["keeper"] = Keeper.start(core, on_idle=stop.set)
+        refs["keeper"] = Keeper.start(core, on_idle=on_idle)
         started.append(refs["keeper"])
         refs["uploader"] = Uploader.start(core, slots, None, slot_freed)
         started.append(refs["uploader"])
@@ -102,6 +145,9 @@ def run(config, encoder_id, stop):
         if pid_file is not None:
             pid_file.unlink(missing_ok=True)
         logger.info("encoder stopped", **core.stats)
+    if idle.is_set():
+        # Its heartbeat record is gone by now, so the feeder does not wait for it.
+        return end_machine(config, encoder_id, logger)
     return 0
 
 
@@ -113,11 +159,15 @@ def main(argv=None):
         print(f"nommer encoder: {e}", file=sys.stderr)
         return 2
     log.configure(config.log_format, config.log_level)
-    encoder_id = args.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+    config, encoder_id = identify(config, args.instance_id, log.get("nommer.encoder"))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    return run(config, encoder_id, stop)
+    try:
+        return run(config, encoder_id, stop)
+    except ConfigError as e:  # the backends found a setting wrong
+        print(f"nommer encoder: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ class Feeder:
             ChildSpec("notifier", lambda: Notifier.start(config)),
             ChildSpec("dispatcher", lambda: Dispatcher.start(config, parts.new_jobs, parts.state_changes)),
             ChildSpec("scaler", lambda: Scaler.start(config, fleet)),
-            ChildSpec("reaper", lambda: Reaper.start(config, parts.store)),
+            ChildSpec("reaper", lambda: Reaper.start(config, parts.store, parts.new_jobs)),
             ChildSpec("http_front", lambda: HttpFront.start(app, config.host, config.port)),
         ]
         self.supervisor = Supervisor.start(specs, config.max_restarts, config.restart_window, self._give_up)
@@ -111,6 +111,9 @@ def run(config, stop):
                     webhooks_signed=bool(config.webhook_secret))
         while not stop.wait(0.5) and not feeder.fatal.is_set():
             pass
+    except ConfigError as e:  # the backends or the fleet found a setting wrong
+        print(f"nommer feeder: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         logger.error("cannot listen", host=config.host, port=config.port, error=str(e))
         print(f"nommer feeder: cannot listen on {config.host}:{config.port}: {e.strerror or e}; "

@@ -52,3 +52,30 @@ def probe_media(ffmpeg_exe):
     from nommer.core.ffmpeg import probe
 
     return lambda path: probe(ffmpeg_exe, str(path))
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(tmp_path_factory):
+    """moto's server running for the session; boto3 in this process and in
+    every child process is pointed at it through the environment
+    (AWS_ENDPOINT_URL and fake credentials). Yields its URL."""
+    import os
+
+    from tests.aws.moto_server import MotoServer
+
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    saved = {name: os.environ.get(name) for name in server.environment()}
+    # Credentials or a profile of the person running the tests must not reach moto.
+    hidden = {name: os.environ.pop(name) for name in
+              ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN") if name in os.environ}
+    os.environ.update(server.environment())
+    try:
+        yield server.url
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        os.environ.update(hidden)
+        server.stop()

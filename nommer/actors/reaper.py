@@ -1,5 +1,6 @@
 """The Reaper re-queues jobs whose encoder went silent, abandons jobs stuck
-too long, and has silent encoders retired."""
+too long, ends jobs whose queue message was dead-lettered, and has silent
+encoders retired."""
 
 from nommer.actors import base
 from nommer.actors.messages import Enqueue, Report, Retire
@@ -10,11 +11,11 @@ from nommer.core.reaping import Reaping
 class Reaper(base.Child):
     name = "reaper"
 
-    def __init__(self, config, store):
+    def __init__(self, config, store, new_jobs=None):
         super().__init__()
         self.config = config
         self.store = store
-        self.reaping = Reaping(config, store)
+        self.reaping = Reaping(config, store, new_jobs)
         self.ticker = None
 
     def on_start(self):

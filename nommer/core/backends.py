@@ -46,7 +46,78 @@ def _local(config):
     )
 
 
-BUILDERS = {"local": _local}
+# The state-change queue's messages are small and idempotent; one that fails
+# this often is unreadable, and the job store holds the truth anyway.
+STATE_CHANGE_MAX_RECEIVES = 10
+
+
+def queue_prefix(config):
+    from nommer.core.adapters.ec2_fleet import check_cluster
+
+    return config.sqs_queue_prefix or f"{check_cluster(config.cluster)}-"
+
+
+def _simpledb_store(config):
+    try:
+        from nommer.core.adapters.simpledb_store import SimpleDbJobStore
+    except ModuleNotFoundError as e:
+        if e.name != "nommer.core.adapters.simpledb_store":
+            raise
+        raise ConfigError("setting 'backend': 'aws' needs the SimpleDB job store "
+                          "(nommer.core.adapters.simpledb_store), which this installation "
+                          "lacks") from None
+    return SimpleDbJobStore.from_config(config)
+
+
+def aws_queues(config):
+    """The new-job and state-change SQS queues, created when missing."""
+    from nommer.core.adapters.sqs_queue import MAX_RECEIVES, MAX_TIMEOUT, SqsWorkQueue
+
+    if config.lease_seconds > MAX_TIMEOUT:
+        raise ConfigError(f"setting 'lease_seconds': SQS holds a message at most {MAX_TIMEOUT} s, "
+                          f"got {config.lease_seconds:g}")
+    if config.max_attempts > MAX_RECEIVES:
+        raise ConfigError(f"setting 'max_attempts': SQS counts at most {MAX_RECEIVES} receives, "
+                          f"got {config.max_attempts}")
+    prefix = queue_prefix(config)
+    region = config.aws_region or None
+    new_jobs = SqsWorkQueue(prefix + NEW_JOBS, visibility_timeout=config.lease_seconds,
+                            max_receives=config.max_attempts, region=region)
+    try:
+        state_changes = SqsWorkQueue(prefix + STATE_CHANGES, visibility_timeout=30,
+                                     max_receives=STATE_CHANGE_MAX_RECEIVES, region=region)
+    except BaseException:
+        new_jobs.close()
+        raise
+    return new_jobs, state_changes
+
+
+def aws_storage(config):
+    """s3:// and http(s)://, and file:// only under the file_roots the
+    operator lists (an instance's own disk is no place for sources)."""
+    from nommer.core.adapters.local_storage import FileStorage, HttpStorage
+    from nommer.core.adapters.s3_storage import S3Storage
+
+    rate = config.transfer_rate_limit
+    adapters = [S3Storage(config.aws_region or None, part_size=config.s3_part_size),
+                HttpStorage(AddressPolicy.from_config(config), rate=rate)]
+    if config.file_roots:
+        adapters.append(FileStorage(config.file_roots, rate=rate))
+    return StorageRouter(adapters)
+
+
+def _aws(config):
+    store = _simpledb_store(config)
+    try:
+        new_jobs, state_changes = aws_queues(config)
+    except BaseException:
+        store.close()
+        raise
+    return Backends(store=store, new_jobs=new_jobs, state_changes=state_changes,
+                    storage=aws_storage(config))
+
+
+BUILDERS = {"local": _local, "aws": _aws}
 
 
 def build(config):
@@ -73,4 +144,19 @@ def build_fleet(config):
         from nommer.core.adapters.local_fleet import LocalFleet
 
         return LocalFleet(config)
+    if config.backend == "aws":
+        from nommer.core.adapters.ec2_fleet import Ec2Fleet
+
+        return Ec2Fleet(config)
     raise ConfigError(f"setting 'backend': no fleet for {config.backend!r}")
+
+
+def end_own_machine(config, encoder_id):
+    """Called by an encoder that stopped because it was idle. On AWS it
+    terminates its instance, when the fleet launched it; True when it did.
+    Locally the process just ends."""
+    if config.backend != "aws":
+        return False
+    from nommer.core.adapters.ec2_fleet import terminate_self
+
+    return terminate_self(config.aws_region or None, config.cluster, encoder_id)

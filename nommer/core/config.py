@@ -108,11 +108,28 @@ SETTINGS = [
     Setting("allowed_networks", "list", [], "Networks (CIDR, e.g. `10.0.0.0/8`) that http(s) sources and webhooks may reach although they are loopback, private, link-local or otherwise not public; by default they are refused. In the environment, separated by `,`.", separator=",", check=_check_networks),
     Setting("secret_key", "str", "", "Fernet key (`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`) that encrypts URIs carrying credentials in the job store; several separated by `,` to rotate (the first encrypts). Empty: such URIs are refused. Feeder and encoders need the same one.", check=_check_secret_key, secret=True),
     Setting("webhook_secret", "str", "", "Secret that signs webhooks (Standard Webhooks: `whsec_` then base64 of 24 to 64 random bytes). Empty: webhooks are not signed.", check=_check_webhook_secret, secret=True),
+    # AWS (backend = "aws"). Credentials and endpoints are boto3's own
+    # (its default chain, AWS_ENDPOINT_URL...), never settings.
+    Setting("aws_region", "str", "", "AWS region of the queues, job store, instances and buckets; empty uses boto3's default (AWS_DEFAULT_REGION, the AWS config file) and, on an encoder instance, the instance's own region."),
+    Setting("cluster", "str", "nommer", "Name of this farm on AWS: it prefixes the queue names and tags its encoder instances (`nommer:cluster`), so several farms can share an account. Letters, digits, hyphens and underscores."),
+    Setting("sqs_queue_prefix", "str", "", "Prefix of the SQS queue names; empty means `<cluster>-`. The queues are `<prefix>new-jobs` and `<prefix>state-changes`, each with a `-dead` dead-letter queue."),
+    Setting("ec2_launch_template", "str", "", "Launch template of encoder instances: its name, or its id (`lt-...`). The `ec2_*` settings below, when set, override what it holds."),
+    Setting("ec2_launch_template_version", "str", "$Default", "Version of `ec2_launch_template`: a number, `$Default` or `$Latest`."),
+    Setting("ec2_ami", "str", "", "AMI id of encoder instances, needed without a launch template: a Linux with Python 3.11 or later and cloud-init."),
+    Setting("ec2_instance_type", "str", "", "Instance type of encoders; empty means the launch template's, or `c5.large` without one."),
+    Setting("ec2_subnet", "str", "", "Subnet id of encoder instances; empty means the launch template's, or the default VPC's."),
+    Setting("ec2_security_groups", "list", [], "Security group ids of encoder instances (encoders need no inbound rule)."),
+    Setting("ec2_key_name", "str", "", "EC2 key pair name for SSH into encoder instances; empty means none."),
+    Setting("ec2_instance_profile", "str", "", "IAM instance profile (name or ARN) of encoder instances: their only source of AWS credentials."),
+    Setting("ec2_spot", "bool", False, "Launch encoders as spot instances, falling back to on-demand when spot capacity is refused."),
+    Setting("install_spec", "str", "", "What an encoder instance installs with pip: empty means `nommer==<the feeder's version>`; a wheel URL or another requirement works too (with no credentials in it)."),
+    Setting("imds_endpoint", "str", "http://169.254.169.254", "Address of the EC2 instance metadata service (IMDSv2) that an encoder asks for its instance id and region."),
+    Setting("s3_part_size", "int", 8 * 1024 * 1024, "Bytes of one part of an S3 multipart upload; bigger outputs are uploaded in parts of this size. At least 5 MiB, S3's smallest part.", minimum=5 * 1024 * 1024),
     Setting("log_format", "choice", "console", "`console` for people, `json` for log collectors.", choices=("console", "json")),
     Setting("log_level", "choice", "info", "Least level logged.", choices=("debug", "info", "warning", "error")),
 ]
 
-_BY_NAME = {s.name: s for s in SETTINGS}
+SETTINGS_BY_NAME = _BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def setting_named(name):
@@ -228,6 +245,11 @@ def _convert(setting, raw, where):
         except ValueError as e:
             raise ConfigError(f"setting {setting.name!r} ({where}): {e}") from None
     return value
+
+
+def default_of(setting):
+    """The value ``setting`` has when nothing sets it."""
+    return _convert(setting, setting.default, "default")
 
 
 def load(path=None, overrides=None, environ=None):

@@ -14,6 +14,7 @@ import json
 import re
 import urllib.parse
 
+from nommer.core import s3uri
 from nommer.core.errors import InvalidInput, JobFailed
 
 HIDDEN = "***"
@@ -34,6 +35,10 @@ def redact(uri):
     """
     if not isinstance(uri, str):
         return uri
+    if s3uri.is_s3(uri):
+        # media-nommer's s3://KEY:SECRET@bucket/key: a secret key may hold
+        # "/", which urlsplit takes for the path; and the key id goes too.
+        return s3uri.redact(uri)
     try:
         parts = urllib.parse.urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

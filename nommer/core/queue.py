@@ -19,6 +19,19 @@ class Message:
 
 
 class WorkQueue(abc.ABC):
+    #: True when messages come out in the order they became visible. SQS's
+    #: standard queues do not promise it, so nommer does not rely on it.
+    ordered = False
+    #: True when extend and delete return False for every receipt that is no
+    #: longer held. SQS accepts some such receipts silently (a second delete,
+    #: an older receipt of a message received again), so nothing may rely on
+    #: the answer for safety; the job store's conditional writes give that.
+    refuses_stale_receipts = True
+    #: True when a message held by one receiver never reaches another before
+    #: its timeout lapses. SQS's standard queues deliver at least once, and
+    #: now and then twice; a job's claim is a conditional write for that reason.
+    delivers_once = True
+
     @abc.abstractmethod
     def send(self, body):
         """Append a message (text); returns its id."""
@@ -35,12 +48,14 @@ class WorkQueue(abc.ABC):
     @abc.abstractmethod
     def extend(self, receipt, visibility_timeout):
         """Keep the message invisible for ``visibility_timeout`` more seconds
-        from now. Returns False when that delivery is no longer held."""
+        from now. Returns False when that delivery is no longer held (see
+        ``refuses_stale_receipts``)."""
 
     @abc.abstractmethod
     def delete(self, receipt):
         """Remove the message for good. Returns False when the delivery was
-        no longer held (another consumer may have received it since)."""
+        no longer held, another consumer may have received it since (see
+        ``refuses_stale_receipts``)."""
 
     def release(self, receipt):
         """Make the message visible again at once."""
@@ -49,6 +64,18 @@ class WorkQueue(abc.ABC):
     @abc.abstractmethod
     def depth(self):
         """``(visible, in_flight)`` message counts, approximately."""
+
+    def dead_letters(self, max_messages=10, visibility_timeout=60):
+        """Up to ``max_messages`` messages that the queue gave up on after
+        too many receives, each held for ``visibility_timeout`` seconds, with
+        ``receive_count`` the number of receives that made it give up.
+        A queue without a dead-letter queue has none."""
+        return []
+
+    def forget_dead_letter(self, receipt):
+        """Remove a message :meth:`dead_letters` returned; False when it was
+        no longer held."""
+        return False
 
     def close(self):
         """Release connections."""

@@ -1,10 +1,15 @@
-"""The Reaper's logic: find jobs whose encoder went silent, and jobs stuck
-for too long, and encoders that stopped heartbeating."""
+"""The Reaper's logic: find jobs whose encoder went silent, jobs stuck for
+too long, jobs whose queue message the queue gave up on, and encoders that
+stopped heartbeating."""
 
 import dataclasses
 
-from nommer.core.errors import StaleWrite
+from nommer.core import log
+from nommer.core.encoding import job_id_of
+from nommer.core.errors import NotFound, StaleWrite
 from nommer.core.jobs import RUNNING_STATES, State, age_seconds
+
+DEAD_LETTER_BATCHES = 10  # of up to 10 messages each, per sweep
 
 
 @dataclasses.dataclass
@@ -20,12 +25,20 @@ class Sweep:
 
 
 class Reaping:
-    def __init__(self, config, store):
+    def __init__(self, config, store, new_jobs=None):
         self.config = config
         self.store = store
+        self.new_jobs = new_jobs
+        self.log = log.get("nommer.reaper")
 
     def sweep(self):
         result = Sweep()
+        if self.new_jobs is not None:
+            try:
+                self._dead_letters(result)
+            except Exception:
+                # The rest of the sweep does not depend on it; the next one retries.
+                self.log.exception("reading the dead-letter queue failed")
         for job in self.store.unfinished():
             try:
                 self._look_at(job, result)
@@ -59,3 +72,44 @@ class Reaping:
         else:
             result.requeued.append(self.store.update(job.transition(
                 State.PENDING, encoder_id=None, details=f"{reason}; trying again")))
+
+    def _dead_letters(self, result):
+        """Drain the new-job queue's dead letters: each unfinished job among
+        them ends in ERROR (GAVE_UP)."""
+        for _ in range(DEAD_LETTER_BATCHES):
+            letters = self.new_jobs.dead_letters(max_messages=10)
+            if not letters:
+                return
+            for letter in letters:
+                if self._dead_letter(letter, result):
+                    self.new_jobs.forget_dead_letter(letter.receipt)
+
+    def _dead_letter(self, letter, result):
+        """Deal with one dead letter; False to look at it again next sweep."""
+        job_id = job_id_of(letter.body)
+        if job_id is None:
+            self.log.warning("unreadable dead letter dropped", body=letter.body[:200])
+            return True
+        try:
+            job = self.store.get(job_id)
+        except NotFound:
+            return True
+        if job.is_final:
+            return True
+        if job.state in RUNNING_STATES:
+            silent = age_seconds(job.heartbeat_at or job.updated_at)
+            if silent is not None and silent <= self.config.lease_seconds:
+                # A second message of a job its encoder is working on (the
+                # first went back to the queue when the job was re-queued).
+                self.log.info("dead letter of a job at work dropped", job_id=job.id)
+                return True
+        try:
+            failed = self.store.update(job.transition(
+                State.ERROR, error_code="GAVE_UP",
+                details=f"gave up: its queue message was received {letter.receive_count} "
+                        "times without finishing"))
+        except StaleWrite:
+            return False
+        self.log.warning("job gave up: dead letter", job_id=job.id, receives=letter.receive_count)
+        result.failed.append(failed)
+        return True

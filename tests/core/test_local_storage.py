@@ -85,7 +85,7 @@ def test_cancel_stops_a_copy(router, root, tmp_path):
 
 
 def test_redact_hides_secrets():
-    assert redact("s3://AKIA:SECRET@bucket/key") == "s3://AKIA:***@bucket/key"
+    assert redact("s3://AKIA:SECRET@bucket/key") == "s3://***:***@bucket/key"
     assert "SECRET" not in redact("https://user:SECRET@host/x")
     assert redact("file:///a/b") == "file:///a/b"
 

@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -24,14 +25,39 @@ import nommer
 PROJECT_ROOT = pathlib.Path(nommer.__file__).resolve().parent.parent
 
 
-@pytest.fixture(params=["sqlite"])
-def queue_factory(request, tmp_path):
+# Seconds a release may take to reach a receiver that is waiting already.
+# moto's server looks at a waiting long poll again only each second (a send
+# wakes it at once), and SQS itself promises no bound; the point, that the
+# receiver gets the message during its wait, holds for both.
+RELEASE_REACHES_WAITER = {"sqlite": 0.3, "sqs": 1.3}
+# Each SQS call is an HTTP request to moto's server (about 20 ms); 60
+# messages still make four consumers race, in a few seconds.
+MESSAGES_TO_RACE = {"sqlite": 200, "sqs": 60}
+
+
+def sqs_queue(prefix, name):
+    from nommer.core.adapters.sqs_queue import SqsWorkQueue
+
+    return SqsWorkQueue(prefix + name)
+
+
+@pytest.fixture(params=["sqlite", "sqs"])
+def adapter(request):
+    return request.param
+
+
+@pytest.fixture
+def queue_factory(adapter, request, tmp_path):
     """A picklable ``factory(name) -> WorkQueue``; child processes open the same queues with it."""
-    if request.param == "sqlite":
+    if adapter == "sqlite":
         from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 
         return functools.partial(SqliteWorkQueue, str(tmp_path / "nommer.sqlite3"))
-    raise AssertionError(request.param)
+    if adapter == "sqs":
+        request.getfixturevalue("aws_endpoint")
+        # moto's server lives for the whole session: fresh queue names per test.
+        return functools.partial(sqs_queue, f"t{uuid.uuid4().hex[:12]}-")
+    raise AssertionError(adapter)
 
 
 @pytest.fixture
@@ -111,13 +137,16 @@ def test_receive_takes_up_to_max_messages(queue):
     assert queue.depth() == (2, 3)
 
 
-def test_order_is_first_in_first_out(queue):
+def test_each_message_comes_out_once_and_in_order_where_promised(queue):
     for n in range(10):
         queue.send(str(n))
 
     bodies = [queue.receive()[0].body for _ in range(10)]
 
-    assert bodies == [str(n) for n in range(10)]
+    assert sorted(bodies, key=int) == [str(n) for n in range(10)]
+    # SQS's standard queues are best-effort first-in-first-out, not strict.
+    if queue.ordered:
+        assert bodies == [str(n) for n in range(10)]
 
 
 # --- visibility ---------------------------------------------------------------------
@@ -137,8 +166,11 @@ def test_received_message_hides_until_timeout_then_returns_with_new_receipt(queu
     assert second.id == first.id
     assert second.receive_count == 2
     assert second.receipt != first.receipt
-    assert not queue.delete(first.receipt)
-    assert not queue.extend(first.receipt, 30)
+    if queue.refuses_stale_receipts:
+        # SQS accepts an older receipt without saying whether it did anything,
+        # so only an adapter that promises it is held to refusing one.
+        assert not queue.delete(first.receipt)
+        assert not queue.extend(first.receipt, 30)
     assert queue.delete(second.receipt)
     assert queue.depth() == (0, 0)
 
@@ -163,7 +195,9 @@ def test_delete_removes_it_for_good(queue):
     [message] = queue.receive()
 
     assert queue.delete(message.receipt)
-    assert not queue.delete(message.receipt)
+    if queue.refuses_stale_receipts:
+        # SQS answers a second delete of the same receipt with success.
+        assert not queue.delete(message.receipt)
     assert queue.depth() == (1, 0)
     assert [m.body for m in queue.receive()] == ["b"]
     assert queue.receive() == []
@@ -242,7 +276,7 @@ def test_waiting_receive_wakes_at_once_when_this_process_sends(queue, queue_fact
     assert returned - sent < 0.3
 
 
-def test_release_wakes_a_waiting_receiver(queue, queue_factory):
+def test_release_wakes_a_waiting_receiver(queue, queue_factory, adapter):
     other = queue_factory("work")
     try:
         queue.send("a")
@@ -255,25 +289,25 @@ def test_release_wakes_a_waiting_receiver(queue, queue_factory):
     finally:
         other.close()
     assert [(m.id, m.receive_count) for m in messages] == [(held.id, 2)]
-    assert returned - released < 0.3
+    assert returned - released < RELEASE_REACHES_WAITER[adapter]
 
 
 def test_waiting_receive_gives_up_after_wait_without_spinning(queue):
     attempts = queue.receive_attempts
     started = time.monotonic()
 
-    assert queue.receive(wait_seconds=1.5) == []
+    assert queue.receive(wait_seconds=2) == []
 
     elapsed = time.monotonic() - started
-    assert 1.5 <= elapsed < 2.2
+    assert 2 <= elapsed < 2.7
     assert queue.receive_attempts - attempts <= 5
 
 
 # --- concurrency --------------------------------------------------------------------
 
 
-def test_racing_processes_each_get_every_message_once(queue, queue_factory):
-    sent = {queue.send(f"m{n}") for n in range(200)}
+def test_racing_processes_each_get_every_message_once(queue, queue_factory, adapter):
+    sent = {queue.send(f"m{n}") for n in range(MESSAGES_TO_RACE[adapter])}
     script = """
         queue = factory("work")
         taken, lost = [], []
@@ -309,7 +343,15 @@ def test_racing_processes_each_get_every_message_once(queue, queue_factory):
             assert child.wait(20) == 0
 
     taken = [m for report in reports for m in report["taken"]]
-    assert sorted(taken) == sorted(sent)  # each exactly once
+    assert set(taken) == sent  # none lost
     assert all(report["taken"] for report in reports), "one process took everything: no race"
     assert [report["lost"] for report in reports] == [[], []]
-    assert queue.depth() == (0, 0)
+    if queue.delivers_once:
+        assert sorted(taken) == sorted(sent)  # each exactly once
+        assert queue.depth() == (0, 0)
+    else:
+        # SQS's standard queues deliver at least once: now and then a message
+        # is handed out twice, or stays in flight to be handed out again after
+        # its timeout (moto's server does that under concurrent deletes). The
+        # encoder's conditional claim absorbs both. Nothing may wait unseen.
+        assert queue.depth()[0] == 0

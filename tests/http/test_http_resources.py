@@ -6,16 +6,17 @@ from nommer.http.resources import job_resource
 
 def test_credentials_are_redacted_everywhere():
     job = Job.new(
-        "s3://AKIAKEY:SECRETKEY@bucket/in.mov",
-        [{"destination": "s3://AKIAKEY:SECRETKEY@bucket/out.mp4", "preset": "mp4-h264-480p"}],
+        "s3://AKIAKEY:SECRET/KEY@bucket/in.mov",
+        [{"destination": "s3://AKIAKEY:SECRET/KEY@bucket/out.mp4", "preset": "mp4-h264-480p"}],
         notify_url="https://user:pass@app.example/hook",
     )
 
     shown = job_resource(job)
 
-    assert "SECRETKEY" not in repr(shown) and "pass@" not in repr(shown)
-    assert shown["source"] == "s3://AKIAKEY:***@bucket/in.mov"
-    assert shown["outputs"][0]["destination"] == "s3://AKIAKEY:***@bucket/out.mp4"
+    assert "SECRET" not in repr(shown) and "pass@" not in repr(shown)
+    assert "AKIAKEY" not in repr(shown)  # the access key id of an s3 URI goes too
+    assert shown["source"] == "s3://***:***@bucket/in.mov"
+    assert shown["outputs"][0]["destination"] == "s3://***:***@bucket/out.mp4"
     assert shown["notify_url"] == "https://user:***@app.example/hook"
 
 

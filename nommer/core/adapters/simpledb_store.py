@@ -72,7 +72,22 @@ class SimpleDbJobStore(JobStore):
         self.jobs_domain = f"{domain_prefix}-jobs"
         self.encoders_domain = f"{domain_prefix}-encoders"
         for domain in (self.jobs_domain, self.encoders_domain):
-            self._call("create_domain", DomainName=domain)  # a no-op when it exists
+            self._ensure_domain(domain)
+
+    @classmethod
+    def from_config(cls, config):
+        """The domains ``<cluster>-jobs`` and ``<cluster>-encoders``."""
+        return cls(domain_prefix=config.cluster, region=config.aws_region or None)
+
+    def _ensure_domain(self, domain):
+        # Encoders may look but not create (their IAM policy has no
+        # CreateDomain): the feeder, started first, creates the domains.
+        try:
+            self._call("domain_metadata", DomainName=domain)
+        except botocore.exceptions.ClientError as e:
+            if _code(e) != "NoSuchDomain":
+                raise
+            self._call("create_domain", DomainName=domain)
 
     # -- calls ----------------------------------------------------------------
 

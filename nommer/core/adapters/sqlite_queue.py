@@ -198,6 +198,8 @@ class SqliteWorkQueue(WorkQueue):
     table, so a test can tell waiting from spinning.
     """
 
+    ordered = True
+
     def __init__(self, path, name, visibility_timeout=30.0, busy_timeout=30.0):
         self.db = SqliteDatabase(path, busy_timeout=busy_timeout)
         self.db.ensure_schema(SCHEMA)

@@ -1,0 +1,115 @@
+"""The encoder instances' user data: what it installs and starts, and that it
+carries no credential."""
+
+import pytest
+import yaml
+
+import nommer
+from nommer.core import config as config_mod
+from nommer.core.adapters import ec2_user_data
+from nommer.core.errors import ConfigError
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIAFEEDERKEY1234567",
+    "AWS_SECRET_ACCESS_KEY": "feeder/Secret+Access+Key+0123456789abcdef",
+    "AWS_SESSION_TOKEN": "FwoGZXIvYXdzEFEEDERSESSIONTOKEN0123456789",
+}
+# Secret settings as other parts of nommer may declare them: by name, or
+# marked secret.
+SECRET_SETTINGS = {
+    "notify_secret": "hmac-secret-value-1",
+    "api_token": "api-token-value-2",
+    "admin_password": "admin-password-value-3",
+    "webhook_hmac": "marked-secret-value-4",
+}
+
+
+@pytest.fixture
+def with_secret_settings(monkeypatch):
+    for name in SECRET_SETTINGS:
+        setting = config_mod.Setting(name, "str", "", "test", secret=name == "webhook_hmac")
+        monkeypatch.setitem(config_mod.SETTINGS_BY_NAME, name, setting)
+
+
+def aws_config(**settings):
+    return config_mod.load(environ={}, overrides={"backend": "aws", "ec2_ami": "ami-12345678",
+                                                 **settings})
+
+
+def sections(text):
+    """The environment file lines and the pip command of rendered user data."""
+    data = yaml.safe_load(text)
+    files = {f["path"]: f["content"] for f in data["write_files"]}
+    env = dict(line.split("=", 1) for line in files["/etc/nommer/encoder.env"].splitlines())
+    [pip] = [c for c in data["runcmd"] if c[:2] == ["/opt/nommer/bin/pip", "install"] and "pip" not in c[2:]]
+    return data, files, env, pip
+
+
+def test_user_data_installs_this_version_and_starts_the_encoder():
+    text = ec2_user_data.render(aws_config(jobs_per_encoder=4, max_inactivity=120.0,
+                                           file_roots=["/mnt/media", "/mnt/more"]),
+                                region="eu-west-1", environ={})
+
+    data, files, env, pip = sections(text)
+    assert text.startswith("#cloud-config\n")
+    assert pip[-1] == f"nommer=={nommer.__version__}"
+    assert env["NOMMER_BACKEND"] == '"aws"' and env["NOMMER_AWS_REGION"] == '"eu-west-1"'
+    assert env["NOMMER_JOBS_PER_ENCODER"] == '"4"'
+    assert env["NOMMER_MAX_INACTIVITY"] == '"120.0"'
+    assert env["NOMMER_FILE_ROOTS"] == '"/mnt/media:/mnt/more"'
+    assert env["NOMMER_DATA_DIR"] == '"/var/lib/nommer"'
+    # Settings only the feeder reads stay with it.
+    assert not any(k in env for k in ("NOMMER_EC2_AMI", "NOMMER_PORT", "NOMMER_HOST"))
+    assert "ExecStart=/opt/nommer/bin/python -m nommer.encoder --config" in files[
+        "/etc/systemd/system/nommer-encoder.service"]
+    assert "EnvironmentFile=/etc/nommer/encoder.env" in files[
+        "/etc/systemd/system/nommer-encoder.service.d/ec2.conf"]
+    assert ["systemctl", "enable", "--now", "nommer-encoder.service"] in data["runcmd"]
+
+
+def test_no_credential_and_no_secret_setting_reaches_user_data(with_secret_settings, monkeypatch):
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    config = aws_config(jobs_per_encoder=3)
+    config = config_mod.Config({**config.values, **SECRET_SETTINGS})
+
+    text = ec2_user_data.render(config, region="us-east-1")
+
+    for value in [*CREDENTIALS.values(), *SECRET_SETTINGS.values()]:
+        assert value not in text
+    for name in CREDENTIALS:
+        assert name not in text
+    assert 'NOMMER_JOBS_PER_ENCODER="3"' in text  # the settings that may go, went
+
+
+def test_a_setting_holding_a_credential_by_mistake_is_refused(monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    config = aws_config(file_roots=[CREDENTIALS["AWS_SECRET_ACCESS_KEY"]])
+
+    with pytest.raises(ConfigError) as e:
+        ec2_user_data.render(config, region="us-east-1")
+    assert "setting 'file_roots'" in str(e.value) and "AWS_SECRET_ACCESS_KEY" in str(e.value)
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in str(e.value)
+
+
+def test_install_spec_may_name_a_wheel_but_not_carry_credentials():
+    wheel = "https://downloads.example/nommer-0.1.0-py3-none-any.whl"
+    _, _, _, pip = sections(ec2_user_data.render(aws_config(install_spec=wheel), environ={}))
+    assert pip[-1] == wheel
+
+    with pytest.raises(ConfigError) as e:
+        ec2_user_data.render(aws_config(install_spec="https://user:pw@pypi.example/nommer.whl"),
+                             environ={})
+    assert "setting 'install_spec'" in str(e.value) and "pw@" not in str(e.value)
+
+
+def test_values_are_quoted_for_systemd_and_yaml():
+    text = ec2_user_data.render(aws_config(ffmpeg='/opt/ff "mpeg"\\bin'), environ={})
+    _, _, env, _ = sections(text)
+    assert env["NOMMER_FFMPEG"] == '"/opt/ff \\"mpeg\\"\\\\bin"'
+
+
+def test_too_big_user_data_is_refused():
+    with pytest.raises(ConfigError) as e:
+        ec2_user_data.render(aws_config(file_roots=["/m" * 8000]), environ={})
+    assert "more than EC2's 16384" in str(e.value)

@@ -1,0 +1,143 @@
+"""An encoder on EC2: it learns its instance from IMDSv2 (a loopback
+stand-in, tests/aws/imds_server.py) and terminates its instance when idle
+(moto's EC2)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nommer import encoder
+from nommer.core import backends, log
+from nommer.core import config as config_mod
+from nommer.core.adapters import aws
+from nommer.core.adapters.ec2_fleet import Ec2Fleet
+from tests.aws.imds_server import ImdsServer
+from tests.aws.moto_server import free_port
+
+AMI = "ami-12345678"
+
+
+@pytest.fixture
+def logger():
+    return log.get("nommer.encoder.test")
+
+
+def aws_config(**settings):
+    return config_mod.load(environ={}, overrides={"backend": "aws", **settings})
+
+
+def state(ec2_client, instance_id):
+    [reservation] = ec2_client.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return reservation["Instances"][0]["State"]["Name"]
+
+
+@pytest.fixture
+def fleet_instance(unique, aws_endpoint):
+    """An instance the fleet of cluster ``unique`` launched (tagged)."""
+    [member] = Ec2Fleet(aws_config(cluster=unique, ec2_ami=AMI)).launch(1)
+    return member.id
+
+
+@pytest.fixture
+def no_region(monkeypatch):
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+
+
+def test_on_aws_the_encoder_takes_its_id_and_region_from_imds(no_region, logger):
+    with ImdsServer("i-0abc1234def567890", "ap-south-1") as imds:
+        config, encoder_id = encoder.identify(aws_config(imds_endpoint=imds.url), None, logger)
+    assert encoder_id == "i-0abc1234def567890"
+    assert config.aws_region == "ap-south-1"
+
+
+def test_a_given_instance_id_and_a_known_region_ask_imds_nothing(aws_endpoint, logger):
+    with ImdsServer("i-0abc1234def567890", "ap-south-1") as imds:
+        config, encoder_id = encoder.identify(aws_config(imds_endpoint=imds.url),
+                                              "i-0fedcba9876543210", logger)
+    assert encoder_id == "i-0fedcba9876543210" and imds.requests == []
+    assert config.aws_region == ""  # boto3's own default (AWS_DEFAULT_REGION) applies
+
+
+def test_off_ec2_the_id_is_host_and_pid(aws_endpoint, logger):
+    _, encoder_id = encoder.identify(
+        aws_config(imds_endpoint=f"http://127.0.0.1:{free_port()}"), None, logger)
+    assert encoder_id.endswith(f"-{os.getpid()}")
+
+
+def test_locally_nothing_changes(logger):
+    with ImdsServer("i-0abc1234def567890", "ap-south-1") as imds:
+        config, encoder_id = encoder.identify(config_mod.load(environ={}, overrides={
+            "imds_endpoint": imds.url}), None, logger)
+    assert encoder_id.endswith(f"-{os.getpid()}") and imds.requests == []
+    assert encoder.end_machine(config, "i-0abc1234def567890", logger) == 0
+
+
+def test_idle_encoder_terminates_its_own_fleet_instance(fleet_instance, unique, ec2_client, logger):
+    assert encoder.end_machine(aws_config(cluster=unique), fleet_instance, logger) == 0
+    assert state(ec2_client, fleet_instance) in ("shutting-down", "terminated")
+
+
+def test_an_instance_the_fleet_did_not_launch_is_left_running(aws_endpoint, unique, ec2_client, logger):
+    stranger = ec2_client.run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    assert encoder.end_machine(aws_config(cluster=unique), stranger, logger) == 0
+    assert state(ec2_client, stranger) == "running"
+    # Nor an instance of another cluster, nor an id that is no instance id.
+    assert not backends.end_own_machine(aws_config(cluster=unique + "x"), stranger)
+    assert not backends.end_own_machine(aws_config(cluster=unique), "myhost-1234")
+
+
+def test_a_failed_termination_exits_non_zero_so_systemd_tries_again(
+        fleet_instance, unique, monkeypatch, logger):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setattr(aws, "RETRIES", {"mode": "standard", "max_attempts": 1})
+    assert encoder.end_machine(aws_config(cluster=unique), fleet_instance, logger) == 1
+
+
+# --- a real encoder process (needs the SimpleDB job store) -----------------------
+
+
+def encoder_env(tmp_path, unique, simpledb_env, **settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMMER_")}
+    env.update(simpledb_env)
+    env.update({
+        "NOMMER_BACKEND": "aws", "NOMMER_CLUSTER": unique,
+        "NOMMER_DATA_DIR": str(tmp_path / "data"), "NOMMER_MAX_INACTIVITY": "1",
+        "NOMMER_POLL_WAIT": "1", "NOMMER_HEARTBEAT_INTERVAL": "0.5", "NOMMER_LOG_FORMAT": "json",
+    })
+    env.update({f"NOMMER_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def run_encoder(env, tmp_path, *args):
+    with open(tmp_path / "encoder.log", "ab") as out:
+        proc = subprocess.run([sys.executable, "-m", "nommer.encoder", *args], env=env,
+                              stdout=out, stderr=subprocess.STDOUT, timeout=60, check=False)
+    return proc.returncode, (tmp_path / "encoder.log").read_text()
+
+
+@pytest.mark.parametrize("how", ["--instance-id", "imds"])
+def test_idle_encoder_process_terminates_its_instance(
+        simpledb_env, fleet_instance, unique, ec2_client, tmp_path, how, monkeypatch):
+    if how == "imds":
+        with ImdsServer(fleet_instance, "us-east-1") as imds:
+            status, output = run_encoder(
+                encoder_env(tmp_path, unique, simpledb_env, imds_endpoint=imds.url), tmp_path)
+    else:
+        status, output = run_encoder(encoder_env(tmp_path, unique, simpledb_env), tmp_path,
+                                     "--instance-id", fleet_instance)
+
+    assert status == 0, output[-3000:]
+    assert state(ec2_client, fleet_instance) in ("shutting-down", "terminated")
+    assert fleet_instance in output and "terminating this instance" in output
+    for name, value in simpledb_env.items():  # this process opens the same store
+        monkeypatch.setenv(name, value)
+    parts = backends.build(config_mod.load(environ={k: v for k, v in encoder_env(
+        tmp_path, unique, simpledb_env).items() if k.startswith("NOMMER_")}))
+    try:
+        assert [e for e in parts.store.encoders() if e["id"] == fleet_instance] == []
+    finally:
+        parts.close()

@@ -1,0 +1,71 @@
+"""The farm in AWS mode: a real feeder process whose Scaler launches an EC2
+instance (moto's), an encoder process standing in for that instance's
+encoder, sources and outputs on S3, and the queues on SQS. Needs the SimpleDB
+job store."""
+
+import subprocess
+import sys
+
+import pytest
+
+from nommer.core.adapters.ec2_fleet import TAG_CLUSTER
+from tests.e2e.farm import wait_for
+from tests.e2e.feeder import FeederProcess
+
+AMI = "ami-12345678"
+KEY_ID = "AKIAFARMEXAMPLE"
+SECRET = "farm/Secret+Key0123456789EXAMPLE"
+
+
+@pytest.fixture
+def feeder(tmp_path, unique, simpledb_env, aws_endpoint):
+    feeder = FeederProcess(tmp_path, [], backend="aws", cluster=unique, ec2_ami=AMI,
+                           max_encoders=1, scale_interval=0.5, max_inactivity=2,
+                           lease_seconds=20)
+    feeder.env.update(simpledb_env)
+    yield feeder.start()
+    assert feeder.stop() == 0, feeder.log()
+
+
+def start_encoder(feeder, instance_id, log_path):
+    """What the instance's user data would start: the encoder with the
+    feeder's settings."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "nommer.encoder", "--instance-id", instance_id],
+            env={**feeder.env, "NOMMER_DATA_DIR": str(log_path.parent / "encoder-data")},
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def test_a_job_from_s3_to_s3_on_an_ec2_fleet(feeder, bucket, s3_client, ec2_client, sample_clip,
+                                             unique, tmp_path):
+    s3_client.upload_file(str(sample_clip), bucket, "in/clip.mp4")
+    status, job = feeder.post("/jobs", {
+        "source": f"s3://{KEY_ID}:{SECRET}@{bucket}/in/clip.mp4",
+        "outputs": [{"destination": f"s3://{bucket}/out/clip-480.mp4", "preset": "mp4-h264-480p"}],
+    })
+    assert status == 201, job
+    assert job["source"] == f"s3://***:***@{bucket}/in/clip.mp4"
+
+    members = wait_for(lambda: feeder.get("/fleet")[1]["members"], 30, "an instance launch")
+    [instance_id] = [m["id"] for m in members]
+    [reservation] = ec2_client.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    tags = {t["Key"]: t["Value"] for t in reservation["Instances"][0]["Tags"]}
+    assert tags[TAG_CLUSTER] == unique
+
+    encoder = start_encoder(feeder, instance_id, tmp_path / "encoder.log")
+    try:
+        done = feeder.wait_job(job["id"], timeout=120)
+        assert done["state"] == "FINISHED", (done, (tmp_path / "encoder.log").read_text()[-3000:])
+        assert done["encoder_id"] == instance_id
+        head = s3_client.head_object(Bucket=bucket, Key="out/clip-480.mp4")
+        assert head["ContentLength"] > 1000 and head["ContentType"] == "video/mp4"
+        # Idle now: the encoder ends its instance, and exits 0.
+        assert encoder.wait(60) == 0
+    finally:
+        if encoder.poll() is None:
+            encoder.kill()
+    [reservation] = ec2_client.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    assert reservation["Instances"][0]["State"]["Name"] in ("shutting-down", "terminated")
+    logs = feeder.log() + (tmp_path / "encoder.log").read_text()
+    assert SECRET not in logs and KEY_ID not in logs
