@@ -58,14 +58,8 @@ def queue_prefix(config):
 
 
 def _simpledb_store(config):
-    try:
-        from nommer.core.adapters.simpledb_store import SimpleDbJobStore
-    except ModuleNotFoundError as e:
-        if e.name != "nommer.core.adapters.simpledb_store":
-            raise
-        raise ConfigError("setting 'backend': 'aws' needs the SimpleDB job store "
-                          "(nommer.core.adapters.simpledb_store), which this installation "
-                          "lacks") from None
+    from nommer.core.adapters.simpledb_store import SimpleDbJobStore
+
     return SimpleDbJobStore.from_config(config)
 
 
@@ -97,6 +91,7 @@ def aws_storage(config):
     operator lists (an instance's own disk is no place for sources)."""
     from nommer.core.adapters.local_storage import FileStorage, HttpStorage
     from nommer.core.adapters.s3_storage import S3Storage
+    from nommer.core.netguard import AddressPolicy
 
     rate = config.transfer_rate_limit
     adapters = [S3Storage(config.aws_region or None, part_size=config.s3_part_size),

@@ -7,6 +7,7 @@ One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
 import abc
 import urllib.parse
 
+from nommer.core import s3uri
 from nommer.core.credentials import redact
 from nommer.core.errors import InvalidInput
 
@@ -47,6 +48,8 @@ def scheme_of(uri, field="uri"):
         raise InvalidInput(field, "contains control characters (a URI has none; percent-encode them)")
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in uri):
         raise InvalidInput(field, "contains an unpaired UTF-16 surrogate, which is not text")
+    if s3uri.is_s3(uri):
+        return "s3"  # its own parser reads keys whose secret holds "/"
     try:
         parts = urllib.parse.urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

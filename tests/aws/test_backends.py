@@ -1,6 +1,5 @@
 """backend = "aws": which adapters the factory builds, with what names."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -80,14 +79,6 @@ def test_bad_settings_stop_the_build_naming_them(aws_endpoint, unique, settings,
     # nothing half-created: no queue of that cluster exists
     client = boto3.client("sqs")
     assert not client.list_queues(QueueNamePrefix=unique).get("QueueUrls")
-
-
-@pytest.mark.skipif(importlib.util.find_spec(STORE_MODULE) is not None,
-                    reason="the SimpleDB job store is installed")
-def test_without_the_simpledb_store_the_aws_backend_says_so(aws_endpoint):
-    with pytest.raises(ConfigError) as e:
-        backends.build(aws_config())
-    assert "needs the SimpleDB job store" in str(e.value)
 
 
 def test_the_local_backend_never_loads_boto3(tmp_path):
