@@ -26,6 +26,7 @@ from nommer.core.errors import (
     TransientError,
 )
 from nommer.core.jobs import RUNNING_STATES, State, age_seconds, utcnow
+from nommer.core.retrying import is_our_write
 from nommer.core.storage import redact
 
 TRANSIENT_RETRIES = 4
@@ -119,15 +120,25 @@ class EncoderCore:
                 if job.state not in RUNNING_STATES or job.encoder_id != self.encoder_id:
                     task.cancel.set()
                     raise Canceled(f"job {job.id} is now {job.state}; work stopped")
+                attempted = change(job)
                 try:
-                    task.job = self.store.update(change(job))
+                    task.job = self.store.update(attempted)
                     return task.job
                 except StaleWrite:
                     job = task.job = self.store.get(job.id)
+                    if is_our_write(job, dataclasses.replace(attempted, version=attempted.version + 1)):
+                        return job  # a retry below us lost to our own first try
             raise Canceled(f"job {job.id} kept changing under this encoder")
 
     def set_state(self, task, state, **fields):
-        job = self.write(task, lambda j: j.transition(state, heartbeat_at=utcnow(), **fields))
+        def change(job):
+            if job.state == state:
+                # Re-read after a lost race: only this encoder moves its job
+                # forward, so it is there already by this very change.
+                return job.with_changes(heartbeat_at=utcnow(), **fields)
+            return job.transition(state, heartbeat_at=utcnow(), **fields)
+
+        job = self.write(task, change)
         self.report(job)
         return job
 
@@ -153,6 +164,9 @@ class EncoderCore:
                 self.new_jobs.delete(message.receipt)
                 return None
             if job.is_final:
+                # Its encoder may have died between writing the final state
+                # and reporting it: report it (again) before the message goes.
+                self.report(job)
                 self.new_jobs.delete(message.receipt)
                 return None
             with self._tasks_lock:

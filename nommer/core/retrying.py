@@ -37,6 +37,18 @@ def retry(call, what, attempts=ATTEMPTS, first_pause=None):
     raise TransientError(f"{what} failed {attempts} times: {last}")
 
 
+def is_our_write(current, written):
+    """Whether the stored ``current`` is ``written`` having gone through.
+
+    A record is known by its state and its change time (to the microsecond),
+    not compared whole: a store's round trip may turn tuples into lists, and
+    a later write that records a webhook delivery bumps the version without
+    changing either.
+    """
+    return (current.state == written.state and current.updated_at == written.updated_at
+            and current.version >= written.version)
+
+
 class RetryingStore:
     """A JobStore whose calls are retried; see the module."""
 
@@ -73,7 +85,7 @@ class RetryingStore:
                 if not tried:
                     raise
                 current = self.inner.get(job.id)
-                if current != expected:
+                if not is_our_write(current, expected):
                     raise
                 return current  # our earlier try went through
             finally:

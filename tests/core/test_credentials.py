@@ -54,7 +54,7 @@ def test_the_log_has_no_secret_anywhere_in_an_event(restore_logging):
     assert not any(secret in written for secret in SECRETS)
     event = json.loads(written.splitlines()[0])
     assert event["job_id"] == "j1"
-    assert event["source"] == "s3://AKIA:***@b/k"
+    assert event["source"] == "s3://***:***@b/k"  # for s3, the key id goes too
     assert "RuntimeError" in event["exception"]  # the traceback is kept, redacted
     assert "request for http://u:***@h/ failed" in written
 

@@ -65,3 +65,24 @@ def test_gives_up_after_the_attempts_with_the_reason():
     with pytest.raises(TransientError, match="thing failed 3 times: database x stayed locked"):
         retry(always, "thing", attempts=3, first_pause=0.001)
     assert len(calls) == 3
+
+
+def test_a_write_that_went_through_is_recognised_whatever_the_round_trip(tmp_path):
+    """The store gives back lists where the record held tuples; the write is
+    still known for ours by its version and change time."""
+    inner = SqliteJobStore(tmp_path / "db")
+    faults = Faults(0.0)
+    store = RetryingStore(Faulty(inner, STORE_CALLS, faults, "job store"))
+    job = store.create(new_job(0))
+    moved = job.transition(State.DOWNLOADING, probe={"streams": ({"index": 0},), "duration": 1.0})
+    calls = {"n": 0}
+
+    def roll():  # the update goes through, then "times out"; nothing else fails
+        calls["n"] += 1
+        return "after" if calls["n"] == 1 else None
+
+    faults.roll = roll
+    stored = store.update(moved)
+    assert stored.version == 2 and stored.state == State.DOWNLOADING
+    assert inner.get(job.id).version == 2
+    inner.close()

@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -51,48 +52,64 @@ def test_soak(tmp_path, ffmpeg_exe):
     ).start()
     data = tmp_path / "data"
     started = time.monotonic()
-    ids, encoder_kills, feeder_kills = [], 0, 0
+    ids = []
+    kills = {"encoder": 0, "feeder": 0}
+    stop = threading.Event()
+
+    def killer():
+        """SIGKILL an encoder every 1-2.5 s, and the feeder once, from the
+        first submission to the end."""
+        while not stop.wait(rng.uniform(1, 2.5)):
+            pids = encoder_pids(data)
+            if pids:
+                os.kill(rng.choice(pids), signal.SIGKILL)
+                kills["encoder"] += 1
+            if kills["feeder"] == 0 and kills["encoder"] == 2:
+                feeder.stop(signal.SIGKILL)
+                kills["feeder"] += 1
+                feeder.start()
+
+    def call(method, path, body=None):
+        """A request; while the feeder is down or meets an injected fault
+        (503, said so), try again; nothing else may fail."""
+        for _ in range(200):
+            try:
+                status, answer = (feeder.post(path, body) if method == "POST"
+                                  else feeder.get(path))
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if status != 503:
+                return status, answer
+            time.sleep(0.1)
+        pytest.fail(f"{method} {path} kept failing")
+
+    def job_of(job_id):
+        status, job = call("GET", f"/jobs/{job_id}")
+        assert status == 200, job
+        return job
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
     try:
         for n in range(JOBS):
-            for _ in range(20):  # a submission may meet an injected fault: retry it
-                status, job = feeder.post("/jobs", {
-                    "source": f"file://{media}/src.mp4",
-                    "outputs": [{"destination": f"file://{media}/out-{n}.mp4",
-                                 "preset": "mp4-h264-360p"}],
-                    "notify_url": receiver.url})
-                if status == 201:
-                    ids.append(job["id"])
-                    break
-                assert status == 503, job  # transient, said so; nothing else may fail
-            else:
-                pytest.fail(f"submission {n} kept failing")
-
-        def job_of(job_id):
-            for _ in range(50):  # a read may meet an injected fault too: 503
-                status, job = feeder.get(f"/jobs/{job_id}")
-                if status == 200:
-                    return job
-                assert status == 503, job
-                time.sleep(0.1)
-            pytest.fail(f"job {job_id} could not be read")
+            status, job = call("POST", "/jobs", {
+                "source": f"file://{media}/src.mp4",
+                "outputs": [{"destination": f"file://{media}/out-{n}.mp4",
+                             "preset": "mp4-h264-360p"}],
+                "notify_url": receiver.url})
+            assert status == 201, job
+            ids.append(job["id"])
 
         def finished():
             return sum(job_of(i)["state"] in FINAL for i in ids)
 
-        next_kill = time.monotonic() + 1
         while finished() < len(ids):
             assert time.monotonic() - started < DEADLINE, f"only {finished()} of {len(ids)} ended"
-            if time.monotonic() >= next_kill:
-                pids = encoder_pids(data)
-                if pids:
-                    os.kill(rng.choice(pids), signal.SIGKILL)
-                    encoder_kills += 1
-                if feeder_kills == 0 and encoder_kills == 2:
-                    feeder.stop(signal.SIGKILL)
-                    feeder_kills += 1
-                    feeder.start()
-                next_kill = time.monotonic() + rng.uniform(1, 2.5)
-            time.sleep(0.2)
+            time.sleep(0.5)
+        stop.set()
+        thread.join()
+        encoder_kills, feeder_kills = kills["encoder"], kills["feeder"]
 
         jobs = [job_of(i) for i in ids]
         states = [j["state"] for j in jobs]
@@ -126,6 +143,8 @@ def test_soak(tmp_path, ffmpeg_exe):
         assert figures["finished"] == len(ids), [j["details"] for j in jobs if j["state"] != "FINISHED"]
         assert encoder_kills >= 3 and feeder_kills == 1
     finally:
+        stop.set()
+        thread.join()
         feeder.stop()
         receiver.close()
         for pid in encoder_processes(data):
