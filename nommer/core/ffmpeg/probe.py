@@ -30,7 +30,8 @@ def probe(ffmpeg, path, timeout=30):
     ffmpeg's demuxer names (``"mov,mp4,m4a,3gp,3g2,mj2"``), duration seconds
     or None, bitrate bits/s or None, and per stream a dict of index, type
     (video, audio, subtitle, data or attachment), codec and, as they apply,
-    width, height, fps, pix_fmt, attached_pic, sample_rate, channels.
+    width, height, fps, pix_fmt, sar (pixel aspect "n:d"), attached_pic,
+    sample_rate, channels.
 
     Raises JobFailed with code SOURCE_NOT_FOUND, SOURCE_UNREADABLE or
     PROBE_TIMEOUT, its message fit for the job's details.
@@ -77,9 +78,11 @@ def _stream(index, kind, rest):
     codec = parts[0].split(" ", 1)[0] if parts else ""
     stream = {"index": index, "type": _KINDS.get(kind, "data"), "codec": codec}
     if kind == "Video":
-        stream.update(width=None, height=None, fps=None, pix_fmt=None,
+        stream.update(width=None, height=None, fps=None, pix_fmt=None, sar=None,
                       attached_pic="(attached pic)" in rest)
         for n, part in enumerate(parts[1:], start=1):
+            if (m := re.search(r"\bSAR (\d+):(\d+)", part)) and stream["sar"] is None:
+                stream["sar"] = f"{m[1]}:{m[2]}"
             if m := re.match(r"^(\d+)x(\d+)\b", part):
                 stream["width"], stream["height"] = int(m[1]), int(m[2])
             elif m := re.match(r"^([\d.]+)(k?) fps\b", part):

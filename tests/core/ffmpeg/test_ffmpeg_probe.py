@@ -11,7 +11,7 @@ def test_probe_describes_the_sample_clip(probe_media, sample_clip):
     assert info["bitrate"] > 0
     video, audio = info["streams"]
     assert video == {"index": 0, "type": "video", "codec": "h264", "width": 320, "height": 240,
-                     "fps": 25.0, "pix_fmt": "yuv420p", "attached_pic": False}
+                     "fps": 25.0, "pix_fmt": "yuv420p", "sar": "1:1", "attached_pic": False}
     assert audio == {"index": 1, "type": "audio", "codec": "aac", "sample_rate": 44100, "channels": 1}
 
 
