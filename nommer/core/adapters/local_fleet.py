@@ -2,6 +2,7 @@
 the feeder's own data folder, each with the feeder's settings."""
 
 import itertools
+import json
 import os
 import pathlib
 import signal
@@ -22,6 +23,8 @@ def settings_environment(config):
             value = "true" if value else "false"
         elif isinstance(value, list):
             value = os.pathsep.join(value)
+        elif isinstance(value, dict):
+            value = json.dumps(value)
         env[f"NOMMER_{name.upper()}"] = str(value)
     return env
 
