@@ -92,7 +92,9 @@ class Job:
     state: State = State.PENDING
     details: str = ""
     error_code: str | None = None
-    progress: int = 0
+    progress: int = 0  # overall percent, 0..100
+    phases: dict | None = None  # percent per phase: download, encode, upload
+    progress_events: bool = False  # whether notify_url also gets job.progress events
     attempt: int = 0
     encoder_id: str | None = None
     created_at: str = ""
@@ -104,14 +106,17 @@ class Job:
     version: int = 0
 
     @classmethod
-    def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json"):
+    def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json",
+            progress_events=False):
         now = utcnow()
         return cls(
             id=job_id or new_job_id(),
             source=source,
-            outputs=tuple(dict(o) for o in outputs),
+            # Each output has a state of its own (see nommer/core/outputs.py).
+            outputs=tuple({**o, "state": o.get("state") or "PENDING"} for o in outputs),
             notify_url=notify_url,
             notify_format=notify_format,
+            progress_events=progress_events,
             created_at=now,
             updated_at=now,
         )
@@ -142,6 +147,7 @@ class Job:
             changes.setdefault("finished_at", now)
             if new_state == State.FINISHED:
                 changes.setdefault("progress", 100)
+                changes.setdefault("phases", {"download": 100, "encode": 100, "upload": 100})
         if "outputs" in changes:
             changes["outputs"] = tuple(dict(o) for o in changes["outputs"])
         return dataclasses.replace(self, state=new_state, updated_at=now, **changes)
@@ -154,6 +160,8 @@ class Job:
         data["outputs"] = [dict(o) for o in self.outputs]
         if self.probe is not None:
             data["probe"] = dict(self.probe)
+        if self.phases is not None:
+            data["phases"] = dict(self.phases)
         return data
 
     @classmethod
