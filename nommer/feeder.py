@@ -22,6 +22,7 @@ from nommer.actors.reaper import Reaper
 from nommer.actors.scaler import Scaler
 from nommer.actors.supervisor import ChildSpec, Supervisor
 from nommer.core import backends as backends_mod
+from nommer.core import ffmpeg
 from nommer.core import config as config_mod
 from nommer.core import log
 from nommer.core.errors import ConfigError
@@ -64,8 +65,9 @@ class Feeder:
         self.parts = backends_mod.build(config)
         self.fleet = backends_mod.build_fleet(config)
         parts, fleet = self.parts, self.fleet
-        validate = JobService(parts.store, parts.storage).validate
-        app = create_app(ActorGateway(config.request_timeout, validate))
+        presets = ffmpeg.catalogue(config.presets)
+        validate = JobService(parts.store, parts.storage, presets).validate
+        app = create_app(ActorGateway(config.request_timeout, validate, presets))
         specs = [
             ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),
             ChildSpec("notifier", lambda: Notifier.start(config)),

@@ -31,9 +31,9 @@ class JobTracker(base.Child):
 
     # asked through the gateway ------------------------------------------------
 
-    def create(self, source, outputs, notify_url=None, notify_format="json"):
+    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
         """Store a submission the gateway has validated, and queue it."""
-        job = self.service.create(source, outputs, notify_url, notify_format)
+        job = self.service.create(source, outputs, notify_url, notify_format, progress_events)
         base.tell("Dispatcher", Enqueue(job.id))
         self._changed(job, {"job_id": job.id, "state": job.state.value,
                             "details": job.details, "at": job.updated_at})

@@ -3,16 +3,17 @@
 from flask import Flask, request
 from werkzeug.exceptions import InternalServerError
 
-from nommer.http import jobs, legacy, pages, status
+from nommer.http import jobs, legacy, pages, presets, status
 from nommer.http.errors import problem_of
 
 
 def create_app(api, *, max_body_bytes=1_000_000):
     """A Flask app serving ``api``.
 
-    ``api`` has ``submit(source, outputs, notify_url)``, ``get(job_id)``,
-    ``list(state, limit, cursor)``, ``cancel(job_id)``, ``fleet()`` and
-    ``health() -> (ok, report)``, raising nommer's errors; the feeder passes a
+    ``api`` has ``submit(source, outputs, notify_url, notify_format=,
+    progress_events=)``, ``get(job_id)``, ``list(state, limit, cursor)``,
+    ``cancel(job_id)``, ``presets()`` (a list of preset descriptions),
+    ``fleet()`` and ``health() -> (ok, report)``, raising nommer's errors; the feeder passes a
     gateway to its actors, tests a JobService wrapper.
     """
     app = Flask("nommer.http")
@@ -21,6 +22,7 @@ def create_app(api, *, max_body_bytes=1_000_000):
     app.register_blueprint(jobs.blueprint(api))
     app.register_blueprint(legacy.blueprint(api, max_body_bytes))
     app.register_blueprint(status.blueprint(api))
+    app.register_blueprint(presets.blueprint(api))
     app.register_blueprint(pages.blueprint())
 
     @app.errorhandler(Exception)
