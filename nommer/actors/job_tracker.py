@@ -76,7 +76,9 @@ class JobTracker(base.Child):
             self.unfinished.pop(job.id, None)
         else:
             self.unfinished[job.id] = job
-        if job.notify_url:
+        # media-nommer's form receivers know state changes only.
+        progress_only = change.get("event") == "job.progress"
+        if job.notify_url and not (progress_only and job.notify_format == "form"):
             body = payload(change, job_resource(job))
             # tell: the Notifier delivers in its own time and never answers back
             base.tell("Notifier", Notify(job.id, job.notify_url, body, job.notify_format))

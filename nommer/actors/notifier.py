@@ -1,6 +1,7 @@
 """The Notifier POSTs state changes to each job's notify_url: in order for
 one job, in parallel across jobs, with retries and backoff, never blocking
-any other actor."""
+any other actor. A progress event still waiting when a newer one comes is
+replaced by it: a slow receiver gets the latest progress, not a backlog."""
 
 import collections
 import concurrent.futures
@@ -33,7 +34,12 @@ class Notifier(base.Child):
             with self.lock:
                 queue = self.pending.get(message.job_id)
                 if queue is not None:
-                    queue.append(message)  # the running chain of this job takes it
+                    # queue[0] is being delivered; a later progress event
+                    # not yet sent is out of date.
+                    if len(queue) > 1 and _is_progress(queue[-1]) and _is_progress(message):
+                        queue[-1] = message
+                    else:
+                        queue.append(message)  # the running chain of this job takes it
                     return
                 self.pending[message.job_id] = collections.deque([message])
             self.pool.submit(self._drain, message.job_id)
@@ -60,3 +66,7 @@ class Notifier(base.Child):
                     self.delivered += 1
                 else:
                     self.failed += 1
+
+
+def _is_progress(message):
+    return message.body.get("event") == "job.progress"

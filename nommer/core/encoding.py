@@ -19,6 +19,7 @@ from nommer.core import ffmpeg, log, results
 from nommer.core import outputs as outputs_mod
 from nommer.core import progress as progress_mod
 from nommer.core.error_codes import job_error_code
+from nommer.core.ffmpeg.probe import has_packets
 from nommer.core.errors import (
     Canceled,
     InvalidInput,
@@ -256,7 +257,9 @@ class EncoderCore:
 
     def _check_source(self, task):
         duration = task.probe.get("duration")
-        if duration is not None and duration <= 0:
+        empty = duration < 0.001 if duration is not None else not has_packets(
+            self.ffmpeg_exe, task.source_path)
+        if empty:
             raise JobFailed("the source lasts 0 seconds: there is nothing to encode", code="ZERO_DURATION")
         for index, output in enumerate(task.outputs):
             try:

@@ -54,6 +54,23 @@ def probe(ffmpeg, path, timeout=30):
     return info
 
 
+def has_packets(ffmpeg, path, timeout=30):
+    """Whether the media file at ``path`` holds any packet at all.
+
+    For sources whose duration ffmpeg does not know: an empty container
+    (no streams, or streams without a single frame) says "Duration: N/A"
+    like a raw stream does; copying its first second tells them apart.
+    """
+    argv = [ffmpeg, "-v", "error", "-nostdin", "-protocol_whitelist", "file",
+            "-i", os.path.abspath(path), "-map", "0", "-c", "copy", "-t", "1", "-f", "framecrc", "-"]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return True  # slow to read is not empty; the encode will tell
+    # framecrc writes "#" header lines, then one line per packet.
+    return any(line and not line.startswith(b"#") for line in done.stdout.splitlines())
+
+
 def parse_probe(stderr):
     """The description in ffmpeg's stderr, or None when it opened no input."""
     info = None

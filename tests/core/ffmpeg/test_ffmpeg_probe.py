@@ -57,3 +57,15 @@ At least one output file must be specified
     assert (subtitle["type"], subtitle["codec"]) == ("subtitle", "ass")
     assert attachment["type"] == "attachment"
     assert cover["attached_pic"] is True and cover["fps"] is None
+
+
+def test_an_empty_file_has_no_packets_and_a_clip_has(ffmpeg_exe, probe_media, sample_clip, tmp_path):
+    import subprocess
+
+    from nommer.core.ffmpeg.probe import has_packets
+
+    empty = tmp_path / "empty.wav"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i", "sine", "-t", "0", str(empty)], check=True)
+    assert probe_media(empty)["duration"] is None  # ffmpeg cannot say: N/A
+    assert has_packets(ffmpeg_exe, empty) is False
+    assert has_packets(ffmpeg_exe, sample_clip) is True
