@@ -10,7 +10,7 @@ import dataclasses
 import os
 
 from nommer.core.errors import InvalidInput
-from nommer.core.ffmpeg import images
+from nommer.core.ffmpeg import images, threads
 from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
 from nommer.core.ffmpeg.preset import Preset
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
@@ -151,12 +151,18 @@ def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATA
 
 
 def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir):
-    """One ffmpeg run writing every preset output of ``targets``."""
+    """One ffmpeg run writing every preset output of ``targets``, its video
+    encoders sharing the cores (see ``threads``)."""
     argv = [ffmpeg, *GLOBAL_ARGS, *INPUT_GUARD, "-i", os.path.abspath(source_path)]
+    shares = threads.allot(targets, probe)
     for t in targets:
         if t.folder:
             os.makedirs(t.path, exist_ok=True)
-        argv += t.requested.preset.arguments(t.path, probe, outputs[t.index])
+        args = t.requested.preset.arguments(t.path, probe, outputs[t.index])
+        if t.index in shares:
+            # Options go before the output path, which every preset ends with.
+            args[-1:-1] = threads.thread_args(shares[t.index])
+        argv += args
     return Plan(commands=[argv], notes=[], workdir=os.path.abspath(workdir),
                 outputs=tuple(t.index for t in targets))
 

@@ -35,10 +35,16 @@ class Preset:
     make_args: typing.Callable | None = None
     options: tuple[str, ...] = ()  # output fields this preset takes besides destination
     origin: str = "built-in"  # or "operator": from the configuration file
+    side: int | None = None  # the short side its video is fitted to (None: unknown or the source's)
 
     @property
     def writes_folder(self):
         return self.kind in FOLDER_KINDS
+
+    @property
+    def still(self):
+        """Whether it makes still images (cheap to encode, no duration)."""
+        return self.extension in ("jpg", "jpeg", "png")
 
     def check_source(self, probed):
         """Raise JobFailed (NO_VIDEO_STREAM, NO_AUDIO_STREAM) when the probed

@@ -21,6 +21,7 @@ _MP4 = ("-movflags", "+faststart", "-f", "mp4")
 def _mp4_h264(side, crf, maxrate):
     return Preset(
         name=f"mp4-h264-{side}p",
+        side=side,
         description=(
             f"H.264 (High) and AAC in MP4, at most {side} pixels on the short side, "
             "ready for progressive download"
@@ -42,6 +43,7 @@ def _mp4_h264(side, crf, maxrate):
 def _mp4_h265(side, crf, maxrate):
     return Preset(
         name=f"mp4-h265-{side}p",
+        side=side,
         description=(
             f"H.265/HEVC and AAC in MP4, at most {side} pixels on the short side; "
             "tagged hvc1 so that Apple players accept it"
@@ -62,6 +64,7 @@ def _mp4_h265(side, crf, maxrate):
 
 WEBM_VP9_720P = Preset(
     name="webm-vp9-720p",
+    side=720,
     description="VP9 and Opus in WebM, at most 720 pixels on the short side; fast real-time VP9 settings",
     extension="webm",
     needs_video=True,
@@ -78,6 +81,7 @@ WEBM_VP9_720P = Preset(
 
 MP4_AV1_720P = Preset(
     name="mp4-av1-720p",
+    side=720,
     description="AV1 (SVT-AV1, a fast preset) and AAC in MP4, at most 720 pixels on the short side",
     extension="mp4",
     needs_video=True,
