@@ -213,3 +213,12 @@ def catalogue(operator_presets=None):
 def get_preset(name, field="preset"):
     """The built-in preset called ``name``; InvalidInput naming ``field`` otherwise."""
     return BUILT_IN_CATALOGUE.get(name, field)
+
+
+def presets_markdown():
+    """The table of built-in presets in docs/presets.md."""
+    lines = ["| preset | kind | extension | needs | what it makes |", "|---|---|---|---|---|"]
+    for p in BUILT_IN:
+        needs = ", ".join(n for n, flag in (("video", p.needs_video), ("audio", p.needs_audio)) if flag)
+        lines.append(f"| `{p.name}` | {p.kind} | {p.extension} | {needs or '-'} | {p.description} |")
+    return "\n".join(lines) + "\n"

@@ -178,3 +178,12 @@ def test_every_preset_describes_itself():
         assert about["kind"] in ("file", "hls", "images")
         assert about["description"] and about["extension"]
         assert about["origin"] == "built-in"
+
+
+def test_docs_presets_table_is_current():
+    import pathlib
+
+    from nommer.core.ffmpeg.presets import presets_markdown
+
+    text = (pathlib.Path(__file__).parents[3] / "docs" / "presets.md").read_text()
+    assert presets_markdown() in text, "docs/presets.md is out of date: paste presets_markdown() into it"
