@@ -10,7 +10,7 @@ import dataclasses
 import os
 
 from nommer.core.errors import InvalidInput
-from nommer.core.ffmpeg import images, threads
+from nommer.core.ffmpeg import cascade, images, threads
 from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
 from nommer.core.ffmpeg.preset import Preset
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
@@ -154,17 +154,31 @@ def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir):
     """One ffmpeg run writing every preset output of ``targets``, its video
     encoders sharing the cores (see ``threads``)."""
     argv = [ffmpeg, *GLOBAL_ARGS, *INPUT_GUARD, "-i", os.path.abspath(source_path)]
+    chain, labels = cascade.graph(cascade.sinks_of(targets, probe))
+    if chain:
+        argv += ["-filter_complex", chain]
     shares = threads.allot(targets, probe)
     for t in targets:
         if t.folder:
             os.makedirs(t.path, exist_ok=True)
-        args = t.requested.preset.arguments(t.path, probe, outputs[t.index])
+        args = _arguments(t, probe, outputs[t.index], labels)
         if t.index in shares:
             # Options go before the output path, which every preset ends with.
             args[-1:-1] = threads.thread_args(shares[t.index])
         argv += args
     return Plan(commands=[argv], notes=[], workdir=os.path.abspath(workdir),
                 outputs=tuple(t.index for t in targets))
+
+
+def _arguments(target, probe, output, labels):
+    """The target's output arguments, fed from the shared scaler chain where it takes part."""
+    preset = target.requested.preset
+    mine = {stream: label for (index, stream), label in labels.items() if index == target.index}
+    if not mine:
+        return preset.arguments(target.path, probe, output)
+    if preset.kind == "hls":
+        return preset.make_args(target.path, probe, output, labels=mine)
+    return cascade.rewrite_file_args(preset.output_args, mine[0]) + [target.path]
 
 
 def passes_plan(ffmpeg, source_path, target, workdir):

@@ -61,15 +61,21 @@ def rungs_for(probe, ladder=H264_LADDER):
     return kept or [min(ladder, key=lambda r: r.side)]
 
 
-def hls_args(folder, probe, output):
+def hls_args(folder, probe, output, labels=None):
+    """The ladder's output arguments. ``labels`` (rendition number → filter
+    label) feed renditions from a shared chain of scalers (see cascade)
+    instead of each fitting the source itself."""
     rungs = rungs_for(probe)
     audio = has_audio(probe) or not probe
+    labels = labels or {}
     args = []
-    for _ in rungs:
-        args += ["-map", "0:V:0"] + (["-map", "0:a:0"] if audio else [])
+    for i, _ in enumerate(rungs):
+        video = f"[{labels[i]}]" if i in labels else "0:V:0"
+        args += ["-map", video] + (["-map", "0:a:0"] if audio else [])
     for i, rung in enumerate(rungs):
+        if i not in labels:
+            args += [f"-filter:v:{i}", fit_filter(rung.side)]
         args += [
-            f"-filter:v:{i}", fit_filter(rung.side),
             f"-crf:v:{i}", str(rung.crf),
             f"-maxrate:v:{i}", rung.maxrate,
             f"-bufsize:v:{i}", double_rate(rung.maxrate),
@@ -97,3 +103,6 @@ def hls_args(folder, probe, output):
         os.path.join(folder, "%v.m3u8"),
     ]
     return args
+
+
+hls_args.cascades = True  # takes labels from a shared chain of scalers

@@ -35,3 +35,25 @@ def test_the_shares_reach_the_command_line():
     first_output = argv.index("/tmp/nommer-threads-test/out-0.mp4")
     assert argv[first_output - 2] == "-threads:v"
     assert "-threads:v:3" in argv[first_output:]
+
+
+def test_several_sizes_share_one_chain_of_scalers():
+    plans, _ = plan_job("ffmpeg", "/in.mp4", HD, [
+        {"destination": "a", "preset": "mp4-h264-1080p"}, {"destination": "b", "preset": "mp4-h264-720p"},
+        {"destination": "c", "preset": "webm-vp9-720p"}, {"destination": "d/", "preset": "hls-h264-ladder"},
+    ], "/tmp/nommer-threads-test")
+    argv = plans[0].commands[0]
+    chain = argv[argv.index("-filter_complex") + 1].split(";")
+    # One scaler per size: 1080 from the source, each next one from the one before.
+    assert [step.split("]")[0] + "]" for step in chain] == ["[0:V:0]", "[nvnext0]", "[nvnext1]", "[nvnext2]"]
+    assert "split=4" in chain[1]  # 720p: two files and a rendition, and the next step
+    assert "-vf" not in argv  # every fitted output reads the chain
+    labels = [argv[i + 1] for i, a in enumerate(argv) if a == "-map" and argv[i + 1].startswith("[nv")]
+    assert len(labels) == len(set(labels)) == 7
+
+
+def test_a_single_size_keeps_its_own_filter():
+    plans, _ = plan_job("ffmpeg", "/in.mp4", HD, [
+        {"destination": "a", "preset": "mp4-h264-720p"}, {"destination": "b", "preset": "webm-vp9-720p"},
+    ], "/tmp/nommer-threads-test")
+    assert "-filter_complex" not in plans[0].commands[0]
