@@ -309,7 +309,7 @@ class EncoderCore:
                 self._mark(task, plan.outputs, outputs_mod.ERROR, error_code=job_error_code(e), error=str(e))
             else:
                 for index in plan.outputs:
-                    task.facts[index] = results.describe(self.ffmpeg_exe, task.targets[index])
+                    self._describe(task, index)
             done += len(plan.outputs)
         made = [i for i in task.targets if i in task.facts]
         if not made:
@@ -319,6 +319,14 @@ class EncoderCore:
             task.outputs[index] = {**task.outputs[index], "state": outputs_mod.UPLOADING}
         task.phases["encode"] = 100
         self.set_state(task, State.UPLOADING)
+
+    def _describe(self, task, index):
+        """Probe what output ``index`` became; an output ffmpeg left unreadable fails."""
+        try:
+            task.facts[index] = results.describe(self.ffmpeg_exe, task.targets[index])
+        except JobFailed as e:
+            self._mark(task, [index], outputs_mod.ERROR, error_code="ENCODE_FAILED",
+                       error=f"ffmpeg finished but its output cannot be read: {e}")
 
     def _alone(self, task, index):
         """The plan that makes output ``index`` by itself, over a clean target."""
@@ -380,7 +388,6 @@ class EncoderCore:
     def upload(self, task):
         """Store every output made at its destination; → FINISHED (or ERROR
         when an output failed), then delete the message."""
-        job = task.job
         uploading = [i for i, o in enumerate(task.outputs) if o.get("state") == outputs_mod.UPLOADING]
         total = sum(task.facts[i]["size"] for i in uploading) or 1
         before = 0
