@@ -25,9 +25,15 @@ def media(tmp_path_factory, ffmpeg_exe):
 @pytest.fixture(scope="module")
 def feeder(tmp_path_factory, media):
     workdir = tmp_path_factory.mktemp("cli-feeder")
-    f = FeederProcess(workdir, [media], max_encoders=1, max_inactivity=30).start()
+    f = FeederProcess(workdir, [media], max_encoders=1, max_inactivity=30,
+                      presets=json.dumps(OPERATOR_PRESETS)).start()
     yield f
     assert f.stop() == 0, f.log()
+
+
+OPERATOR_PRESETS = {"voice-mp3": {"description": "Speech as mono MP3", "extension": "mp3",
+                                  "args": ["-vn", "-c:a", "libmp3lame", "-ac", "1", "-b:a", "48k"],
+                                  "needs_video": False, "needs_audio": True}}
 
 
 def nommer(feeder, *args, timeout=180):
@@ -85,11 +91,20 @@ def test_a_refused_submission_shows_the_apis_message(feeder, media):
     assert err.startswith("nommer: outputs[0].preset: unknown preset 'mp4-h264-4k'; known presets: ")
 
 
-def test_presets_lists_the_catalogue(feeder):
+def test_presets_lists_the_catalogue_with_the_operators_own(feeder):
     status, out, _ = nommer(feeder, "presets")
     assert status == 0
     names = [line.split()[0] for line in out.splitlines()[1:]]
     assert "hls-h264-ladder" in names and "thumbnails-jpeg" in names and "mp4-h265-1080p" in names
+    assert names[-1] == "voice-mp3"
+
+
+def test_an_operator_preset_reaches_the_encoders_the_feeder_starts(feeder, media, probe_media):
+    status, out, err = nommer(feeder, "submit", str(media / "clip.mp4"), "--preset", "voice-mp3",
+                              "--to", str(media / "out" / "voice.mp3"), "--wait")
+    assert status == 0, err
+    streams = probe_media(media / "out" / "voice.mp3")["streams"]
+    assert [(s["codec"], s["channels"]) for s in streams] == [("mp3", 1)]
 
 
 def test_progress_events_reach_the_webhook(feeder, media):
