@@ -134,3 +134,28 @@ def test_list_prints_a_table(api_answering):
     header, row = out.splitlines()
     assert header.split() == ["ID", "STATE", "PROGRESS", "CREATED", "SOURCE"]
     assert row.split() == ["0123456789abcdef0123", "FINISHED", "100%", "2026-01-01T00:00:00.000000Z", "file:///m/in.mov"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_redraws_in_place_on_a_terminal_and_by_lines_elsewhere():
+    from nommer.cli.render import ProgressView
+
+    jobs = [{"state": "DOWNLOADING", "progress": 5, "phase": "download", "phases": {"download": 50}},
+            {"state": "DOWNLOADING", "progress": 5, "phase": "download", "phases": {"download": 50}},
+            {"state": "ENCODING", "progress": 50, "phase": "encode", "phases": {"encode": 50}}]
+    for stream in (Terminal(), io.StringIO()):
+        view = ProgressView(stream)
+        for job in jobs:
+            view.show(job)
+        view.close()
+        text = stream.getvalue()
+        assert text.count("DOWNLOADING") == 1  # an unchanged state is not drawn again
+        assert " 50%  encode 50%" in text and "[" + "#" * 15 + "." * 15 + "]" in text
+        if isinstance(stream, Terminal):
+            assert text.startswith("\r") and text.count("\n") == 1
+        else:
+            assert text.count("\n") == 2 and "\r" not in text
