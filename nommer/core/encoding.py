@@ -398,14 +398,14 @@ class EncoderCore:
             def uploaded(done, _total, before=before):
                 self.progress(task, "upload", (before + done) * 100 // total)
 
+            put = self.storage.put_folder if target.folder else self.storage.put
             try:
-                if target.folder:
-                    stored = self._retrying(lambda: self.storage.put_folder(
-                        target.path, destination, progress=uploaded, cancel=task.cancel), task, "upload")
-                else:
-                    size = self._retrying(lambda: self.storage.put(
-                        target.path, destination, progress=uploaded, cancel=task.cancel), task, "upload")
-                    stored = [(destination, size)]
+                stored = self._retrying(
+                    lambda put=put, path=target.path, uri=destination, report=uploaded: put(
+                        path, uri, progress=report, cancel=task.cancel),
+                    task, "upload")
+                if not target.folder:
+                    stored = [(destination, stored)]  # put answers the byte count
             except JobFailed as e:
                 self._mark(task, [index], outputs_mod.ERROR, error_code=e.code, error=str(e))
             else:
