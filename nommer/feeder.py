@@ -22,6 +22,7 @@ from nommer.actors.reaper import Reaper
 from nommer.actors.scaler import Scaler
 from nommer.actors.supervisor import ChildSpec, Supervisor
 from nommer.core import backends as backends_mod
+from nommer.core import ffmpeg
 from nommer.core import config as config_mod
 from nommer.core import credentials, log, tokens
 from nommer.core.errors import ConfigError
@@ -65,9 +66,10 @@ class Feeder:
         self.parts = backends_mod.build(config)
         self.fleet = backends_mod.build_fleet(config)
         parts, fleet = self.parts, self.fleet
+        presets = ffmpeg.catalogue(config.presets)
         validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
-                              credentials.SecretBox.from_config(config)).validate
-        app = create_app(ActorGateway(config.request_timeout, validate),
+                              credentials.SecretBox.from_config(config), presets).validate
+        app = create_app(ActorGateway(config.request_timeout, validate, presets),
                          max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens)
         specs = [
             ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),

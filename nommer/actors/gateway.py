@@ -8,8 +8,10 @@ from nommer.core.errors import Unavailable
 
 
 class ActorGateway:
-    def __init__(self, timeout, validate):
+    def __init__(self, timeout, validate, presets=None):
         self.timeout = timeout
+        # The preset catalogue is fixed at start, so listing it asks no actor.
+        self._presets = presets
         # Checking a submission reads only the request and the file system,
         # so it runs in the request's own thread; the JobTracker, which every
         # submission goes through one at a time, only stores the job.
@@ -35,9 +37,17 @@ class ActorGateway:
         except pykka.Timeout:
             raise Unavailable(f"the {actor_name} did not answer within {self.timeout:g} s") from None
 
-    def submit(self, source, outputs, notify_url=None, notify_format="json"):
-        self.validate(source, outputs, notify_url)
-        return self._ask("JobTracker", "create", source, outputs, notify_url, notify_format)
+    def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
+        self.validate(source, outputs, notify_url, progress_events)
+        return self._ask("JobTracker", "create", source, outputs, notify_url, notify_format,
+                         progress_events)
+
+    def presets(self):
+        if self._presets is None:
+            from nommer.core.ffmpeg import BUILT_IN_CATALOGUE
+
+            return BUILT_IN_CATALOGUE.describe()
+        return self._presets.describe()
 
     def get(self, job_id):
         return self._ask("JobTracker", "get", job_id)

@@ -37,9 +37,9 @@ class JobTracker(base.Child):
 
     # asked through the gateway ------------------------------------------------
 
-    def create(self, source, outputs, notify_url=None, notify_format="json"):
+    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
         """Store a submission the gateway has validated, and queue it."""
-        job = self.service.create(source, outputs, notify_url, notify_format)
+        job = self.service.create(source, outputs, notify_url, notify_format, progress_events)
         # The PENDING report goes first, so that its webhook comes before the
         # encoder's DOWNLOADING.
         self._report(job)
@@ -107,7 +107,9 @@ class JobTracker(base.Child):
         if job is not None:
             self._cache(job)
         url = None
-        if job is not None and job.notify_url:
+        # media-nommer's form receivers know state changes only.
+        progress_only = change.get("event") == "job.progress"
+        if job is not None and job.notify_url and not (progress_only and job.notify_format == "form"):
             try:
                 url = credentials.real_uris(self.box, job)["notify_url"]
             except NommerError as e:

@@ -1,7 +1,9 @@
 """The Notifier POSTs state changes to each job's notify_url: in order for
 one job, in parallel across jobs, signed, with retries and backoff, never
 blocking any other actor. What became of each delivery goes to the
-JobTracker, which records it on the job."""
+JobTracker, which records it on the job. A progress event still waiting when
+a newer one comes is replaced by it: a slow receiver gets the latest
+progress, not a backlog."""
 
 import collections
 import concurrent.futures
@@ -36,7 +38,13 @@ class Notifier(base.Child):
             with self.lock:
                 queue = self.pending.get(message.job_id)
                 if queue is not None:
-                    queue.append(message)  # the running chain of this job takes it
+                    # queue[0] is being delivered; a later progress event
+                    # not yet sent is out of date.
+                    if len(queue) > 1 and _is_progress(queue[-1]) and _is_progress(message):
+                        replaced, queue[-1] = queue[-1], message
+                        self._ack(replaced)
+                    else:
+                        queue.append(message)  # the running chain of this job takes it
                     return
                 self.pending[message.job_id] = collections.deque([message])
             self.pool.submit(self._drain, message.job_id)
@@ -68,6 +76,13 @@ class Notifier(base.Child):
                     self.delivered += 1
                 else:
                     self.failed += 1
-            if message.receipt is not None and not self.stopping.is_set():
-                # delivered or given up on: either way the change is dealt with
-                base.tell("Dispatcher", Ack(message.receipt))
+            # delivered or given up on: either way the change is dealt with
+            self._ack(message)
+
+    def _ack(self, message):
+        if message.receipt is not None and not self.stopping.is_set():
+            base.tell("Dispatcher", Ack(message.receipt))
+
+
+def _is_progress(message):
+    return message.body.get("event") == "job.progress"

@@ -6,17 +6,18 @@ every value and names the key (and where it came from) when one is wrong.
 """
 
 import dataclasses
+import json
 import os
 import pathlib
 import tomllib
 
-from nommer.core.errors import ConfigError
+from nommer.core.errors import ConfigError, InvalidInput
 
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # "str", "int", "float", "bool", "list", "path", "choice"
+    kind: str  # "str", "int", "float", "bool", "list", "path", "choice", "table"
     default: object
     doc: str
     minimum: float | None = None
@@ -24,7 +25,9 @@ class Setting:
     choices: tuple = ()
     legacy: str = ""  # media-nommer's name for it
     separator: str = os.pathsep  # between the items of a list given in the environment
-    check: object = None  # a function of the converted value: raises ValueError, or returns it
+    # A function of the converted value that returns it checked: raising
+    # ValueError (InvalidInput for tables, naming the place inside).
+    check: object = None
     secret: bool = False  # never shown: not in messages, not in the docs table
 
 
@@ -68,6 +71,14 @@ def _check_webhook_secret(text):
     return text
 
 
+def _check_presets(value):
+    # Imported here: the settings table must load without ffmpeg's modules.
+    from nommer.core.ffmpeg.custom import check_presets
+    from nommer.core.ffmpeg.presets import PRESETS
+
+    return check_presets(value, built_in_names=PRESETS)
+
+
 SETTINGS = [
     Setting("backend", "choice", "local", "Which adapters to use: `local` (SQLite store and queue, encoder subprocesses, local files) or `aws` (SimpleDB, SQS, EC2, S3).", choices=("local", "aws")),
     Setting("data_dir", "path", "./nommer-data", "Folder of the embedded store and queues, encoder work folders and logs."),
@@ -94,7 +105,9 @@ SETTINGS = [
     Setting("poll_wait", "float", 1.0, "Longest wait, in seconds, of one encoder read of the new-job queue (SQS long poll caps it at 20).", minimum=0.0, legacy="NOMMERD_NEW_JOB_CHECK_INTERVAL"),
     Setting("transfer_rate_limit", "int", 0, "Most bytes per second one download or upload of an encoder may take (0: no limit), to leave bandwidth to others.", minimum=0),
     Setting("cancel_check_interval", "float", 0.5, "Seconds between an encoder's checks of its jobs for cancellation.", minimum=0.05),
-    Setting("progress_interval", "float", 1.0, "Least seconds between two progress writes of one job.", minimum=0.0),
+    Setting("progress_interval", "float", 2.0, "Least seconds between two progress writes of one job (and between two `job.progress` webhooks).", minimum=0.0),
+    Setting("encode_timeout", "float", 6 * 3600.0, "Seconds the encoding of one job may take before it ends in ERROR with code TIMED_OUT; 0 for no limit.", minimum=0.0),
+    Setting("presets", "table", {}, "The operator's own presets: in the file, one `[presets.NAME]` table each with `description`, `extension` and `args` (see docs/presets.md); in the environment, the same as a JSON object.", check=_check_presets),
     Setting("notify_attempts", "int", 5, "Deliveries tried for one webhook before giving up.", minimum=1),
     Setting("notify_timeout", "float", 5.0, "Seconds one webhook delivery may take.", minimum=0.1),
     Setting("notify_backoff", "float", 1.0, "Seconds before the first webhook retry; doubles each time.", minimum=0.0),
@@ -134,6 +147,9 @@ SETTINGS_BY_NAME = _BY_NAME = {s.name: s for s in SETTINGS}
 
 def setting_named(name):
     return _BY_NAME[name]
+# Variables of the `nommer` client (nommer/cli), not settings of the farm: a
+# shell that sets them can still start a feeder.
+CLIENT_VARIABLES = frozenset({"NOMMER_URL", "NOMMER_TOKEN"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -237,9 +253,21 @@ def _convert(setting, raw, where):
         if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
             raise fail("must be a list of text")
         value = list(raw)
+    elif kind == "table":
+        if from_env:
+            try:
+                raw = json.loads(raw)
+            except ValueError as e:
+                raise ConfigError(f"setting {setting.name!r} ({where}): must be a JSON object ({e})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"setting {setting.name!r} ({where}): must be a table")
+        try:
+            value = setting.check(raw) if setting.check else dict(raw)
+        except InvalidInput as e:
+            raise ConfigError(f"setting {setting.name!r} ({where}): {e}") from None
     else:  # pragma: no cover - a mistake in SETTINGS
         raise AssertionError(kind)
-    if setting.check is not None:
+    if setting.check is not None and kind != "table":
         try:
             value = setting.check(value)
         except ValueError as e:
@@ -276,7 +304,7 @@ def load(path=None, overrides=None, environ=None):
             raw[key] = value
             sources[key] = f"config file {path}"
     for name, value in environ.items():
-        if not name.startswith("NOMMER_"):
+        if not name.startswith("NOMMER_") or name in CLIENT_VARIABLES:
             continue
         key = name[len("NOMMER_"):].lower()
         if key not in _BY_NAME:
@@ -305,6 +333,8 @@ def environment_text(name, value):
         return "true" if value else "false"
     if isinstance(value, list):
         return _BY_NAME[name].separator.join(value)
+    if isinstance(value, dict):
+        return json.dumps(value)
     return str(value)
 
 
@@ -322,7 +352,7 @@ def settings_markdown():
         "|---|---|---|---|---|",
     ]
     for s in SETTINGS:
-        default = s.default if s.default not in ("", []) else "(empty)"
+        default = s.default if s.default not in ("", [], {}) else "(empty)"
         if isinstance(default, bool):
             default = str(default).lower()
         lines.append(

@@ -15,7 +15,11 @@ import threading
 import time
 import urllib.parse
 
-from nommer.core import credentials, ffmpeg, log
+from nommer.core import credentials, ffmpeg, log, results
+from nommer.core import outputs as outputs_mod
+from nommer.core import progress as progress_mod
+from nommer.core.error_codes import job_error_code
+from nommer.core.ffmpeg.probe import has_packets
 from nommer.core.errors import (
     Canceled,
     InvalidInput,
@@ -43,9 +47,15 @@ class Task:
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     release_on_cancel: bool = False  # graceful stop: hand the job back, not fail it
     source_path: pathlib.Path | None = None
-    local_outputs: list = dataclasses.field(default_factory=list)
+    probe: dict | None = None
+    # The job's outputs as this encoder sees them, each with its state; every
+    # write of the job carries them.
+    outputs: list = dataclasses.field(default_factory=list)
+    targets: dict = dataclasses.field(default_factory=dict)  # output index -> ffmpeg.Target
+    facts: dict = dataclasses.field(default_factory=dict)  # output index -> results.describe()
+    phases: dict = dataclasses.field(default_factory=progress_mod.empty)
     notes: list = dataclasses.field(default_factory=list)
-    run: object = None  # the FfmpegRun in progress, to stop it on cancel
+    run: object = None  # the PlanRun in progress, to stop it on cancel
     last_progress_write: float = 0.0
 
     @property
@@ -81,6 +91,7 @@ class EncoderCore:
         self.storage = backends.storage
         self.encoder_id = encoder_id
         self.ffmpeg_exe = config.ffmpeg_exe()
+        self.presets = ffmpeg.catalogue(config.presets)
         self.tasks = {}
         self._tasks_lock = threading.Lock()
         self.log = log.get("nommer.encoder", encoder_id=encoder_id)
@@ -98,10 +109,15 @@ class EncoderCore:
             self.tasks.pop(task.id, None)
         shutil.rmtree(task.workdir, ignore_errors=True)
 
-    def report(self, job):
-        """Tell the feeder, through the state-change queue, that ``job`` moved."""
-        body = json.dumps({"job_id": job.id, "state": job.state.value,
-                           "details": job.details, "at": job.updated_at})
+    def report(self, job, event="job.state_changed"):
+        """Tell the feeder, through the state-change queue, that ``job`` moved
+        (or, with event ``job.progress``, got further)."""
+        change = {"job_id": job.id, "state": job.state.value, "details": job.details,
+                  "at": job.updated_at}
+        if event != "job.state_changed":
+            change.update(event=event, progress=job.progress, phases=job.phases,
+                          phase=progress_mod.phase_of(job.state))
+        body = json.dumps(change)
         try:
             self.state_changes.send(body)
         except Exception:  # the store holds the truth; the feeder re-reads it
@@ -131,6 +147,12 @@ class EncoderCore:
             raise Canceled(f"job {job.id} kept changing under this encoder")
 
     def set_state(self, task, state, **fields):
+        """Move the job to ``state``, with the task's outputs and progress."""
+        fields.setdefault("outputs", [dict(o) for o in task.outputs] or task.job.outputs)
+        if state != State.FINISHED:
+            fields.setdefault("phases", dict(task.phases))
+            fields.setdefault("progress", progress_mod.overall(task.phases))
+
         def change(job):
             if job.state == state:
                 # Re-read after a lost race: only this encoder moves its job
@@ -193,11 +215,14 @@ class EncoderCore:
                 self.report(gave_up)
                 self.new_jobs.delete(message.receipt)
                 return None
+            # A new attempt starts from nothing: outputs back to PENDING.
+            fresh = [{k: v for k, v in o.items() if k not in ("result", "error", "error_code")}
+                     | {"state": outputs_mod.PENDING} for o in job.outputs]
             try:
                 job = self.store.update(job.transition(
                     State.DOWNLOADING, encoder_id=self.encoder_id,
-                    attempt=job.attempt + 1, progress=0, details="",
-                    error_code=None, heartbeat_at=utcnow()))
+                    attempt=job.attempt + 1, progress=0, phases=progress_mod.empty(),
+                    outputs=fresh, details="", error_code=None, heartbeat_at=utcnow()))
             except StaleWrite:
                 continue
             workdir = self.config.work_dir / f"{job.id}-{job.attempt}-{self.encoder_id}"
@@ -210,81 +235,212 @@ class EncoderCore:
         return None
 
     def fetch(self, task):
-        """Download the source into the work folder and probe it; → ENCODING."""
+        """Check the outputs, download the source and probe it; → ENCODING.
+
+        A job that cannot succeed (a destination this encoder cannot write, a
+        source of zero seconds, a preset that needs a stream the source lacks)
+        fails here, before any encoding.
+        """
         job = task.job
         uris = credentials.real_uris(self.box, job)  # the job holds them with secrets hidden
-        # A destination this encoder cannot write fails the job now, not
-        # after the encode.
-        for index, destination in enumerate(uris["destinations"]):
+        task.outputs = [dict(o) for o in job.outputs]
+        for index, output in enumerate(job.outputs):
+            field = f"outputs[{index}]"
             try:
-                self.storage.check(destination, write=True,
-                                   field=f"outputs[{index}].destination")
+                requested = ffmpeg.validate_output(output, field, self.presets)
+            except InvalidInput as e:
+                raise JobFailed(str(e), code="OUTPUT_INVALID") from None
+            try:
+                self.storage.check(uris["destinations"][index], write=True,
+                                   field=f"{field}.destination", folder=requested.writes_folder)
             except InvalidInput as e:
                 raise JobFailed(str(e), code="DESTINATION_INVALID") from None
         task.workdir.mkdir(parents=True, exist_ok=True)
         suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(job.source).path).suffix
         task.source_path = task.workdir / f"source{suffix[:10]}"
+
+        def downloaded(done, total):
+            if total:
+                self.progress(task, "download", done * 100 // total)
+
         self._retrying(
-            lambda: self.storage.fetch(uris["source"], task.source_path, cancel=task.cancel),
+            lambda: self.storage.fetch(uris["source"], task.source_path, progress=downloaded,
+                                       cancel=task.cancel),
             task, "download",
         )
-        probe = ffmpeg.probe(self.ffmpeg_exe, task.source_path)
-        self.set_state(task, State.ENCODING, probe=probe, progress=0)
+        task.probe = ffmpeg.probe(self.ffmpeg_exe, task.source_path)
+        self._check_source(task)
+        task.phases["download"] = 100
+        self.set_state(task, State.ENCODING, probe=task.probe)
+
+    def _check_source(self, task):
+        duration = task.probe.get("duration")
+        empty = duration < 0.001 if duration is not None else not has_packets(
+            self.ffmpeg_exe, task.source_path)
+        if empty:
+            raise JobFailed("the source lasts 0 seconds: there is nothing to encode", code="ZERO_DURATION")
+        for index, output in enumerate(task.outputs):
+            try:
+                ffmpeg.check_source(output, task.probe, self.presets)
+            except JobFailed as e:
+                task.outputs[index] = {**output, "state": outputs_mod.ERROR,
+                                       "error_code": e.code, "error": str(e)}
+        failed = outputs_mod.failures(task.outputs)
+        if failed:
+            raise JobFailed(outputs_mod.failure_details(task.outputs), code=failed[0][1]["error_code"])
 
     def encode(self, task):
-        """Run ffmpeg for every output, with progress; → UPLOADING."""
+        """Make every output: preset outputs in one ffmpeg run, the others
+        one run each; probe what was made; → UPLOADING.
+
+        When a run of several outputs fails, each of its outputs is tried on
+        its own, so that one bad output does not take the others down. A
+        failed output is marked ERROR and the rest go on; the job fails here
+        when none is left.
+        """
         job = task.job
-        duration = (job.probe or {}).get("duration")
-        count = len(job.outputs)
-        task.local_outputs = []
-        for index, output in enumerate(job.outputs):
-            suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(output["destination"]).path).suffix
-            target = task.workdir / f"output-{index}{suffix or '.mp4'}"
-            plan = ffmpeg.build_commands(
-                self.ffmpeg_exe, task.source_path, target, output, task.workdir,
-                field=f"outputs[{index}]",
-            )
+        duration = (task.probe or job.probe or {}).get("duration")
+        plans, targets = ffmpeg.plan_job(self.ffmpeg_exe, task.source_path, task.probe or job.probe,
+                                         task.outputs, task.workdir, self.presets)
+        task.targets = {t.index: t for t in targets}
+        for plan in plans:
             task.notes.extend(plan.notes)
-
-            def on_progress(percent, index=index):
-                self.progress(task, int((index * 100 + percent) / count))
-
-            task.run = ffmpeg.PlanRun(plan, duration, on_progress)
-            if task.cancel.is_set():  # stopped before the run could be reached
-                raise Canceled("work on the job stopped")
+        timeout = self.config.encode_timeout
+        deadline = time.monotonic() + timeout if timeout else None
+        total, done = len(task.outputs), 0
+        queue = list(plans)
+        while queue:
+            plan = queue.pop(0)
+            self._mark(task, plan.outputs, outputs_mod.ENCODING)
             try:
-                task.run.run()
-            finally:
-                task.run = None
-            task.local_outputs.append(target)
-        self.set_state(task, State.UPLOADING, progress=100)
+                self._run(task, plan, duration, deadline, done, total)
+            except JobFailed as e:
+                if e.code == "TIMED_OUT":
+                    self._mark(task, plan.outputs, outputs_mod.ERROR, write=False, error_code=e.code,
+                               error=f"encoding took longer than encode_timeout ({timeout:g} s)")
+                    raise JobFailed(outputs_mod.failure_details(task.outputs), code=e.code) from None
+                if len(plan.outputs) > 1:
+                    self.log.warning("shared run failed; trying its outputs one by one",
+                                     job_id=task.id, error=str(e)[:500])
+                    queue[:0] = [self._alone(task, i) for i in plan.outputs]
+                    continue
+                self._mark(task, plan.outputs, outputs_mod.ERROR, error_code=job_error_code(e), error=str(e))
+            else:
+                for index in plan.outputs:
+                    self._describe(task, index)
+            done += len(plan.outputs)
+        made = [i for i in task.targets if i in task.facts]
+        if not made:
+            failed = outputs_mod.failures(task.outputs)
+            raise JobFailed(outputs_mod.failure_details(task.outputs), code=failed[0][1]["error_code"])
+        for index in made:
+            task.outputs[index] = {**task.outputs[index], "state": outputs_mod.UPLOADING}
+        task.phases["encode"] = 100
+        self.set_state(task, State.UPLOADING)
 
-    def progress(self, task, percent):
-        """Record progress, at most every ``progress_interval`` seconds."""
+    def _describe(self, task, index):
+        """Probe what output ``index`` became; an output ffmpeg left unreadable fails."""
+        try:
+            task.facts[index] = results.describe(self.ffmpeg_exe, task.targets[index])
+        except JobFailed as e:
+            self._mark(task, [index], outputs_mod.ERROR, error_code="ENCODE_FAILED",
+                       error=f"ffmpeg finished but its output cannot be read: {e}")
+
+    def _alone(self, task, index):
+        """The plan that makes output ``index`` by itself, over a clean target."""
+        target = pathlib.Path(task.targets[index].path)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+        plan = ffmpeg.build_commands(
+            self.ffmpeg_exe, task.source_path, target, task.outputs[index],
+            task.workdir / f"alone-{index}", f"outputs[{index}]", task.probe, self.presets,
+        )
+        return dataclasses.replace(plan, outputs=(index,))
+
+    def _run(self, task, plan, duration, deadline, done, total):
+        """Run one plan, reporting its share of the encode phase."""
+        weight = len(plan.outputs)
+
+        def on_progress(percent):
+            self.progress(task, "encode", (done * 100 + weight * percent) // total)
+
+        task.run = ffmpeg.PlanRun(plan, duration, on_progress, deadline=deadline)
+        if task.cancel.is_set():  # stopped before the run could be reached
+            task.run = None
+            raise Canceled("work on the job stopped")
+        try:
+            task.run.run()
+        finally:
+            task.run = None
+
+    def _mark(self, task, indices, state, write=True, **fields):
+        """Set the state of outputs ``indices`` (and write it, unless told not to)."""
+        for index in indices:
+            task.outputs[index] = {**task.outputs[index], "state": state, **fields}
+        if write:
+            outputs = [dict(o) for o in task.outputs]
+            self.write(task, lambda j: j.with_changes(outputs=outputs, heartbeat_at=utcnow()))
+
+    def progress(self, task, phase, percent):
+        """Record ``percent`` of ``phase``; write it at most every
+        ``progress_interval`` seconds (and tell the feeder, for jobs that
+        asked for progress events)."""
         if task.cancel.is_set():
             raise Canceled("work on the job stopped")
+        percent = max(0, min(100, int(percent)))
+        if percent <= task.phases.get(phase, 0):
+            return  # never backwards
+        task.phases[phase] = percent
         now = time.monotonic()
-        if now - task.last_progress_write < self.config.progress_interval and percent < 100:
-            return
+        if now - task.last_progress_write < self.config.progress_interval:
+            return  # kept; the next write carries it
         task.last_progress_write = now
-        self.write(task, lambda j: j.with_changes(progress=percent, heartbeat_at=utcnow()))
+        phases = dict(task.phases)
+        job = self.write(task, lambda j: j.with_changes(
+            progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow()))
+        if job.progress_events and job.notify_url:
+            self.report(job, event="job.progress")
 
     def upload(self, task):
-        """Store every output at its destination; → FINISHED, then delete the message."""
-        job = task.job
-        destinations = credentials.real_uris(self.box, job)["destinations"]
-        outputs = []
-        for output, local, destination in zip(job.outputs, task.local_outputs, destinations):
-            size = self._retrying(
-                lambda: self.storage.put(local, destination, cancel=task.cancel),
-                task, "upload",
-            )
-            outputs.append({**output, "result": {"size": size}})
+        """Store every output made at its destination; → FINISHED (or ERROR
+        when an output failed), then delete the message."""
+        destinations = credentials.real_uris(self.box, task.job)["destinations"]
+        uploading = [i for i, o in enumerate(task.outputs) if o.get("state") == outputs_mod.UPLOADING]
+        total = sum(task.facts[i]["size"] for i in uploading) or 1
+        before = 0
+        for index in uploading:
+            output, target = task.outputs[index], task.targets[index]
+            destination = destinations[index]  # with its credentials, if any
+
+            def uploaded(done, _total, before=before):
+                self.progress(task, "upload", (before + done) * 100 // total)
+
+            put = self.storage.put_folder if target.folder else self.storage.put
+            try:
+                stored = self._retrying(
+                    lambda put=put, path=target.path, uri=destination, report=uploaded: put(
+                        path, uri, progress=report, cancel=task.cancel),
+                    task, "upload")
+                if not target.folder:
+                    stored = [(destination, stored)]  # put answers the byte count
+            except JobFailed as e:
+                self._mark(task, [index], outputs_mod.ERROR, error_code=e.code, error=str(e))
+            else:
+                stored = [(credentials.redact(uri), size) for uri, size in stored]
+                made = results.result(task.facts[index], stored, output["destination"])
+                self._mark(task, [index], outputs_mod.FINISHED, result=made)
+            before += task.facts[index]["size"]
+        failed = outputs_mod.failures(task.outputs)
+        if failed:
+            raise JobFailed(outputs_mod.failure_details(task.outputs), code=failed[0][1]["error_code"])
         details = "; ".join(dict.fromkeys(task.notes))  # keep order, drop repeats
-        job = self.set_state(task, State.FINISHED, outputs=outputs, details=details)
+        task.phases["upload"] = 100
+        job = self.set_state(task, State.FINISHED, details=details)
         self.new_jobs.delete(task.receipt)
         self.stats["finished"] += 1
-        self.log.info("job finished", job_id=job.id)
+        self.log.info("job finished", job_id=job.id, outputs=len(job.outputs))
         self._forget(task)
 
     def heartbeat_jobs(self):
@@ -323,14 +479,18 @@ class EncoderCore:
             self.fail(task, error)
         else:
             self.log.error("unexpected failure", job_id=task.id, exc_info=error)
-            self.fail(task, JobFailed(f"internal error: {type(error).__name__}: {error}"))
+            self.fail(task, JobFailed(f"internal error: {type(error).__name__}: {error}",
+                                      code="INTERNAL_ERROR"))
 
     def fail(self, task, error):
-        """The job ends in ERROR with a readable reason; the message goes."""
-        code = getattr(error, "code", None) or "ERROR"
+        """The job ends in ERROR with a readable reason and a stable code; the message goes."""
+        code = job_error_code(error)
         details = credentials.scrub("; ".join([str(error), *dict.fromkeys(task.notes)]))
+        fields = {"details": details, "error_code": code}
+        if task.probe is not None:
+            fields["probe"] = task.probe
         try:
-            self.set_state(task, State.ERROR, details=details, error_code=code)
+            self.set_state(task, State.ERROR, **fields)
         except Canceled:
             return self.abort(task)
         self.new_jobs.delete(task.receipt)

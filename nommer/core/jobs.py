@@ -92,7 +92,9 @@ class Job:
     state: State = State.PENDING
     details: str = ""
     error_code: str | None = None
-    progress: int = 0
+    progress: int = 0  # overall percent, 0..100
+    phases: dict | None = None  # percent per phase: download, encode, upload
+    progress_events: bool = False  # whether notify_url also gets job.progress events
     attempt: int = 0
     encoder_id: str | None = None
     created_at: str = ""
@@ -108,15 +110,18 @@ class Job:
     version: int = 0
 
     @classmethod
-    def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json", sealed=None):
+    def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json",
+            sealed=None, progress_events=False):
         now = utcnow()
         return cls(
             id=job_id or new_job_id(),
             source=source,
-            outputs=tuple(dict(o) for o in outputs),
+            # Each output has a state of its own (see nommer/core/outputs.py).
+            outputs=tuple({**o, "state": o.get("state") or "PENDING"} for o in outputs),
             notify_url=notify_url,
             notify_format=notify_format,
             sealed=sealed,
+            progress_events=progress_events,
             created_at=now,
             updated_at=now,
         )
@@ -148,6 +153,7 @@ class Job:
             changes.setdefault("finished_at", now)
             if new_state == State.FINISHED:
                 changes.setdefault("progress", 100)
+                changes.setdefault("phases", {"download": 100, "encode": 100, "upload": 100})
         if "outputs" in changes:
             changes["outputs"] = tuple(dict(o) for o in changes["outputs"])
         return dataclasses.replace(self, state=new_state, updated_at=now, **changes)
@@ -161,6 +167,8 @@ class Job:
         data["notifications"] = [dict(n) for n in self.notifications]
         if self.probe is not None:
             data["probe"] = dict(self.probe)
+        if self.phases is not None:
+            data["phases"] = dict(self.phases)
         return data
 
     @classmethod

@@ -21,11 +21,12 @@ from nommer.core.netguard import refused_reason
 
 
 def payload(change, resource):
-    """The JSON body of one state change. It carries media-nommer's field
+    """The JSON body of one state change (or, when ``change`` says event
+    ``job.progress``, of progress made). It carries media-nommer's field
     names too (unique_id, job_state, job_state_details)."""
     details = scrub(change.get("details", ""))
     return {
-        "event": "job.state_changed",
+        "event": change.get("event", "job.state_changed"),
         "job_id": change["job_id"],
         "state": change["state"],
         "details": details,

@@ -6,7 +6,7 @@ import urllib.parse
 
 from nommer.core import credentials
 from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
-from nommer.core.ffmpeg import validate_output
+from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, validate_output
 from nommer.core.jobs import Job, State, UNFINISHED_STATES
 from nommer.core.netguard import AddressPolicy
 from nommer.core.storage import redact, scheme_of
@@ -41,18 +41,23 @@ def check_notify_url(url, field="notify_url", policy=None):
     return url
 
 
+# What a stored output keeps of a submission: where, how, and its preset's options.
+OUTPUT_KEYS = ("destination", "preset", "options", "interval")
+
+
 class JobService:
     """``policy`` says which addresses webhooks may reach; ``box`` (a
     credentials.SecretBox, or None) encrypts URIs that carry credentials,
-    which are refused without one."""
+    which are refused without one; ``presets`` is the preset catalogue."""
 
-    def __init__(self, store, storage, policy=None, box=None):
+    def __init__(self, store, storage, policy=None, box=None, presets=BUILT_IN_CATALOGUE):
         self.store = store
         self.storage = storage
         self.policy = policy or AddressPolicy()
         self.box = box
+        self.presets = presets
 
-    def validate(self, source, outputs, notify_url=None):
+    def validate(self, source, outputs, notify_url=None, progress_events=False):
         """Check a submission completely; raises InvalidInput naming the field."""
         check_scheme(source, SOURCE_SCHEMES, "source")
         self.storage.check(source, write=False, field="source")
@@ -65,32 +70,33 @@ class JobService:
             field = f"outputs[{i}]"
             if not isinstance(output, dict):
                 raise InvalidInput(field, "must be an object with destination and preset or options")
+            # The preset first: it says whether the destination is a file or a folder.
+            requested = validate_output(output, field, self.presets)
             destination = output.get("destination")
             check_scheme(destination, DESTINATION_SCHEMES, f"{field}.destination")
-            self.storage.check(destination, write=True, field=f"{field}.destination")
+            self.storage.check(destination, write=True, field=f"{field}.destination",
+                               folder=requested.writes_folder)
             if destination in seen:
                 raise InvalidInput(f"{field}.destination", "is the destination of another output too")
             seen.add(destination)
-            validate_output(output, field)
         check_notify_url(notify_url, policy=self.policy)
+        if progress_events and not notify_url:
+            raise InvalidInput("progress_events", "needs a notify_url to send the progress events to")
         credentials.refuse_without_key(self.box, [
             ("source", source),
             *((f"outputs[{i}].destination", o.get("destination")) for i, o in enumerate(outputs)),
             ("notify_url", notify_url),
         ])
 
-    def submit(self, source, outputs, notify_url=None, notify_format="json"):
+    def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
         """Validate and store a new PENDING job; returns it. Nothing is stored
         when any part is wrong."""
-        self.validate(source, outputs, notify_url)
-        return self.create(source, outputs, notify_url, notify_format)
+        self.validate(source, outputs, notify_url, progress_events)
+        return self.create(source, outputs, notify_url, notify_format, progress_events)
 
-    def create(self, source, outputs, notify_url=None, notify_format="json"):
+    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
         """Store a new PENDING job from a submission :meth:`validate` passed."""
-        clean = [
-            {k: v for k, v in o.items() if k in ("destination", "preset", "options")}
-            for o in outputs
-        ]
+        clean = [{k: v for k, v in o.items() if k in OUTPUT_KEYS} for o in outputs]
         if notify_format not in ("json", "form"):
             raise InvalidInput("notify_format", "must be json or form")
         credentials.refuse_without_key(self.box, [
@@ -99,7 +105,8 @@ class JobService:
         ])
         source, clean, notify_url, sealed = credentials.seal_uris(self.box, source, clean, notify_url)
         return self.store.create(
-            Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed)
+            Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed,
+                    progress_events=bool(progress_events))
         )
 
     def get(self, job_id):

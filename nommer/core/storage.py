@@ -5,11 +5,12 @@ One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
 """
 
 import abc
+import os
 import urllib.parse
 
 from nommer.core import s3uri
 from nommer.core.credentials import redact
-from nommer.core.errors import InvalidInput
+from nommer.core.errors import Canceled, InvalidInput
 
 MAX_URI_LENGTH = 4096
 
@@ -37,6 +38,50 @@ class Storage(abc.ABC):
     def put(self, src_path, uri, progress=None, cancel=None):
         """Store the local file at ``uri`` so that a reader sees either the
         complete file or nothing. Returns the number of bytes."""
+
+    def check_folder(self, uri, *, write, field="uri"):
+        """Raise InvalidInput (naming ``field``) when files cannot be stored
+        under the folder ``uri`` (which ends in ``/``). By default, checks the
+        URI of a file in it."""
+        self.check(uri + "index", write=write, field=field)
+
+    def put_folder(self, src_dir, uri, progress=None, cancel=None):
+        """Store every file under the local folder ``src_dir`` under the
+        folder ``uri`` (ending in ``/``), keeping relative paths, each file
+        complete or absent. Playlists go last, the master playlist very last,
+        so that a player that finds a playlist finds what it lists.
+
+        ``progress(done_bytes, total_bytes)`` covers the whole folder.
+        Returns [(uri, bytes)] in the order stored.
+        """
+        files = folder_files(src_dir)
+        total = sum(os.path.getsize(os.path.join(src_dir, f)) for f in files)
+        stored, before = [], 0
+        for name in files:
+            if cancel is not None and cancel.is_set():
+                raise Canceled("the upload was canceled")
+            one = None if progress is None else (lambda done, _t, b=before: progress(b + done, total))
+            size = self.put(os.path.join(src_dir, name), uri + name, progress=one, cancel=cancel)
+            stored.append((uri + name, size))
+            before += size
+        return stored
+
+
+def folder_files(folder):
+    """Relative paths of the files under ``folder``, in upload order:
+    media first, then playlists, then master playlists."""
+    found = []
+    for base, _dirs, names in os.walk(folder):
+        for name in names:
+            found.append(os.path.relpath(os.path.join(base, name), folder).replace(os.sep, "/"))
+
+    def rank(name):
+        leaf = name.rsplit("/", 1)[-1]
+        if not leaf.endswith(".m3u8"):
+            return 0
+        return 2 if leaf.startswith("master") else 1
+
+    return sorted(found, key=lambda n: (rank(n), n))
 
 
 def scheme_of(uri, field="uri"):
@@ -82,14 +127,32 @@ class StorageRouter:
                 field, f"scheme {scheme!r} is not supported here (use one of: {known})"
             ) from None
 
-    def check(self, uri, *, write, field="uri"):
+    def check(self, uri, *, write, field="uri", folder=False):
+        """Raise InvalidInput naming ``field`` when ``uri`` cannot be used.
+
+        ``folder`` says whether the output it names is a folder of files (HLS,
+        images), whose URI must end in ``/``, or one file, whose URI must not.
+        """
         adapter = self.adapter(uri, field)
         if write and not adapter.writable:
             raise InvalidInput(field, f"{scheme_of(uri)}:// URIs can be read but not written")
-        adapter.check(uri, write=write, field=field)
+        if folder:
+            if not uri.endswith("/"):
+                raise InvalidInput(
+                    field, f"{redact(uri)!r} names a file, and this output makes a folder of files: "
+                    "end the URI with '/'")
+            adapter.check_folder(uri, write=write, field=field)
+        else:
+            if uri.endswith("/"):
+                raise InvalidInput(
+                    field, f"{redact(uri)!r} names a folder, and this output makes one file: name the file")
+            adapter.check(uri, write=write, field=field)
 
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         return self.adapter(uri).fetch(uri, dest_path, progress=progress, cancel=cancel)
 
     def put(self, src_path, uri, progress=None, cancel=None):
         return self.adapter(uri).put(src_path, uri, progress=progress, cancel=cancel)
+
+    def put_folder(self, src_dir, uri, progress=None, cancel=None):
+        return self.adapter(uri).put_folder(src_dir, uri, progress=progress, cancel=cancel)

@@ -3,19 +3,20 @@
 from flask import Flask, request
 from werkzeug.exceptions import InternalServerError
 
-from nommer.http import auth, jobs, legacy, pages, status
+from nommer.http import auth, jobs, legacy, pages, presets, status
 from nommer.http.errors import problem_of
 
 
 def create_app(api, *, max_body_bytes=1_000_000, api_tokens=()):
     """A Flask app serving ``api``.
 
-    ``api`` has ``submit(source, outputs, notify_url)``, ``get(job_id)``,
-    ``list(state, limit, cursor)``, ``cancel(job_id)``, ``fleet()`` and
-    ``health() -> (ok, report)``, raising nommer's errors; the feeder passes a
-    gateway to its actors, tests a JobService wrapper. With ``api_tokens``
-    every route but /health and the dashboard's page needs one of them as a
-    bearer token.
+    ``api`` has ``submit(source, outputs, notify_url, notify_format=,
+    progress_events=)``, ``get(job_id)``, ``list(state, limit, cursor)``,
+    ``cancel(job_id)``, ``presets()`` (a list of preset descriptions),
+    ``fleet()`` and ``health() -> (ok, report)``, raising nommer's errors; the
+    feeder passes a gateway to its actors, tests a JobService wrapper. With
+    ``api_tokens`` every route but /health and the dashboard's page needs one
+    of them as a bearer token.
     """
     app = Flask("nommer.http")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
@@ -24,6 +25,7 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=()):
     app.register_blueprint(jobs.blueprint(api))
     app.register_blueprint(legacy.blueprint(api, max_body_bytes))
     app.register_blueprint(status.blueprint(api))
+    app.register_blueprint(presets.blueprint(api))
     app.register_blueprint(pages.blueprint())
 
     @app.errorhandler(Exception)

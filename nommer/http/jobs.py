@@ -36,7 +36,8 @@ def blueprint(api):
     @bp.post("/jobs")
     def submit():
         body = parse_body(request, SubmitRequest)
-        job = api.submit(body.source, output_dicts(body.outputs), body.notify_url)
+        job = api.submit(body.source, output_dicts(body.outputs), body.notify_url,
+                         progress_events=body.progress_events)
         return job_resource(job), 201, {"Location": f"/jobs/{job.id}"}
 
     @bp.get("/jobs")

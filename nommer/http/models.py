@@ -64,9 +64,10 @@ class OutputSpec(_Body):
         json_schema_extra={"oneOf": [{"required": ["preset"]}, {"required": ["options"]}]}
     )
 
-    destination: Uri
-    preset: StrictStr | None = Field(None, description="A preset name, e.g. mp4-h264-720p.")
+    destination: Uri = Field(description="Where the output goes: a file URI, or for HLS and image presets a folder URI ending in /.")
+    preset: StrictStr | None = Field(None, description="A preset name, e.g. mp4-h264-720p (GET /presets lists them).")
     options: list[Pass] | None = Field(None, min_length=1, description="Explicit ffmpeg passes.")
+    interval: float | None = Field(None, description="thumbnails-jpeg: seconds between two images (default 10).")
 
     @model_validator(mode="after")
     def _preset_or_options(self):
@@ -83,6 +84,7 @@ class SubmitRequest(_Body):
     source: Uri
     outputs: list[OutputSpec] = Field(min_length=1)
     notify_url: StrictStr | None = Field(None, description="http(s) URL told of every state change.")
+    progress_events: bool = Field(False, description="Also POST job.progress events to notify_url (at most one per progress_interval).")
 
 
 class LegacyJobOptions(_Body):

@@ -6,7 +6,10 @@ import functools
 from pydantic.json_schema import models_json_schema
 
 import nommer
+from nommer.core.error_codes import JOB_ERROR_CODES
 from nommer.core.jobs import State
+from nommer.core.outputs import OUTPUT_STATES
+from nommer.core.progress import PHASES
 from nommer.http.models import MAX_LIST_LIMIT, ListQuery, LegacySubmitRequest, SubmitRequest
 
 _NULLABLE_STR = {"type": ["string", "null"]}
@@ -19,8 +22,15 @@ JOB_SCHEMA = {
         "id": {"type": "string", "pattern": "^[0-9a-f]{20}$"},
         "state": {"type": "string", "enum": [s.value for s in State]},
         "details": {"type": "string", "description": "The error, or the tail of ffmpeg's output."},
-        "error_code": {"type": ["string", "null"], "description": "Why the job ended in ERROR, as a stable code (SOURCE_NOT_FOUND, SOURCE_UNREADABLE, ENCODE_FAILED, UPLOAD_FAILED, DESTINATION_INVALID, GAVE_UP, ...)."},
-        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+        "error_code": {"type": ["string", "null"], "enum": [*JOB_ERROR_CODES, None], "description": "Why the job ended in ERROR, as a stable code (docs/errors.md)."},
+        "progress": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Overall percent done."},
+        "phase": {"type": ["string", "null"], "enum": [*PHASES, None], "description": "The phase a running job is in."},
+        "phases": {
+            "type": "object",
+            "description": "Percent done of each phase.",
+            "properties": {p: {"type": "integer", "minimum": 0, "maximum": 100} for p in PHASES},
+        },
+        "progress_events": {"type": "boolean", "description": "Whether notify_url also gets job.progress events."},
         "attempt": {"type": "integer", "minimum": 0},
         "source": {"type": "string", "description": "Credentials in the URI are shown as ***."},
         "outputs": {
@@ -31,7 +41,15 @@ JOB_SCHEMA = {
                     "destination": {"type": "string"},
                     "preset": {"type": "string"},
                     "options": {"type": "array", "items": {"$ref": "#/components/schemas/Pass"}},
-                    "result": {"type": ["object", "null"]},
+                    "interval": {"type": "number"},
+                    "state": {"type": "string", "enum": list(OUTPUT_STATES)},
+                    "error_code": {"type": ["string", "null"]},
+                    "error": {"type": ["string", "null"]},
+                    "result": {
+                        "type": ["object", "null"],
+                        "description": "What was made: files (URIs), size (bytes), duration (s), width, height, "
+                                       "bitrate (average bits/s); HLS adds playlist and renditions, images count.",
+                    },
                 },
             },
         },
@@ -212,6 +230,27 @@ def document():
         },
         "/job/submit": {"post": legacy},
         "/job/submit/": {"post": legacy},
+        "/presets": {
+            "get": {
+                "summary": "The presets this farm knows: built-in and the operator's.",
+                "responses": {"200": _answer("The presets.", {
+                    "type": "object",
+                    "properties": {"presets": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "description": {"type": "string"},
+                            "kind": {"type": "string", "enum": ["file", "hls", "images"]},
+                            "extension": {"type": "string"},
+                            "needs_video": {"type": "boolean"},
+                            "needs_audio": {"type": "boolean"},
+                            "options": {"type": "array", "items": {"type": "string"}},
+                            "origin": {"type": "string", "enum": ["built-in", "operator"]},
+                        },
+                    }}},
+                })},
+            }
+        },
         "/fleet": {"get": {"summary": "The encoders.", "responses": {"200": _answer("Fleet report.", {"type": "object"}), "503": _error("The feeder is busy or restarting; try again.")}}},
         "/health": {
             "get": {

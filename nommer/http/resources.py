@@ -1,6 +1,8 @@
 """How a job looks in API answers: credentials hidden, links included."""
 
+from nommer.core import progress
 from nommer.core.credentials import redact, scrub
+from nommer.core.outputs import state_of
 
 
 def job_resource(job):
@@ -10,11 +12,15 @@ def job_resource(job):
         "state": str(job.state),
         "details": scrub(job.details),
         "error_code": job.error_code,
+        # The overall percent; phases has one per phase.
         "progress": job.progress,
+        "phase": progress.phase_of(job.state),
+        "phases": progress.phases_of(job),
         "attempt": job.attempt,
         "source": redact(job.source),
         "outputs": [output_resource(o) for o in job.outputs],
         "notify_url": redact(job.notify_url),
+        "progress_events": job.progress_events,
         "encoder_id": job.encoder_id,
         "created_at": job.created_at,
         "updated_at": job.updated_at,
@@ -32,8 +38,24 @@ def job_resource(job):
 
 def output_resource(output):
     shown = {"destination": redact(output.get("destination"))}
-    for key in ("preset", "options"):
+    for key in ("preset", "options", "interval"):
         if output.get(key) is not None:
             shown[key] = output[key]
-    shown["result"] = output.get("result")
+    shown["state"] = state_of(output)
+    shown["error_code"] = output.get("error_code")
+    shown["error"] = output.get("error")
+    shown["result"] = _redacted_result(output.get("result"))
+    return shown
+
+
+def _redacted_result(result):
+    if not result:
+        return result
+    shown = dict(result)
+    if "files" in shown:
+        shown["files"] = [redact(f) for f in shown["files"]]
+    if "playlist" in shown:
+        shown["playlist"] = redact(shown["playlist"])
+    if "renditions" in shown:
+        shown["renditions"] = [{**r, "playlist": redact(r.get("playlist"))} for r in shown["renditions"]]
     return shown

@@ -73,3 +73,14 @@ def test_docs_settings_file_is_current():
 
     text = (pathlib.Path(__file__).parents[2] / "docs" / "settings.md").read_text()
     assert config.settings_markdown() in text, "docs/settings.md is out of date: paste nommer.core.config.settings_markdown() into it"
+
+
+def test_client_variables_are_not_settings():
+    c = config.load(environ={"NOMMER_URL": "http://x:1", "NOMMER_TOKEN": "t", "NOMMER_PORT": "9001"})
+    assert c.port == 9001
+
+
+def test_encode_timeout_and_progress_interval_defaults():
+    c = config.load(environ={})
+    assert c.progress_interval == 2.0
+    assert c.encode_timeout == 6 * 3600.0

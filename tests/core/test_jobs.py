@@ -58,3 +58,24 @@ def test_dict_round_trip_keeps_every_field():
     job = make_job().transition(State.DOWNLOADING, encoder_id="e1", attempt=1, probe={"duration": 2.0})
     again = Job.from_dict(job.to_dict())
     assert again == job
+
+
+def test_outputs_start_pending_and_finishing_fills_every_phase():
+    from nommer.core import progress
+
+    job = make_job()
+    assert [o["state"] for o in job.outputs] == ["PENDING"]
+    assert progress.phases_of(job) == {"download": 0, "encode": 0, "upload": 0}
+    for state in (State.DOWNLOADING, State.ENCODING, State.UPLOADING, State.FINISHED):
+        job = job.transition(state)
+    assert job.progress == 100 and progress.phases_of(job) == progress.done()
+    assert Job.from_dict(job.to_dict()) == job
+
+
+def test_overall_progress_weighs_the_phases():
+    from nommer.core.progress import overall
+
+    assert overall({"download": 100, "encode": 0, "upload": 0}) == 10
+    assert overall({"download": 100, "encode": 50, "upload": 0}) == 50
+    assert overall({"download": 100, "encode": 100, "upload": 100}) == 100
+    assert overall(None) == 0

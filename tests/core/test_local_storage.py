@@ -286,3 +286,31 @@ def test_a_working_directory_of_slash_is_no_root(monkeypatch):
     roots = config.load(environ={"NOMMER_FILE_ROOTS": "/srv/media"}).allowed_roots
     assert pathlib.Path("/") not in roots
     assert pathlib.Path("/srv/media") in roots
+
+
+def test_folder_outputs_need_a_folder_uri_and_file_outputs_a_file_uri(router, root):
+    router.check(f"file://{root}/hls/", write=True, field="outputs[1].destination", folder=True)
+    with pytest.raises(InvalidInput) as e:
+        router.check(f"file://{root}/hls", write=True, field="outputs[1].destination", folder=True)
+    assert e.value.field == "outputs[1].destination" and "end the URI with '/'" in str(e.value)
+    with pytest.raises(InvalidInput) as e:
+        router.check(f"file://{root}/out/", write=True, field="outputs[0].destination")
+    assert e.value.field == "outputs[0].destination" and "names a folder" in str(e.value)
+    (root / "afile").write_text("x")
+    with pytest.raises(InvalidInput, match="is a file; name a folder"):
+        router.check(f"file://{root}/afile/", write=True, field="d", folder=True)
+    with pytest.raises(InvalidInput, match="outside the folders"):
+        router.check("file:///etc/nommer/", write=True, field="d", folder=True)
+
+
+def test_put_folder_stores_every_file_playlists_last(router, root, tmp_path):
+    local = tmp_path / "hls"
+    (local / "sub").mkdir(parents=True)
+    for name, size in (("master.m3u8", 10), ("720p.m3u8", 20), ("720p_00000.ts", 3000), ("sub/x.ts", 5)):
+        (local / name).write_bytes(os.urandom(size))
+    seen = []
+    stored = router.put_folder(local, f"file://{root}/out/", progress=lambda d, t: seen.append((d, t)))
+    assert [uri.rsplit("/out/", 1)[1] for uri, _ in stored] == ["720p_00000.ts", "sub/x.ts", "720p.m3u8", "master.m3u8"]
+    assert [size for _, size in stored] == [3000, 5, 20, 10]
+    assert (root / "out/sub/x.ts").read_bytes() == (local / "sub/x.ts").read_bytes()
+    assert seen[-1] == (3035, 3035) and [d for d, _ in seen] == sorted(d for d, _ in seen)

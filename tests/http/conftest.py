@@ -28,8 +28,11 @@ class ServiceApi:
         self.service = service
         self.healthy = True
 
-    def submit(self, source, outputs, notify_url, notify_format="json"):
-        return self.service.submit(source, outputs, notify_url, notify_format)
+    def submit(self, source, outputs, notify_url, notify_format="json", progress_events=False):
+        return self.service.submit(source, outputs, notify_url, notify_format, progress_events)
+
+    def presets(self):
+        return self.service.presets.describe()
 
     def get(self, job_id):
         return self.service.get(job_id)

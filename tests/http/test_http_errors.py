@@ -72,7 +72,7 @@ def test_an_unavailable_feeder_is_503(client, api, monkeypatch, path):
 
 
 def test_an_existing_job_is_409(post, api, monkeypatch, source, dest):
-    def exists(*args):
+    def exists(*args, **kwargs):
         raise AlreadyExists("job 0123456789abcdef0123 already exists")
 
     monkeypatch.setattr(api, "submit", exists)

@@ -45,7 +45,8 @@ def test_a_two_pass_job_is_accepted(path, content_type, post, legacy_body, store
     assert reply["success"] is True
     job = store.get(reply["job_id"])
     assert job.source == legacy_body["source_path"]
-    assert job.outputs == ({"destination": legacy_body["dest_path"], "options": WEB_MEDIUM["options"]},)
+    assert job.outputs == ({"destination": legacy_body["dest_path"], "options": WEB_MEDIUM["options"],
+                            "state": "PENDING"},)
     assert job.notify_url is None
 
 

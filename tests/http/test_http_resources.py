@@ -22,11 +22,15 @@ def test_credentials_are_redacted_everywhere():
 
 def test_output_results_and_the_final_state_are_shown():
     job = Job.new("file:///m/in.mov", [{"destination": "file:///m/out.mp4", "options": [{}]}])
-    job = job.transition(State.ERROR, details="ffmpeg said no", outputs=[{"destination": "file:///m/out.mp4", "options": [{}], "result": {"bytes": 0}}])
+    job = job.transition(State.ERROR, details="ffmpeg said no", error_code="ENCODE_FAILED", outputs=[
+        {"destination": "file:///m/out.mp4", "options": [{}], "state": "ERROR", "error_code": "ENCODE_FAILED",
+         "error": "ffmpeg said no", "result": None}])
 
     shown = job_resource(job)
 
     assert shown["state"] == "ERROR"
     assert shown["details"] == "ffmpeg said no"
-    assert shown["outputs"] == [{"destination": "file:///m/out.mp4", "options": [{}], "result": {"bytes": 0}}]
+    assert shown["outputs"] == [{"destination": "file:///m/out.mp4", "options": [{}], "state": "ERROR",
+                                 "error_code": "ENCODE_FAILED", "error": "ffmpeg said no", "result": None}]
+    assert shown["error_code"] == "ENCODE_FAILED" and shown["phase"] is None
     assert shown["finished_at"] and shown["links"]["cancel"] is None

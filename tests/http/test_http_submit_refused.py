@@ -109,6 +109,16 @@ CASES = {
     "hls extensions": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"infile_options": [["allowed_segment_extensions", "ALL"]]}])]}, "outputs[0].options[0].infile_options[0]"),
     "input format hls": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"infile_options": [["f", "hls"]]}])]}, "outputs[0].options[0].infile_options[0]"),
     "a protocol as a value": (lambda b, s, d, m: {**b, "outputs": [out(d, options=[{"outfile_options": [["metadata", "subfile,,start,0,end,0,,:etc/passwd"]]}])]}, "outputs[0].options[0].outfile_options[0]"),
+    "HLS to a file URI": (lambda b, s, d, m: {**b, "outputs": [out(d, preset="hls-h264-ladder")]}, "outputs[0].destination"),
+    "thumbnails to a file URI": (lambda b, s, d, m: {**b, "outputs": [out(d, preset="thumbnails-jpeg")]}, "outputs[0].destination"),
+    "a file preset to a folder URI": (lambda b, s, d, m: {**b, "outputs": [out(m.as_uri() + "/out/", preset=PRESET)]}, "outputs[0].destination"),
+    "interval for a video preset": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, interval=5)]}, "outputs[0].interval"),
+    "interval of zero": (lambda b, s, d, m: {**b, "outputs": [out(m.as_uri() + "/t/", preset="thumbnails-jpeg", interval=0)]}, "outputs[0].interval"),
+    "interval of a year": (lambda b, s, d, m: {**b, "outputs": [out(m.as_uri() + "/t/", preset="thumbnails-jpeg", interval=3e7)]}, "outputs[0].interval"),
+    "interval a string": (lambda b, s, d, m: {**b, "outputs": [out(m.as_uri() + "/t/", preset="thumbnails-jpeg", interval="5")]}, "outputs[0].interval"),
+    "interval true": (lambda b, s, d, m: {**b, "outputs": [out(m.as_uri() + "/t/", preset="thumbnails-jpeg", interval=True)]}, "outputs[0].interval"),
+    "progress_events without notify_url": (lambda b, s, d, m: {**b, "progress_events": True}, "progress_events"),
+    "progress_events a string": (lambda b, s, d, m: {**b, "progress_events": "yes", "notify_url": "https://app.example/h"}, "progress_events"),
 }
 
 

@@ -142,6 +142,17 @@ class FileStorage(Storage):
             if not os.access(parent, os.W_OK):
                 raise InvalidInput(field, f"{parent} is not writable")
 
+    def check_folder(self, uri, *, write, field="uri"):
+        path = self.path_of(uri, field)
+        if path.exists() and not path.is_dir():
+            raise InvalidInput(field, f"{path} is a file; name a folder")
+        if write:
+            parent = next((p for p in (path, *path.parents) if p.exists()), None)
+            if parent is None or not parent.is_dir():
+                raise InvalidInput(field, f"cannot create a folder at {path}")
+            if not os.access(parent, os.W_OK):
+                raise InvalidInput(field, f"{parent} is not writable")
+
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         path = self.path_of(uri)
         src = self._open_source(path)

@@ -1,35 +1,86 @@
-"""Turn one requested output (a preset or media-nommer passes) into ffmpeg argv lists."""
+"""Turn a job's requested outputs (presets or media-nommer passes) into ffmpeg argv lists.
+
+Outputs made with presets share one ffmpeg run: the source is read and
+decoded once, and each output filters and encodes its own copy of the
+frames. Outputs given as media-nommer passes run on their own, since their
+input options and two-pass logs belong to them alone.
+"""
 
 import dataclasses
 import os
 
 from nommer.core.errors import InvalidInput
-from nommer.core.ffmpeg import sources
+from nommer.core.ffmpeg import cascade, images, sources, threads
 from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
-from nommer.core.ffmpeg.presets import PRESETS, get_preset
+from nommer.core.ffmpeg.preset import Preset
+from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
 
 # -progress pipe:1 puts key=value progress on stdout, where the runner reads it;
 # -nostats keeps stderr for messages only.
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats")
 # The source must not make ffmpeg open anything else (see sources.py).
 INPUT_GUARD = sources.INPUT_GUARD
+# Output fields that are not options of a preset.
+OUTPUT_FIELDS = ("destination", "preset", "options")
+# Fields the encoder adds as it works.
+STATUS_FIELDS = ("state", "result", "error", "error_code")
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """The ffmpeg commands of one output, run in order in ``workdir``."""
+    """The ffmpeg commands of one run, in order (one per pass), in ``workdir``."""
 
     commands: list  # of argv lists, one per pass
     notes: list  # what was translated or dropped from the user's options
     workdir: str
+    outputs: tuple = (0,)  # indices of the job outputs this run makes
 
 
-def validate_output(output, field="outputs[0]"):
+@dataclasses.dataclass(frozen=True)
+class Requested:
+    """One job output, checked: a preset, or media-nommer passes."""
+
+    preset: Preset | None
+    spec: EncodeSpec | None
+
+    @property
+    def kind(self):
+        return self.preset.kind if self.preset else "file"
+
+    @property
+    def writes_folder(self):
+        return self.preset is not None and self.preset.writes_folder
+
+    @property
+    def label(self):
+        return self.preset.name if self.preset else "options"
+
+    @property
+    def extension(self):
+        return self.preset.extension if self.preset else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where ffmpeg writes one output in the work folder."""
+
+    index: int
+    path: str  # the file, or the folder of a folder kind
+    requested: Requested
+
+    @property
+    def folder(self):
+        return self.requested.writes_folder
+
+
+def validate_output(output, field="outputs[0]", presets=BUILT_IN_CATALOGUE):
     """Check what ``output`` asks for without building anything.
 
     ``output`` is a job output dict with exactly one of ``preset`` (a name)
-    or ``options`` (media-nommer passes); other keys are ignored. Returns the
-    EncodeSpec it stands for; raises InvalidInput naming the field.
+    or ``options`` (media-nommer passes), and the options its preset takes
+    (``interval`` for thumbnails); ``destination`` and the encoder's status
+    fields are ignored. Returns a :class:`Requested`; raises InvalidInput
+    naming the field.
     """
     if not isinstance(output, dict):
         raise InvalidInput(field, "must be an object")
@@ -37,36 +88,105 @@ def validate_output(output, field="outputs[0]"):
     if has_preset and has_options:
         raise InvalidInput(field, "give either 'preset' or 'options', not both")
     if has_preset:
-        preset = get_preset(output["preset"], f"{field}.preset")
-        return EncodeSpec(passes=[([], list(preset.output_args))])
-    if has_options:
-        return parse_passes(output["options"], f"{field}.options")
-    raise InvalidInput(
-        field,
-        "needs 'preset' (one of: " + ", ".join(PRESETS) + ") or 'options' (ffmpeg passes)",
-    )
+        preset = presets.get(output["preset"], f"{field}.preset")
+        requested = Requested(preset, None)
+    elif has_options:
+        requested = Requested(None, parse_passes(output["options"], f"{field}.options"))
+    else:
+        raise InvalidInput(
+            field,
+            "needs 'preset' (one of: " + ", ".join(presets.names()) + ") or 'options' (ffmpeg passes)",
+        )
+    taken = requested.preset.options if requested.preset else ()
+    for key in output:
+        if key in OUTPUT_FIELDS or key in STATUS_FIELDS:
+            continue
+        if key not in taken:
+            takers = [p.name for p in presets if key in p.options]
+            hint = f"; only {', '.join(takers)} takes it" if takers else ""
+            raise InvalidInput(f"{field}.{key}", f"is not an option of {requested.label}{hint}")
+    if "interval" in output:
+        images.check_interval(output["interval"], f"{field}.interval")
+    return requested
 
 
-def check_source(output, probed):
+def check_source(output, probed, presets=BUILT_IN_CATALOGUE):
     """Raise JobFailed when the probed source cannot make ``output``.
 
     Only presets say what they need; media-nommer options are taken on trust.
     """
     if isinstance(output, dict) and "preset" in output:
-        get_preset(output["preset"]).check_source(probed)
+        presets.get(output["preset"]).check_source(probed)
 
 
-def build_commands(ffmpeg, source_path, output_path, output, workdir, field="outputs[0]"):
-    """The Plan that encodes ``source_path`` into ``output_path`` as ``output`` asks.
+def target_path(workdir, index, requested):
+    """The work-folder path of output ``index``: a file, or a folder for folder kinds."""
+    if requested.writes_folder:
+        return os.path.join(os.path.abspath(workdir), f"out-{index}")
+    extension = requested.extension or "mp4"
+    return os.path.join(os.path.abspath(workdir), f"out-{index}.{extension}")
 
-    Paths are made absolute so that a name like ``a:b.mp4`` is never read as
-    a protocol. A two-pass encode keeps its pass log in ``workdir``; give
-    each output that may run at the same time its own workdir.
+
+def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATALOGUE):
+    """The runs that make every output of a job, and where each output lands.
+
+    Returns (plans, targets): one Plan for all preset outputs together, one
+    per output given as passes; ``targets[i]`` is the Target of output i.
     """
-    spec = validate_output(output, field)
-    source, target = os.path.abspath(source_path), os.path.abspath(output_path)
-    workdir = os.path.abspath(workdir)
-    passlog = os.path.join(workdir, "passlog")
+    targets = []
+    for index, output in enumerate(outputs):
+        requested = validate_output(output, f"outputs[{index}]", presets)
+        targets.append(Target(index, target_path(workdir, index, requested), requested))
+    shared = [t for t in targets if t.requested.preset is not None]
+    plans = []
+    if shared:
+        plans.append(combined_plan(ffmpeg, source_path, probe, outputs, shared, workdir))
+    for t in targets:
+        if t.requested.preset is None:
+            # A folder of its own: two-pass logs are never shared.
+            own = os.path.join(os.path.abspath(workdir), f"passes-{t.index}")
+            plans.append(passes_plan(ffmpeg, source_path, t, own))
+    return plans, targets
+
+
+def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir):
+    """One ffmpeg run writing every preset output of ``targets``, its video
+    encoders sharing the cores (see ``threads``)."""
+    argv = [ffmpeg, *GLOBAL_ARGS, *INPUT_GUARD, "-i", os.path.abspath(source_path)]
+    chain, labels = cascade.graph(cascade.sinks_of(targets, probe))
+    if chain:
+        argv += ["-filter_complex", chain]
+    shares = threads.allot(targets, probe)
+    for t in targets:
+        if t.folder:
+            os.makedirs(t.path, exist_ok=True)
+        args = _arguments(t, probe, outputs[t.index], labels)
+        if t.index in shares:
+            # Options go before the output path, which every preset ends with.
+            args[-1:-1] = threads.thread_args(shares[t.index])
+        argv += args
+    return Plan(commands=[argv], notes=[], workdir=os.path.abspath(workdir),
+                outputs=tuple(t.index for t in targets))
+
+
+def _arguments(target, probe, output, labels):
+    """The target's output arguments, fed from the shared scaler chain where it takes part."""
+    preset = target.requested.preset
+    mine = {stream: label for (index, stream), label in labels.items() if index == target.index}
+    if not mine:
+        return preset.arguments(target.path, probe, output)
+    if preset.kind == "hls":
+        return preset.make_args(target.path, probe, output, labels=mine)
+    return cascade.rewrite_file_args(preset.output_args, mine[0]) + [target.path]
+
+
+def passes_plan(ffmpeg, source_path, target, workdir):
+    """The one or two runs of an output given as media-nommer passes; a
+    two-pass encode keeps its pass log in ``workdir``."""
+    spec = target.requested.spec
+    source = os.path.abspath(source_path)
+    own = os.path.abspath(workdir)
+    passlog = os.path.join(own, "passlog")
     two_pass = len(spec.passes) == 2
     commands = []
     for n, (input_args, output_args) in enumerate(spec.passes, start=1):
@@ -77,12 +197,26 @@ def build_commands(ffmpeg, source_path, output_path, output, workdir, field="out
         if two_pass:
             argv += ["-pass", str(n), "-passlogfile", passlog]
         if last:
-            argv.append(target)
+            argv.append(target.path)
         else:
             # The first pass only writes its log; ffmpeg keeps the last -f given.
             argv += ["-an", "-f", "null", os.devnull]
         commands.append(argv)
-    return Plan(commands=commands, notes=list(spec.notes), workdir=workdir)
+    return Plan(commands=commands, notes=list(spec.notes), workdir=own, outputs=(target.index,))
+
+
+def build_commands(ffmpeg, source_path, output_path, output, workdir, field="outputs[0]",
+                   probe=None, presets=BUILT_IN_CATALOGUE):
+    """The Plan that makes one ``output`` at ``output_path`` (a folder for
+    folder kinds). Paths are made absolute so that a name like ``a:b.mp4``
+    is never read as a protocol."""
+    requested = validate_output(output, field, presets)
+    target = Target(0, os.path.abspath(output_path), requested)
+    if requested.preset is None:
+        plan = passes_plan(ffmpeg, source_path, target, workdir)
+    else:
+        plan = combined_plan(ffmpeg, source_path, probe, [output], [target], workdir)
+    return plan
 
 
 def _with_faststart(args):

@@ -31,7 +31,8 @@ def probe(ffmpeg, path, timeout=30):
     ffmpeg's demuxer names (``"mov,mp4,m4a,3gp,3g2,mj2"``), duration seconds
     or None, bitrate bits/s or None, and per stream a dict of index, type
     (video, audio, subtitle, data or attachment), codec and, as they apply,
-    width, height, fps, pix_fmt, attached_pic, sample_rate, channels.
+    width, height, fps, pix_fmt, sar (pixel aspect "n:d"), attached_pic,
+    sample_rate, channels.
 
     Raises JobFailed with code SOURCE_NOT_FOUND, SOURCE_UNREADABLE,
     SOURCE_UNSAFE (a playlist, list or other format that opens further files:
@@ -60,6 +61,23 @@ def probe(ffmpeg, path, timeout=30):
     return info
 
 
+def has_packets(ffmpeg, path, timeout=30):
+    """Whether the media file at ``path`` holds any packet at all.
+
+    For sources whose duration ffmpeg does not know: an empty container
+    (no streams, or streams without a single frame) says "Duration: N/A"
+    like a raw stream does; copying its first second tells them apart.
+    """
+    argv = [ffmpeg, "-v", "error", "-nostdin", "-protocol_whitelist", "file",
+            "-i", os.path.abspath(path), "-map", "0", "-c", "copy", "-t", "1", "-f", "framecrc", "-"]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return True  # slow to read is not empty; the encode will tell
+    # framecrc writes "#" header lines, then one line per packet.
+    return any(line and not line.startswith(b"#") for line in done.stdout.splitlines())
+
+
 def parse_probe(stderr):
     """The description in ffmpeg's stderr, or None when it opened no input."""
     info = None
@@ -84,9 +102,11 @@ def _stream(index, kind, rest):
     codec = parts[0].split(" ", 1)[0] if parts else ""
     stream = {"index": index, "type": _KINDS.get(kind, "data"), "codec": codec}
     if kind == "Video":
-        stream.update(width=None, height=None, fps=None, pix_fmt=None,
+        stream.update(width=None, height=None, fps=None, pix_fmt=None, sar=None,
                       attached_pic="(attached pic)" in rest)
         for n, part in enumerate(parts[1:], start=1):
+            if (m := re.search(r"\bSAR (\d+):(\d+)", part)) and stream["sar"] is None:
+                stream["sar"] = f"{m[1]}:{m[2]}"
             if m := re.match(r"^(\d+)x(\d+)\b", part):
                 stream["width"], stream["height"] = int(m[1]), int(m[2])
             elif m := re.match(r"^([\d.]+)(k?) fps\b", part):

@@ -65,7 +65,7 @@ class FfmpegRun:
         """Run ffmpeg to the end and return a RunResult.
 
         Raises Canceled after cancel(), JobFailed (ENCODE_FAILED, with the tail
-        of stderr; ENCODE_TIMEOUT) when ffmpeg fails, and ConfigError when
+        of stderr; TIMED_OUT) when ffmpeg fails, and ConfigError when
         ffmpeg cannot be started. Whatever happens, including an exception
         from on_progress, the process is dead and reaped when run() returns.
         """
@@ -186,7 +186,7 @@ class FfmpegRun:
         if self._stop_reason == "canceled":
             raise Canceled("encoding was canceled")
         if self._stop_reason == "timeout":
-            raise JobFailed(f"ffmpeg did not finish within {self.timeout:g} s", code="ENCODE_TIMEOUT")
+            raise JobFailed(f"ffmpeg did not finish within {self.timeout:g} s", code="TIMED_OUT")
         code = result.returncode
         if code != 0:
             how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
@@ -208,13 +208,16 @@ class PlanRun:
 
     Each pass counts for an equal share of the progress; cancel() from any
     thread stops the running pass and keeps later ones from starting.
+    ``timeout`` bounds each pass; ``deadline`` (a time.monotonic() value)
+    bounds them all together.
     """
 
-    def __init__(self, plan, duration=None, on_progress=None, timeout=None):
+    def __init__(self, plan, duration=None, on_progress=None, timeout=None, deadline=None):
         self.plan = plan
         self.duration = duration
         self.on_progress = on_progress
         self.timeout = timeout  # per pass
+        self.deadline = deadline
         self._lock = threading.Lock()
         self._current = None
         self._canceled = False
@@ -230,10 +233,17 @@ class PlanRun:
                 if self._canceled:
                     raise Canceled("encoding was canceled")
                 self._current = FfmpegRun(
-                    argv, self.duration, self._reporter(index, count), self.timeout, cwd=self.plan.workdir
+                    argv, self.duration, self._reporter(index, count), self._pass_timeout(),
+                    cwd=self.plan.workdir,
                 )
             results.append(self._current.run())
         return results
+
+    def _pass_timeout(self):
+        if self.deadline is None:
+            return self.timeout
+        left = max(0.001, self.deadline - time.monotonic())
+        return min(left, self.timeout) if self.timeout else left
 
     def cancel(self):
         with self._lock:

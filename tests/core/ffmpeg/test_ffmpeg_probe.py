@@ -11,7 +11,7 @@ def test_probe_describes_the_sample_clip(probe_media, sample_clip):
     assert info["bitrate"] > 0
     video, audio = info["streams"]
     assert video == {"index": 0, "type": "video", "codec": "h264", "width": 320, "height": 240,
-                     "fps": 25.0, "pix_fmt": "yuv420p", "attached_pic": False}
+                     "fps": 25.0, "pix_fmt": "yuv420p", "sar": "1:1", "attached_pic": False}
     assert audio == {"index": 1, "type": "audio", "codec": "aac", "sample_rate": 44100, "channels": 1}
 
 
@@ -67,3 +67,15 @@ At least one output file must be specified
     assert (subtitle["type"], subtitle["codec"]) == ("subtitle", "ass")
     assert attachment["type"] == "attachment"
     assert cover["attached_pic"] is True and cover["fps"] is None
+
+
+def test_an_empty_file_has_no_packets_and_a_clip_has(ffmpeg_exe, probe_media, sample_clip, tmp_path):
+    import subprocess
+
+    from nommer.core.ffmpeg.probe import has_packets
+
+    empty = tmp_path / "empty.wav"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i", "sine", "-t", "0", str(empty)], check=True)
+    assert probe_media(empty)["duration"] is None  # ffmpeg cannot say: N/A
+    assert has_packets(ffmpeg_exe, empty) is False
+    assert has_packets(ffmpeg_exe, sample_clip) is True

@@ -55,7 +55,7 @@ def test_timeout_fails_the_job(ffmpeg_exe):
     began = time.monotonic()
     with pytest.raises(JobFailed) as err:
         run.run()
-    assert err.value.code == "ENCODE_TIMEOUT"
+    assert err.value.code == "TIMED_OUT"
     assert time.monotonic() - began < 3
     assert_gone(run.pid)
 

@@ -1,0 +1,5 @@
+import sys
+
+from nommer.cli import main
+
+sys.exit(main())
