@@ -48,10 +48,19 @@ def sample_clip(make_clip):
 
 @pytest.fixture(scope="session")
 def probe_media(ffmpeg_exe):
-    """``probe_media(path)``: nommer's own probe of a file, with the bundled ffmpeg."""
+    """``probe_media(path)``: nommer's own probe of a source, with the bundled ffmpeg."""
     from nommer.core.ffmpeg import probe
 
     return lambda path: probe(ffmpeg_exe, str(path))
+
+
+@pytest.fixture(scope="session")
+def probe_output(ffmpeg_exe):
+    """``probe_output(path)``: nommer's probe of a file nommer made (an
+    output, which may be an HLS playlist)."""
+    from nommer.core.ffmpeg import probe
+
+    return lambda path: probe(ffmpeg_exe, str(path), own=True)
 
 
 @pytest.fixture(scope="session")

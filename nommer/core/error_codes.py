@@ -11,6 +11,8 @@ JOB_ERROR_CODES = {
     "SOURCE_NOT_FOUND": "The source does not exist (no such file; HTTP 404 or 410; no such S3 object).",
     "SOURCE_UNREADABLE": "The source could not be read, or is not media ffmpeg can read.",
     "PROBE_TIMEOUT": "ffmpeg could not describe the source in time.",
+    "SOURCE_UNSAFE": "The source is a playlist, list or other file that would make ffmpeg open further files, or not a regular file.",
+    "SECRET_KEY": "The job's sealed URIs cannot be decrypted: the encoder has no or another `secret_key`.",
     "NO_VIDEO_STREAM": "An output's preset needs a video stream and the source has none.",
     "NO_AUDIO_STREAM": "An output's preset needs an audio stream and the source has none.",
     "ZERO_DURATION": "The source lasts zero seconds: there is nothing to encode.",

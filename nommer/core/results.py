@@ -18,7 +18,7 @@ def describe(ffmpeg_exe, target):
     """Facts about the output ``target`` (a command.Target) made in the work folder."""
     if not target.folder:
         size = os.path.getsize(target.path)
-        facts = _media(probe(ffmpeg_exe, target.path), size, still=_still(target))
+        facts = _media(probe(ffmpeg_exe, target.path, own=True), size, still=_still(target))
         return {"size": size, **facts}
     if target.requested.kind == "hls":
         return _hls(ffmpeg_exe, target.path)
@@ -69,7 +69,7 @@ def _hls(ffmpeg_exe, folder):
             continue
         segments = media_segments(os.path.join(folder, name))
         size = sum(os.path.getsize(os.path.join(folder, seg)) for seg, _ in segments)
-        info = probe(ffmpeg_exe, os.path.join(folder, name))
+        info = probe(ffmpeg_exe, os.path.join(folder, name), own=True)
         renditions.append({"name": name[: -len(".m3u8")], "playlist": name, **_media(info, size)})
     renditions.sort(key=lambda r: -(r["height"] or 0) * (r["width"] or 0))
     ensure_master(folder, MASTER, renditions)
@@ -86,7 +86,7 @@ def _hls(ffmpeg_exe, folder):
 
 def _images(ffmpeg_exe, folder):
     files = folder_files(folder)
-    first = _video(probe(ffmpeg_exe, os.path.join(folder, files[0]))) if files else None
+    first = _video(probe(ffmpeg_exe, os.path.join(folder, files[0]), own=True)) if files else None
     return {
         "size": sum(os.path.getsize(os.path.join(folder, f)) for f in files),
         "count": len(files),

@@ -142,7 +142,7 @@ def test_hls_output_plays_back_from_its_destination(farm, five_outputs, ffmpeg_e
         [ffmpeg_exe, "-v", "error", "-protocol_whitelist", "file", "-i", str(folder / "master.m3u8"),
          "-f", "null", "-"], capture_output=True, text=True, timeout=60)
     assert played.returncode == 0 and not played.stderr.strip(), played.stderr
-    info = ffmpeg.probe(ffmpeg_exe, folder / "master.m3u8")
+    info = ffmpeg.probe(ffmpeg_exe, folder / "master.m3u8", own=True)
     assert info["duration"] == pytest.approx(1.0, abs=0.1)
     assert {s["type"] for s in info["streams"]} == {"video", "audio"}
 

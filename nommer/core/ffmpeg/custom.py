@@ -18,7 +18,7 @@ import re
 
 from nommer.core.errors import InvalidInput
 from nommer.core.ffmpeg.preset import Preset
-from nommer.core.ffmpeg.safety import check_option
+from nommer.core.ffmpeg.safety import check_name, check_option
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 EXTENSION = re.compile(r"^[a-z0-9]{1,10}$")
@@ -101,11 +101,12 @@ def _check_args(args, place):
                 f"{token!r} is not an option (options start with '-'; nommer adds the input and output itself)",
             )
         name = token[1:]
-        check_option(name, None, f"{place}[{i}]")
+        check_name(name, f"{place}[{i}]")
         if i + 1 < len(args) and _is_value(args[i + 1]):
             check_option(name, args[i + 1], f"{place}[{i + 1}]")
             i += 2
         else:
+            check_option(name, None, f"{place}[{i}]")  # a flag, if it is one
             i += 1
     return list(args)
 

@@ -24,7 +24,7 @@ _CHANNELS = {
 _NOISE = ("At least one output file must be specified",)
 
 
-def probe(ffmpeg, path, timeout=30):
+def probe(ffmpeg, path, timeout=30, own=False):
     """Describe the media file at ``path``.
 
     Returns ``{"container", "duration", "bitrate", "streams"}``: container is
@@ -37,12 +37,17 @@ def probe(ffmpeg, path, timeout=30):
     Raises JobFailed with code SOURCE_NOT_FOUND, SOURCE_UNREADABLE,
     SOURCE_UNSAFE (a playlist, list or other format that opens further files:
     see ``sources``) or PROBE_TIMEOUT, its message fit for the job's details.
+    ``own=True`` is for files nommer made itself (an HLS output's playlists):
+    they may be playlists, and may open files beside them, but still no
+    protocol other than ``file``.
     """
     path = os.path.abspath(path)  # a leading "/" stops "a:b.mp4" reading as protocol "a"
     if not os.path.exists(path):
         raise JobFailed("source file was not found (was the download lost?)", code="SOURCE_NOT_FOUND")
-    sources.check_file(path)
-    argv = [ffmpeg, "-hide_banner", "-nostdin", *sources.INPUT_GUARD, "-i", path]
+    if not own:
+        sources.check_file(path)
+    guard = ("-protocol_whitelist", "file") if own else sources.INPUT_GUARD
+    argv = [ffmpeg, "-hide_banner", "-nostdin", *guard, "-i", path]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -57,7 +62,8 @@ def probe(ffmpeg, path, timeout=30):
         if "No such file or directory" in reason:
             raise JobFailed("source file was not found (was the download lost?)", code="SOURCE_NOT_FOUND")
         raise JobFailed(f"source is not a media file ffmpeg can read: {reason}", code="SOURCE_UNREADABLE")
-    sources.check_container(info["container"])
+    if not own:
+        sources.check_container(info["container"])
     return info
 
 

@@ -73,7 +73,7 @@ def streams(info, kind):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_preset_output_has_its_codecs_size_and_duration(encoded, probe_media, name):
+def test_preset_output_has_its_codecs_size_and_duration(encoded, probe_output, name):
     video_codec, audio_codec, side = EXPECTED[name]
     path = encoded["paths"][name]
     source_w, source_h = encoded["source"]
@@ -85,7 +85,7 @@ def test_preset_output_has_its_codecs_size_and_duration(encoded, probe_media, na
         path = os.path.join(path, files[-1])
     elif name == "hls-h264-ladder":
         path = os.path.join(path, MASTER)
-    info = probe_media(path)
+    info = probe_output(path)
     videos, audios = streams(info, "video"), streams(info, "audio")
     assert [s["codec"] for s in audios[:1]] == ([audio_codec] if audio_codec else [])
     if video_codec is None:
@@ -99,17 +99,18 @@ def test_preset_output_has_its_codecs_size_and_duration(encoded, probe_media, na
         assert info["duration"] == pytest.approx(duration, abs=0.1)
 
 
-def test_ladder_keeps_only_renditions_no_larger_than_the_source(encoded, probe_media):
+def test_ladder_keeps_only_renditions_no_larger_than_the_source(encoded, probe_output):
     folder = encoded["paths"]["hls-h264-ladder"]
     # Both clips are smaller than every rung but the smallest, which stays
     # at the source's own size.
     assert sorted(f for f in os.listdir(folder) if f.endswith(".m3u8")) == ["360p.m3u8", MASTER]
-    video = streams(probe_media(os.path.join(folder, MASTER)), "video")
+    video = streams(probe_output(os.path.join(folder, MASTER)), "video")
     assert len(video) == 1
     assert (video[0]["width"], video[0]["height"]) == expected_size(*encoded["source"], 360)
 
 
-def test_ladder_from_a_720p_source_has_three_renditions(make_clip, ffmpeg_exe, probe_media, tmp_path):
+def test_ladder_from_a_720p_source_has_three_renditions(make_clip, ffmpeg_exe, probe_media, probe_output,
+                                                       tmp_path):
     source = make_clip("hd720.mp4", size="1280x720", seconds=1, rate=10)
     plan = build_commands(ffmpeg_exe, source, tmp_path / "hls", {"preset": "hls-h264-ladder"},
                           tmp_path, probe=probe_media(source))
@@ -117,7 +118,7 @@ def test_ladder_from_a_720p_source_has_three_renditions(make_clip, ffmpeg_exe, p
     master = (tmp_path / "hls" / MASTER).read_text()
     assert [ln for ln in master.splitlines() if ln.endswith(".m3u8")] == ["720p.m3u8", "480p.m3u8", "360p.m3u8"]
     assert "RESOLUTION=1280x720" in master and "RESOLUTION=640x360" in master
-    heights = sorted(s["height"] for s in streams(probe_media(tmp_path / "hls" / MASTER), "video"))
+    heights = sorted(s["height"] for s in streams(probe_output(tmp_path / "hls" / MASTER), "video"))
     assert heights == [360, 480, 720]
 
 
