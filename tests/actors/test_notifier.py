@@ -5,9 +5,10 @@ import http.server
 import json
 import threading
 
+import pykka
 import pytest
 
-from nommer.actors.messages import Notify
+from nommer.actors.messages import Ack, Notify
 from nommer.actors.notifier import Notifier
 from nommer.core import config as config_mod
 
@@ -46,7 +47,8 @@ class SlowReceiver:
 
 @pytest.fixture
 def notifier():
-    ref = Notifier.start(config_mod.load(environ={}))
+    # the receiver is on loopback, which nommer reaches only when allowed
+    ref = Notifier.start(config_mod.load(environ={"NOMMER_ALLOWED_NETWORKS": "127.0.0.0/8"}))
     yield ref
     ref.stop()
 
@@ -55,18 +57,47 @@ def event(kind, n):
     return {"event": kind, "job_id": "j", "n": n}
 
 
+class Dispatcher(pykka.ThreadingActor):
+    """Stands where the feeder's Dispatcher is found by name: it keeps the
+    acknowledgements the Notifier sends it."""
+
+    def __init__(self):
+        super().__init__()
+        self.acked = []
+
+    def on_receive(self, message):
+        if isinstance(message, Ack):
+            self.acked.append(message.receipt)
+
+    def receipts(self):
+        return sorted(self.acked)
+
+
 def test_a_slow_receiver_gets_the_latest_progress_and_every_state_change(notifier):
     receiver = SlowReceiver()
+    dispatcher = Dispatcher.start()
     try:
-        notifier.tell(Notify("j", receiver.url, event("job.state_changed", 0)))
+        def send(kind, n):
+            notifier.tell(Notify("j", receiver.url, event(kind, n), receipt=f"r{n}"))
+
+        send("job.state_changed", 0)
         wait_for(lambda: receiver.bodies, 10, "the first delivery")  # now held
         for n in range(1, 5):
-            notifier.tell(Notify("j", receiver.url, event("job.progress", n)))
-        notifier.tell(Notify("j", receiver.url, event("job.state_changed", 5)))
-        notifier.tell(Notify("j", receiver.url, event("job.progress", 6)))
-        notifier.tell(Notify("j", receiver.url, event("job.progress", 7)))
+            send("job.progress", n)
+        send("job.state_changed", 5)
+        send("job.progress", 6)
+        send("job.progress", 7)
         receiver.release.set()
-        wait_for(lambda: len(receiver.bodies) >= 4, 10, "the rest")
-        assert [b["n"] for b in receiver.bodies] == [0, 4, 5, 7]
+        wait_for(lambda: receiver.bodies[-1]["n"] == 7, 10, "the rest")
+        seen = [b["n"] for b in receiver.bodies]
+        # every state change, in order; of the progress events held back,
+        # the latest (the one that was in flight when the rest came may go too)
+        assert [n for n in seen if n in (0, 5)] == [0, 5]
+        assert seen[-1] == 7 and 4 in seen and 6 not in seen
+        assert len([n for n in seen if n in (1, 2, 3)]) <= 1
+        # every change is acknowledged: the delivered ones and those replaced
+        wait_for(lambda: len(dispatcher.proxy().receipts().get()) == 8, 10, "every acknowledgement")
+        assert dispatcher.proxy().receipts().get() == [f"r{n}" for n in range(8)]
     finally:
+        dispatcher.stop()
         receiver.close()

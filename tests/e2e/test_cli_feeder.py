@@ -80,7 +80,8 @@ def test_wait_on_a_failing_job_exits_non_zero_with_the_reason(feeder, media):
     job_id = out.strip()
     status, out, err = nommer(feeder, "wait", job_id)
     assert status == 1
-    assert f"nommer: job {job_id} ended ERROR (SOURCE_UNREADABLE): source is not a media file" in err
+    # a text file is refused before ffmpeg reads it (docs/security.md)
+    assert f"nommer: job {job_id} ended ERROR (SOURCE_UNSAFE): the source is" in err
     assert out == ""
 
 
