@@ -19,18 +19,29 @@ class HttpFront(base.Child):
             ident="nommer",
         )
         self.thread = None
+        self.closing = False
 
     @property
     def address(self):
         return self.server.effective_host, self.server.effective_port
 
     def on_start(self):
-        self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self.thread.start()
         host, port = self.address
         self.log.info("HTTP API listening", url=f"http://{host}:{port}/")
 
+    def _serve(self):
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            # waitress stops by closing its sockets under its own select:
+            # the loop then fails on them, which is how it ends.
+            if not self.closing:
+                raise
+
     def on_stop(self):
+        self.closing = True
         self.server.close()
         if self.thread is not None:
             self.thread.join(timeout=5)
