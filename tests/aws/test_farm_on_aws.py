@@ -75,3 +75,30 @@ def test_a_job_from_s3_to_s3_on_an_ec2_fleet(feeder, bucket, s3_client, ec2_clie
     assert reservation["Instances"][0]["State"]["Name"] in ("shutting-down", "terminated")
     logs = feeder.log() + (tmp_path / "encoder.log").read_text()
     assert SECRET not in logs and KEY_ID not in logs
+
+
+def test_a_feeder_killed_and_started_again_carries_on_from_simpledb(
+        feeder, bucket, s3_client, sample_clip, tmp_path):
+    import signal
+
+    s3_client.upload_file(str(sample_clip), bucket, "in/again.mp4")
+    status, job = feeder.post("/jobs", {
+        "source": f"s3://{bucket}/in/again.mp4",
+        "outputs": [{"destination": f"s3://{bucket}/out/again.mp4", "preset": "mp4-h264-360p"}]})
+    assert status == 201, job
+    [member] = wait_for(lambda: feeder.get("/fleet")[1]["members"], 30, "an instance launch")
+    feeder.stop(signal.SIGKILL)  # before any encoder took the job
+    feeder.start()
+    # the new feeder knows the job from SimpleDB and the instance from its tags
+    status, again = feeder.get(f"/jobs/{job['id']}")
+    assert status == 200 and again["state"] == "PENDING"
+    assert [m["id"] for m in feeder.get("/fleet")[1]["members"]] == [member["id"]]
+    encoder = start_encoder(feeder, member["id"], tmp_path / "encoder.log")
+    try:
+        done = feeder.wait_job(job["id"], timeout=120)
+        assert done["state"] == "FINISHED", (done, (tmp_path / "encoder.log").read_text()[-3000:])
+        assert s3_client.head_object(Bucket=bucket, Key="out/again.mp4")["ContentLength"] > 1000
+    finally:
+        if encoder.poll() is None:
+            encoder.kill()
+        encoder.wait()
