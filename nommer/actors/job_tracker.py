@@ -9,7 +9,7 @@ from nommer.actors.messages import (
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core import credentials
 from nommer.core.errors import NommerError, NotFound
-from nommer.core.jobs import State
+from nommer.core.jobs import UNFINISHED_STATES, State
 from nommer.core.netguard import AddressPolicy
 from nommer.core.notify import payload
 from nommer.core.service import JobService
@@ -80,7 +80,7 @@ class JobTracker(base.Child):
             except NommerError as e:  # the record is a courtesy; the job goes on
                 self.log.warning("webhook record not written", job_id=message.job_id, error=str(e))
         elif isinstance(message, Tick):
-            self._reload()
+            self._recount()
         elif isinstance(message, ResendPending):
             self._reload()
             pending = [j.id for j in self.unfinished.values() if j.state == State.PENDING]
@@ -125,6 +125,16 @@ class JobTracker(base.Child):
     def _reload(self):
         self.unfinished = {job.id: job for job in self.service.unfinished()}
         self._workload()
+
+    def _recount(self):
+        """Correct the workload from the store's counts, which cost little
+        even with a long queue (a full reload would read every job)."""
+        counts = self.service.counts()
+        total = sum(n for state, n in counts.items() if State(state) in UNFINISHED_STATES)
+        if total != len(self.unfinished):
+            self._reload()  # something changed behind this actor's back
+        else:
+            self._workload()
 
     def _workload(self):
         base.tell("Scaler", Workload(len(self.unfinished)))
