@@ -521,7 +521,12 @@ class EncoderCore:
             self.report(job)
         except Canceled:
             return self.abort(task)
-        self.new_jobs.release(task.receipt)
+        # A fresh message rather than this one made visible: a graceful stop
+        # (a spot instance taken back) must not count toward the receives
+        # after which SQS dead-letters a job. New first: a stop between the
+        # two leaves a duplicate, which encoders drop, never nothing.
+        self.new_jobs.send(message_body(task.id))
+        self.new_jobs.delete(task.receipt)
         self.stats["released"] += 1
         self.log.info("job released", job_id=task.id)
         self._forget(task)

@@ -216,6 +216,9 @@ def test_sigterm_hands_unfinished_work_back(tmp_path, ffmpeg_exe, long_clip, far
         assert released.attempt == 0 and released.encoder_id is None
         assert "released by encoder enc-stop" in released.details
         assert parts.new_jobs.depth() == (1, 0)  # visible again at once
+        # a fresh message: the stop does not count toward dead-lettering
+        [message] = parts.new_jobs.receive(visibility_timeout=30)
+        assert message.receive_count == 1 and job.id in message.body
         assert not ffmpeg_processes_in(tmp_path / "data")
         assert parts.store.encoders() == []
     finally:
