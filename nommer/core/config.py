@@ -143,10 +143,6 @@ SETTINGS = [
 ]
 
 SETTINGS_BY_NAME = _BY_NAME = {s.name: s for s in SETTINGS}
-
-
-def setting_named(name):
-    return _BY_NAME[name]
 # Variables of the `nommer` client (nommer/cli), not settings of the farm: a
 # shell that sets them can still start a feeder.
 CLIENT_VARIABLES = frozenset({"NOMMER_URL", "NOMMER_TOKEN"})

@@ -163,6 +163,3 @@ class JobService:
 
     def counts(self):
         return self.store.counts()
-
-
-__all__ = ["JobService", "NotFound", "check_notify_url"]

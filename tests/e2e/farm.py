@@ -1,6 +1,7 @@
 """Helpers of the end-to-end tests: a data folder, jobs placed the way the
 feeder places them, real encoder processes, and waits with deadlines."""
 
+import json
 import os
 import subprocess
 import sys
@@ -69,3 +70,46 @@ def wait_final(store, job_id, timeout=60):
 
 def open_parts(env):
     return backends.build(farm_config(env))
+
+
+def uri(path):
+    return f"file://{path}"
+
+
+def state_history(parts, job_id):
+    """Every state the encoder reported for the job, in order, from the
+    state-change queue (messages of other jobs are left hidden a minute)."""
+    seen = []
+    while True:
+        messages = parts.state_changes.receive(max_messages=10, visibility_timeout=60)
+        if not messages:
+            return seen
+        for m in messages:
+            change = json.loads(m.body)
+            if change["job_id"] == job_id:
+                seen.append(change["state"])
+                parts.state_changes.delete(m.receipt)
+
+
+def decodes(ffmpeg_exe, path):
+    result = subprocess.run([ffmpeg_exe, "-v", "error", "-i", str(path), "-f", "null", "-"],
+                            capture_output=True, text=True, timeout=120)
+    return result.returncode == 0 and not result.stderr.strip()
+
+
+def video_stream(info):
+    return next(s for s in info["streams"] if s["type"] == "video")
+
+
+def ffmpeg_processes_in(folder):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        if "ffmpeg" in cmdline and str(folder) in cmdline:
+            found.append(int(pid))
+    return found

@@ -10,7 +10,7 @@ from nommer.core.jobs import State
 from nommer.testing.media import make_clip
 
 from .farm import farm_env, open_parts, place_job, start_encoder, wait_final, wait_for
-from .test_encoder_process import decodes, ffmpeg_processes_in
+from .farm import decodes, ffmpeg_processes_in
 
 RATE = 1_500_000  # bytes/s per transfer, so that downloads and uploads take seconds
 

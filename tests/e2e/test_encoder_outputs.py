@@ -15,7 +15,9 @@ from nommer.core import ffmpeg
 from nommer.core.jobs import State
 from nommer.testing.media import make_clip
 
-from .farm import farm_env, open_parts, place_job, start_encoder, wait_final, wait_for
+from .farm import (
+    farm_env, open_parts, place_job, start_encoder, state_history, uri, wait_final, wait_for,
+)
 
 BROKEN = {"broken": {"description": "asks for a pixel format that does not exist", "extension": "mp4",
                      "args": ["-c:v", "libx264", "-pix_fmt", "no_such_format"]}}
@@ -66,22 +68,8 @@ def farm(tmp_path_factory, ffmpeg_exe):
         parts.close()
 
 
-def uri(path):
-    return f"file://{path}"
 
 
-def states_reported(parts, job_id):
-    """The states the encoder reported for the job, from the state-change queue."""
-    seen = []
-    while True:
-        messages = parts.state_changes.receive(max_messages=10, visibility_timeout=60)
-        if not messages:
-            return seen
-        for m in messages:
-            change = json.loads(m.body)
-            if change["job_id"] == job_id:
-                seen.append(change["state"])
-                parts.state_changes.delete(m.receipt)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +148,7 @@ def test_source_without_video_fails_before_any_encode(farm, ffmpeg_exe):
     assert [o["state"] for o in done.outputs] == ["PENDING", "ERROR"]
     assert done.outputs[1]["error_code"] == "NO_VIDEO_STREAM"
     assert [s["type"] for s in done.probe["streams"]] == ["audio"]  # probed, and kept
-    assert states_reported(farm["parts"], job.id) == ["DOWNLOADING", "ERROR"]  # never ENCODING
+    assert state_history(farm["parts"], job.id) == ["DOWNLOADING", "ERROR"]  # never ENCODING
     assert not (media / "novideo").exists()
 
 

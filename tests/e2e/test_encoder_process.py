@@ -1,10 +1,7 @@
 """A real ``python -m nommer.encoder`` process over a fresh data folder: jobs
 placed in the store and on the queue are fetched, encoded and uploaded."""
 
-import json
-import os
 import signal
-import subprocess
 import time
 
 import pytest
@@ -14,7 +11,10 @@ from nommer.core.jobs import State
 from nommer.core.service import JobService
 from nommer.testing.media import make_clip
 
-from .farm import farm_env, open_parts, place_job, start_encoder, wait_final, wait_for
+from .farm import (
+    decodes, farm_env, ffmpeg_processes_in, open_parts, place_job, start_encoder, state_history,
+    uri, video_stream, wait_final, wait_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,33 +36,12 @@ def farm(tmp_path_factory, ffmpeg_exe):
         parts.close()
 
 
-def uri(path):
-    return f"file://{path}"
 
 
-def state_history(parts, job_id):
-    """Every state the encoder reported for the job, in order, from the
-    state-change queue (messages of other jobs are put back)."""
-    seen = []
-    while True:
-        messages = parts.state_changes.receive(max_messages=10, visibility_timeout=60)
-        if not messages:
-            return seen
-        for m in messages:
-            change = json.loads(m.body)
-            if change["job_id"] == job_id:
-                seen.append(change["state"])
-                parts.state_changes.delete(m.receipt)
 
 
-def decodes(ffmpeg_exe, path):
-    result = subprocess.run([ffmpeg_exe, "-v", "error", "-i", str(path), "-f", "null", "-"],
-                            capture_output=True, text=True, timeout=120)
-    return result.returncode == 0 and not result.stderr.strip()
 
 
-def video_stream(info):
-    return next(s for s in info["streams"] if s["type"] == "video")
 
 
 def assert_work_folder_empty(farm, job):
@@ -165,18 +144,6 @@ def test_failing_ffmpeg_puts_its_stderr_in_the_details(farm):
     assert farm["proc"].poll() is None
 
 
-def ffmpeg_processes_in(folder):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
-        except OSError:
-            continue
-        if "ffmpeg" in cmdline and str(folder) in cmdline:
-            found.append(int(pid))
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from nommer.testing.media import make_clip
 
 from .feeder import FeederProcess, Receiver, call, free_port
 from .farm import wait_for
-from .test_encoder_process import decodes, ffmpeg_processes_in, video_stream
+from .farm import decodes, ffmpeg_processes_in, video_stream
 
 
 @pytest.fixture(scope="module")
