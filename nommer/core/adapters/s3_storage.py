@@ -11,7 +11,6 @@ a client of its own with those keys. The keys never reach a log line or an
 error message (they are scrubbed from AWS's messages too).
 """
 
-import mimetypes
 import os
 import threading
 
@@ -24,7 +23,7 @@ from nommer.core import s3uri
 from nommer.core.adapters import aws
 from nommer.core.adapters.local_storage import copy_stream
 from nommer.core.errors import Canceled, JobFailed, TransientError
-from nommer.core.storage import Storage
+from nommer.core.storage import Storage, content_type
 
 # Lazy: resolved at each call, after the process configured logging.
 log = structlog.get_logger("nommer.s3")
@@ -111,10 +110,7 @@ class S3Storage(Storage):
         config = TransferConfig(multipart_threshold=self.part_size,
                                 multipart_chunksize=self.part_size,
                                 max_request_concurrency=self.max_concurrency)
-        extra = {}
-        content_type, _ = mimetypes.guess_type(location.key)
-        if content_type:
-            extra["ContentType"] = content_type
+        extra = {"ContentType": content_type(location.key)}
         subscriber = _Progress(total, progress, cancel)
         log.debug("uploading", uri=location.shown(), size=total)
         try:
