@@ -57,7 +57,8 @@ def job_summary(job):
         lines.append(f"  outputs[{i}] {what} -> {output['destination']}: {output.get('state', 'PENDING')}")
         result = output.get("result") or {}
         if result:
-            facts = [f"{len(result.get('files', []))} file(s)", f"{result.get('size', 0)} bytes"]
+            count = result.get("file_count", len(result.get("files", [])))
+            facts = [f"{count} file(s)", f"{result.get('size', 0)} bytes"]
             if result.get("width"):
                 facts.append(f"{result['width']}x{result['height']}")
             if result.get("duration"):

@@ -418,6 +418,8 @@ class EncoderCore:
                 self.progress(task, "upload", (before + done) * 100 // total)
 
             put = self.storage.put_folder if target.folder else self.storage.put
+            about = {"job_id": task.id, "output": index,
+                     **({"preset": output["preset"]} if output.get("preset") else {})}
             try:
                 stored = self._retrying(
                     lambda put=put, path=target.path, uri=destination, report=uploaded: put(
@@ -425,11 +427,16 @@ class EncoderCore:
                     task, "upload")
                 if not target.folder:
                     stored = [(destination, stored)]  # put answers the byte count
+                # A folder output's manifest is written after its files.
+                made = self._retrying(
+                    lambda facts=task.facts[index], stored=stored, uri=destination, about=about:
+                        results.finish(self.storage, facts, stored, uri,
+                                       task.workdir / f"manifest-{index}.json", cancel=task.cancel,
+                                       about=about),
+                    task, "upload")
             except JobFailed as e:
                 self._mark(task, [index], outputs_mod.ERROR, error_code=e.code, error=str(e))
             else:
-                stored = [(credentials.redact(uri), size) for uri, size in stored]
-                made = results.result(task.facts[index], stored, output["destination"])
                 self._mark(task, [index], outputs_mod.FINISHED, result=made)
             before += task.facts[index]["size"]
         failed = outputs_mod.failures(task.outputs)

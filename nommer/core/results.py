@@ -2,20 +2,52 @@
 its files, size, duration, picture size and average bitrate, read from the
 files themselves (each is probed with ffmpeg after encoding).
 
-:func:`describe` looks at the output in the work folder; :func:`result`
-adds where its files were stored.
+:func:`describe` looks at the output in the work folder; :func:`finish`
+turns what was stored into the output's ``result``.
+
+A job record must fit its store whatever the output (a SimpleDB item holds
+at most 256 attributes of 1 KiB, a DynamoDB item 400 KB), and a three-hour
+HLS ladder has over 7,000 files. So the ``result`` a record keeps is a
+summary whose size does not grow with the number of files: at most
+:data:`MAX_RESULT_BYTES` of JSON. An output that is a folder of files (HLS,
+thumbnails) also gets a manifest, :data:`MANIFEST`, written beside its files
+through the same Storage port: every file with its relative path, size,
+duration (where known) and content type.
+
+The stored summary names files relative to the output's destination, so
+that the destination's length (up to 4096 characters) counts once per
+output, not once per name; :func:`shown` turns the names into URIs for the
+API.
 """
 
+import json
 import os
 
+from nommer.core.credentials import redact
 from nommer.core.ffmpeg import probe
 from nommer.core.ffmpeg.hls_master import ensure_master, media_segments
 from nommer.core.ffmpeg.ladder import MASTER
-from nommer.core.storage import folder_files
+from nommer.core.storage import content_type, folder_files
+
+#: The manifest's name in an output folder. ffmpeg writes only .ts, .m3u8
+#: and .jpg files there, so it cannot be the name of an output file.
+MANIFEST = "nommer-manifest.json"
+MANIFEST_VERSION = 1
+#: A result lists its files (``files``) only up to this many; a bigger
+#: output's files are listed by its manifest alone.
+MAX_LISTED_FILES = 10
+#: The most bytes of JSON one output's stored result may take.
+MAX_RESULT_BYTES = 2048
+
+_MEDIA_FACTS = ("duration", "width", "height", "bitrate")
 
 
 def describe(ffmpeg_exe, target):
-    """Facts about the output ``target`` (a command.Target) made in the work folder."""
+    """Facts about the output ``target`` (a command.Target) made in the work folder.
+
+    A folder output's facts also hold ``durations``: seconds of each file
+    whose duration is known ({relative path: seconds}).
+    """
     if not target.folder:
         size = os.path.getsize(target.path)
         facts = _media(probe(ffmpeg_exe, target.path, own=True), size, still=_still(target))
@@ -25,21 +57,113 @@ def describe(ffmpeg_exe, target):
     return _images(ffmpeg_exe, target.path)
 
 
-def result(facts, stored, destination):
-    """The ``result`` of an output: ``facts`` with the stored files' URIs.
+def finish(storage, facts, stored, destination, scratch, cancel=None, about=None):
+    """The ``result`` of an output whose files were stored; for a folder
+    output, writes its manifest first.
 
-    ``stored`` is [(uri, bytes)] as the Storage port returns it.
+    ``stored`` is [(uri, bytes)] as the Storage port's put or put_folder
+    answered, every URI under ``destination``, the URI they were stored
+    under (credentials and all; it is used to write, never kept). The
+    manifest goes to ``destination + MANIFEST`` through ``storage``, by way
+    of the local file ``scratch``, after the files it lists, so a reader
+    that finds it finds them. ``about`` (job id, output index, preset) heads
+    the manifest.
     """
-    made = {k: v for k, v in facts.items() if k != "renditions"}
-    made["files"] = [uri for uri, _ in stored]
-    made["size"] = sum(size for _, size in stored)
+    files = [(_relative(uri, destination), size) for uri, size in stored]
+    if not destination.endswith("/"):
+        return summary(facts, files, folder=False)
+    book = manifest(facts, files, about)
+    with open(scratch, "w", encoding="utf-8") as f:
+        json.dump(book, f, separators=(",", ":"))
+        f.write("\n")
+    storage.put(str(scratch), destination + MANIFEST, cancel=cancel)
+    return summary(facts, files, folder=True)
+
+
+def manifest(facts, files, about=None):
+    """The manifest of a folder output: ``files`` is [(relative path, bytes)]."""
+    if any(name == MANIFEST for name, _ in files):
+        raise ValueError(f"an output file is called {MANIFEST}, the manifest's own name")
+    durations = facts.get("durations") or {}
+    book = {
+        "nommer_manifest": MANIFEST_VERSION,
+        **(about or {}),
+        "file_count": len(files),
+        "size": sum(size for _, size in files),
+        **{k: facts.get(k) for k in _MEDIA_FACTS},
+    }
     if "renditions" in facts:
-        made["playlist"] = destination + MASTER
-        made["renditions"] = [
-            {**{k: v for k, v in r.items() if k != "playlist"}, "playlist": destination + r["playlist"]}
-            for r in facts["renditions"]
-        ]
+        book["playlist"] = MASTER
+        book["renditions"] = [dict(r) for r in facts["renditions"]]
+    book["files"] = [
+        {"path": name, "size": size, "duration": durations.get(name), "content_type": content_type(name)}
+        for name, size in files
+    ]
+    return book
+
+
+def summary(facts, files, folder):
+    """The bounded result a job record keeps: ``files`` is [(relative path,
+    bytes)] (for a single-file output, one entry whose path is empty)."""
+    made = {"size": sum(size for _, size in files), "file_count": len(files),
+            **{k: facts.get(k) for k in _MEDIA_FACTS}}
+    if "count" in facts:
+        made["count"] = facts["count"]
+    if "renditions" in facts:
+        made["playlist"] = MASTER
+        made["renditions"] = [dict(r) for r in facts["renditions"]]
+    if folder:
+        made["manifest"] = MANIFEST
+        if "renditions" not in facts and files:
+            made["first"] = files[0][0]
+        if len(files) <= MAX_LISTED_FILES:
+            made["files"] = [name for name, _ in files]
+            if result_bytes(made) > MAX_RESULT_BYTES:
+                del made["files"]  # long names: the manifest has them
+    if result_bytes(made) > MAX_RESULT_BYTES:
+        raise ValueError(f"an output's result takes {result_bytes(made)} bytes, over {MAX_RESULT_BYTES}")
     return made
+
+
+def result_bytes(result):
+    """Bytes of ``result`` in a job record (stores write json.dumps' ASCII)."""
+    return len(json.dumps(result))
+
+
+def shown(result, destination):
+    """``result`` as the API answers it: stored names become URIs under
+    ``destination`` (the output's), credentials hidden, and a single-file
+    output's ``files`` is its destination.
+
+    Results stored before the summary held names hold URIs throughout;
+    they come out as they were stored (redacted again).
+    """
+    if not result:
+        return result
+    made = dict(result)
+
+    def uri(name):
+        return redact(name if "://" in name else destination + name)
+
+    if "files" in made:
+        made["files"] = [uri(f) for f in made["files"]]
+    elif not destination.endswith("/"):
+        made["files"] = [destination]
+    for key in ("playlist", "manifest", "first"):
+        if made.get(key):
+            made[key] = uri(made[key])
+    if "renditions" in made:
+        made["renditions"] = [{**r, "playlist": uri(r["playlist"])} if r.get("playlist") else dict(r)
+                              for r in made["renditions"]]
+    if "file_count" not in made and "files" in made:
+        made["file_count"] = len(made["files"])
+    return made
+
+
+def _relative(uri, destination):
+    if not uri.startswith(destination):
+        raise ValueError("a stored file is not under its output's destination")
+    return uri[len(destination):]
 
 
 def _still(target):
@@ -63,24 +187,39 @@ def _media(info, size, still=False):
 
 
 def _hls(ffmpeg_exe, folder):
-    renditions = []
+    renditions, playlists = [], {}
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".m3u8") or name == MASTER:
             continue
-        segments = media_segments(os.path.join(folder, name))
+        segments = playlists[name] = media_segments(os.path.join(folder, name))
         size = sum(os.path.getsize(os.path.join(folder, seg)) for seg, _ in segments)
         info = probe(ffmpeg_exe, os.path.join(folder, name), own=True)
         renditions.append({"name": name[: -len(".m3u8")], "playlist": name, **_media(info, size)})
     renditions.sort(key=lambda r: -(r["height"] or 0) * (r["width"] or 0))
     ensure_master(folder, MASTER, renditions)
-    top = renditions[0] if renditions else {}
+    sizes = {f: os.path.getsize(os.path.join(folder, f)) for f in folder_files(folder)}
+    return ladder_facts(renditions, playlists, sizes)
+
+
+def ladder_facts(renditions, playlists, sizes):
+    """The facts of an HLS output, from its renditions (name, playlist and
+    the probed media facts of each, largest first), the segments each
+    variant playlist lists ({playlist: [(segment, seconds)]}) and the bytes
+    of every file in its folder ({relative path: bytes})."""
+    durations, made = {}, []
+    for rendition in renditions:
+        segments = playlists[rendition["playlist"]]
+        made.append({"name": rendition["name"], "playlist": rendition["playlist"],
+                     "segments": len(segments), **{k: rendition.get(k) for k in _MEDIA_FACTS}})
+        durations.update({seg: seconds for seg, seconds in segments if seconds is not None})
+        durations[rendition["playlist"]] = rendition.get("duration")
+    top = made[0] if made else {}
+    durations[MASTER] = top.get("duration")
     return {
-        "size": sum(os.path.getsize(os.path.join(folder, f)) for f in folder_files(folder)),
-        "duration": top.get("duration"),
-        "width": top.get("width"),
-        "height": top.get("height"),
-        "bitrate": top.get("bitrate"),
-        "renditions": renditions,
+        "size": sum(sizes.values()),
+        **{k: top.get(k) for k in _MEDIA_FACTS},
+        "renditions": made,
+        "durations": durations,
     }
 
 
@@ -94,4 +233,5 @@ def _images(ffmpeg_exe, folder):
         "width": first["width"] if first else None,
         "height": first["height"] if first else None,
         "bitrate": None,
+        "durations": {},
     }

@@ -10,9 +10,61 @@ from nommer.core.error_codes import JOB_ERROR_CODES
 from nommer.core.jobs import State
 from nommer.core.outputs import OUTPUT_STATES
 from nommer.core.progress import PHASES
+from nommer.core.results import MANIFEST, MAX_LISTED_FILES, MAX_RESULT_BYTES
 from nommer.http.models import MAX_LIST_LIMIT, ListQuery, LegacySubmitRequest, SubmitRequest
 
 _NULLABLE_STR = {"type": ["string", "null"]}
+
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+
+# What results.shown answers; a test checks that every field it gives is here.
+RESULT_SCHEMA = {
+    "type": ["object", "null"],
+    "description": (
+        "What was made, once the output is FINISHED (docs/presets.md). The job keeps at most "
+        f"{MAX_RESULT_BYTES} bytes of it per output, whatever the output: an output that is a "
+        f"folder of files has a manifest ({MANIFEST}, beside its files) that lists every file."
+    ),
+    "properties": {
+        "size": {"type": "integer", "description": "Bytes, all files together (the manifest not counted)."},
+        "file_count": {"type": "integer", "description": "How many files were stored (the manifest not counted)."},
+        "files": {
+            "type": "array", "items": {"type": "string"},
+            "description": f"URI of every file; left out when there are more than {MAX_LISTED_FILES} "
+                           f"(or their names would take the result past {MAX_RESULT_BYTES} bytes): "
+                           "the manifest lists them.",
+        },
+        "duration": {**_NULLABLE_NUMBER, "description": "Seconds (null for images)."},
+        "width": _NULLABLE_INT,
+        "height": _NULLABLE_INT,
+        "bitrate": {**_NULLABLE_INT, "description": "Average bits per second over the whole file."},
+        "playlist": {"type": "string", "description": "HLS: URI of the master playlist."},
+        "renditions": {
+            "type": "array",
+            "description": "HLS: each rendition, largest first.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "playlist": {"type": "string", "description": "URI of its variant playlist."},
+                    "segments": {"type": "integer"},
+                    "duration": _NULLABLE_NUMBER,
+                    "width": _NULLABLE_INT,
+                    "height": _NULLABLE_INT,
+                    "bitrate": _NULLABLE_INT,
+                },
+            },
+        },
+        "count": {"type": "integer", "description": "Images: how many."},
+        "first": {"type": "string", "description": "Images: URI of the first one."},
+        "manifest": {
+            "type": "string",
+            "description": "Folder outputs (HLS, images): URI of the JSON manifest that lists every file "
+                           "with its path (relative to the destination), size, duration and content type.",
+        },
+    },
+}
 
 # The answers are built by hand (resources.job_resource); a test checks that
 # this schema lists the same fields.
@@ -45,11 +97,7 @@ JOB_SCHEMA = {
                     "state": {"type": "string", "enum": list(OUTPUT_STATES)},
                     "error_code": {"type": ["string", "null"]},
                     "error": {"type": ["string", "null"]},
-                    "result": {
-                        "type": ["object", "null"],
-                        "description": "What was made: files (URIs), size (bytes), duration (s), width, height, "
-                                       "bitrate (average bits/s); HLS adds playlist and renditions, images count.",
-                    },
+                    "result": RESULT_SCHEMA,
                 },
             },
         },

@@ -1,6 +1,6 @@
 """How a job looks in API answers: credentials hidden, links included."""
 
-from nommer.core import progress
+from nommer.core import progress, results
 from nommer.core.credentials import redact, scrub
 from nommer.core.outputs import state_of
 
@@ -44,18 +44,11 @@ def output_resource(output):
     shown["state"] = state_of(output)
     shown["error_code"] = output.get("error_code")
     shown["error"] = output.get("error")
-    shown["result"] = _redacted_result(output.get("result"))
+    shown["result"] = _redacted_result(output.get("result"), output.get("destination"))
     return shown
 
 
-def _redacted_result(result):
-    if not result:
-        return result
-    shown = dict(result)
-    if "files" in shown:
-        shown["files"] = [redact(f) for f in shown["files"]]
-    if "playlist" in shown:
-        shown["playlist"] = redact(shown["playlist"])
-    if "renditions" in shown:
-        shown["renditions"] = [{**r, "playlist": redact(r.get("playlist"))} for r in shown["renditions"]]
-    return shown
+def _redacted_result(result, destination):
+    # The stored result names files relative to the destination; shown,
+    # they are URIs, redacted like it.
+    return results.shown(result, destination or "")

@@ -1,5 +1,6 @@
 """S3Storage against moto's S3 over the wire."""
 
+import json
 import logging
 import os
 import threading
@@ -8,8 +9,10 @@ import botocore.awsrequest
 import pytest
 import structlog.testing
 
+from nommer.core import results
 from nommer.core.adapters.s3_storage import S3Storage
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
+from nommer.core.storage import StorageRouter
 
 MIB = 1024 * 1024
 KEY_ID = "AKIAURIEXAMPLE"
@@ -196,3 +199,34 @@ def test_unreachable_endpoint_is_transient(aws_endpoint, monkeypatch, tmp_path):
     storage = S3Storage(retries={"mode": "standard", "max_attempts": 1})
     with pytest.raises(TransientError):
         storage.fetch("s3://bucket/in.mov", tmp_path / "x")
+
+
+def test_an_hls_folder_and_its_manifest_are_stored_with_their_types(storage, s3_client, bucket, tmp_path):
+    # .ts would go out as a Qt translation file by many hosts' /etc/mime.types.
+    folder = tmp_path / "hls"
+    folder.mkdir()
+    files = {"360p_00000.ts": b"t" * 300, "360p_00001.ts": b"t" * 200,
+             "360p.m3u8": b"#EXTM3U\n", "master.m3u8": b"#EXTM3U\n"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    destination = f"s3://{bucket}/out/hls/"
+    router = StorageRouter([storage])
+    stored = router.put_folder(str(folder), destination)
+    facts = results.ladder_facts(
+        [{"name": "360p", "playlist": "360p.m3u8", "duration": 8.0, "width": 640, "height": 360, "bitrate": 500}],
+        {"360p.m3u8": [("360p_00000.ts", 6.0), ("360p_00001.ts", 2.0)]},
+        {name: len(data) for name, data in files.items()})
+
+    made = results.finish(router, facts, stored, destination, tmp_path / "manifest.json")
+
+    types = {name: s3_client.head_object(Bucket=bucket, Key=f"out/hls/{name}")["ContentType"]
+             for name in [*files, results.MANIFEST]}
+    assert types == {"360p_00000.ts": "video/mp2t", "360p_00001.ts": "video/mp2t",
+                     "360p.m3u8": "application/vnd.apple.mpegurl",
+                     "master.m3u8": "application/vnd.apple.mpegurl",
+                     results.MANIFEST: "application/json"}
+    body = s3_client.get_object(Bucket=bucket, Key=f"out/hls/{made['manifest']}")["Body"].read()
+    book = json.loads(body)
+    assert [(f["path"], f["size"], f["duration"]) for f in book["files"]] == [
+        ("360p_00000.ts", 300, 6.0), ("360p_00001.ts", 200, 2.0), ("360p.m3u8", 8, 8.0), ("master.m3u8", 8, 8.0)]
+    assert made["files"] == list(files) and made["size"] == 516

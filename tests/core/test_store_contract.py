@@ -5,6 +5,7 @@ adding a param there.
 """
 
 import dataclasses
+import json
 
 import pytest
 from hypothesis import settings
@@ -17,8 +18,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from nommer.core import results
+from nommer.core.adapters.local_storage import FileStorage
 from nommer.core.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, StaleWrite
 from nommer.core.jobs import Job, State, age_seconds, can_transition, utcnow
+from nommer.core.service import MAX_OUTPUTS
+from nommer.core.storage import MAX_URI_LENGTH, StorageRouter
+
+from .long_outputs import hls_ladder_upload
 
 
 @pytest.fixture(scope="session")
@@ -263,6 +270,54 @@ def test_heartbeat_encoders_and_forget(store):
     store.forget_encoder("enc-1")
     store.forget_encoder("never-seen")
     assert [e["id"] for e in store.encoders()] == ["enc-2"]
+
+
+# --- big jobs -------------------------------------------------------------------
+
+
+def finished(store, job, outputs):
+    """``job`` (stored) taken through the encoder's states to FINISHED with ``outputs``."""
+    for state in (State.DOWNLOADING, State.ENCODING, State.UPLOADING):
+        job = store.update(job.transition(state, encoder_id="enc-1"))
+    return store.update(job.transition(State.FINISHED, outputs=outputs))
+
+
+@pytest.mark.parametrize("segment_seconds", [6, 2])
+def test_a_three_hour_hls_ladder_finishes_and_its_manifest_lists_every_file(store, tmp_path, segment_seconds):
+    media = tmp_path / "media"
+    destination = f"file://{media}/long/"
+    storage = StorageRouter([FileStorage([media])])
+    # The files of 3 h in 4 renditions, as the uploader has them once stored,
+    # turned into the output's result (and manifest) the way it does.
+    facts, stored = hls_ladder_upload(destination, hours=3, segment_seconds=segment_seconds)
+    made = results.finish(storage, facts, stored, destination, tmp_path / "manifest.json",
+                          about={"output": 0})
+    output = {"destination": destination, "preset": "hls-h264-ladder", "state": "FINISHED", "result": made}
+    job = store.create(Job.new("file:///in/long.mov", [{"destination": destination, "preset": "hls-h264-ladder"}]))
+
+    done = finished(store, job, [output])
+
+    assert store.get(job.id) == done
+    result = store.get(job.id).outputs[0]["result"]
+    assert result["file_count"] == 4 * 3 * 3600 // segment_seconds + 5
+    storage.fetch(destination + result["manifest"], tmp_path / "fetched.json")
+    book = json.loads((tmp_path / "fetched.json").read_text())
+    assert [f["path"] for f in book["files"]] == [uri[len(destination):] for uri, _ in stored]
+    assert book["file_count"] == result["file_count"] and book["size"] == result["size"]
+
+
+def test_a_job_of_the_most_outputs_with_the_longest_destinations_finishes(store):
+    # Every output a long ladder, every destination as long as a URI may be.
+    destinations = [f"s3://b/{n:02d}/" + "d" * (MAX_URI_LENGTH - 12) + "/" for n in range(MAX_OUTPUTS)]
+    facts, stored = hls_ladder_upload("s3://b/long/")
+    made = results.summary(facts, [(uri[len("s3://b/long/"):], size) for uri, size in stored], folder=True)
+    asked = [{"destination": d, "preset": "hls-h264-ladder"} for d in destinations]
+    job = store.create(Job.new("s3://b/in/long.mov", asked))
+
+    done = finished(store, job, [{**o, "state": "FINISHED", "result": made} for o in asked])
+
+    assert store.get(job.id) == done
+    assert all(o["result"]["file_count"] == 7205 for o in store.get(job.id).outputs)
 
 
 # --- the state machine against the store, at random -------------------------------

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from nommer.core import ffmpeg
+from nommer.core import ffmpeg, results
 from nommer.core.jobs import State
 from nommer.testing.media import make_clip
 
@@ -101,7 +101,8 @@ def test_each_file_output_reports_what_it_is(farm, five_outputs, ffmpeg_exe):
     for output, (width, height) in zip(five_outputs.outputs[:2], [(480, 270), (480, 270)]):
         result = output["result"]
         path = output["destination"][len("file://"):]
-        assert result["files"] == [output["destination"]]
+        assert result["file_count"] == 1 and "manifest" not in result
+        assert results.shown(result, output["destination"])["files"] == [output["destination"]]
         assert result["size"] == os.path.getsize(path)
         assert (result["width"], result["height"]) == (width, height)
         assert result["duration"] == pytest.approx(1.0, abs=0.1)
@@ -111,21 +112,30 @@ def test_each_file_output_reports_what_it_is(farm, five_outputs, ffmpeg_exe):
 
 
 def test_thumbnails_land_under_the_folder_destination(farm, five_outputs):
-    result = five_outputs.outputs[3]["result"]
+    output = five_outputs.outputs[3]
+    result = output["result"]
     folder = farm["media"] / "five" / "thumbs"
-    assert sorted(os.listdir(folder)) == ["thumb-00001.jpg", "thumb-00002.jpg"]
-    assert result["count"] == 2
-    assert result["files"] == [uri(folder / n) for n in ("thumb-00001.jpg", "thumb-00002.jpg")]
-    assert result["size"] == sum((folder / n).stat().st_size for n in os.listdir(folder))
+    images = ["thumb-00001.jpg", "thumb-00002.jpg"]
+    assert sorted(os.listdir(folder)) == [results.MANIFEST, *images]
+    assert result["count"] == result["file_count"] == 2
+    assert results.shown(result, output["destination"])["files"] == [uri(folder / n) for n in images]
+    assert result["first"] == images[0]
+    assert result["size"] == sum((folder / n).stat().st_size for n in images)
+    book = json.loads((folder / results.MANIFEST).read_text())
+    assert [(f["path"], f["size"], f["content_type"]) for f in book["files"]] == [
+        (n, (folder / n).stat().st_size, "image/jpeg") for n in images]
 
 
 def test_hls_output_plays_back_from_its_destination(farm, five_outputs, ffmpeg_exe):
-    result = five_outputs.outputs[4]["result"]
+    output = five_outputs.outputs[4]
+    result = output["result"]
+    shown = results.shown(result, output["destination"])
     folder = farm["media"] / "five" / "hls"
-    assert result["playlist"] == uri(folder) + "/master.m3u8"
+    assert shown["playlist"] == uri(folder) + "/master.m3u8"
     # A 270p source: the 360p rendition only, at the source's size.
     assert [(r["name"], r["width"], r["height"]) for r in result["renditions"]] == [("360p", 480, 270)]
-    assert set(result["files"]) == {uri(folder / n) for n in os.listdir(folder)}
+    made = sorted(set(os.listdir(folder)) - {results.MANIFEST})
+    assert sorted(shown["files"]) == [uri(folder / n) for n in made]
     played = subprocess.run(
         [ffmpeg_exe, "-v", "error", "-protocol_whitelist", "file", "-i", str(folder / "master.m3u8"),
          "-f", "null", "-"], capture_output=True, text=True, timeout=60)
@@ -133,6 +143,25 @@ def test_hls_output_plays_back_from_its_destination(farm, five_outputs, ffmpeg_e
     info = ffmpeg.probe(ffmpeg_exe, folder / "master.m3u8", own=True)
     assert info["duration"] == pytest.approx(1.0, abs=0.1)
     assert {s["type"] for s in info["streams"]} == {"video", "audio"}
+
+
+def test_hls_output_has_a_manifest_beside_it_and_a_summary_in_its_record(farm, five_outputs):
+    output = five_outputs.outputs[4]
+    result = output["result"]
+    folder = farm["media"] / "five" / "hls"
+    made = sorted(set(os.listdir(folder)) - {results.MANIFEST})
+    assert results.result_bytes(result) <= results.MAX_RESULT_BYTES
+    assert result["manifest"] == results.MANIFEST and result["file_count"] == len(made)
+    assert results.shown(result, output["destination"])["manifest"] == uri(folder / results.MANIFEST)
+    book = json.loads((folder / results.MANIFEST).read_text())
+    assert (book["job_id"], book["output"], book["preset"]) == (five_outputs.id, 4, "hls-h264-ladder")
+    assert sorted(f["path"] for f in book["files"]) == made
+    assert all(f["size"] == (folder / f["path"]).stat().st_size for f in book["files"])
+    segments = [f for f in book["files"] if f["path"].endswith(".ts")]
+    assert {f["content_type"] for f in segments} == {"video/mp2t"}
+    assert result["renditions"][0]["segments"] == len(segments)
+    assert sum(f["duration"] for f in segments) == pytest.approx(1.0, abs=0.1)
+    assert book["size"] == result["size"] == sum(f["size"] for f in book["files"])
 
 
 def test_source_without_video_fails_before_any_encode(farm, ffmpeg_exe):
