@@ -64,6 +64,8 @@ def job_summary(job):
             if result.get("duration"):
                 facts.append(f"{result['duration']:g} s")
             lines.append("    " + ", ".join(facts))
+            if result.get("manifest"):
+                lines.append(f"    manifest: {result['manifest']}")
         if output.get("error"):
             lines.append(f"    {output.get('error_code')}: {output['error']}")
     return lines
