@@ -59,7 +59,7 @@ def describe(ffmpeg_exe, target):
 
 def finish(storage, facts, stored, destination, scratch, cancel=None, about=None):
     """The ``result`` of an output whose files were stored; for a folder
-    output, writes its manifest first.
+    output, also writes its manifest.
 
     ``stored`` is [(uri, bytes)] as the Storage port's put or put_folder
     answered, every URI under ``destination``, the URI they were stored
@@ -70,14 +70,15 @@ def finish(storage, facts, stored, destination, scratch, cancel=None, about=None
     the manifest.
     """
     files = [(_relative(uri, destination), size) for uri, size in stored]
-    if not destination.endswith("/"):
-        return summary(facts, files, folder=False)
-    book = manifest(facts, files, about)
-    with open(scratch, "w", encoding="utf-8") as f:
-        json.dump(book, f, separators=(",", ":"))
-        f.write("\n")
-    storage.put(str(scratch), destination + MANIFEST, cancel=cancel)
-    return summary(facts, files, folder=True)
+    folder = destination.endswith("/")
+    made = summary(facts, files, folder=folder)
+    if folder:
+        book = manifest(facts, files, about)
+        with open(scratch, "w", encoding="utf-8") as f:
+            json.dump(book, f, separators=(",", ":"))
+            f.write("\n")
+        storage.put(str(scratch), destination + MANIFEST, cancel=cancel)
+    return made
 
 
 def manifest(facts, files, about=None):

@@ -139,6 +139,16 @@ def test_a_few_short_names_are_listed_and_more_than_the_limit_are_not():
     assert "files" not in unlisted and unlisted["file_count"] == results.MAX_LISTED_FILES + 1
 
 
+def test_a_result_that_cannot_fit_its_bound_is_refused():
+    # Never made by nommer's presets (a ladder has at most four renditions):
+    # the check keeps a record from ever growing past its store.
+    rendition = {"name": "x" * 200, "playlist": "x" * 200 + ".m3u8", "duration": 1.0, "width": 1,
+                 "height": 1, "bitrate": 1}
+    facts = results.ladder_facts([rendition] * 8, {rendition["playlist"]: []}, {})
+    with pytest.raises(ValueError, match=str(results.MAX_RESULT_BYTES)):
+        results.summary(facts, [], folder=True)
+
+
 def test_a_file_named_like_the_manifest_is_refused_and_nothing_is_written(tmp_path):
     destination = f"file://{tmp_path}/out/"
     stored = [(destination + results.MANIFEST, 3)]
