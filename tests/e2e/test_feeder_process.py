@@ -160,6 +160,17 @@ def test_port_in_use_fails_the_start_clearly(tmp_path):
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
+def test_a_second_feeder_on_the_same_data_folder_refuses_to_start(tmp_path, feeder):
+    data = feeder.workdir / "data"
+    result = subprocess.run(
+        [sys.executable, "-m", "nommer.feeder", "--port", str(free_port()), "--data-dir", str(data)],
+        cwd=tmp_path, env=feeder.env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"{data} is in use by another feeder (pid {feeder.proc.pid})" in result.stderr
+    status, health = call(feeder.base, "GET", "/health")
+    assert status == 200, health  # the first one runs on, unharmed
+
+
 @pytest.mark.parametrize("env, message", [
     ({"NOMMER_JOBS_PER_ENCODER": "none"}, "setting 'jobs_per_encoder' (environment NOMMER_JOBS_PER_ENCODER): must be a whole number"),
     ({"NOMMER_BACKEND": "cloud"}, "setting 'backend'"),
