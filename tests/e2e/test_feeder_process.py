@@ -75,6 +75,11 @@ def test_job_through_the_api_and_a_local_fleet(feeder, media, receiver, ffmpeg_e
     assert video_stream(ffmpeg.probe(ffmpeg_exe, out))["height"] == 360  # never upscaled
     wait_for(lambda: "FINISHED" in receiver.states(job["id"]), 10, "the last webhook")
     assert receiver.states(job["id"]) == ["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
+    # The operator can follow the job in the feeder's log, a line per change.
+    lines = [json.loads(line) for line in feeder.log_path.read_text().splitlines() if '"job state"' in line]
+    lines = [line for line in lines if line["job_id"] == job["id"]]
+    assert [line["state"] for line in lines] == ["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
+    assert lines[-1]["encoder_id"] == done["encoder_id"]
 
 
 def test_legacy_submit_and_form_webhooks(feeder, media, receiver, ffmpeg_exe):
