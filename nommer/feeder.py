@@ -25,6 +25,7 @@ from nommer.core import backends as backends_mod
 from nommer.core import ffmpeg
 from nommer.core import config as config_mod
 from nommer.core import credentials, log, tokens
+from nommer.core.folder_lock import FolderLock
 from nommer.core.errors import ConfigError
 from nommer.core.netguard import AddressPolicy
 from nommer.core.service import JobService
@@ -56,6 +57,7 @@ class Feeder:
         self.parts = None
         self.fleet = None
         self.supervisor = None
+        self.lock = FolderLock(config.data_dir)
 
     def _give_up(self, name, error):
         self.fatal_reason = f"the {name} actor kept crashing: {error}"
@@ -63,6 +65,7 @@ class Feeder:
 
     def start(self):
         config = self.config
+        self.lock.acquire()
         self.parts = backends_mod.build(config)
         self.fleet = backends_mod.build_fleet(config)
         parts, fleet = self.parts, self.fleet
@@ -98,6 +101,7 @@ class Feeder:
             pykka.ActorRegistry.stop_all()
             if self.parts is not None:
                 self.parts.close()
+            self.lock.release()
 
 
 def run(config, stop):

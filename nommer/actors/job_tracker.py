@@ -40,6 +40,7 @@ class JobTracker(base.Child):
     def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
         """Store a submission the gateway has validated, and queue it."""
         job = self.service.create(source, outputs, notify_url, notify_format, progress_events)
+        self._log_state(job)
         # The PENDING report goes first, so that its webhook comes before the
         # encoder's DOWNLOADING.
         self._report(job)
@@ -55,6 +56,7 @@ class JobTracker(base.Child):
 
     def cancel(self, job_id):
         job = self.service.cancel(job_id)
+        self._log_state(job)
         self._report(job)
         self._cache(job)
         return job
@@ -93,8 +95,10 @@ class JobTracker(base.Child):
 
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
+            # "origin": this change is logged already (create, cancel)
             base.tell("Dispatcher", Report({"job_id": job.id, "state": job.state.value,
-                                            "details": job.details, "at": job.updated_at}))
+                                            "details": job.details, "at": job.updated_at,
+                                            "origin": "job_tracker"}))
 
     def _cache(self, job):
         if job.is_final:
@@ -103,9 +107,24 @@ class JobTracker(base.Child):
             self.unfinished[job.id] = job
         self._workload()
 
+    def _log_state(self, job, change=None):
+        """The operator's line for a job's state change: one per change, with
+        what went wrong and which encoder did it."""
+        fields = {"job_id": job.id, "state": (change or {}).get("state") or job.state.value}
+        if job.error_code:
+            fields["error_code"] = job.error_code
+        if job.encoder_id:
+            fields["encoder_id"] = job.encoder_id
+        if job.attempt:
+            fields["attempt"] = job.attempt
+        (self.log.warning if fields["state"] in ("ERROR", "ABANDONED") else self.log.info)("job state", **fields)
+
     def _changed(self, job, change, receipt):
         if job is not None:
             self._cache(job)
+            if (change.get("event", "job.state_changed") == "job.state_changed"
+                    and change.get("origin") != "job_tracker"):
+                self._log_state(job, change)
         url = None
         # media-nommer's form receivers know state changes only.
         progress_only = change.get("event") == "job.progress"

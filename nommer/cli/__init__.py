@@ -1,9 +1,11 @@
 """``nommer``: the command-line client of a nommer feeder.
 
     nommer submit SOURCE --preset NAME --to DEST [--preset NAME --to DEST ...] [--notify URL] [--wait]
-    nommer status ID | wait ID | cancel ID
-    nommer list [--state S]
-    nommer presets
+    nommer status ID [--json]
+    nommer wait ID
+    nommer cancel ID
+    nommer list [--state S] [--json]
+    nommer presets [--json]
 
 ``--url`` (or NOMMER_URL) names the feeder, ``--token`` (or NOMMER_TOKEN) is
 sent as ``Authorization: Bearer``. Local paths become file:// URIs.
@@ -16,6 +18,7 @@ import pathlib
 import sys
 import time
 
+from nommer import __version__
 from nommer.cli import render
 from nommer.cli.client import JOB_FAILED, OK, REFUSED, ApiClient, CliError
 
@@ -27,6 +30,21 @@ exit status: 0 done (for wait: the job FINISHED); 1 the job ended ERROR,
 CANCELED or ABANDONED; 2 the request was refused or the command is wrong;
 3 the feeder could not be reached.
 """
+
+
+def local_source(text):
+    """``text`` as a source URI; a local path must name a readable file, so a
+    typo is caught here rather than as a job ending in ERROR."""
+    if "://" in text:
+        return text
+    path = pathlib.Path(text).expanduser()
+    if not path.exists():
+        raise CliError(f"source {text}: no such file", REFUSED)
+    if not path.is_file():
+        raise CliError(f"source {text}: not a file", REFUSED)
+    if not os.access(path, os.R_OK):
+        raise CliError(f"source {text}: not readable", REFUSED)
+    return to_uri(text)
 
 
 def to_uri(text):
@@ -76,6 +94,7 @@ def parser():
         prog="nommer", description="Submit and follow encoding jobs on a nommer feeder.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_connection_options(defaults=True)])
+    top.add_argument("--version", action="version", version=f"nommer {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     submit = commands.add_parser("submit", parents=[common], help="submit a job",
@@ -95,14 +114,24 @@ def parser():
         one = commands.add_parser(name, parents=[common], help=text, description=text.capitalize() + ".")
         one.add_argument("job_id", metavar="ID")
         if name == "status":
-            one.add_argument("--json", action="store_true", help="print the job as JSON")
+            _json_flag(one, "print the job as JSON")
 
     listing = commands.add_parser("list", parents=[common], help="list jobs, newest first")
     listing.add_argument("--state", help="only jobs in this state (or states, comma-separated)")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    _json_flag(listing, "print the API's answer as JSON (with next_cursor)")
 
-    commands.add_parser("presets", parents=[common], help="list the presets the farm knows")
+    presets = commands.add_parser("presets", parents=[common], help="list the presets the farm knows")
+    _json_flag(presets, "print the presets as JSON")
     return top
+
+
+def _json_flag(command, text):
+    command.add_argument("--json", action="store_true", help=text)
+
+
+def _print_json(value, out):
+    print(json.dumps(value, indent=2), file=out)
 
 
 def main(argv=None, stdout=None, stderr=None):
@@ -111,7 +140,19 @@ def main(argv=None, stdout=None, stderr=None):
     args = parser().parse_args(argv)
     client = ApiClient(args.url, args.token)
     try:
-        return COMMANDS[args.command](client, args, stdout, stderr)
+        status = COMMANDS[args.command](client, args, stdout, stderr)
+        stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`nommer list | head`): what it read is all it
+        # wanted. Point stdout at nothing so the interpreter's own flush at
+        # exit does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass  # stdout is not a real file (tests hand a StringIO)
+        return OK
     except CliError as e:
         print(f"nommer: {e}", file=stderr)
         return e.status
@@ -129,7 +170,7 @@ def cmd_submit(client, args, out, err):
             if key not in output:
                 raise CliError(f"output {n} has no {flag}; give outputs as --preset NAME --to DEST pairs", REFUSED)
         output["destination"] = to_uri(output["destination"])
-    body = {"source": to_uri(args.source), "outputs": outputs}
+    body = {"source": local_source(args.source), "outputs": outputs}
     if args.notify:
         body["notify_url"] = args.notify
     if args.progress_events:
@@ -169,7 +210,7 @@ def follow(client, job_id, out, err):
 def cmd_status(client, args, out, err):
     job = client.get(f"/jobs/{args.job_id}")
     if args.json:
-        print(json.dumps(job, indent=2), file=out)
+        _print_json(job, out)
     else:
         for line in render.job_summary(job):
             print(line, file=out)
@@ -184,6 +225,9 @@ def cmd_cancel(client, args, out, err):
 
 def cmd_list(client, args, out, err):
     answer = client.get("/jobs", state=args.state, limit=args.limit)
+    if args.json:
+        _print_json(answer, out)
+        return OK
     rows = [(j["id"], j["state"], f"{j.get('progress', 0)}%", j["created_at"], j["source"]) for j in answer["jobs"]]
     if not rows:
         print("no jobs", file=err)
@@ -195,6 +239,9 @@ def cmd_list(client, args, out, err):
 
 def cmd_presets(client, args, out, err):
     presets = client.get("/presets")["presets"]
+    if args.json:
+        _print_json(presets, out)
+        return OK
     rows = [(p["name"], p["kind"], p["extension"], p["description"]) for p in presets]
     for line in render.table(rows, ("NAME", "KIND", "EXT", "DESCRIPTION")):
         print(line, file=out)

@@ -21,6 +21,9 @@ class CliError(Exception):
 
 class ApiClient:
     def __init__(self, url, token=None, timeout=30.0):
+        # `127.0.0.1:8001` means what a person typing it means: plain http.
+        if "://" not in url:
+            url = "http://" + url
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout

@@ -1,13 +1,26 @@
 """How the nommer command shows jobs, lists and progress."""
 
 import sys
+import time
 
 FINAL = ("FINISHED", "ERROR", "CANCELED", "ABANDONED")
 BAR_WIDTH = 30
 
 
-def progress_line(job):
-    """``ENCODING  [#########.....]  45%  encode 43%`` for a job resource."""
+def clock(seconds):
+    """``42s``, ``3m05s`` or ``1h02m``: short enough for a progress line."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def progress_line(job, elapsed=None, eta=None):
+    """``ENCODING  [#########.....]  45%  encode 43%  1m02s left 1m15s`` for
+    a job resource, with the time since the view began and the time left
+    when they are known."""
     done = max(0, min(100, int(job.get("progress") or 0)))
     filled = BAR_WIDTH * done // 100
     bar = "#" * filled + "." * (BAR_WIDTH - filled)
@@ -15,6 +28,10 @@ def progress_line(job):
     phase = job.get("phase")
     if phase:
         line += f"  {phase} {(job.get('phases') or {}).get(phase, 0)}%"
+    if elapsed is not None:
+        line += f"  {clock(elapsed)}"
+    if eta is not None:
+        line += f" left {clock(eta)}"
     return line
 
 
@@ -22,16 +39,38 @@ class ProgressView:
     """Shows a job's progress on ``stream``: redrawn in place on a terminal,
     a new line per change otherwise (logs, pipes)."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, now=time.monotonic):
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.last = None
+        self.now = now
+        self.started = now()
+        self.first = None  # (time, progress) of the first progress seen, for the rate
+
+    def eta(self, job, at):
+        """Seconds left at the rate seen since the first progress; None
+        until the job has moved or once it has ended."""
+        progress = job.get("progress") or 0
+        if job["state"] in FINAL:
+            return None
+        if self.first is None:
+            self.first = (at, progress)
+            return None
+        since, base = self.first
+        if progress <= base or at <= since:
+            return None
+        return (100 - progress) * (at - since) / (progress - base)
 
     def show(self, job):
-        line = progress_line(job)
-        if line == self.last:
+        at = self.now()
+        eta = self.eta(job, at)
+        # On a pipe a line is written per change of state or progress, not
+        # per tick of the clock; on a terminal the clock is redrawn as well.
+        line = progress_line(job, elapsed=at - self.started, eta=eta)
+        change = line if self.tty else progress_line(job)
+        if change == self.last:
             return
-        self.last = line
+        self.last = change
         if self.tty:
             self.stream.write("\r" + line + "\x1b[K")
         else:

@@ -11,6 +11,7 @@ import enum
 import os
 import time
 
+from nommer.core import outputs
 from nommer.core.errors import InvalidTransition
 
 
@@ -151,6 +152,7 @@ class Job:
             changes["started_at"] = now
         if new_state.is_final:
             changes.setdefault("finished_at", now)
+            changes["outputs"] = outputs.settled(changes.get("outputs", self.outputs), new_state.value)
             if new_state == State.FINISHED:
                 changes.setdefault("progress", 100)
                 changes.setdefault("phases", {"download": 100, "encode": 100, "upload": 100})

@@ -4,8 +4,11 @@ Every output moves on its own: ``PENDING`` (not started) → ``ENCODING`` (its
 ffmpeg run is going) → ``UPLOADING`` (encoded; being stored) → ``FINISHED``
 (stored; ``result`` says what was made), or ``ERROR`` (``error_code`` and
 ``error`` say why). The job is FINISHED when every output is, ERROR when any
-output failed. An output left PENDING in a finished job was never started,
-because the job failed before it could be.
+output failed. When the job ends otherwise, its outputs still under way end
+with it: ``CANCELED`` with a canceled job, ``SKIPPED`` (never completed,
+because the job ended ERROR or ABANDONED first) otherwise; an output already
+FINISHED or ERROR keeps its state. So no output of a finished job is left
+PENDING, ENCODING or UPLOADING.
 """
 
 PENDING = "PENDING"
@@ -13,11 +16,23 @@ ENCODING = "ENCODING"
 UPLOADING = "UPLOADING"
 FINISHED = "FINISHED"
 ERROR = "ERROR"
-OUTPUT_STATES = (PENDING, ENCODING, UPLOADING, FINISHED, ERROR)
+CANCELED = "CANCELED"
+SKIPPED = "SKIPPED"
+OUTPUT_STATES = (PENDING, ENCODING, UPLOADING, FINISHED, ERROR, CANCELED, SKIPPED)
+_ENDED = (FINISHED, ERROR, CANCELED, SKIPPED)
 
 
 def state_of(output):
     return output.get("state") or PENDING
+
+
+def settled(outputs, job_state):
+    """The outputs of a job that has just ended in ``job_state`` (a final
+    state's name): those still under way end with the job."""
+    if job_state == "FINISHED":
+        return outputs
+    end = CANCELED if job_state == "CANCELED" else SKIPPED
+    return tuple(o if state_of(o) in _ENDED else {**o, "state": end} for o in outputs)
 
 
 def label(index, output):

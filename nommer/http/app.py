@@ -1,8 +1,11 @@
 """The application factory of the feeder's HTTP API."""
 
-from flask import Flask, request
+import time
+
+from flask import Flask, g, request
 from werkzeug.exceptions import InternalServerError
 
+from nommer.core import log
 from nommer.http import auth, jobs, legacy, pages, presets, status
 from nommer.http.errors import problem_of
 
@@ -18,6 +21,7 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=()):
     ``api_tokens`` every route but /health and the dashboard's page needs one
     of them as a bearer token.
     """
+    access = log.get("nommer.http")
     app = Flask("nommer.http")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False
@@ -35,11 +39,19 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=()):
         problem = problem_of(exc, request, max_body_bytes)
         return problem.as_json(), problem.status
 
+    @app.before_request
+    def started():
+        g.started = time.perf_counter()
+
     @app.after_request
     def hardened(response):
         # Answers are data, never pages to render or to keep in a cache.
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
+        # The access line: the path alone (no query, no header), so that no
+        # token or credential can reach the log.
+        access.info("request", method=request.method, path=request.path, status=response.status_code,
+                    ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1))
         return response
 
     return app

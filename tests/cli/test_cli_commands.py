@@ -76,6 +76,7 @@ def api_answering():
 
 def test_submit_sends_the_outputs_in_order_with_the_token(api_answering, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.mov").write_bytes(b"video")
     api = api_answering(201, {"id": "0123456789abcdef0123", "state": "PENDING"})
     status, out, _ = run("--url", api.url, "submit", "in.mov", "--preset", "mp4-h264-720p", "--to", "a.mp4",
                          "--preset", "thumbnails-jpeg", "--to", "thumbs/", "--interval", "5",
@@ -98,7 +99,9 @@ def test_an_output_without_its_pair_is_refused_before_sending(api_answering):
     assert api.requests == []
 
 
-def test_the_apis_own_message_is_shown_for_a_refusal(api_answering):
+def test_the_apis_own_message_is_shown_for_a_refusal(api_answering, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.mov").write_bytes(b"video")
     api = api_answering(400, {"error": {"code": "INVALID", "field": "outputs[0].preset",
                                         "message": "outputs[0].preset: unknown preset 'vhs'"}})
     status, out, err = run("submit", "in.mov", "--preset", "vhs", "--to", "x.mp4", "--url", api.url)
@@ -159,3 +162,73 @@ def test_progress_redraws_in_place_on_a_terminal_and_by_lines_elsewhere():
             assert text.startswith("\r") and text.count("\n") == 1
         else:
             assert text.count("\n") == 2 and "\r" not in text
+
+
+@pytest.mark.parametrize("source, problem", [("missing.mov", "no such file"), ("folder", "not a file")])
+def test_a_local_source_that_is_not_a_file_is_refused_before_sending(api_answering, tmp_path, monkeypatch,
+                                                                     source, problem):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    api = api_answering(201, {"id": "0123456789abcdef0123", "state": "PENDING"})
+    status, out, err = run("--url", api.url, "submit", source, "--preset", "mp4-h264-720p", "--to", "a.mp4")
+    assert (status, out) == (2, "")
+    assert err == f"nommer: source {source}: {problem}\n"
+    assert api.requests == []
+
+
+def test_a_url_without_a_scheme_is_taken_as_http(api_answering):
+    api = api_answering(200, {"presets": []})
+    status, _, err = run("--url", api.url.removeprefix("http://"), "presets")
+    assert (status, err) == (0, "")
+    assert api.requests[0]["path"] == "/presets"
+
+
+def test_version(capsys):
+    from nommer import __version__
+
+    with pytest.raises(SystemExit) as exit:
+        run("--version")
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == f"nommer {__version__}\n"
+
+
+def test_json_output_of_list_and_presets_is_the_apis_answer(api_answering):
+    listing = {"jobs": [{"id": "0123456789abcdef0123", "state": "ERROR", "progress": 10,
+                         "created_at": "2026-01-01T00:00:00.000000Z", "source": "file:///m/in.mov"}],
+               "next_cursor": "abc"}
+    api = api_answering(200, listing)
+    status, out, _ = run("list", "--json", "--url", api.url)
+    assert status == 0 and json.loads(out) == listing
+    presets = api_answering(200, {"presets": [{"name": "aac", "kind": "audio", "extension": "m4a",
+                                               "description": "AAC"}]})
+    status, out, _ = run("presets", "--json", "--url", presets.url)
+    assert status == 0 and json.loads(out) == [{"name": "aac", "kind": "audio", "extension": "m4a",
+                                                "description": "AAC"}]
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(api_answering, tmp_path):
+    import subprocess
+    import sys
+
+    rows = [{"id": f"{n:020d}", "state": "FINISHED", "progress": 100,
+             "created_at": "2026-01-01T00:00:00.000000Z", "source": "file:///m/in.mov"} for n in range(5000)]
+    api = api_answering(200, {"jobs": rows, "next_cursor": None})
+    done = subprocess.run(f"'{sys.executable}' -m nommer.cli list --limit 1000 --url {api.url} | head -n 1",
+                          shell=True, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["ID", "STATE", "PROGRESS", "CREATED", "SOURCE"]
+    assert done.stderr == ""
+
+
+def test_progress_shows_elapsed_time_and_what_is_left():
+    from nommer.cli.render import ProgressView
+
+    clock = iter([100.0, 100.0, 110.0, 130.0])
+    stream = io.StringIO()
+    view = ProgressView(stream, now=lambda: next(clock))
+    view.show({"state": "ENCODING", "progress": 10})
+    view.show({"state": "ENCODING", "progress": 60})
+    view.show({"state": "FINISHED", "progress": 100})
+    first, second, last = stream.getvalue().splitlines()
+    assert first.endswith("  10%  0s")  # no rate yet: no time left shown
+    assert second.endswith("  60%  10s left 8s")  # 50 points in 10 s, 40 to go
+    assert last.endswith(" 100%  30s")

@@ -79,3 +79,21 @@ def test_overall_progress_weighs_the_phases():
     assert overall({"download": 100, "encode": 50, "upload": 0}) == 50
     assert overall({"download": 100, "encode": 100, "upload": 100}) == 100
     assert overall(None) == 0
+
+
+@pytest.mark.parametrize("end, left", [("CANCELED", "CANCELED"), ("ERROR", "SKIPPED"), ("ABANDONED", "SKIPPED")])
+def test_outputs_under_way_end_with_their_job(end, left):
+    job = Job.new("file:///in.mov", [
+        {"destination": f"file:///out/{n}.mp4", "preset": "mp4-h264-360p"} for n in range(5)
+    ]).transition(State.DOWNLOADING).transition(State.ENCODING)
+    states = ["FINISHED", "ERROR", "ENCODING", "UPLOADING", "PENDING"]
+    job = job.with_changes(outputs=[{**o, "state": s} for o, s in zip(job.outputs, states)])
+    ended = job.transition(end)
+    assert [o["state"] for o in ended.outputs] == ["FINISHED", "ERROR", left, left, left]
+    assert [o["destination"] for o in ended.outputs] == [o["destination"] for o in job.outputs]
+
+
+def test_outputs_given_with_the_final_state_are_settled_too():
+    job = Job.new("file:///in.mov", [{"destination": "file:///out/a.mp4", "preset": "aac"}])
+    ended = job.transition(State.CANCELED, outputs=[{**job.outputs[0], "state": "ENCODING"}])
+    assert ended.outputs[0]["state"] == "CANCELED"

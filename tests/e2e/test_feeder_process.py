@@ -75,6 +75,11 @@ def test_job_through_the_api_and_a_local_fleet(feeder, media, receiver, ffmpeg_e
     assert video_stream(ffmpeg.probe(ffmpeg_exe, out))["height"] == 360  # never upscaled
     wait_for(lambda: "FINISHED" in receiver.states(job["id"]), 10, "the last webhook")
     assert receiver.states(job["id"]) == ["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
+    # The operator can follow the job in the feeder's log, a line per change.
+    lines = [json.loads(line) for line in feeder.log_path.read_text().splitlines() if '"job state"' in line]
+    lines = [line for line in lines if line["job_id"] == job["id"]]
+    assert [line["state"] for line in lines] == ["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
+    assert lines[-1]["encoder_id"] == done["encoder_id"]
 
 
 def test_legacy_submit_and_form_webhooks(feeder, media, receiver, ffmpeg_exe):
@@ -158,6 +163,17 @@ def test_port_in_use_fails_the_start_clearly(tmp_path):
             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_a_second_feeder_on_the_same_data_folder_refuses_to_start(tmp_path, feeder):
+    data = feeder.workdir / "data"
+    result = subprocess.run(
+        [sys.executable, "-m", "nommer.feeder", "--port", str(free_port()), "--data-dir", str(data)],
+        cwd=tmp_path, env=feeder.env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"{data} is in use by another feeder (pid {feeder.proc.pid})" in result.stderr
+    status, health = call(feeder.base, "GET", "/health")
+    assert status == 200, health  # the first one runs on, unharmed
 
 
 @pytest.mark.parametrize("env, message", [
