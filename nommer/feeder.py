@@ -73,7 +73,8 @@ class Feeder:
         validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
                               credentials.SecretBox.from_config(config), presets).validate
         app = create_app(ActorGateway(config.request_timeout, validate, presets),
-                         max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens)
+                         max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens,
+                         legacy_networks=config.legacy_networks)
         specs = [
             ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),
             ChildSpec("notifier", lambda: Notifier.start(config)),
@@ -104,6 +105,19 @@ class Feeder:
             self.lock.release()
 
 
+def _authentication(config):
+    """How callers are let in, for the start-up log line."""
+    if config.api_tokens:
+        said = "bearer tokens"
+    elif config.legacy_networks:
+        said = "none from loopback; other callers only POST /job/submit"
+    else:
+        said = "none (loopback only)"
+    if config.legacy_networks:
+        said += "; POST /job/submit without a token from " + ", ".join(config.legacy_networks)
+    return said
+
+
 def run(config, stop):
     """Run the feeder until ``stop`` is set; returns the exit status."""
     feeder = Feeder(config)
@@ -113,7 +127,7 @@ def run(config, stop):
         host, port = feeder.address()
         logger.info("feeder started", url=f"http://{host}:{port}/", backend=config.backend,
                     data_dir=str(config.data_dir), max_encoders=config.encoders_max,
-                    authentication="bearer tokens" if config.api_tokens else "none (loopback only)",
+                    authentication=_authentication(config),
                     webhooks_signed=bool(config.webhook_secret))
         while not stop.wait(0.5) and not feeder.fatal.is_set():
             pass

@@ -11,7 +11,7 @@ from nommer.core import credentials
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.jobs import UNFINISHED_STATES, State
 from nommer.core.netguard import AddressPolicy
-from nommer.core.notify import payload
+from nommer.core.notify import payload, wanted
 from nommer.core.service import JobService
 from nommer.http.resources import job_resource
 
@@ -126,9 +126,7 @@ class JobTracker(base.Child):
                     and change.get("origin") != "job_tracker"):
                 self._log_state(job, change)
         url = None
-        # media-nommer's form receivers know state changes only.
-        progress_only = change.get("event") == "job.progress"
-        if job is not None and job.notify_url and not (progress_only and job.notify_format == "form"):
+        if job is not None and job.notify_url and wanted(change, job.notify_format):
             try:
                 url = credentials.real_uris(self.box, job)["notify_url"]
             except NommerError as e:

@@ -38,11 +38,31 @@ def payload(change, resource):
     }
 
 
+def wanted(change, fmt):
+    """Whether a receiver of format ``fmt`` is told of ``change``.
+
+    A ``form`` receiver (a job from media-nommer's ``/job/submit``) is told
+    what media-nommer told it: state changes after the submission, so
+    neither PENDING (the submission's own answer said it, and a job handed
+    back to the queue returns to it) nor progress events.
+    """
+    if fmt != "form":
+        return True
+    return change.get("event", "job.state_changed") == "job.state_changed" and change["state"] != "PENDING"
+
+
+def legacy_fields(body):
+    """media-nommer's form fields of ``body``: ``job_state_details`` is empty
+    on FINISHED, as media-nommer sent it (nommer's notes on the translated
+    options stay on the job, in GET /jobs/<id>), and holds the error on ERROR."""
+    details = "" if body["job_state"] == "FINISHED" else body["job_state_details"]
+    return {"unique_id": body["unique_id"], "job_state": body["job_state"], "job_state_details": details}
+
+
 def encode(body, fmt):
     """Bytes and content type: ``json``, or ``form`` for media-nommer receivers."""
     if fmt == "form":
-        fields = {k: body[k] for k in ("unique_id", "job_state", "job_state_details")}
-        return urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded"
+        return urllib.parse.urlencode(legacy_fields(body)).encode(), "application/x-www-form-urlencoded"
     return json.dumps(body).encode(), "application/json"
 
 

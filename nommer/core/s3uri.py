@@ -6,6 +6,12 @@ a generic URL parser takes for the start of the path, so this module parses
 s3 URIs itself. Keys are taken literally (as the AWS CLI does): no
 percent-decoding, so ``s3://b/a%20b`` names the key ``a%20b``. Credentials may
 be percent-encoded; they are decoded.
+
+Bucket names follow S3's rules of today, or its legacy rules: a bucket made
+in us-east-1 before March 2018 may hold upper-case letters and underscores
+and be up to 255 characters long (media-nommer's own docs used ``nommer_in``).
+Such a name is not a valid host name, so it is addressed path-style
+(:attr:`S3Location.path_style`).
 """
 
 import dataclasses
@@ -25,6 +31,7 @@ _URI = re.compile(
 )
 _CREDENTIALS = re.compile(r"^[A-Za-z0-9%]+:")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+_LEGACY_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]\Z")
 MAX_KEY_BYTES = 1024
 
 
@@ -34,6 +41,12 @@ class S3Location:
     key: str
     key_id: str | None = dataclasses.field(default=None, repr=False)
     secret: str | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def path_style(self):
+        """True when the bucket name is not a valid host name (a legacy
+        us-east-1 name), so requests must name it in the path."""
+        return not dns_compatible(self.bucket)
 
     @property
     def has_credentials(self):
@@ -68,13 +81,21 @@ def redact(uri):
     return uri
 
 
+def dns_compatible(bucket):
+    """True when ``bucket`` follows S3's naming rules of today, which make
+    it a valid host name (virtual-hosted addressing)."""
+    return 3 <= len(bucket) <= 63 and _BUCKET.match(bucket) is not None and bucket_problem(bucket) is None
+
+
 def bucket_problem(bucket):
-    """Why ``bucket`` breaks S3's naming rules, or None when it follows them."""
-    if not 3 <= len(bucket) <= 63:
-        return "must be 3 to 63 characters long"
-    if not _BUCKET.match(bucket):
-        return ("may hold only lower-case letters, digits, dots and hyphens, "
-                "and must begin and end with a letter or digit")
+    """Why ``bucket`` breaks S3's naming rules (today's, or the legacy ones
+    of us-east-1), or None when it follows them."""
+    if not 3 <= len(bucket) <= 255:
+        return "must be 3 to 63 characters long (up to 255 for a legacy us-east-1 bucket)"
+    if not _LEGACY_BUCKET.match(bucket):
+        return ("may hold only lower-case letters, digits, dots and hyphens (also upper-case "
+                "letters and underscores for a legacy us-east-1 bucket), and must begin and end "
+                "with a letter or digit")
     if ".." in bucket or ".-" in bucket or "-." in bucket:
         return "may not hold two dots in a row, or a dot beside a hyphen"
     try:

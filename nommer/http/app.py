@@ -10,7 +10,7 @@ from nommer.http import auth, jobs, legacy, pages, presets, status
 from nommer.http.errors import problem_of
 
 
-def create_app(api, *, max_body_bytes=1_000_000, api_tokens=()):
+def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=()):
     """A Flask app serving ``api``.
 
     ``api`` has ``submit(source, outputs, notify_url, notify_format=,
@@ -19,13 +19,14 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=()):
     ``fleet()`` and ``health() -> (ok, report)``, raising nommer's errors; the
     feeder passes a gateway to its actors, tests a JobService wrapper. With
     ``api_tokens`` every route but /health and the dashboard's page needs one
-    of them as a bearer token.
+    of them as a bearer token; ``legacy_networks`` opens POST /job/submit
+    without one to those networks (see ``auth``).
     """
     access = log.get("nommer.http")
     app = Flask("nommer.http")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False
-    auth.install(app, api_tokens)
+    auth.install(app, api_tokens, legacy_networks)
     app.register_blueprint(jobs.blueprint(api))
     app.register_blueprint(legacy.blueprint(api, max_body_bytes))
     app.register_blueprint(status.blueprint(api))

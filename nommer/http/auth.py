@@ -1,25 +1,47 @@
-"""Bearer-token authentication of every route but ``/health`` and the
-dashboard's page shell (which holds no data: its script asks for the token
-and sends it with each call)."""
+"""Who may call the feeder's HTTP API.
+
+With ``api_tokens``, every route but ``/health`` and the dashboard's page
+shell (which holds no data: its script asks for the token and sends it with
+each call) needs a bearer token. Without them the feeder listens on loopback
+only, and every caller is on this machine.
+
+``legacy_networks`` opens media-nommer's ``POST /job/submit`` without a token
+to the hosts of those networks (media-nommer's client sends no header of its
+own). Without tokens it also lets the feeder listen beyond loopback; then
+every route but that one answers 401 to any caller not on this machine,
+``/health`` and the page included.
+
+The caller's address is the connection's peer: waitress drops the proxy
+headers, so a reverse proxy in front of the feeder is the caller.
+"""
 
 from flask import request
 
-from nommer.core.tokens import TokenCheck
+from nommer.core.tokens import Networks, TokenCheck, is_loopback_peer
 
 OPEN_PATHS = frozenset({"/health", "/"})
 LEGACY_PREFIX = "/job/submit"
+LEGACY_PATHS = frozenset({"/job/submit", "/job/submit/"})
 REALM = 'Bearer realm="nommer"'
+NO_TOKENS = ("is missing; this feeder has no api_tokens, so from another machine it takes "
+             "only POST /job/submit, from the networks in legacy_networks")
 
 
-def install(app, tokens):
-    """Make ``app`` answer 401 to a request without a valid token; does
-    nothing when ``tokens`` is empty (the feeder then listens on loopback)."""
+def install(app, tokens, legacy_networks=()):
+    """Make ``app`` answer 401 to a request that may not pass (see the
+    module's text); does nothing when neither ``tokens`` nor
+    ``legacy_networks`` is set (the feeder then listens on loopback)."""
     check = TokenCheck(tokens)
-    if not check.enabled:
+    legacy = Networks(legacy_networks)
+    if not check.enabled and not legacy:
         return
 
     @app.before_request
     def authenticate():
+        if request.path in LEGACY_PATHS and request.remote_addr in legacy:
+            return None
+        if not check.enabled:
+            return None if is_loopback_peer(request.remote_addr) else unauthorized(NO_TOKENS)
         if request.path in OPEN_PATHS:
             return None
         problem = check.problem(request.headers.get("Authorization"))

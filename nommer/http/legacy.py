@@ -1,7 +1,11 @@
 """media-nommer's ``POST /job/submit``, kept so its clients work unchanged.
 
 Its answers are ``{"success": true, "job_id": ...}`` or ``{"success": false,
-"error_code": ..., "message": ...}``, and errors name its fields, not ours.
+"message": ..., "error_code": ..., "field": ...}``, and errors name its fields,
+not ours. A refused submission is answered with HTTP 200, as media-nommer
+answered it: its client raises on any other status and reads ``success``. A
+body that is not a JSON object, a missing token, a body too large and a busy
+feeder keep their 4xx/5xx status (media-nommer failed on those too).
 """
 
 from flask import Blueprint, request
@@ -10,6 +14,10 @@ from nommer.core.errors import InvalidInput
 from nommer.http.body import parse_body
 from nommer.http.errors import problem_of
 from nommer.http.models import LegacySubmitRequest
+
+# The keys media-nommer itself refused as "Missing/invalid required key+val".
+REQUIRED = ("source_path", "dest_path", "job_options", "job_options.options", "job_options.nommer")
+REQUIRED_PREFIX = "Missing/invalid required key+val: "
 
 # Our field → media-nommer's, most specific first.
 LEGACY_FIELDS = (
@@ -49,7 +57,12 @@ def blueprint(api, max_body_bytes):
         message = problem.message
         if isinstance(exc, InvalidInput) and field != problem.field:
             message = f"{field}: {exc.problem}"
-        answer = {"success": False, "error_code": problem.code, "message": message, "field": field}
-        return answer, problem.status
+        status = problem.status
+        if isinstance(exc, InvalidInput) and field != "body":
+            status = 200  # a refusal media-nommer's client can read
+            if field in REQUIRED:
+                message = REQUIRED_PREFIX + message
+        answer = {"success": False, "message": message, "error_code": problem.code, "field": field}
+        return answer, status
 
     return bp

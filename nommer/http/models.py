@@ -6,7 +6,7 @@ same models give ``/openapi.json`` its request schemas, so the documentation
 cannot drift from what is enforced.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +20,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 FFMPEG_NOMMER = "media_nommer.ec2nommerd.nommers.ffmpeg.FFmpegNommer"
+# Every name media-nommer's ffmpeg nommer had over its releases (the class
+# moved between packages), and the short name.
+FFMPEG_NOMMERS = (
+    FFMPEG_NOMMER,
+    "media_nommer.core.nommers.ffmpeg.FFmpegNommer",
+    "media_nommer.nommers.ffmpeg.FFmpegNommer",
+    "ffmpeg",
+)
 MAX_LIST_LIMIT = 1000
 
 
@@ -87,18 +95,36 @@ class SubmitRequest(_Body):
     progress_events: bool = Field(False, description="Also POST job.progress events to notify_url (at most one per progress_interval).")
 
 
+def _ffmpeg_nommer(value):
+    if value not in FFMPEG_NOMMERS:
+        raise PydanticCustomError(
+            "nommer", "must name media-nommer's ffmpeg nommer ({names}); it is the only encoder",
+            {"names": ", ".join(FFMPEG_NOMMERS)})
+    return value
+
+
 class LegacyJobOptions(_Body):
-    nommer: Literal[FFMPEG_NOMMER, "ffmpeg"] | None = Field(
-        None, description="media-nommer's encoder class; ffmpeg is the only one."
+    # Required, as media-nommer required it.
+    nommer: Annotated[StrictStr, AfterValidator(_ffmpeg_nommer)] = Field(
+        description="media-nommer's encoder class: " + ", ".join(FFMPEG_NOMMERS) + "."
     )
     options: list[Pass] = Field(min_length=1)
+
+
+def _not_empty(value):
+    if not value.strip():
+        raise PydanticCustomError("empty", "is empty; give a URI")
+    return value
+
+
+LegacyUri = Annotated[Uri, AfterValidator(_not_empty)]
 
 
 class LegacySubmitRequest(_Body):
     """Body of media-nommer's ``POST /job/submit``."""
 
-    source_path: Uri
-    dest_path: Uri
+    source_path: LegacyUri
+    dest_path: LegacyUri
     notify_url: StrictStr | None = None
     job_options: LegacyJobOptions
 

@@ -232,8 +232,9 @@ def document():
         "summary": "Submit a job in media-nommer's format (any Content-Type).",
         "requestBody": _body("LegacySubmitRequest"),
         "responses": {
-            "200": _answer("Accepted.", _ref("LegacyAnswer")),
-            "400": _answer("Refused; message names the field.", _ref("LegacyAnswer")),
+            "200": _answer("Accepted (success true, job_id), or refused as media-nommer refused "
+                           "(success false; message and field name the field).", _ref("LegacyAnswer")),
+            "400": _answer("The body is not a JSON object; field is body.", _ref("LegacyAnswer")),
             "401": _answer("No valid bearer token; field is Authorization.", _ref("LegacyAnswer")),
             "413": _answer("Body too large.", _ref("LegacyAnswer")),
             "503": _answer("The feeder is busy or restarting; try again.", _ref("LegacyAnswer")),

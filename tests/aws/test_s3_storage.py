@@ -10,6 +10,7 @@ import pytest
 import structlog.testing
 
 from nommer.core import results
+from nommer.core import s3uri
 from nommer.core.adapters.s3_storage import S3Storage
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
 from nommer.core.storage import StorageRouter
@@ -124,7 +125,7 @@ def test_check_makes_no_network_call(monkeypatch):
     storage = S3Storage()
     storage.check("s3://bucket-that-does-not-exist/in.mov", write=False, field="source")
     with pytest.raises(InvalidInput) as e:
-        storage.check("s3://Bucket/in.mov", write=False, field="source")
+        storage.check("s3://bucket_/in.mov", write=False, field="source")
     assert e.value.field == "source"
 
 
@@ -230,3 +231,51 @@ def test_an_hls_folder_and_its_manifest_are_stored_with_their_types(storage, s3_
     assert [(f["path"], f["size"], f["duration"]) for f in book["files"]] == [
         ("360p_00000.ts", 300, 6.0), ("360p_00001.ts", 200, 2.0), ("360p.m3u8", 8, 8.0), ("master.m3u8", 8, 8.0)]
     assert made["files"] == list(files) and made["size"] == 516
+@pytest.fixture
+def legacy_bucket(s3_client, unique):
+    """A bucket with a legacy us-east-1 name such as media-nommer's docs
+    used (nommer_in): upper case and an underscore, no valid host name."""
+    name = f"Nommer_In_{unique}"
+    s3_client.create_bucket(Bucket=name)  # boto3 addresses it path-style by itself
+    return name
+
+
+def sent_urls(storage, uri):
+    """The URLs of the requests the client ``storage`` uses for ``uri`` sends."""
+    urls = []
+    client = storage._client_for(s3uri.parse(uri))
+    client.meta.events.register("before-send.s3", lambda request, **kw: urls.append(request.url))
+    return client, urls
+
+
+def test_a_legacy_bucket_name_round_trips_path_style(storage, s3_client, legacy_bucket, tmp_path):
+    uri = f"s3://{legacy_bucket}/in/clip.mov"
+    src = tmp_path / "clip.mov"
+    src.write_bytes(b"legacy" * 500)
+    storage.check(uri, write=True, field="dest_path")
+    client, urls = sent_urls(storage, uri)
+
+    assert storage.put(src, uri) == 3000
+    assert storage.fetch(uri, tmp_path / "back.mov") == 3000
+
+    assert (tmp_path / "back.mov").read_bytes() == src.read_bytes()
+    assert s3_client.get_object(Bucket=legacy_bucket, Key="in/clip.mov")["Body"].read() == src.read_bytes()
+    assert client.meta.config.s3["addressing_style"] == "path"
+    assert urls and all(f"/{legacy_bucket}/in/clip.mov" in url for url in urls)
+
+
+def test_a_legacy_bucket_with_credentials_in_the_uri_round_trips(storage, s3_client, legacy_bucket, tmp_path):
+    uri = f"s3://{KEY_ID}:{SECRET}@{legacy_bucket}/creds.mov"
+    src = tmp_path / "creds.mov"
+    src.write_bytes(b"x" * 100)
+
+    assert storage.put(src, uri) == 100
+    assert storage.fetch(uri, tmp_path / "back.mov") == 100
+    assert s3_client.head_object(Bucket=legacy_bucket, Key="creds.mov")["ContentLength"] == 100
+    assert storage._client_for(s3uri.parse(uri)).meta.config.s3["addressing_style"] == "path"
+
+
+def test_todays_bucket_names_keep_botos_default_addressing(storage, bucket):
+    client = storage._client_for(s3uri.parse(f"s3://{bucket}/k.mov"))
+
+    assert client.meta.config.s3["addressing_style"] == "auto"

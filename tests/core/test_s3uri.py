@@ -35,8 +35,10 @@ def test_percent_encoded_credentials_are_decoded():
     ("s3://bucket/", "names no object key"),
     ("s3://bucket/folder/", "ends with '/'"),
     ("s3://ab/key", "3 to 63 characters"),
-    ("s3://" + "b" * 64 + "/key", "3 to 63 characters"),
-    ("s3://My_Bucket/key", "lower-case letters"),
+    ("s3://" + "b" * 256 + "/key", "3 to 63 characters"),
+    ("s3://my bucket/key", "lower-case letters"),
+    ("s3://bu$ket/key", "lower-case letters"),
+    ("s3://nommer_/key", "begin and end with a letter or digit"),
     ("s3://-bucket/key", "begin and end with a letter or digit"),
     ("s3://buck..et/key", "two dots in a row"),
     ("s3://192.168.1.10/key", "IP address"),
@@ -68,7 +70,7 @@ def test_no_part_of_the_keys_survives_redaction(uri):
 
 
 @pytest.mark.parametrize("uri", [
-    f"s3://AKIAEXAMPLE:{SECRET}@Bad_Bucket/key",
+    f"s3://AKIAEXAMPLE:{SECRET}@Bad$Bucket/key",
     f"s3://AKIAEXAMPLE:{SECRET}",
     f"s3://AKIAEXAMPLE:{SECRET}@bucket",
     f"s3://AKIAEXAMPLE:{SECRET}@bucket/folder/",
@@ -82,3 +84,22 @@ def test_no_part_of_the_keys_is_in_an_error(uri):
 def test_redaction_keeps_uris_without_credentials():
     assert redact("s3://bucket/a:b@c.mp4") == "s3://bucket/a:b@c.mp4"
     assert redact("s3://user@bucket/k") == "s3://***@bucket/k"
+
+
+@pytest.mark.parametrize("bucket", ["nommer_in", "nommer_out", "My_Bucket", "MEDIA", "a_b.c-d", "b" * 255])
+def test_legacy_us_east_1_bucket_names_are_read_path_style(bucket):
+    location = s3uri.parse(f"s3://{bucket}/in/clip.mov", "source")
+
+    assert (location.bucket, location.key) == (bucket, "in/clip.mov")
+    assert location.path_style is True
+
+
+@pytest.mark.parametrize("bucket", ["nommer-in", "media.example.com", "abc", "b" * 63])
+def test_todays_bucket_names_keep_virtual_hosted_addressing(bucket):
+    assert s3uri.parse(f"s3://{bucket}/k", "source").path_style is False
+
+
+def test_a_legacy_bucket_with_credentials_in_the_uri_parses():
+    location = s3uri.parse(f"s3://AKIAEXAMPLE:{SECRET}@nommer_in/a.mov", "source")
+
+    assert (location.bucket, location.key_id, location.path_style) == ("nommer_in", "AKIAEXAMPLE", True)

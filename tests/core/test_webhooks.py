@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.parse
 
 import pytest
 import structlog
@@ -176,3 +177,52 @@ def test_delivery_records_are_kept_on_the_job(tmp_path):
     assert stored.updated_at == job.updated_at  # telling about a job is no activity of it
     assert service.record_notification("0" * 20, {"id": "m3"}) is None
     store.close()
+
+
+# media-nommer's receivers: form fields, as its feederd sent them.
+
+def change(state, details="", event="job.state_changed"):
+    return {"event": event, "job_id": "j1", "state": state, "details": details, "at": "t"}
+
+
+@pytest.mark.parametrize("state", ["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED", "ERROR"])
+def test_json_receivers_are_told_every_state(state):
+    assert notify.wanted(change(state), "json")
+
+
+@pytest.mark.parametrize("state, told", [
+    ("PENDING", False), ("DOWNLOADING", True), ("ENCODING", True), ("UPLOADING", True),
+    ("FINISHED", True), ("ERROR", True), ("ABANDONED", True),
+])
+def test_form_receivers_are_never_told_pending_as_media_nommer_did(state, told):
+    assert notify.wanted(change(state), "form") is told
+
+
+def test_form_receivers_get_no_progress_events():
+    assert notify.wanted(change("ENCODING", event="job.progress"), "json")
+    assert not notify.wanted(change("ENCODING", event="job.progress"), "form")
+
+
+def form_of(state, details):
+    data, content_type = notify.encode(notify.payload(change(state, details), {"id": "j1"}), "form")
+    assert content_type == "application/x-www-form-urlencoded"
+    return dict(urllib.parse.parse_qsl(data.decode(), keep_blank_values=True))
+
+
+def test_a_finished_form_notification_has_empty_details_and_only_media_nommers_fields():
+    form = form_of("FINISHED", "option -vcodec is now -c:v")
+
+    assert form == {"unique_id": "j1", "job_state": "FINISHED", "job_state_details": ""}
+
+
+def test_an_error_form_notification_carries_the_error():
+    form = form_of("ERROR", "ffmpeg failed: Unknown encoder 'libfoo'")
+
+    assert form["job_state"] == "ERROR"
+    assert form["job_state_details"] == "ffmpeg failed: Unknown encoder 'libfoo'"
+
+
+def test_json_notifications_keep_the_notes_of_a_finished_job():
+    body = json.loads(notify.encode(notify.payload(change("FINISHED", "option -b is now -b:v"), {}), "json")[0])
+
+    assert body["details"] == body["job_state_details"] == "option -b is now -b:v"

@@ -1,6 +1,7 @@
 """Bearer tokens: every route but /health and the dashboard's page needs one."""
 
 import hmac
+import json
 
 import pytest
 
@@ -148,3 +149,98 @@ def test_ipv6_networks_come_through_the_environment():
 
     settings = config.load(environ={"NOMMER_ALLOWED_NETWORKS": "fd00::/8,10.0.0.0/8"})
     assert settings.allowed_networks == ["fd00::/8", "10.0.0.0/8"]
+
+
+# legacy_networks: media-nommer's client sends no Authorization header.
+
+LEGACY_NET = ["10.1.2.0/24", "fd00:1::/64"]
+FFMPEG_NOMMER = "media_nommer.ec2nommerd.nommers.ffmpeg.FFmpegNommer"
+
+
+def legacy_body(source, dest):
+    return {"source_path": source, "dest_path": dest, "notify_url": None,
+            "job_options": {"nommer": FFMPEG_NOMMER, "options": [{"outfile_options": [["vcodec", "libx264"]]}]}}
+
+
+def from_(client, address, method, path, **kw):
+    return client.open(path, method=method, environ_base={"REMOTE_ADDR": address}, **kw)
+
+
+@pytest.fixture
+def legacy_and_tokens(api):
+    return create_app(api, max_body_bytes=64 * 1024, api_tokens=list(TOKENS),
+                      legacy_networks=LEGACY_NET).test_client()
+
+
+@pytest.fixture
+def legacy_only(api):
+    return create_app(api, max_body_bytes=64 * 1024, legacy_networks=LEGACY_NET).test_client()
+
+
+@pytest.mark.parametrize("path", ["/job/submit", "/job/submit/"])
+@pytest.mark.parametrize("address", ["10.1.2.3", "::ffff:10.1.2.3", "fd00:1::7"])
+@pytest.mark.parametrize("app", ["legacy_and_tokens", "legacy_only"])
+def test_the_legacy_route_takes_no_token_from_the_legacy_networks(app, address, path, request, source, dest,
+                                                                  stored_jobs):
+    client = request.getfixturevalue(app)
+
+    answer = from_(client, address, "POST", path, data=json.dumps(legacy_body(source, dest)),
+                   headers={"Content-Type": "application/x-www-form-urlencoded",
+                            "User-Agent": "Python-urllib/2.7"})
+
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["success"] is True
+    assert stored_jobs() == 1
+
+
+@pytest.mark.parametrize("address", ["10.1.3.3", "192.168.1.10", "fd00:2::7"])
+@pytest.mark.parametrize("app", ["legacy_and_tokens", "legacy_only"])
+def test_the_legacy_route_from_other_networks_needs_a_token(app, address, request, source, dest, stored_jobs):
+    client = request.getfixturevalue(app)
+
+    answer = from_(client, address, "POST", "/job/submit", json=legacy_body(source, dest))
+
+    assert answer.status_code == 401
+    assert answer.get_json()["success"] is False and answer.get_json()["field"] == "Authorization"
+    assert stored_jobs() == 0
+
+
+@pytest.mark.parametrize("method, path", [r for r in all_routes() if not r[1].startswith("/job/submit")])
+def test_the_legacy_networks_open_no_other_route_without_a_token(legacy_and_tokens, legacy_only, method, path,
+                                                                 stored_jobs):
+    with_tokens = from_(legacy_and_tokens, "10.1.2.3", method, path)
+    without_tokens = from_(legacy_only, "10.1.2.3", method, path)
+
+    # with tokens the usual rule holds (/health and the page shell are open)
+    assert with_tokens.status_code == (401 if (path, method.lower()) not in OPEN else 200)
+    # without tokens nothing else is open to another machine, /health included
+    assert without_tokens.status_code == 401
+    error = without_tokens.get_json()["error"]
+    assert error["field"] == "Authorization" and "legacy_networks" in error["message"]
+    assert stored_jobs() == 0
+
+
+def test_without_tokens_loopback_callers_keep_the_whole_api(legacy_only, source, dest):
+    for address in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
+        assert from_(legacy_only, address, "GET", "/jobs").status_code == 200
+        assert from_(legacy_only, address, "GET", "/health").status_code == 200
+        assert from_(legacy_only, address, "POST", "/job/submit", json=legacy_body(source, dest)).status_code == 200
+
+
+def test_legacy_networks_let_the_feeder_listen_beyond_loopback_without_tokens():
+    from nommer.core import config
+
+    settings = config.load(environ={"NOMMER_LEGACY_NETWORKS": "10.1.2.0/24, 10.1.3.0/24"},
+                           overrides={"host": "0.0.0.0"})
+
+    assert settings.legacy_networks == ["10.1.2.0/24", "10.1.3.0/24"]
+    tokens_mod.check_exposure(settings)
+
+
+def test_a_bad_legacy_network_is_refused_naming_the_setting():
+    from nommer.core import config
+    from nommer.core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        config.load(environ={"NOMMER_LEGACY_NETWORKS": "10.1.2.0/24,everyone"})
+    assert "'legacy_networks'" in str(e.value) and "'everyone' is not a network" in str(e.value)

@@ -46,7 +46,7 @@ def test_a_crash_in_the_legacy_route_keeps_the_legacy_shape(post, api, monkeypat
     monkeypatch.setattr(api, "submit", lambda *a, **kw: 1 / 0)
 
     with structlog.testing.capture_logs():
-        answer = post("/job/submit", {"source_path": "file:///x", "dest_path": "file:///y", "job_options": {"options": [{}]}})
+        answer = post("/job/submit", {"source_path": "file:///x", "dest_path": "file:///y", "job_options": {"nommer": "ffmpeg", "options": [{}]}})
 
     assert answer.status_code == 500
     assert answer.get_json()["success"] is False

@@ -59,15 +59,15 @@ def test_the_job_is_visible_in_the_current_api(post, client, legacy_body):
     assert len(job["outputs"][0]["options"]) == 2
 
 
-@pytest.mark.parametrize("nommer", ["ffmpeg", None])
-def test_the_short_nommer_name_or_none_is_accepted(nommer, post, legacy_body):
-    options = {"options": WEB_MEDIUM["options"]}
-    if nommer:
-        options["nommer"] = nommer
-
-    answer = post("/job/submit", {**legacy_body, "job_options": options})
+@pytest.mark.parametrize("nommer", [
+    FFMPEG_NOMMER, "media_nommer.core.nommers.ffmpeg.FFmpegNommer",
+    "media_nommer.nommers.ffmpeg.FFmpegNommer", "ffmpeg",
+])
+def test_every_name_of_the_ffmpeg_nommer_is_accepted(nommer, post, legacy_body):
+    answer = post("/job/submit", {**legacy_body, "job_options": {**WEB_MEDIUM, "nommer": nommer}})
 
     assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["success"] is True
 
 
 def test_a_notify_url_is_kept_and_told_in_forms_as_media_nommer_did(post, legacy_body, store):
@@ -88,16 +88,23 @@ CASES = {
     "nommer a number": ({"job_options": {**WEB_MEDIUM, "nommer": 1}}, "job_options.nommer"),
     "missing job_options": ({"job_options": None}, "job_options"),
     "job_options a string": ({"job_options": "web_medium"}, "job_options"),
+    "nommer missing": ({"job_options": {"options": WEB_MEDIUM["options"]}}, "job_options.nommer"),
+    "nommer empty": ({"job_options": {**WEB_MEDIUM, "nommer": ""}}, "job_options.nommer"),
+    "nommer null": ({"job_options": {**WEB_MEDIUM, "nommer": None}}, "job_options.nommer"),
+    "job_options empty": ({"job_options": {}}, "job_options.nommer"),
     "options missing": ({"job_options": {"nommer": FFMPEG_NOMMER}}, "job_options.options"),
-    "options an object": ({"job_options": {"options": WEB_MEDIUM["options"][0]}}, "job_options.options"),
-    "options empty": ({"job_options": {"options": []}}, "job_options.options"),
-    "a pass a string": ({"job_options": {"options": ["-vcodec libx264"]}}, "job_options.options[0]"),
-    "pairs as an object": ({"job_options": {"options": [{"outfile_options": {"vcodec": "libx264"}}]}}, "job_options.options[0].outfile_options"),
-    "a pair a string": ({"job_options": {"options": [{"outfile_options": ["-an"]}]}}, "job_options.options[0].outfile_options[0]"),
-    "three passes": ({"job_options": {"options": WEB_MEDIUM["options"] * 2}}, "job_options.options"),
+    "options an object": ({"job_options": {"nommer": FFMPEG_NOMMER, "options": WEB_MEDIUM["options"][0]}}, "job_options.options"),
+    "options empty": ({"job_options": {"nommer": FFMPEG_NOMMER, "options": []}}, "job_options.options"),
+    "a pass a string": ({"job_options": {"nommer": FFMPEG_NOMMER, "options": ["-vcodec libx264"]}}, "job_options.options[0]"),
+    "pairs as an object": ({"job_options": {"nommer": FFMPEG_NOMMER, "options": [{"outfile_options": {"vcodec": "libx264"}}]}}, "job_options.options[0].outfile_options"),
+    "a pair a string": ({"job_options": {"nommer": FFMPEG_NOMMER, "options": [{"outfile_options": ["-an"]}]}}, "job_options.options[0].outfile_options[0]"),
+    "three passes": ({"job_options": {"nommer": FFMPEG_NOMMER, "options": WEB_MEDIUM["options"] * 2}}, "job_options.options"),
     "unsafe option": ({"job_options": options_with(["vstats_file", "/tmp/x"])}, "job_options.options[0].outfile_options[0]"),
     "unknown job field": ({"priority": "high"}, "priority"),
     "missing source_path": ({"source_path": None}, "source_path"),
+    "empty source_path": ({"source_path": ""}, "source_path"),
+    "missing dest_path": ({"dest_path": None}, "dest_path"),
+    "empty dest_path": ({"dest_path": " "}, "dest_path"),
     "number as source_path": ({"source_path": 12}, "source_path"),
     "source_path outside the roots": ({"source_path": "file:///etc/passwd"}, "source_path"),
     "ftp source_path": ({"source_path": "ftp://files.example/in.mov"}, "source_path"),
@@ -107,20 +114,28 @@ CASES = {
 }
 
 
+# The keys media-nommer refused itself, with this prefix.
+REQUIRED = ("source_path", "dest_path", "job_options", "job_options.options", "job_options.nommer")
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_refused_in_media_nommers_words(case, post, legacy_body, stored_jobs):
+def test_refused_in_media_nommers_words_with_200_as_it_did(case, post, legacy_body, stored_jobs):
     change, field = CASES[case]
     body = {**legacy_body, **change}
     body = {k: v for k, v in body.items() if v is not None or k == "notify_url"}
 
-    answer = post("/job/submit", body)
+    # media-nommer's client raises on any status but 2xx and reads "success"
+    answer = post("/job/submit", body, content_type="application/x-www-form-urlencoded")
 
-    assert answer.status_code == 400, answer.get_json()
+    assert answer.status_code == 200, answer.get_json()
     reply = answer.get_json()
     assert reply["success"] is False
+    assert "job_id" not in reply
     assert reply["error_code"]
     assert reply["field"] == field
-    assert reply["message"].startswith(f"{field}: ")
+    expected = f"Missing/invalid required key+val: {field}: " if field in REQUIRED else f"{field}: "
+    assert reply["message"].startswith(expected), reply["message"]
+    assert len(reply["message"]) > len(expected)  # nommer's reason follows the field
     assert "outputs" not in reply["message"]
     assert stored_jobs() == 0
 

@@ -9,6 +9,11 @@ a failed or canceled multipart upload is aborted.
 media-nommer's ``s3://KEY_ID:SECRET@bucket/key`` still works: that call gets
 a client of its own with those keys. The keys never reach a log line or an
 error message (they are scrubbed from AWS's messages too).
+
+A legacy us-east-1 bucket name (upper case, underscores: media-nommer's docs
+used ``nommer_in``) is no valid host name, so its calls go through a client
+that addresses the bucket in the path; every other bucket keeps boto3's
+default (virtual-hosted) addressing.
 """
 
 import os
@@ -64,24 +69,30 @@ class S3Storage(Storage):
         self.part_size = part_size
         self.max_concurrency = max_concurrency
         self.retries = retries or aws.RETRIES
-        self._client = None
+        self._clients = {}  # addressing style -> client of URIs without credentials
         self._lock = threading.Lock()
 
     @property
     def client(self):
         """The client of URIs without credentials (boto3's default chain)."""
+        return self._shared_client("auto")
+
+    def _shared_client(self, style):
         with self._lock:
-            if self._client is None:
-                self._client = aws.client("s3", self.region, retries=self.retries,
-                                          max_pool_connections=self.max_concurrency * 4)
-            return self._client
+            if style not in self._clients:
+                self._clients[style] = aws.client(
+                    "s3", self.region, retries=self.retries,
+                    max_pool_connections=self.max_concurrency * 4, s3={"addressing_style": style})
+            return self._clients[style]
 
     def _client_for(self, location):
+        style = addressing_style(location)
         if location.has_credentials:
             # Made per call and dropped: these keys belong to this URI only.
             return aws.client("s3", self.region, key_id=location.key_id,
-                              secret=location.secret, retries=self.retries)
-        return self.client
+                              secret=location.secret, retries=self.retries,
+                              s3={"addressing_style": style})
+        return self._shared_client(style)
 
     def check(self, uri, *, write, field="uri"):
         """See Storage.check: the URI's shape only (bucket naming rules, a key,
@@ -175,3 +186,9 @@ def _scrub(text, location):
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def addressing_style(location):
+    """botocore's addressing style for ``location``: ``path`` for a legacy
+    bucket name that is no valid host name, else boto3's default."""
+    return "path" if location.path_style else "auto"

@@ -9,8 +9,11 @@ encode)::
 
 Each pair becomes ``-key value`` (a null value is a bare flag). media-nommer's
 published presets spelled options the way ffmpeg did in 2011; those spellings
-are translated, options that no longer exist are dropped, and every change is
-told back to the user as a note. Anything unsafe is refused (see ``safety``).
+are translated and every change is told back to the user as a note. An old
+option is dropped only when dropping it leaves the output as asked (``-pass``,
+``-isync``); one that would change the output and has no translation is
+refused, naming it, so a job never finishes with an output other than the one
+asked for. Anything unsafe is refused (see ``safety``).
 """
 
 import dataclasses
@@ -44,18 +47,58 @@ _FPS_MODES = {"-1": "auto", "0": "passthrough", "1": "cfr", "2": "vfr"}
 RENAMED_ENCODERS = {"libfaac": "aac", "libvo_aacenc": "aac", "libaacplus": "aac"}
 _CODEC_OPTIONS = {"c", "codec"}
 
-_GONE = "no longer exists in ffmpeg"
+# Old options whose absence leaves the output as asked.
 DROPPED = {
     "pass": "nommer numbers the passes itself",
-    "vpre": _GONE, "apre": _GONE, "spre": _GONE, "fpre": _GONE, "pre": _GONE,
-    "sameq": _GONE, "same_quant": _GONE,
-    "directpred": _GONE, "flags2": _GONE, "vhook": _GONE, "isync": _GONE,
-    "intra": _GONE, "newvideo": _GONE, "newaudio": _GONE, "newsubtitle": _GONE,
-    "deinterlace": _GONE + "; add yadif to -vf instead",
-    **{f"{kind}{side}": _GONE + "; use the crop or pad filter instead"
-       for kind in ("crop", "pad") for side in ("top", "bottom", "left", "right")},
-    "padcolor": _GONE + "; use the pad filter instead",
+    "isync": "it did nothing already in 2011's ffmpeg",
 }
+
+# Old options that would change the output and that nommer cannot translate.
+_GONE = "no longer exists in ffmpeg"
+REFUSED_OLD = {
+    "apre": _GONE + " (nor do its audio preset files); give the encoder's options",
+    "spre": _GONE + " (nor do its subtitle preset files); give the encoder's options",
+    "fpre": "named a preset file, which nommer does not read; give its options, or -vpre with "
+            "one of libx264's preset names",
+    "pre": _GONE + "; give the encoder's options",
+    "sameq": _GONE + " and has no equivalent; give a quality (-crf, -q:v) or a bitrate (-b:v)",
+    "same_quant": _GONE + " and has no equivalent; give a quality (-crf, -q:v) or a bitrate (-b:v)",
+    "flags2": _GONE + "; give libx264's own options (-8x8dct, -weightb, -mixed-refs, "
+              "-fast-pskip, -mbtree) or -x264-params",
+    "vhook": _GONE + "; use a filter in -vf",
+    "newvideo": _GONE + "; choose the streams with -map",
+    "newaudio": _GONE + "; choose the streams with -map",
+    "newsubtitle": _GONE + "; choose the streams with -map",
+    **{f"{kind}{side}": _GONE + f"; use the {kind} filter in -vf"
+       for kind in ("crop", "pad") for side in ("top", "bottom", "left", "right")},
+    "padcolor": _GONE + "; use the pad filter's color in -vf",
+}
+
+# Renamed options whose translation is more than a new name.
+# (checked by name only: their values never reach ffmpeg as given)
+TRANSLATED = {"vpre", "deinterlace", "intra"}
+
+# -vpre NAME read libx264-NAME.ffpreset, a file of x264 settings shipped with
+# 2011's ffmpeg. Today libx264 takes the same speed names through -preset and
+# the profiles through -profile:v. The _firstpass files were the fast first
+# pass of a two-pass encode, which libx264 now makes by itself in pass 1.
+X264_SPEEDS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+               "slow", "slower", "veryslow", "placebo")
+X264_PROFILES = ("baseline", "main", "high")
+X264_PRESET_FILES = {
+    **{speed: [("preset", speed)] for speed in X264_SPEEDS},
+    **{f"{speed}_firstpass": [("preset", speed)] for speed in X264_SPEEDS},
+    **{profile: [("profile:v", profile)] for profile in X264_PROFILES},
+    # lossless_*: constant quantizer 0 at that speed (lossless_max was the slowest).
+    **{f"lossless_{speed}": [("preset", speed), ("qp", "0")]
+       for speed in ("ultrafast", "fast", "medium", "slow", "slower")},
+    "lossless_max": [("preset", "placebo"), ("qp", "0")],
+    # The iPod files: baseline at a level, with the iPod's rate limits.
+    "ipod320": [("profile:v", "baseline"), ("level", "1.3"), ("maxrate", "768k"), ("bufsize", "3000k")],
+    "ipod640": [("profile:v", "baseline"), ("level", "3.0"), ("maxrate", "10M"), ("bufsize", "10M")],
+}
+_DEINTERLACERS = frozenset({"yadif", "bwdif", "w3fdif"})
+_VIDEO_FILTERS = ("vf", "filter:v")
 
 
 @dataclasses.dataclass
@@ -88,10 +131,14 @@ def parse_passes(passes, field="options"):
         if not isinstance(atom, bool):
             raise InvalidInput(f"{place}.move_atom_to_front", "must be true or false")
         spec.faststart |= atom
-        spec.passes.append(tuple(
-            _options(one.get(side), f"{place}.{side}", notes)
-            for side in ("infile_options", "outfile_options")
-        ))
+        infile, carried = _options(one.get("infile_options"), f"{place}.infile_options", notes, False)
+        outfile, own = _options(one.get("outfile_options"), f"{place}.outfile_options", notes, True)
+        # -vpre and -deinterlace act on the output wherever they were given.
+        outfile = carried.output + outfile
+        deinterlace = own.deinterlace or carried.deinterlace
+        if deinterlace:
+            _merge_deinterlace(outfile, deinterlace, notes)
+        spec.passes.append((_args(infile), _args(outfile)))
     spec.notes = notes.items
     return spec
 
@@ -107,9 +154,29 @@ class _Notes:
             self.items.append(text)
 
 
-def _options(pairs, place, notes):
+@dataclasses.dataclass
+class _Carried:
+    """What one side's options ask of the output beyond its own pairs."""
+
+    output: list = dataclasses.field(default_factory=list)  # pairs for the output side
+    deinterlace: str | None = None  # the place of a -deinterlace
+
+
+def _args(pairs):
+    args = []
+    for name, value in pairs:
+        args.append("-" + name)
+        if value is not None:
+            args.append(value)
+    return args
+
+
+def _options(pairs, place, notes, output_side):
+    """The translated (name, value) pairs of one side, and what it carries
+    to the output side."""
+    carried = _Carried()
     if pairs is None:
-        return []
+        return [], carried
     if not isinstance(pairs, list):
         raise InvalidInput(place, "must be a list of [option, value] pairs")
     if len(pairs) > MAX_OPTIONS:
@@ -118,10 +185,25 @@ def _options(pairs, place, notes):
     audio_async = None
     for i, pair in enumerate(pairs):
         name, value = _pair(pair, f"{place}[{i}]")
-        if name.split(":", 1)[0] in DROPPED:
-            check_name(name, f"{place}[{i}]")  # never reaches ffmpeg, whatever its value
+        base = name.split(":", 1)[0]
+        if base in REFUSED_OLD:
+            raise InvalidInput(f"{place}[{i}]", f"option -{name} {REFUSED_OLD[base]}")
+        if base in DROPPED or base in TRANSLATED:
+            check_name(name, f"{place}[{i}]")  # never reaches ffmpeg as it is
         else:
             check_option(name, value, f"{place}[{i}]")
+        if base in ("deinterlace", "intra") and value is not None:
+            raise InvalidInput(f"{place}[{i}]", f"option -{name} takes no value; give null")
+        if base == "deinterlace":
+            carried.deinterlace = carried.deinterlace or f"{place}[{i}]"
+            continue
+        if base == "vpre":
+            found = _x264_preset_file(name, value, f"{place}[{i}]", notes)
+            if output_side:
+                translated.extend(found)
+            else:
+                carried.output.extend(found)
+            continue
         if name == "async":
             # The value ends up inside a filtergraph: a number and nothing else.
             if value is None or not re.fullmatch(r"\d+(\.\d+)?", value):
@@ -131,12 +213,44 @@ def _options(pairs, place, notes):
         translated.extend(_translate(name, value, notes))
     if audio_async is not None:
         _merge_async(translated, *audio_async, notes)
-    args = []
-    for name, value in translated:
-        args.append("-" + name)
-        if value is not None:
-            args.append(value)
-    return args
+    return translated, carried
+
+
+def _x264_preset_file(name, value, place, notes):
+    """Today's options for ``-vpre value`` (one of 2011's libx264 preset files)."""
+    if name != "vpre":
+        raise InvalidInput(place, f"option -{name}: -vpre takes no stream specifier")
+    if value is None:
+        raise InvalidInput(place, "option -vpre needs the name of a libx264 preset file, e.g. medium or baseline")
+    known = value.removeprefix("libx264-").removesuffix(".ffpreset")
+    if known not in X264_PRESET_FILES:
+        raise InvalidInput(
+            place,
+            f"option -vpre {value!r} names no libx264 preset file nommer knows; it translates "
+            f"{', '.join(X264_PRESET_FILES)} (also as libx264-NAME)",
+        )
+    pairs = X264_PRESET_FILES[known]
+    notes.add(f"option -vpre {value} is now " + " ".join(f"-{n} {v}" for n, v in pairs))
+    return list(pairs)
+
+
+def _merge_deinterlace(pairs, place, notes):
+    """-deinterlace as the yadif filter: old ffmpeg deinterlaced before its
+    filters ran, so yadif goes first in the (last, the one ffmpeg uses) -vf."""
+    if any(name.split(":", 1)[0] in ("filter_complex", "lavfi") for name, _ in pairs):
+        raise InvalidInput(place, "option -deinterlace cannot be combined with -filter_complex; "
+                                  "put yadif in the filter graph instead")
+    for i in reversed(range(len(pairs))):
+        name, graph = pairs[i]
+        if name in _VIDEO_FILTERS:
+            if any(f.name in _DEINTERLACERS for f in split_filters(graph)):
+                notes.add(f"dropped -deinterlace: -{name} deinterlaces already")
+                return
+            pairs[i] = (name, "yadif," + graph)
+            notes.add(f"option -deinterlace is now the yadif filter, first in -{name}")
+            return
+    pairs.append(("vf", "yadif"))
+    notes.add("option -deinterlace is now -vf yadif")
 
 
 def _pair(pair, place):
@@ -165,6 +279,12 @@ def _translate(name, value, notes):
     if base in DROPPED:
         notes.add(f"dropped -{name} ({DROPPED[base]})")
         return []
+    if base == "intra":
+        notes.add("option -intra is now -g 1 (every frame a key frame)")
+        return [("g", "1")]
+    if base == "directpred":
+        notes.add("option -directpred is now -direct-pred")
+        return [("direct-pred", value)]
     # With a stream specifier (-b:v) the spelling is already today's.
     if name in RENAMED:
         new = RENAMED[name]

@@ -108,8 +108,11 @@ def _stream(index, kind, rest):
     codec = parts[0].split(" ", 1)[0] if parts else ""
     stream = {"index": index, "type": _KINDS.get(kind, "data"), "codec": codec}
     if kind == "Video":
+        # "h264 (Constrained Baseline) (avc1 / 0x31637661)": the profile, then the tag
+        profile = re.match(r"^\S+ \(([^()/]+)\)", parts[0]) if parts else None
         stream.update(width=None, height=None, fps=None, pix_fmt=None, sar=None,
-                      attached_pic="(attached pic)" in rest)
+                      attached_pic="(attached pic)" in rest,
+                      profile=profile[1] if profile else None)
         for n, part in enumerate(parts[1:], start=1):
             if (m := re.search(r"\bSAR (\d+):(\d+)", part)) and stream["sar"] is None:
                 stream["sar"] = f"{m[1]}:{m[2]}"

@@ -89,3 +89,23 @@ def test_legacy_two_pass_encode_is_playable_with_moov_first(ffmpeg_exe, sample_c
                  "encoder libfaac is gone from ffmpeg; using aac", "option -vprofile is now -profile:v",
                  "option -b is now -b:v", "option -ab is now -b:a"):
         assert note in plan.notes
+
+
+@pytest.mark.parametrize("vpre, profiles", [
+    ("baseline", {"Constrained Baseline", "Baseline"}),
+    ("main", {"Main"}),
+])
+def test_a_vpre_profile_job_makes_that_profile(vpre, profiles, ffmpeg_exe, make_clip, probe_media, tmp_path):
+    # A High-profile source: the profile of the output is the one asked for.
+    source = make_clip("high.mp4", size="160x120", seconds=1,
+                       video_args=("-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p"))
+    assert probe_media(source)["streams"][0]["profile"] == "High"
+    passes = [{"outfile_options": [["vcodec", "libx264"], ["vpre", "veryfast"], ["vpre", vpre],
+                                   ["deinterlace", None], ["an", None]]}]
+    out = tmp_path / f"{vpre}.mp4"
+
+    run_plan(build_commands(ffmpeg_exe, source, out, {"options": passes}, tmp_path / "work"), duration=1.0)
+
+    video = probe_media(out)["streams"][0]
+    assert video["codec"] == "h264"
+    assert video["profile"] in profiles

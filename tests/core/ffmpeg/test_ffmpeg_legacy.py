@@ -79,7 +79,7 @@ def test_media_nommer_spellings_are_translated_with_notes():
                              ["vf", "yadif,scale=-1:480"]]},
         {"outfile_options": [["vcodec", "libx264"], ["vprofile", "baseline"], ["acodec", "libfaac"],
                              ["ab", 96000], ["ar", 48000], ["ac", 2], ["async", "480"],
-                             ["vpre", "normal"], ["sameq", None], ["strict", "experimental"],
+                             ["vpre", "veryfast"], ["isync", None], ["strict", "experimental"],
                              ["vf", "yadif,scale='640:trunc(ow/a/2)*2'"]],
          "move_atom_to_front": True},
     ])
@@ -87,7 +87,8 @@ def test_media_nommer_spellings_are_translated_with_notes():
     assert in1 == in2 == []
     assert out1 == ["-c:v", "libx264", "-b:v", "300k", "-an", "-vf", "yadif,scale=-2:480"]
     assert out2 == ["-c:v", "libx264", "-profile:v", "baseline", "-c:a", "aac", "-b:a", "96000",
-                    "-ar", "48000", "-ac", "2", "-af", "aresample=async=480", "-strict", "experimental",
+                    "-ar", "48000", "-ac", "2", "-af", "aresample=async=480", "-preset", "veryfast",
+                    "-strict", "experimental",
                     "-vf", "yadif,scale='640:trunc(ow/a/2)*2'"]
     assert spec.faststart is True
     assert spec.notes == [
@@ -99,8 +100,8 @@ def test_media_nommer_spellings_are_translated_with_notes():
         "option -acodec is now -c:a",
         "encoder libfaac is gone from ffmpeg; using aac",
         "option -ab is now -b:a",
-        "dropped -vpre (no longer exists in ffmpeg)",
-        "dropped -sameq (no longer exists in ffmpeg)",
+        "option -vpre veryfast is now -preset veryfast",
+        "dropped -isync (it did nothing already in 2011's ffmpeg)",
         "option -async 480 is now -af aresample=async=480",
     ]
 
@@ -147,3 +148,103 @@ def test_any_json_gives_a_spec_or_invalid_input(data):
     else:
         json.dumps(spec.passes)  # plain lists of text
         assert all(isinstance(a, str) for pair in spec.passes for args in pair for a in args)
+
+
+# -vpre NAME: 2011's libx264-NAME.ffpreset files, in today's options.
+
+@pytest.mark.parametrize("value, expected", [
+    ("baseline", ["-profile:v", "baseline"]),
+    ("main", ["-profile:v", "main"]),
+    ("high", ["-profile:v", "high"]),
+    ("libx264-baseline", ["-profile:v", "baseline"]),
+    ("veryfast", ["-preset", "veryfast"]),
+    ("ultrafast", ["-preset", "ultrafast"]),
+    ("placebo", ["-preset", "placebo"]),
+    ("libx264-slow", ["-preset", "slow"]),
+    ("medium_firstpass", ["-preset", "medium"]),
+    ("libx264-veryslow_firstpass", ["-preset", "veryslow"]),
+    ("lossless_fast", ["-preset", "fast", "-qp", "0"]),
+    ("ipod640", ["-profile:v", "baseline", "-level", "3.0", "-maxrate", "10M", "-bufsize", "10M"]),
+])
+def test_vpre_becomes_preset_or_profile(value, expected):
+    spec = parse_passes([{"outfile_options": [["vcodec", "libx264"], ["vpre", value]]}])
+
+    assert spec.passes == [([], ["-c:v", "libx264", *expected])]
+    assert f"option -vpre {value} is now {' '.join(expected)}" in spec.notes
+
+
+def test_two_vpre_files_as_old_presets_gave_them_make_speed_and_profile():
+    spec = parse_passes([{"outfile_options": [["vpre", "slow"], ["vpre", "baseline"]]}])
+
+    assert spec.passes == [([], ["-preset", "slow", "-profile:v", "baseline"])]
+
+
+def test_vpre_among_the_input_options_still_acts_on_the_output():
+    spec = parse_passes([{"infile_options": [["ss", "1"], ["vpre", "baseline"]],
+                          "outfile_options": [["vcodec", "libx264"]]}])
+
+    assert spec.passes == [(["-ss", "1"], ["-profile:v", "baseline", "-c:v", "libx264"])]
+
+
+@pytest.mark.parametrize("pair, words", [
+    (["vpre", "normal"], "'normal' names no libx264 preset file"),
+    (["vpre", "libvpx-720p"], "'libvpx-720p' names no libx264 preset file"),
+    (["vpre", None], "needs the name of a libx264 preset file"),
+    (["vpre:v", "fast"], "-vpre takes no stream specifier"),
+    (["apre", "x"], "-apre no longer exists"),
+    (["fpre", "my.ffpreset"], "-fpre named a preset file"),
+    (["sameq", None], "-sameq no longer exists in ffmpeg and has no equivalent"),
+    (["same_quant", None], "-same_quant no longer exists"),
+    (["flags2", "+dct8x8"], "-flags2 no longer exists"),
+    (["croptop", "8"], "use the crop filter"),
+    (["padleft", "8"], "use the pad filter"),
+    (["padcolor", "000000"], "pad filter"),
+    (["vhook", "x"], "-vhook no longer exists"),
+    (["newaudio", None], "-map"),
+    (["deinterlace", "1"], "-deinterlace takes no value"),
+])
+def test_an_old_option_that_would_change_the_output_is_refused_by_name(pair, words):
+    with pytest.raises(InvalidInput) as err:
+        parse_passes([{}, {"outfile_options": [["an", None], pair]}], F)
+
+    assert err.value.field == f"{F}[1].outfile_options[1]"
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("pairs, expected", [
+    ([["deinterlace", None]], ["-vf", "yadif"]),
+    ([["deinterlace", None], ["vf", "scale=640:-1"]], ["-vf", "yadif,scale=640:-2"]),
+    ([["vf", "scale=640:360"], ["deinterlace", None]], ["-vf", "yadif,scale=640:360"]),
+    ([["filter:v", "fps=25"], ["deinterlace", None]], ["-filter:v", "yadif,fps=25"]),
+    ([["vf", "crop=100:100"], ["vf", "scale=320:240"], ["deinterlace", None]],
+     ["-vf", "crop=100:100", "-vf", "yadif,scale=320:240"]),
+    ([["deinterlace", None], ["vf", "yadif,scale=640:360"]], ["-vf", "yadif,scale=640:360"]),
+    ([["deinterlace", None], ["deinterlace", None]], ["-vf", "yadif"]),
+])
+def test_deinterlace_becomes_yadif_first_in_the_video_filters(pairs, expected):
+    assert parse_passes([{"outfile_options": pairs}]).passes == [([], expected)]
+
+
+def test_deinterlace_among_the_input_options_deinterlaces_the_output():
+    spec = parse_passes([{"infile_options": [["deinterlace", None]],
+                          "outfile_options": [["vf", "scale=320:240"]]}])
+
+    assert spec.passes == [([], ["-vf", "yadif,scale=320:240"])]
+    assert "option -deinterlace is now the yadif filter, first in -vf" in spec.notes
+
+
+def test_deinterlace_with_a_complex_filtergraph_is_refused():
+    with pytest.raises(InvalidInput) as err:
+        parse_passes([{"outfile_options": [["deinterlace", None], ["filter_complex", "[0:v]scale=320:240"]]}], F)
+
+    assert err.value.field == f"{F}[0].outfile_options[0]"
+    assert "put yadif in the filter graph" in str(err.value)
+
+
+@pytest.mark.parametrize("pair, expected", [
+    (["intra", None], ["-g", "1"]),
+    (["directpred", "3"], ["-direct-pred", "3"]),
+])
+def test_other_renamed_x264_options(pair, expected):
+    assert parse_passes([{"outfile_options": [pair]}]).passes == [([], expected)]
+

@@ -11,7 +11,9 @@ def test_probe_describes_the_sample_clip(probe_media, sample_clip):
     assert info["bitrate"] > 0
     video, audio = info["streams"]
     assert video == {"index": 0, "type": "video", "codec": "h264", "width": 320, "height": 240,
-                     "fps": 25.0, "pix_fmt": "yuv420p", "sar": "1:1", "attached_pic": False}
+                     "fps": 25.0, "pix_fmt": "yuv420p", "sar": "1:1", "attached_pic": False,
+                     "profile": video["profile"]}
+    assert video["profile"] in ("Constrained Baseline", "Baseline", "Main", "High")
     assert audio == {"index": 1, "type": "audio", "codec": "aac", "sample_rate": 44100, "channels": 1}
 
 
@@ -63,6 +65,7 @@ At least one output file must be specified
     assert info["duration"] is None and info["bitrate"] is None
     video, audio, subtitle, attachment, cover = info["streams"]
     assert (video["width"], video["height"], video["fps"], video["pix_fmt"]) == (1920, 1080, 29.97, "yuv420p")
+    assert video["profile"] == "High" and cover["profile"] == "Baseline"
     assert (audio["codec"], audio["sample_rate"], audio["channels"]) == ("ac3", 48000, 6)
     assert (subtitle["type"], subtitle["codec"]) == ("subtitle", "ass")
     assert attachment["type"] == "attachment"

@@ -75,7 +75,7 @@ def test_ordinary_options_still_pass(pairs):
 
 
 def test_a_legacy_dropped_flag_is_still_dropped_not_refused():
-    spec = parse_passes([{"outfile_options": [["sameq", None], ["deinterlace", None]]}], F)
+    spec = parse_passes([{"outfile_options": [["isync", None], ["pass", "1"]]}], F)
     assert spec.passes[0][1] == []
 
 
