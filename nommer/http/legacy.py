@@ -6,6 +6,7 @@ Its answers are ``{"success": true, "job_id": ...}`` or ``{"success": false,
 
 from flask import Blueprint, request
 
+from nommer.core.credentials import scrub
 from nommer.core.errors import InvalidInput
 from nommer.http.body import parse_body
 from nommer.http.errors import problem_of
@@ -48,7 +49,7 @@ def blueprint(api, max_body_bytes):
         field = legacy_field(problem.field)
         message = problem.message
         if isinstance(exc, InvalidInput) and field != problem.field:
-            message = f"{field}: {exc.problem}"
+            message = scrub(f"{field}: {exc.problem}", keep_user=False)
         answer = {"success": False, "error_code": problem.code, "message": message, "field": field}
         return answer, problem.status
 
