@@ -208,24 +208,29 @@ def test_crafted_file_uris_are_refused(router, root, uri, message):
 def private_storage(data):
     from nommer.core import config as config_mod
 
-    config = config_mod.load(environ={"NOMMER_DATA_DIR": str(data)})
+    # The data folder's parent is a root: the data folder is refused all the same.
+    config = config_mod.load(environ={"NOMMER_DATA_DIR": str(data), "NOMMER_FILE_ROOTS": str(data.parent)})
     return StorageRouter([FileStorage(config.allowed_roots, excluded=config.private_paths)])
 
 
-def test_nommers_own_files_are_never_readable_or_writable(tmp_path):
+def test_nothing_in_the_data_folder_is_ever_readable_or_writable(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "nommer.sqlite3").write_bytes(b"SQLite format 3\0")
+    (data / "media").mkdir()
+    (data / "media" / "clip.mp4").write_bytes(b"an ordinary file")
     storage = private_storage(data)
 
-    for name in ("nommer.sqlite3", "nommer.sqlite3-wal", "logs/encoder-1.log", "run/encoder-1.pid"):
+    for name in ("nommer.sqlite3", "nommer.sqlite3-wal", "logs/encoder-1.log", "run/encoder-1.pid",
+                 "media/clip.mp4", "media/new.mp4", "anything.mp4"):
         for write in (False, True):
-            with pytest.raises(InvalidInput, match="nommer's own files in the data folder"):
+            with pytest.raises(InvalidInput, match="nommer's own files .*the data folder"):
                 storage.check((data / name).as_uri(), write=write, field="source")
-    with pytest.raises(InvalidInput, match="nommer's own files in the data folder"):
+    with pytest.raises(JobFailed, match="nommer's own files .*the data folder"):
         storage.put(tmp_path / "x", (data / "work" / "other-job" / "out.mp4").as_uri())
-    # the rest of the data folder is the user's, as the working directory is
-    storage.check((data / "media" / "clip.mp4").as_uri(), write=True, field="destination")
+    assert not (data / "work").exists()
+    # beside it, under the same root, files are the user's
+    storage.check((tmp_path / "media" / "clip.mp4").as_uri(), write=True, field="destination")
 
 
 def test_a_link_into_the_data_folder_is_refused_too(tmp_path):
