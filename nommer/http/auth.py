@@ -1,12 +1,15 @@
 """Bearer-token authentication of every route but ``/health`` and the
 dashboard's page shell (which holds no data: its script asks for the token
-and sends it with each call)."""
+and sends it with each call). ``/health`` without a token says only whether
+the feeder is up (for load balancers); with a valid one, everything."""
 
-from flask import request
+from flask import g, request
 
 from nommer.core.tokens import TokenCheck
 
 OPEN_PATHS = frozenset({"/health", "/"})
+# Routes that answer without a token, but less than with one.
+PARTLY_OPEN_PATHS = frozenset({"/health"})
 LEGACY_PREFIX = "/job/submit"
 REALM = 'Bearer realm="nommer"'
 
@@ -20,12 +23,21 @@ def install(app, tokens):
 
     @app.before_request
     def authenticate():
-        if request.path in OPEN_PATHS:
+        authorization = request.headers.get("Authorization")
+        if request.path in PARTLY_OPEN_PATHS and not authorization:
+            g.anonymous = True
             return None
-        problem = check.problem(request.headers.get("Authorization"))
+        if request.path in OPEN_PATHS - PARTLY_OPEN_PATHS:
+            return None
+        problem = check.problem(authorization)
         if problem is None:
             return None
         return unauthorized(problem)
+
+
+def anonymous():
+    """True when tokens are required and this request came without one."""
+    return g.get("anonymous", False)
 
 
 def unauthorized(problem):
