@@ -148,3 +148,31 @@ def test_ipv6_networks_come_through_the_environment():
 
     settings = config.load(environ={"NOMMER_ALLOWED_NETWORKS": "fd00::/8,10.0.0.0/8"})
     assert settings.allowed_networks == ["fd00::/8", "10.0.0.0/8"]
+
+
+@pytest.mark.parametrize("healthy, status, word", [(True, 200, "ok"), (False, 503, "degraded")])
+def test_health_without_a_token_says_only_up_or_down(secured, api, submit, healthy, status, word):
+    api.healthy = healthy
+
+    answer = secured.get("/health")
+
+    assert answer.status_code == status
+    assert answer.get_json() == {"status": word}
+
+
+def test_health_with_a_valid_token_says_everything(secured, api):
+    api.healthy = False
+
+    answer = secured.get("/health", headers={"Authorization": f"Bearer {TOKENS[1]}"})
+
+    assert answer.status_code == 503
+    assert "metrics" in answer.get_json() and "actors" in answer.get_json()
+
+
+def test_health_with_a_wrong_token_is_refused(secured):
+    answer = secured.get("/health", headers={"Authorization": "Bearer wrong-token-0123456789abcdef"})
+    assert answer.status_code == 401 and answer.get_json()["error"]["field"] == "Authorization"
+
+
+def test_health_without_tokens_configured_says_everything(client):
+    assert "metrics" in client.get("/health").get_json()
