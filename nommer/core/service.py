@@ -9,7 +9,7 @@ from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleW
 from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, validate_output
 from nommer.core.jobs import Job, State, UNFINISHED_STATES
 from nommer.core.netguard import AddressPolicy
-from nommer.core.storage import redact, scheme_of
+from nommer.core.storage import scheme_of
 
 MAX_OUTPUTS = 20
 MAX_NOTIFICATIONS = 20  # delivery records kept on a job, newest last
