@@ -267,3 +267,26 @@ def test_credential_parameters_and_fragments_are_sealed_and_never_shown(client, 
     from nommer.core.credentials import real_uris
 
     assert real_uris(box, stored)["source"] == source
+
+
+@pytest.mark.parametrize("route", ["/jobs", "/job/submit"])
+@pytest.mark.parametrize("host", ["%31%32%37.0.0.1:8080", "\u2460\u2461\u2466.0.0.1", "%6c%6f%63%61%6c%68%6f%73%74."])
+def test_a_spelled_out_loopback_host_is_refused_at_submit(client, store, dest, route, host):
+    source = f"http://{host}/x.mp4"
+    body = (good(source, dest) if route == "/jobs" else
+            {"source_path": source, "dest_path": dest, "job_options": {"options": one_pass()}})
+
+    answer = client.post(route, json=body)
+
+    assert answer.status_code == 400
+    data = answer.get_json()
+    error = data if route == "/job/submit" else data["error"]
+    assert error["field"] == ("source" if route == "/jobs" else "source_path")
+    assert "loopback" in error["message"]
+    assert sum(store.counts().values()) == 0
+
+
+def test_a_spelled_out_loopback_webhook_is_refused(client, store, source, dest):
+    answer = client.post("/jobs", json={**good(source, dest), "notify_url": "http://%31%32%37.0.0.1:9/h"})
+    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "notify_url"
+    assert sum(store.counts().values()) == 0
