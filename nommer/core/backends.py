@@ -40,7 +40,7 @@ def _local(config):
         state_changes=SqliteWorkQueue(db, STATE_CHANGES, visibility_timeout=30.0),
         storage=StorageRouter([
             FileStorage(config.allowed_roots, excluded=config.private_paths,
-                        rate=config.transfer_rate_limit),
+                        rate=config.transfer_rate_limit, allow_overwrite=config.allow_overwrite),
             HttpStorage(AddressPolicy.from_config(config), rate=config.transfer_rate_limit),
         ]),
     )
@@ -97,7 +97,8 @@ def aws_storage(config):
     adapters = [S3Storage(config.aws_region or None, part_size=config.s3_part_size),
                 HttpStorage(AddressPolicy.from_config(config), rate=rate)]
     if config.file_roots:
-        adapters.append(FileStorage(config.file_roots, rate=rate))
+        adapters.append(FileStorage(config.file_roots, excluded=config.private_paths, rate=rate,
+                                    allow_overwrite=config.allow_overwrite))
     return StorageRouter(adapters)
 
 

@@ -86,6 +86,7 @@ SETTINGS = [
     Setting("port", "int", 8001, "Port of the feeder's HTTP API (media-nommer's port).", minimum=0),
     Setting("ffmpeg", "str", "", "Path of the ffmpeg binary; empty uses the one bundled with the imageio-ffmpeg package."),
     Setting("file_roots", "list", [], "Folders that `file://` sources and destinations may be under. The working directory is allowed too (unless it is `/`); the data folder never is, not even under a root."),
+    Setting("allow_overwrite", "bool", False, "Whether a `file://` destination may replace an existing file that nommer did not write. By default only files nommer wrote for an earlier job (marked with the extended attribute `user.nommer.output`) are replaced, so running a job again works; any other existing file is refused. Never the job's own source, the configuration file or anything in the data folder, whatever this says."),
     Setting("jobs_per_encoder", "int", 2, "Jobs one encoder works on at once.", minimum=1, legacy="MAX_ENCODING_JOBS_PER_EC2_INSTANCE"),
     Setting("max_encoders", "int", 0, "Most encoders the Scaler runs at once; 0 means 3 on AWS and half the CPU cores (at least 1) locally.", minimum=0, legacy="MAX_NUM_EC2_INSTANCES"),
     Setting("autoscale", "bool", True, "Whether the Scaler starts encoders for the work queued; when false it only keeps `min_encoders` running (encoders started by hand join in either way)."),
@@ -154,6 +155,7 @@ _FALSE = {"0", "false", "no", "off"}
 @dataclasses.dataclass(frozen=True)
 class Config:
     values: dict
+    config_file: pathlib.Path | None = None  # the TOML file read, if any
 
     def __getattr__(self, name):
         try:
@@ -164,7 +166,7 @@ class Config:
     def replace(self, **changes):
         merged = {**self.values, **changes}
         plain = {k: str(v) if isinstance(v, pathlib.Path) else v for k, v in merged.items()}
-        return load(overrides=plain, environ={})
+        return dataclasses.replace(load(overrides=plain, environ={}), config_file=self.config_file)
 
     @property
     def encoders_max(self):
@@ -179,17 +181,15 @@ class Config:
         # The working directory is a convenience for a first try; "/" (a
         # service started without one) would open every file of the machine.
         cwd = pathlib.Path.cwd().resolve()
-        roots = ([cwd] if cwd != pathlib.Path(cwd.anchor) else []) + [self.data_dir]
-        roots += list(self.file_roots)
+        roots = ([cwd] if cwd != pathlib.Path(cwd.anchor) else []) + list(self.file_roots)
         return [pathlib.Path(r).resolve() for r in roots]
 
     @property
     def private_paths(self):
-        """nommer's own files in the data folder, which no job may read or
-        write: the job store, encoders' work folders, logs and pid files."""
-        db = self.db_path
-        return [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
-                self.work_dir, self.data_dir / "logs", self.data_dir / "run"]
+        """nommer's own files, which no job may read or write: the whole data
+        folder (the job store, encoders' work folders, logs and pid files)
+        and the configuration file."""
+        return [self.data_dir] + ([self.config_file] if self.config_file else [])
 
     @property
     def db_path(self):
@@ -321,7 +321,7 @@ def load(path=None, overrides=None, environ=None):
             values[setting.name] = _convert(setting, raw[setting.name], sources[setting.name])
         else:
             values[setting.name] = _convert(setting, setting.default, "default")
-    return Config(values)
+    return Config(values, config_file=path.resolve() if path is not None else None)
 
 
 def environment_text(name, value):

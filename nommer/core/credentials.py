@@ -18,20 +18,34 @@ from nommer.core import s3uri
 from nommer.core.errors import InvalidInput, JobFailed
 
 HIDDEN = "***"
-# Query parameters that carry a secret: signed-link signatures and tokens.
-SECRET_PARAMS = frozenset({
-    "x-amz-signature", "x-amz-credential", "x-amz-security-token", "awsaccesskeyid",
-    "signature", "sig", "x-goog-signature", "x-goog-credential", "token",
-    "access_token", "auth", "password", "passwd", "secret", "api_key", "apikey", "key",
-})
+# Query parameters whose name holds one of these words (in any case) carry a
+# secret: tokens, keys, signatures of signed links (``X-Amz-Signature``,
+# ``X-Amz-Credential``, ``AWSAccessKeyId``, ``client_secret``, ``jwt``...).
+# A word inside a longer name counts too (``author`` for ``auth``): hiding a
+# harmless value costs little, showing a secret costs a lot.
+SECRET_WORDS = ("secret", "token", "key", "password", "passwd", "pwd", "session", "jwt",
+                "signature", "sig", "credential", "auth")
+_SECRET_NAME = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)
+
+
+def is_secret_param(name):
+    """True when a query parameter named ``name`` (as written, percent-encoded
+    or not) is taken for a secret."""
+    return bool(_SECRET_NAME.search(urllib.parse.unquote_plus(name)))
+
+
 _URI_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 _USERINFO = re.compile(r"(//)[^/?#\s@]*@")
 
 
-def redact(uri):
-    """``uri`` with any password or secret query parameter replaced by ``***``.
+def redact(uri, keep_user=True):
+    """``uri`` with any password, secret query parameter or fragment replaced
+    by ``***``.
 
-    The user name stays (it tells which account); what proves it goes.
+    The user name stays (it tells which account) unless ``keep_user`` is
+    false, as in refusals, which quote what was sent; what proves it goes.
+    Any ``#fragment`` goes too: it never travels to a server, so one in a URI
+    given to nommer is there to carry something (an access token, a key).
     """
     if not isinstance(uri, str):
         return uri
@@ -43,17 +57,28 @@ def redact(uri):
         parts = urllib.parse.urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        # Not parseable as a URL: hide anything that looks like user info.
-        return _USERINFO.sub(r"\1" + HIDDEN + "@", uri)
+        # Not parseable as a URL: hide anything that looks like user info,
+        # and everything after a "?" or "#".
+        head = _USERINFO.sub(r"\1" + HIDDEN + "@", uri)
+        cut = min((i for i in (head.find("?"), head.find("#")) if i >= 0), default=-1)
+        return head if cut < 0 else head[:cut + 1] + HIDDEN
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         user, has_password, _ = userinfo.partition(":")
-        netloc = f"{user}:{HIDDEN}@{host}" if has_password and user else f"{HIDDEN}@{host}"
+        keep = keep_user and has_password and user
+        netloc = f"{user}:{HIDDEN}@{host}" if keep else f"{HIDDEN}@{host}"
     query = _redact_query(parts.query)
-    if netloc == parts.netloc and query == parts.query:
+    fragment = HIDDEN if parts.fragment else parts.fragment
+    if netloc == parts.netloc and query == parts.query and fragment == parts.fragment:
         return uri
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
+
+
+def shown(uri):
+    """``uri`` as a refusal may quote it: no user name, password, secret
+    query parameter or fragment."""
+    return redact(uri, keep_user=False)
 
 
 def _redact_query(query):
@@ -62,8 +87,7 @@ def _redact_query(query):
     pairs = []
     for item in query.split("&"):
         name, eq, _ = item.partition("=")
-        secret = urllib.parse.unquote_plus(name).lower() in SECRET_PARAMS
-        pairs.append(f"{name}={HIDDEN}" if secret and eq else item)
+        pairs.append(f"{name}={HIDDEN}" if eq and is_secret_param(name) else item)
     return "&".join(pairs)
 
 
@@ -86,11 +110,12 @@ def carries_secret(uri):
     return isinstance(uri, str) and redact(uri) != uri
 
 
-def scrub(text):
-    """``text`` with every URI in it redacted (for logs, errors, job details)."""
+def scrub(text, keep_user=True):
+    """``text`` with every URI in it redacted (for logs, errors, job details);
+    without ``keep_user``, user names go too (for refusals)."""
     if not isinstance(text, str) or "://" not in text:
         return text
-    return _URI_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+    return _URI_IN_TEXT.sub(lambda m: redact(m.group(0), keep_user), text)
 
 
 def scrub_deep(value):

@@ -16,6 +16,7 @@ the socket actually connects to, so a name that resolves elsewhere by then
 import functools
 import http.client
 import ipaddress
+import re
 import socket
 import urllib.parse
 import urllib.request
@@ -27,6 +28,7 @@ METADATA = frozenset({
     ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
 })
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_ZONE = re.compile(r"^[0-9a-f:.]+%[^%]*$", re.IGNORECASE)  # fe80::1%eth0: a zone, not an escape
 _KINDS = (  # checked in this order; the first that applies is the reason given
     ("is_loopback", "a loopback address"),
     ("is_unspecified", "an unspecified address"),
@@ -42,6 +44,22 @@ class AddressRefused(OSError):
     """A connection nommer will not make; the message says where and why."""
 
 
+def normal_host(host):
+    """``host`` as a resolver reads it: percent-decoded, lower case, without
+    brackets or trailing dots, and international names in their IDNA (ASCII)
+    form, so that ``%31%32%37.0.0.1`` and ``①②⑦.0.0.1`` are checked as the
+    127.0.0.1 they reach."""
+    text = urllib.parse.unquote(host.strip(), errors="replace").strip("[]").rstrip(".").lower()
+    if text.isascii():
+        return text
+    try:
+        # The C library gets names encoded this way by Python's socket
+        # module: the same mapping (NFKC, ①→1, fullwidth→ASCII) on both sides.
+        return text.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return text
+
+
 def parse_ip(host):
     """The IP address ``host`` spells, or None when it is a name.
 
@@ -50,6 +68,10 @@ def parse_ip(host):
     ``0x7f.1``, ``127.1``).
     """
     text = host.strip().strip("[]").rstrip(".")
+    if "%" in text and not _ZONE.search(text):
+        text = normal_host(text)
+    elif not text.isascii():
+        text = normal_host(text)
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
@@ -93,17 +115,17 @@ class AddressPolicy:
         """Raise InvalidInput naming ``field`` when ``url``'s host is, or
         resolves to, an address that is refused. A name that does not
         resolve now passes: the connection is checked again anyway."""
-        from nommer.core.storage import redact
+        from nommer.core.credentials import shown
 
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
         for ip in self.addresses(host, resolve=resolve):
             reason = self.refusal(ip)
             if reason:
-                shown = "" if parse_ip(host) == ip else f" (it resolves to {ip})"
+                via = "" if parse_ip(host) == ip else f" (it resolves to {ip})"
                 raise InvalidInput(
                     field,
-                    f"{redact(url)!r} names {host}{shown}, {reason}; nommer does not "
+                    f"{shown(url)!r} names {host}{via}, {reason}; nommer does not "
                     "connect to such addresses unless the allowed_networks setting lists them",
                 )
 
@@ -112,7 +134,7 @@ class AddressPolicy:
         literal = parse_ip(host)
         if literal is not None:
             return [literal]
-        name = host.strip().rstrip(".").lower()
+        name = normal_host(host)
         if name == "localhost" or name.endswith(".localhost"):
             return [ipaddress.ip_address("127.0.0.1")]  # RFC 6761: never sent to DNS
         if not resolve:

@@ -9,7 +9,7 @@ from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleW
 from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, validate_output
 from nommer.core.jobs import Job, State, UNFINISHED_STATES
 from nommer.core.netguard import AddressPolicy
-from nommer.core.storage import redact, scheme_of
+from nommer.core.storage import scheme_of
 
 MAX_OUTPUTS = 20
 MAX_NOTIFICATIONS = 20  # delivery records kept on a job, newest last
@@ -36,9 +36,31 @@ def check_notify_url(url, field="notify_url", policy=None):
         raise InvalidInput(field, "must be an http:// or https:// URL")
     check_scheme(url, ("http", "https"), field)
     if not urllib.parse.urlsplit(url).hostname:
-        raise InvalidInput(field, f"{redact(url)!r} is not an http:// or https:// URL with a host")
+        raise InvalidInput(field, f"{credentials.shown(url)!r} is not an http:// or https:// URL with a host")
     (policy or AddressPolicy()).check_url(url, field)
     return url
+
+
+def _refuse_overlap(here, other):
+    """Raise InvalidInput naming ``here``'s field when the destination
+    ``here`` would write the source, or where another destination writes.
+    Each is ``(field, location, is_folder)``; a location is a tuple of names
+    (see Storage.location), None when unknown."""
+    field, place, folder = here
+    other_field, other_place, other_folder = other
+    if place is None or other_place is None:
+        return
+    if other_field == "source":
+        if place == other_place or (folder and other_place[:len(place)] == place):
+            where = "is" if place == other_place else "holds"
+            raise InvalidInput(field, f"{where} the job's own source; an output never replaces its source")
+        return
+    if place == other_place:
+        raise InvalidInput(field, f"is the destination of {other_field.rsplit('.', 1)[0]} too")
+    if folder and other_place[:len(place)] == place:
+        raise InvalidInput(field, f"is a folder that holds the destination of {other_field.rsplit('.', 1)[0]}")
+    if other_folder and place[:len(other_place)] == other_place:
+        raise InvalidInput(field, f"is inside the folder {other_field.rsplit('.', 1)[0]} writes")
 
 
 # What a stored output keeps of a submission: where, how, and its preset's options.
@@ -65,7 +87,7 @@ class JobService:
             raise InvalidInput("outputs", "must be a non-empty list of outputs")
         if len(outputs) > MAX_OUTPUTS:
             raise InvalidInput("outputs", f"at most {MAX_OUTPUTS} outputs per job")
-        seen = set()
+        places = [("source", self._location(source, "source"), False)]
         for i, output in enumerate(outputs):
             field = f"outputs[{i}]"
             if not isinstance(output, dict):
@@ -74,11 +96,13 @@ class JobService:
             requested = validate_output(output, field, self.presets)
             destination = output.get("destination")
             check_scheme(destination, DESTINATION_SCHEMES, f"{field}.destination")
+            here = (f"{field}.destination", self._location(destination, f"{field}.destination"),
+                    requested.writes_folder)
+            for other in places:
+                _refuse_overlap(here, other)
+            places.append(here)
             self.storage.check(destination, write=True, field=f"{field}.destination",
                                folder=requested.writes_folder)
-            if destination in seen:
-                raise InvalidInput(f"{field}.destination", "is the destination of another output too")
-            seen.add(destination)
         check_notify_url(notify_url, policy=self.policy)
         if progress_events and not notify_url:
             raise InvalidInput("progress_events", "needs a notify_url to send the progress events to")
@@ -87,6 +111,12 @@ class JobService:
             *((f"outputs[{i}].destination", o.get("destination")) for i, o in enumerate(outputs)),
             ("notify_url", notify_url),
         ])
+
+    def _location(self, uri, field):
+        try:
+            return self.storage.location(uri, field)
+        except AttributeError:  # a storage that cannot tell: compare the URIs
+            return ("uri", uri)
 
     def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
         """Validate and store a new PENDING job; returns it. Nothing is stored

@@ -11,7 +11,7 @@ import os
 import urllib.parse
 
 from nommer.core import s3uri
-from nommer.core.credentials import redact
+from nommer.core.credentials import redact, shown  # noqa: F401 - redact is used through this module too
 from nommer.core.errors import Canceled, InvalidInput
 
 MAX_URI_LENGTH = 4096
@@ -40,6 +40,12 @@ class Storage(abc.ABC):
     def put(self, src_path, uri, progress=None, cancel=None):
         """Store the local file at ``uri`` so that a reader sees either the
         complete file or nothing. Returns the number of bytes."""
+
+    def location(self, uri, field="uri"):
+        """Where ``uri`` leads, as a tuple that two URIs of the same object
+        share (``("s3", bucket, *key names)``), so that a job cannot write its
+        own source or one place twice; None when this adapter cannot tell."""
+        return None
 
     def check_folder(self, uri, *, write, field="uri"):
         """Raise InvalidInput (naming ``field``) when files cannot be stored
@@ -140,11 +146,11 @@ def scheme_of(uri, field="uri"):
         parts = urllib.parse.urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as e:
-        raise InvalidInput(field, f"{redact(uri)!r} is not a valid URI ({e})") from None
+        raise InvalidInput(field, f"{shown(uri)!r} is not a valid URI ({e})") from None
     scheme = parts.scheme.lower()
     if not scheme:
         raise InvalidInput(
-            field, f"{redact(uri)!r} has no scheme; write file:///path, http(s):// or s3://"
+            field, f"{shown(uri)!r} has no scheme; write file:///path, http(s):// or s3://"
         )
     return scheme
 
@@ -180,14 +186,19 @@ class StorageRouter:
         if folder:
             if not uri.endswith("/"):
                 raise InvalidInput(
-                    field, f"{redact(uri)!r} names a file, and this output makes a folder of files: "
+                    field, f"{shown(uri)!r} names a file, and this output makes a folder of files: "
                     "end the URI with '/'")
             adapter.check_folder(uri, write=write, field=field)
         else:
             if uri.endswith("/"):
                 raise InvalidInput(
-                    field, f"{redact(uri)!r} names a folder, and this output makes one file: name the file")
+                    field, f"{shown(uri)!r} names a folder, and this output makes one file: name the file")
             adapter.check(uri, write=write, field=field)
+
+    def location(self, uri, field="uri"):
+        """The adapter's :meth:`Storage.location` of ``uri``: a folder URI
+        (ending in ``/``) gives the location of the folder."""
+        return self.adapter(uri, field).location(uri, field)
 
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         return self.adapter(uri).fetch(uri, dest_path, progress=progress, cancel=cancel)

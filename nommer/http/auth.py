@@ -2,8 +2,10 @@
 
 With ``api_tokens``, every route but ``/health`` and the dashboard's page
 shell (which holds no data: its script asks for the token and sends it with
-each call) needs a bearer token. Without them the feeder listens on loopback
-only, and every caller is on this machine.
+each call) needs a bearer token. ``/health`` without a token says only
+whether the feeder is up (for load balancers); with a valid one, everything.
+Without tokens the feeder listens on loopback only, and every caller is on
+this machine.
 
 ``legacy_networks`` opens media-nommer's ``POST /job/submit`` without a token
 to the hosts of those networks (media-nommer's client sends no header of its
@@ -15,11 +17,13 @@ The caller's address is the connection's peer: waitress drops the proxy
 headers, so a reverse proxy in front of the feeder is the caller.
 """
 
-from flask import request
+from flask import g, request
 
 from nommer.core.tokens import Networks, TokenCheck, is_loopback_peer
 
 OPEN_PATHS = frozenset({"/health", "/"})
+# Routes that answer without a token, but less than with one.
+PARTLY_OPEN_PATHS = frozenset({"/health"})
 LEGACY_PREFIX = "/job/submit"
 LEGACY_PATHS = frozenset({"/job/submit", "/job/submit/"})
 REALM = 'Bearer realm="nommer"'
@@ -42,12 +46,21 @@ def install(app, tokens, legacy_networks=()):
             return None
         if not check.enabled:
             return None if is_loopback_peer(request.remote_addr) else unauthorized(NO_TOKENS)
-        if request.path in OPEN_PATHS:
+        authorization = request.headers.get("Authorization")
+        if request.path in PARTLY_OPEN_PATHS and not authorization:
+            g.anonymous = True
             return None
-        problem = check.problem(request.headers.get("Authorization"))
+        if request.path in OPEN_PATHS - PARTLY_OPEN_PATHS:
+            return None
+        problem = check.problem(authorization)
         if problem is None:
             return None
         return unauthorized(problem)
+
+
+def anonymous():
+    """True when tokens are required and this request came without one."""
+    return g.get("anonymous", False)
 
 
 def unauthorized(problem):

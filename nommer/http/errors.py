@@ -49,7 +49,7 @@ def problem_of(exc, request, max_body_bytes):
     itself); no answer repeats a credential found in a URI.
     """
     problem = _problem(exc, request, max_body_bytes)
-    return dataclasses.replace(problem, message=scrub(problem.message))
+    return dataclasses.replace(problem, message=scrub(problem.message, keep_user=False))
 
 
 def _problem(exc, request, max_body_bytes):

@@ -10,6 +10,7 @@ feeder keep their 4xx/5xx status (media-nommer failed on those too).
 
 from flask import Blueprint, request
 
+from nommer.core.credentials import scrub
 from nommer.core.errors import InvalidInput
 from nommer.http.body import parse_body
 from nommer.http.errors import problem_of
@@ -56,7 +57,7 @@ def blueprint(api, max_body_bytes):
         field = legacy_field(problem.field)
         message = problem.message
         if isinstance(exc, InvalidInput) and field != problem.field:
-            message = f"{field}: {exc.problem}"
+            message = scrub(f"{field}: {exc.problem}", keep_user=False)
         status = problem.status
         if isinstance(exc, InvalidInput) and field != "body":
             status = 200  # a refusal media-nommer's client can read

@@ -303,7 +303,7 @@ def document():
         "/fleet": {"get": {"summary": "The encoders.", "responses": {"200": _answer("Fleet report.", {"type": "object"}), "503": _error("The feeder is busy or restarting; try again.")}}},
         "/health": {
             "get": {
-                "summary": "Health of the feeder's parts.",
+                "summary": "Health of the feeder's parts. With api_tokens set and no token, only {\"status\": \"ok\"|\"degraded\"}; with a valid token, the full report.",
                 "responses": {
                     "200": _answer("Healthy.", {"type": "object"}),
                     "503": _answer("Some part is unhealthy.", {"type": "object"}),

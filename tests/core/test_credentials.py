@@ -110,3 +110,43 @@ def test_without_a_key_credentials_are_refused_naming_the_field():
                                               ("outputs[0].destination", "s3://K:S@b/k")])
     assert e.value.field == "outputs[0].destination"
     assert "secret_key" in str(e.value) and "S@" not in str(e.value)
+
+
+@pytest.mark.parametrize("name", [
+    "client_secret", "private_token", "access_key", "session", "jwt", "X-Amz-Signature",
+    "X-Amz-Credential", "AWSAccessKeyId", "Password", "passwd", "pwd", "sig", "SessionId",
+    "credential", "auth", "apiKey", "refresh%5Ftoken",
+])
+def test_any_query_parameter_named_like_a_credential_is_a_secret(name):
+    uri = f"https://cdn.example/a.mov?width=640&{name}=hunter22&h=360"
+
+    assert credentials.redact(uri) == f"https://cdn.example/a.mov?width=640&{name}=***&h=360"
+    assert credentials.carries_secret(uri)
+    assert "hunter22" not in scrub(f"cannot fetch {uri}: refused")
+
+
+def test_plain_query_parameters_stay():
+    uri = "https://cdn.example/a.mov?width=640&h=360&format=mp4"
+    assert credentials.redact(uri) == uri and not credentials.carries_secret(uri)
+
+
+@pytest.mark.parametrize("uri", [
+    "https://cdn.example/a.mov#access_token=hunter22",
+    "https://cdn.example/a.mov?w=1#hunter22",
+    "http://u:pw@[::1/x#hunter22",  # not parseable: everything after '#' goes
+])
+def test_a_fragment_is_a_secret(uri, box):
+    assert "hunter22" not in credentials.redact(uri)
+    assert credentials.carries_secret(uri)
+    source, _, _, sealed = seal_uris(box, uri, [], None)
+    assert "hunter22" not in source and sealed
+    with pytest.raises(InvalidInput, match="secret_key"):
+        credentials.refuse_without_key(None, [("source", uri)])
+
+
+def test_refusals_show_no_user_name_either():
+    assert credentials.shown("https://alice:pa55word@cdn/a") == "https://***@cdn/a"
+    assert credentials.shown("file://alice:pa55word@host/a") == "file://***@host/a"
+    assert "alice" not in scrub("see http://alice:pa55word@h/x", keep_user=False)
+    # logs and answers keep the user name: it says which account
+    assert credentials.redact("https://alice:pa55word@cdn/a") == "https://alice:***@cdn/a"

@@ -208,24 +208,29 @@ def test_crafted_file_uris_are_refused(router, root, uri, message):
 def private_storage(data):
     from nommer.core import config as config_mod
 
-    config = config_mod.load(environ={"NOMMER_DATA_DIR": str(data)})
+    # The data folder's parent is a root: the data folder is refused all the same.
+    config = config_mod.load(environ={"NOMMER_DATA_DIR": str(data), "NOMMER_FILE_ROOTS": str(data.parent)})
     return StorageRouter([FileStorage(config.allowed_roots, excluded=config.private_paths)])
 
 
-def test_nommers_own_files_are_never_readable_or_writable(tmp_path):
+def test_nothing_in_the_data_folder_is_ever_readable_or_writable(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "nommer.sqlite3").write_bytes(b"SQLite format 3\0")
+    (data / "media").mkdir()
+    (data / "media" / "clip.mp4").write_bytes(b"an ordinary file")
     storage = private_storage(data)
 
-    for name in ("nommer.sqlite3", "nommer.sqlite3-wal", "logs/encoder-1.log", "run/encoder-1.pid"):
+    for name in ("nommer.sqlite3", "nommer.sqlite3-wal", "logs/encoder-1.log", "run/encoder-1.pid",
+                 "media/clip.mp4", "media/new.mp4", "anything.mp4"):
         for write in (False, True):
-            with pytest.raises(InvalidInput, match="nommer's own files in the data folder"):
+            with pytest.raises(InvalidInput, match="nommer's own files .*the data folder"):
                 storage.check((data / name).as_uri(), write=write, field="source")
-    with pytest.raises(InvalidInput, match="nommer's own files in the data folder"):
+    with pytest.raises(JobFailed, match="nommer's own files .*the data folder"):
         storage.put(tmp_path / "x", (data / "work" / "other-job" / "out.mp4").as_uri())
-    # the rest of the data folder is the user's, as the working directory is
-    storage.check((data / "media" / "clip.mp4").as_uri(), write=True, field="destination")
+    assert not (data / "work").exists()
+    # beside it, under the same root, files are the user's
+    storage.check((tmp_path / "media" / "clip.mp4").as_uri(), write=True, field="destination")
 
 
 def test_a_link_into_the_data_folder_is_refused_too(tmp_path):
@@ -314,3 +319,139 @@ def test_put_folder_stores_every_file_playlists_last(router, root, tmp_path):
     assert [size for _, size in stored] == [3000, 5, 20, 10]
     assert (root / "out/sub/x.ts").read_bytes() == (local / "sub/x.ts").read_bytes()
     assert seen[-1] == (3035, 3035) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_job_run_again_replaces_its_own_output_but_no_other_file(router, root, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"first")
+    uri = f"file://{root}/out/a.mp4"
+    router.put(src, uri)
+    src.write_bytes(b"second")
+    router.check(uri, write=True, field="destination")  # nommer wrote it: fine
+    router.put(src, uri)
+    assert (root / "out" / "a.mp4").read_bytes() == b"second"
+
+    theirs = root / "theirs.mp4"
+    theirs.write_bytes(b"not nommer's")
+    with pytest.raises(InvalidInput, match="nommer did not write it") as e:
+        router.check(theirs.as_uri(), write=True, field="outputs[0].destination")
+    assert e.value.field == "outputs[0].destination" and "allow_overwrite" in str(e.value)
+    with pytest.raises(JobFailed, match="nommer did not write it") as e:
+        router.put(src, theirs.as_uri())
+    assert e.value.code == "DESTINATION_INVALID"
+    assert theirs.read_bytes() == b"not nommer's"
+    assert sorted(p.name for p in root.iterdir()) == ["out", "theirs.mp4"]  # no part left
+
+
+def test_a_file_put_in_place_of_an_output_loses_the_mark(router, root, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"output")
+    uri = f"file://{root}/a.mp4"
+    router.put(src, uri)
+    (root / "a.mp4").unlink()
+    (root / "a.mp4").write_bytes(b"the operator's own file, same name")
+
+    with pytest.raises(JobFailed, match="nommer did not write it"):
+        router.put(src, uri)
+
+
+def test_a_file_that_appears_during_the_upload_is_not_replaced(root, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"output")
+    target = root / "a.mp4"
+
+    def appear(done, total):
+        target.write_bytes(b"written meanwhile")
+
+    with pytest.raises(JobFailed, match="nommer did not write it"):
+        FileStorage([root]).put(src, target.as_uri(), progress=appear)
+    assert target.read_bytes() == b"written meanwhile"
+    assert sorted(p.name for p in root.iterdir()) == ["a.mp4"]
+
+
+def test_allow_overwrite_replaces_any_file(root, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"output")
+    (root / "theirs.mp4").write_bytes(b"theirs")
+
+    FileStorage([root], allow_overwrite=True).put(src, (root / "theirs.mp4").as_uri())
+    assert (root / "theirs.mp4").read_bytes() == b"output"
+
+
+def test_a_folder_output_writes_nothing_when_one_file_is_not_nommers(router, root, tmp_path):
+    local = tmp_path / "hls"
+    local.mkdir()
+    for name in ("master.m3u8", "720p.m3u8", "720p_00000.ts"):
+        (local / name).write_bytes(b"new " + name.encode())
+    (root / "out").mkdir()
+    (root / "out" / "720p.m3u8").write_bytes(b"the operator's playlist")
+
+    with pytest.raises(JobFailed, match="720p.m3u8 exists and nommer did not write it") as e:
+        router.put_folder(local, f"file://{root}/out/")
+    assert e.value.code == "DESTINATION_INVALID"
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["720p.m3u8"]
+
+
+def test_the_configuration_file_is_never_a_destination(tmp_path):
+    from nommer.core import config as config_mod
+
+    settings = tmp_path / "nommer.toml"
+    settings.write_text(f"data_dir = {str(tmp_path / 'data')!r}\nallow_overwrite = true\n")
+    config = config_mod.load(settings, environ={"NOMMER_FILE_ROOTS": str(tmp_path)})
+    assert config.replace(port=9000).private_paths == config.private_paths
+    storage = FileStorage(config.allowed_roots, excluded=config.private_paths,
+                          allow_overwrite=config.allow_overwrite)
+    (tmp_path / "alias.toml").symlink_to(settings)
+
+    for name in ("nommer.toml", "alias.toml"):
+        with pytest.raises(InvalidInput, match="configuration file"):
+            storage.check((tmp_path / name).as_uri(), write=True, field="outputs[0].destination")
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"MP4 bytes")
+    with pytest.raises(JobFailed, match="configuration file"):
+        storage.put(src, settings.as_uri())
+    assert "allow_overwrite = true" in settings.read_text()
+
+
+@pytest.mark.parametrize("name, words", [
+    ("x" * 256 + ".mp4", "260 bytes long"),
+    ("/".join(["é" * 100] * 21), "at most 4096 bytes"),
+])
+def test_over_long_names_are_refused_by_every_call(router, root, tmp_path, name, words):
+    uri = f"file://{root}/{name}"
+    for write in (False, True):
+        with pytest.raises(InvalidInput, match=words):
+            router.check(uri, write=write, field="f")
+    with pytest.raises(JobFailed, match=words):
+        router.put(tmp_path, uri)
+
+
+def test_a_loop_of_links_is_refused_by_every_call(router, root, tmp_path):
+    (root / "a").symlink_to(root / "b")
+    (root / "b").symlink_to(root / "a")
+    for uri in (f"file://{root}/a", f"file://{root}/a/x.mp4"):
+        for write in (False, True):
+            with pytest.raises(InvalidInput, match="loop of symbolic links"):
+                router.check(uri, write=write, field="f")
+        with pytest.raises(InvalidInput, match="loop of symbolic links"):
+            router.check(uri + "/", write=True, field="f", folder=True)
+        with pytest.raises(JobFailed, match="loop of symbolic links"):
+            router.put(tmp_path, uri)
+
+
+def test_a_file_uri_with_user_info_is_refused_without_repeating_it(router):
+    with pytest.raises(InvalidInput) as e:
+        router.check("file://user:secretpw@host/m/x.mp4", write=False, field="source")
+    assert "secretpw" not in str(e.value) and "user" not in str(e.value)
+    with pytest.raises(InvalidInput) as e:
+        router.check("file:///m/x.mp4?token=secretpw#hunter22", write=False, field="source")
+    assert "secretpw" not in str(e.value) and "hunter22" not in str(e.value)
+
+
+def test_locations_compare_what_the_names_lead_to(router, root):
+    (root / "out").mkdir()
+    (root / "link").symlink_to(root / "out")
+    same = [f"file://{root}/out/x.mp4", f"file://{root}//out/./x.mp4", f"file://{root}/link/x.mp4",
+            f"file://{root}/out/../out/x.mp4"]
+    assert len({router.location(u) for u in same}) == 1
+    assert router.location(f"file://{root}/out/") == ("file", *(root / "out").parts)

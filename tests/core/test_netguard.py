@@ -231,3 +231,28 @@ def test_the_guarded_opener_has_no_file_or_ftp_handler():
         opener(AddressPolicy()).open("file:///etc/passwd")
     assert not any(isinstance(h, (urllib.request.FileHandler, urllib.request.FTPHandler))
                    for h in opener(AddressPolicy()).handlers)
+
+
+@pytest.mark.parametrize("url", [
+    "http://%31%32%37.0.0.1:8080/x.mp4",  # percent-encoded loopback
+    "http://%6c%6f%63%61%6c%68%6f%73%74/x.mp4",  # percent-encoded "localhost"
+    "http://\u2460\u2461\u2466.0.0.1/x.mp4",  # circled digits: IDNA maps them to 127.0.0.1
+    "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/x.mp4",  # fullwidth "localhost"
+    "http://169.254.169.254./latest/",  # trailing dot
+    "http://0x7f.1/x.mp4",
+])
+def test_a_host_is_read_as_the_resolver_reads_it_at_submit_time(url):
+    with pytest.raises(InvalidInput) as e:
+        AddressPolicy().check_url(url, "source")
+    assert e.value.field == "source" and "allowed_networks" in str(e.value)
+
+
+@pytest.mark.parametrize("host", ["%31%32%37.0.0.1", "\u2460\u2461\u2466.0.0.1"])
+def test_the_connection_check_reads_the_host_the_same_way(host):
+    # Refused for what it is (loopback), not merely for failing to resolve.
+    with pytest.raises(AddressRefused, match="loopback"):
+        AddressPolicy().create_connection((host, 9))
+
+
+def test_a_listed_network_opens_the_normalised_host_too():
+    AddressPolicy(["127.0.0.0/8"]).check_url("http://%31%32%37.0.0.1:8080/x.mp4", "source")

@@ -249,3 +249,24 @@ def test_encode_timeout_ends_in_timed_out(tmp_path, farm, ffmpeg_exe):
         proc.terminate()
         proc.wait(30)
         parts.close()
+
+
+def test_a_job_run_again_replaces_its_outputs_but_never_a_file_nommer_did_not_write(farm, ffmpeg_exe):
+    media = farm["media"]
+    make_clip(ffmpeg_exe, media / "again.mp4", seconds=1.0, size="160x90")
+    outputs = [{"destination": uri(media / "again" / "out.mp4"), "preset": "mp4-h264-360p"},
+               {"destination": uri(media / "again" / "thumbs") + "/", "preset": "thumbnails-jpeg",
+                "interval": 0.5}]
+    for _ in range(2):
+        job = place_job(farm["parts"], uri(media / "again.mp4"), outputs)
+        done = wait_final(farm["parts"].store, job.id, timeout=120)
+        assert done.state == State.FINISHED, done.details
+
+    # Someone else's file where an output goes, with the same name: kept.
+    (media / "again" / "out.mp4").unlink()
+    (media / "again" / "out.mp4").write_bytes(b"the operator's own file")
+    job = place_job(farm["parts"], uri(media / "again.mp4"), outputs[:1])
+    done = wait_final(farm["parts"].store, job.id, timeout=120)
+    assert done.state == State.ERROR and done.error_code == "DESTINATION_INVALID", done.details
+    assert "nommer did not write it" in done.details
+    assert (media / "again" / "out.mp4").read_bytes() == b"the operator's own file"

@@ -24,7 +24,11 @@ SRC_PASSWORD = "Src-pa55-7f3a91"
 HOOK_PASSWORD = "Hook-t0k-4c2e88"
 TOKEN = "api-token-9d8c7b6a5f4e3d2c"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"webhook-secret-of-32-bytes-long!").decode()
-SECRETS = (SRC_PASSWORD, HOOK_PASSWORD)
+# Secrets in query parameters outside the usual names, and in a fragment.
+SRC_SESSION = "Src-sess-5e1b07"
+SRC_FRAGMENT = "Src-frag-a0c3d9"
+HOOK_CLIENT_SECRET = "Hook-cs-91e2f4"
+SECRETS = (SRC_PASSWORD, HOOK_PASSWORD, SRC_SESSION, SRC_FRAGMENT, HOOK_CLIENT_SECRET)
 
 
 class MediaServer:
@@ -68,7 +72,7 @@ class HookReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                posts.append({"body": body, "headers": headers,
+                posts.append({"body": body, "headers": headers, "path": self.path,
                               "verified": verify_webhook(WEBHOOK_SECRET, headers, body)})
                 self.send_response(204)
                 self.end_headers()
@@ -77,7 +81,8 @@ class HookReceiver:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://hook:{HOOK_PASSWORD}@127.0.0.1:{self.server.server_address[1]}/hook"
+        self.url = (f"http://hook:{HOOK_PASSWORD}@127.0.0.1:{self.server.server_address[1]}/hook"
+                    f"?client_secret={HOOK_CLIENT_SECRET}")
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -104,7 +109,7 @@ def setup(tmp_path_factory, ffmpeg_exe):
 def submit(setup, password, name):
     feeder, port = setup["feeder"], setup["source"].port
     return feeder.post("/jobs", {
-        "source": f"http://alice:{password}@127.0.0.1:{port}/clip.mp4",
+        "source": f"http://alice:{password}@127.0.0.1:{port}/clip.mp4?session={SRC_SESSION}#{SRC_FRAGMENT}",
         "outputs": [{"destination": (setup["media"] / name).as_uri(), "preset": "mp4-h264-360p"}],
         "notify_url": setup["receiver"].url,
     })
@@ -130,6 +135,7 @@ def test_a_job_with_credentials_runs_and_no_secret_leaks(setup):
     wait_for(lambda: any(json.loads(p["body"])["state"] == "FINISHED" for p in receiver.posts
                          if json.loads(p["body"])["job_id"] == job["id"]), 20, "the FINISHED webhook")
     assert receiver.posts and all(p["verified"] for p in receiver.posts)
+    assert all(p["path"] == f"/hook?client_secret={HOOK_CLIENT_SECRET}" for p in receiver.posts)
     hook_auth = "Basic " + base64.b64encode(f"hook:{HOOK_PASSWORD}".encode()).decode()
     assert all(p["headers"].get("authorization") == hook_auth for p in receiver.posts)
     recorded = wait_for(lambda: (lambda j: j["notifications"] if any(

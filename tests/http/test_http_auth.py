@@ -244,3 +244,29 @@ def test_a_bad_legacy_network_is_refused_naming_the_setting():
     with pytest.raises(ConfigError) as e:
         config.load(environ={"NOMMER_LEGACY_NETWORKS": "10.1.2.0/24,everyone"})
     assert "'legacy_networks'" in str(e.value) and "'everyone' is not a network" in str(e.value)
+@pytest.mark.parametrize("healthy, status, word", [(True, 200, "ok"), (False, 503, "degraded")])
+def test_health_without_a_token_says_only_up_or_down(secured, api, submit, healthy, status, word):
+    api.healthy = healthy
+
+    answer = secured.get("/health")
+
+    assert answer.status_code == status
+    assert answer.get_json() == {"status": word}
+
+
+def test_health_with_a_valid_token_says_everything(secured, api):
+    api.healthy = False
+
+    answer = secured.get("/health", headers={"Authorization": f"Bearer {TOKENS[1]}"})
+
+    assert answer.status_code == 503
+    assert "metrics" in answer.get_json() and "actors" in answer.get_json()
+
+
+def test_health_with_a_wrong_token_is_refused(secured):
+    answer = secured.get("/health", headers={"Authorization": "Bearer wrong-token-0123456789abcdef"})
+    assert answer.status_code == 401 and answer.get_json()["error"]["field"] == "Authorization"
+
+
+def test_health_without_tokens_configured_says_everything(client):
+    assert "metrics" in client.get("/health").get_json()

@@ -220,3 +220,73 @@ def test_a_source_in_the_data_folder_is_refused(tmp_path, store):
     assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "source"
     assert "data folder" in answer.get_json()["error"]["message"]
     assert sum(store.counts().values()) == 0
+
+
+@pytest.mark.parametrize("route, field", [("/jobs", "source"), ("/job/submit", "source_path")])
+@pytest.mark.parametrize("uri", [
+    "file://user:secretpw@host/media/in.mov",
+    "file://user:secretpw@localhost/media/in.mov",
+    "file:///media/in.mov?client_secret=secretpw",
+    "file:///media/in.mov#secretpw",
+    "nommer://user:secretpw@host/in.mov",
+    "http://user:secretpw@[::1/in.mov",
+    "http://user:secretpw@127.0.0.1/in.mov",
+])
+def test_a_refused_uri_is_never_repeated_with_its_secrets(client, store, dest, route, field, uri):
+    body = (good(uri, dest) if route == "/jobs" else
+            {"source_path": uri, "dest_path": dest, "job_options": {"nommer": "ffmpeg", "options": one_pass()}})
+
+    answer = client.post(route, json=body)
+
+    assert answer.status_code == (400 if route == "/jobs" else 200)  # media-nommer's refusal is a 200
+    data = answer.get_json()
+    assert (data if route == "/job/submit" else data["error"])["field"] == field
+    text = answer.get_data(as_text=True)
+    assert "secretpw" not in text and "user" not in text
+    assert sum(store.counts().values()) == 0
+
+
+def test_credential_parameters_and_fragments_are_sealed_and_never_shown(client, store, box, dest):
+
+    secrets = [f"hunter{n}" for n in range(6)]
+    source = ("https://cdn.example/in.mov?width=640&client_secret={}&private_token={}"
+              "&access_key={}&session={}&jwt={}#{}".format(*secrets))
+    notify = "https://app.example/hook?X-Amz-Credential=hunter9"
+
+    answer = client.post("/jobs", json={**good(source, dest), "notify_url": notify})
+
+    assert answer.status_code == 201, answer.get_json()
+    job_id = answer.get_json()["id"]
+    shown = client.get(f"/jobs/{job_id}").get_data(as_text=True) + answer.get_data(as_text=True)
+    stored = store.get(job_id)
+    for secret in secrets + ["hunter9"]:
+        assert secret not in shown
+        assert secret not in stored.source + stored.notify_url
+    assert "width=640" in stored.source and stored.source.endswith("#***")
+    # the encoder gets the URI as given
+    from nommer.core.credentials import real_uris
+
+    assert real_uris(box, stored)["source"] == source
+
+
+@pytest.mark.parametrize("route", ["/jobs", "/job/submit"])
+@pytest.mark.parametrize("host", ["%31%32%37.0.0.1:8080", "\u2460\u2461\u2466.0.0.1", "%6c%6f%63%61%6c%68%6f%73%74."])
+def test_a_spelled_out_loopback_host_is_refused_at_submit(client, store, dest, route, host):
+    source = f"http://{host}/x.mp4"
+    body = (good(source, dest) if route == "/jobs" else
+            {"source_path": source, "dest_path": dest, "job_options": {"nommer": "ffmpeg", "options": one_pass()}})
+
+    answer = client.post(route, json=body)
+
+    assert answer.status_code == (400 if route == "/jobs" else 200)  # media-nommer's refusal is a 200
+    data = answer.get_json()
+    error = data if route == "/job/submit" else data["error"]
+    assert error["field"] == ("source" if route == "/jobs" else "source_path")
+    assert "loopback" in error["message"]
+    assert sum(store.counts().values()) == 0
+
+
+def test_a_spelled_out_loopback_webhook_is_refused(client, store, source, dest):
+    answer = client.post("/jobs", json={**good(source, dest), "notify_url": "http://%31%32%37.0.0.1:9/h"})
+    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "notify_url"
+    assert sum(store.counts().values()) == 0

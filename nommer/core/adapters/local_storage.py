@@ -10,12 +10,21 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from nommer.core.credentials import basic_auth
+from nommer.core.credentials import basic_auth, shown
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
 from nommer.core.netguard import AddressPolicy, opener, refused_reason
-from nommer.core.storage import Storage, redact
+from nommer.core.storage import Storage, folder_files, redact
 
 CHUNK = 1024 * 1024
+# What Linux file systems take: one name, and a whole path (PATH_MAX).
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+# The extended attribute nommer puts on every file it writes, so that a later
+# job may replace it (a job run again) while files nommer did not write stay.
+# It travels with the file, not with its name: a file put in its place by
+# someone else has no mark.
+OWN_MARK = "user.nommer.output"
+OWN_VALUE = b"1"
 
 
 def copy_stream(src, dst, total=None, progress=None, cancel=None, rate=0):
@@ -45,16 +54,24 @@ def copy_stream(src, dst, total=None, progress=None, cancel=None, rate=0):
                 time.sleep(ahead)
 
 
-def atomic_write(path, write):
+def atomic_write(path, write, mark=False, before_replace=None):
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it
-    into place, so that a reader sees either nothing or the whole file."""
+    into place, so that a reader sees either nothing or the whole file.
+
+    ``mark`` puts nommer's mark on the file (where the file system keeps
+    extended attributes); ``before_replace()`` is called last, just before
+    the rename, and may raise to leave ``path`` as it is."""
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.part")
     try:
         with open(tmp, "wb") as f:
             result = write(f)
             f.flush()
+            if mark:
+                _mark(f.fileno())
             os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -79,24 +96,58 @@ def _inside(path, folder):
     return path == folder or folder in path.parents
 
 
+def _mark(fd):
+    try:
+        os.setxattr(fd, OWN_MARK, OWN_VALUE)
+    except OSError:
+        pass  # a file system without extended attributes: the file stays unmarked
+
+
+def written_by_nommer(path):
+    """True when the file at ``path`` carries nommer's mark (see OWN_MARK)."""
+    try:
+        return os.getxattr(path, OWN_MARK, follow_symlinks=False) == OWN_VALUE
+    except OSError:
+        return False
+
+
+def check_path_length(path, field):
+    """Raise InvalidInput naming ``field`` when a name in ``path`` (text) is
+    longer than a file system takes, or the whole path is."""
+    data = os.fsencode(str(path))
+    if len(data) > MAX_PATH_BYTES:
+        raise InvalidInput(field, f"the path is {len(data)} bytes long; at most {MAX_PATH_BYTES} bytes are allowed")
+    for name in data.split(b"/"):
+        if len(name) > MAX_NAME_BYTES:
+            start = os.fsdecode(name[:24])
+            raise InvalidInput(
+                field, f"the name {start!r}... is {len(name)} bytes long; "
+                f"a file or folder name may have at most {MAX_NAME_BYTES} bytes")
+
+
 class FileStorage(Storage):
     """``file:///absolute/path`` confined to a list of root folders, never
-    at or inside an ``excluded`` path (nommer's own files: the job store,
-    other jobs' work folders, logs)."""
+    at or inside an ``excluded`` path (nommer's own files: the data folder,
+    the configuration file).
+
+    An existing file is replaced only when nommer wrote it (it carries
+    nommer's mark, see OWN_MARK) or ``allow_overwrite`` is set.
+    """
 
     schemes = ("file",)
 
-    def __init__(self, roots, excluded=(), rate=0):
+    def __init__(self, roots, excluded=(), rate=0, allow_overwrite=False):
         self.roots = [pathlib.Path(r).resolve() for r in roots]
         self.excluded = [pathlib.Path(r).resolve() for r in excluded]
         self.rate = rate
+        self.allow_overwrite = allow_overwrite
 
     def path_of(self, uri, field="uri"):
         parts = urllib.parse.urlsplit(uri)
         if parts.netloc not in ("", "localhost"):
             raise InvalidInput(
                 field,
-                f"{uri!r} names host {parts.netloc!r}; a file URI needs an absolute "
+                f"{shown(uri)!r} names host {parts.netloc.rpartition('@')[2]!r}; a file URI needs an absolute "
                 "path: file:///folder/file.mp4",
             )
         try:
@@ -106,52 +157,83 @@ class FileStorage(Storage):
         if "\x00" in raw:
             raise InvalidInput(field, "a file path cannot hold a NUL character (%00)")
         if not raw.startswith("/"):
-            raise InvalidInput(field, f"{uri!r} is not an absolute path; write file:///folder/file")
+            raise InvalidInput(field, f"{shown(uri)!r} is not an absolute path; write file:///folder/file")
         if parts.query or parts.fragment:
-            raise InvalidInput(field, f"{uri!r}: a file URI takes no ?query or #fragment")
-        path = pathlib.Path(raw).resolve()  # follows symbolic links and ..
+            raise InvalidInput(field, "a file URI takes no ?query or #fragment")
+        check_path_length(raw, field)
+        try:
+            path = pathlib.Path(raw).resolve()  # follows symbolic links and ..
+        except RuntimeError:  # Python 3.11 and 3.12 say "Symlink loop" so
+            raise InvalidInput(field, f"{raw} leads through a loop of symbolic links") from None
+        except OSError as e:
+            raise InvalidInput(field, f"{raw} cannot be used: {e.strerror or e}") from None
+        check_path_length(path, field)  # links followed, it may have grown
         self._confine(path, raw, field)
         return path
 
-    def _confine(self, path, shown, field):
+    def location(self, uri, field="uri"):
+        """Where ``uri`` leads, links and ``..`` followed, as a tuple of names;
+        two URIs of the same file or folder have the same one."""
+        return ("file", *self.path_of(uri, field).parts)
+
+    def _confine(self, path, shown_path, field):
         if not any(_inside(path, root) for root in self.roots):
             roots = ", ".join(str(r) for r in self.roots) or "none configured"
             raise InvalidInput(
                 field,
-                f"{shown} is outside the folders nommer may use ({roots}); "
+                f"{shown_path} is outside the folders nommer may use ({roots}); "
                 "add its folder to the file_roots setting",
             )
         for folder in self.excluded:
             if _inside(path, folder):
                 raise InvalidInput(
                     field,
-                    f"{shown} is among nommer's own files in the data folder ({folder}: "
-                    "the job store, work folders, logs); use another folder",
+                    f"{shown_path} is one of nommer's own files ({folder}: the data folder, "
+                    "with the job store, work folders and logs, or the configuration file); "
+                    "use another folder",
                 )
 
     def check(self, uri, *, write, field="uri"):
         path = self.path_of(uri, field)
-        if uri.endswith("/") or (path.exists() and path.is_dir()):
-            raise InvalidInput(field, f"{path} is a folder; name a file")
-        if path.exists() and not path.is_file():
-            raise InvalidInput(field, f"{path} is not a regular file (a device, pipe or socket)")
-        if write:
-            parent = next((p for p in path.parents if p.exists()), None)
-            if parent is None or not parent.is_dir():
-                raise InvalidInput(field, f"cannot create a file under {path.parent}")
-            if not os.access(parent, os.W_OK):
-                raise InvalidInput(field, f"{parent} is not writable")
+        try:
+            if uri.endswith("/") or (path.exists() and path.is_dir()):
+                raise InvalidInput(field, f"{path} is a folder; name a file")
+            if path.exists() and not path.is_file():
+                raise InvalidInput(field, f"{path} is not a regular file (a device, pipe or socket)")
+            if write:
+                parent = next((p for p in path.parents if p.exists()), None)
+                if parent is None or not parent.is_dir():
+                    raise InvalidInput(field, f"cannot create a file under {path.parent}")
+                if not os.access(parent, os.W_OK):
+                    raise InvalidInput(field, f"{parent} is not writable")
+                self._may_replace(path, field)
+        except OSError as e:
+            raise InvalidInput(field, f"{path} cannot be used: {e.strerror or e}") from None
+
+    def _may_replace(self, path, field):
+        """Raise InvalidInput unless writing ``path`` replaces nothing nommer
+        may not replace."""
+        if self.allow_overwrite or not os.path.lexists(path) or written_by_nommer(path):
+            return
+        raise InvalidInput(
+            field,
+            f"{path} exists and nommer did not write it; nommer replaces only files it "
+            "wrote itself for an earlier job (set allow_overwrite to let it replace any file)",
+        )
 
     def check_folder(self, uri, *, write, field="uri"):
         path = self.path_of(uri, field)
-        if path.exists() and not path.is_dir():
-            raise InvalidInput(field, f"{path} is a file; name a folder")
-        if write:
-            parent = next((p for p in (path, *path.parents) if p.exists()), None)
-            if parent is None or not parent.is_dir():
-                raise InvalidInput(field, f"cannot create a folder at {path}")
-            if not os.access(parent, os.W_OK):
-                raise InvalidInput(field, f"{parent} is not writable")
+        try:
+            if path.exists() and not path.is_dir():
+                raise InvalidInput(field, f"{path} is a file; name a folder")
+            if write:
+                parent = next((p for p in (path, *path.parents) if p.exists()), None)
+                if parent is None or not parent.is_dir():
+                    raise InvalidInput(field, f"cannot create a folder at {path}")
+                if not os.access(parent, os.W_OK):
+                    raise InvalidInput(field, f"{parent} is not writable")
+        except OSError as e:
+            raise InvalidInput(field, f"{path} cannot be used: {e.strerror or e}") from None
 
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         path = self.path_of(uri)
@@ -193,17 +275,35 @@ class FileStorage(Storage):
         return src
 
     def put(self, src_path, uri, progress=None, cancel=None):
-        path = self.path_of(uri)
+        path = self._destination(uri)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.path_of(uri)  # again: a folder made or swapped meanwhile must not lead out
             total = os.path.getsize(src_path)
             with open(src_path, "rb") as src:
-                size = atomic_write(path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate))
+                size = atomic_write(
+                    path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate),
+                    mark=True, before_replace=lambda: self._destination(uri))
             remove_stale_parts(path)
             return size
         except OSError as e:
             raise JobFailed(f"cannot write {path}: {e.strerror or e}", code="UPLOAD_FAILED") from None
+
+    def put_folder(self, src_dir, uri, progress=None, cancel=None):
+        # Every file is checked before the first is written, so that a
+        # refused one leaves the folder as it was.
+        for name in folder_files(src_dir):
+            self._destination(uri + name)
+        return super().put_folder(src_dir, uri, progress=progress, cancel=cancel)
+
+    def _destination(self, uri):
+        """The path of destination ``uri``; JobFailed when it may not be written."""
+        try:
+            path = self.path_of(uri, "destination")
+            self._may_replace(path, "destination")
+        except InvalidInput as e:
+            raise JobFailed(str(e), code="DESTINATION_INVALID") from None
+        return path
 
 
 class HttpStorage(Storage):
@@ -226,11 +326,11 @@ class HttpStorage(Storage):
     def check(self, uri, *, write, field="uri"):
         parts = urllib.parse.urlsplit(uri)
         if not parts.hostname:
-            raise InvalidInput(field, f"{redact(uri)!r} has no host")
+            raise InvalidInput(field, f"{shown(uri)!r} has no host")
         try:
             parts.port
         except ValueError:
-            raise InvalidInput(field, f"{redact(uri)!r} has a bad port") from None
+            raise InvalidInput(field, f"{shown(uri)!r} has a bad port") from None
         self.policy.check_url(uri, field)
 
     def fetch(self, uri, dest_path, progress=None, cancel=None):

@@ -99,6 +99,16 @@ class S3Storage(Storage):
         no trailing slash); no network call."""
         s3uri.parse(uri, field)
 
+    def location(self, uri, field="uri"):
+        """See Storage.location. S3 takes keys literally (``a//b`` and ``a/b``
+        are two objects), and so does this."""
+        # A folder URI ends in "/", which parse refuses for a file: parse
+        # the URI of a file in it and drop that name.
+        folder = uri.endswith("/")
+        where = s3uri.parse(uri + "x" if folder else uri, field)
+        names = where.key.split("/")
+        return ("s3", where.bucket, *(names[:-1] if folder else names))
+
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         location = s3uri.parse(uri, "source")
         client = self._client_for(location)
