@@ -280,7 +280,8 @@ class EncoderCore:
                                        cancel=task.cancel),
             task, "download",
         )
-        task.probe = ffmpeg.probe(self.ffmpeg_exe, task.source_path)
+        # ffmpeg reads the untrusted source here first: confined already.
+        task.probe = ffmpeg.probe(self.ffmpeg_exe, task.source_path, sandbox=self._sandbox(task))
         self._check_source(task)
         task.phases["download"] = 100
         self.set_state(task, State.ENCODING, probe=task.probe)
@@ -288,7 +289,7 @@ class EncoderCore:
     def _check_source(self, task):
         duration = task.probe.get("duration")
         empty = duration < 0.001 if duration is not None else not has_packets(
-            self.ffmpeg_exe, task.source_path)
+            self.ffmpeg_exe, task.source_path, sandbox=self._sandbox(task))
         if empty:
             raise JobFailed("the source lasts 0 seconds: there is nothing to encode", code="ZERO_DURATION")
         for index, output in enumerate(task.outputs):
@@ -361,7 +362,8 @@ class EncoderCore:
     def _describe(self, task, index):
         """Probe what output ``index`` became; an output ffmpeg left unreadable fails."""
         try:
-            task.facts[index] = results.describe(self.ffmpeg_exe, task.targets[index])
+            task.facts[index] = results.describe(self.ffmpeg_exe, task.targets[index],
+                                                 sandbox=self._sandbox(task))
         except JobFailed as e:
             self._mark(task, [index], outputs_mod.ERROR, error_code="ENCODE_FAILED",
                        error=f"ffmpeg finished but its output cannot be read: {e}")

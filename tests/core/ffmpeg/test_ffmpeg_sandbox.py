@@ -275,3 +275,33 @@ def test_rules_fit_each_path_and_abi(tmp_path):
     assert found[str(work)] & (sandbox_mod.FS_MAKE_SYM | sandbox_mod.FS_MAKE_FIFO | sandbox_mod.FS_EXECUTE) == 0
     with pytest.raises(sandbox_mod.SandboxError, match="/no/such: no such file or folder to allow"):
         sandbox_mod.rules(["/no/such"], [], [], abi=7)
+
+
+@needs_landlock
+def test_probes_read_only_the_work_folder(ffmpeg_exe, places, sample_clip):
+    from nommer.core.ffmpeg.probe import has_packets, probe
+
+    work, outside = places
+    inside = work / "source.mp4"
+    inside.write_bytes(sample_clip.read_bytes())
+    secret = outside / "secret.mp4"
+    secret.write_bytes(sample_clip.read_bytes())
+    box = Sandbox(write=(str(work),))
+    assert probe(ffmpeg_exe, inside, sandbox=box)["duration"] > 1
+    assert has_packets(ffmpeg_exe, inside, sandbox=box)
+    with pytest.raises(JobFailed, match="Permission denied") as err:
+        probe(ffmpeg_exe, secret, sandbox=box)
+    assert err.value.code == "SOURCE_UNREADABLE"
+    assert not has_packets(ffmpeg_exe, secret, sandbox=box)
+
+
+def test_a_probe_that_cannot_be_confined_ends_in_confinement_unavailable(ffmpeg_exe, places, sample_clip):
+    from nommer.core.ffmpeg.probe import probe
+
+    work, _ = places
+    inside = work / "source.mp4"
+    inside.write_bytes(sample_clip.read_bytes())
+    with pytest.raises(JobFailed) as err:
+        probe(ffmpeg_exe, inside, sandbox=Sandbox(write=(str(work),), read=("/no/such/lut.cube",)))
+    assert err.value.code == "CONFINEMENT_UNAVAILABLE"
+    assert "/no/such/lut.cube" in str(err.value)
