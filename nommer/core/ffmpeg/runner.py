@@ -61,7 +61,7 @@ class Sandbox:
     def wrap(self, argv, fsize=None):
         """``argv`` started through the sandbox wrapper, writing no file
         larger than ``fsize`` bytes."""
-        args = [sys.executable, "-I", "-S", _SANDBOX_SCRIPT, "--parent", str(os.getpid())]
+        args = [sys.executable, "-I", "-S", "-c", _SANDBOX_START, "--parent", str(os.getpid())]
         if self.landlock:
             args.append("--landlock")
         # Absolute: the wrapper starts in the run's cwd.
@@ -78,9 +78,15 @@ class Sandbox:
         return sum(folder_bytes(path) for path in self.write)
 
 
-# Run by path, not with -m: importing the nommer package would cost more
-# than the wrapper itself.
-_SANDBOX_SCRIPT = os.path.abspath(sandbox_mod.__file__)
+# Imported from its own folder, not as nommer.core.ffmpeg.sandbox: the
+# package would import far more than the wrapper needs. An import rather than
+# a script run by path, so that its cached bytecode is used (compiling it
+# would cost as much as the rest of the start). Appended, so that nothing
+# beside it can stand in for a module of the standard library.
+_SANDBOX_START = (
+    f"import sys; sys.path.append({os.path.dirname(os.path.abspath(sandbox_mod.__file__))!r}); "
+    "import sandbox; sandbox.main(sys.argv[1:])"
+)
 
 
 def folder_bytes(path):

@@ -1,4 +1,6 @@
 """Start ffmpeg confined: ``python -I -S sandbox.py [options] -- ffmpeg args...``
+(the runner imports it as a module from its folder instead, to use its
+cached bytecode: runner.Sandbox.wrap).
 
 A small exec wrapper between the encoder and ffmpeg. In this order it:
 
@@ -16,9 +18,9 @@ A small exec wrapper between the encoder and ffmpeg. In this order it:
 4. execs the program, which inherits all of it and cannot undo it
    (no_new_privs, hard limits).
 
-It runs as a script by path, importing only the standard library's os, sys,
-_signal, resource and ctypes, so that each ffmpeg run pays little for it (see
-docs/security.md, "Confinement"). Failures print one ``nommer sandbox:`` line
+It imports only the standard library's os, sys, _signal, resource and
+ctypes, so that each ffmpeg run pays little for it (see docs/security.md,
+"Confinement", and bench/sandbox_startup.py). Failures print one ``nommer sandbox:`` line
 on stderr and exit with :data:`EXIT_SANDBOX`; nothing runs unconfined when
 confinement was asked for.
 """
