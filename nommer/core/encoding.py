@@ -15,11 +15,12 @@ import threading
 import time
 import urllib.parse
 
-from nommer.core import credentials, ffmpeg, log, results
+from nommer.core import confinement, credentials, ffmpeg, log, results
 from nommer.core import outputs as outputs_mod
 from nommer.core import progress as progress_mod
 from nommer.core.error_codes import job_error_code
 from nommer.core.ffmpeg.probe import has_packets
+from nommer.core.ffmpeg.sandbox import landlock_abi
 from nommer.core.errors import (
     Canceled,
     InvalidInput,
@@ -56,6 +57,7 @@ class Task:
     phases: dict = dataclasses.field(default_factory=progress_mod.empty)
     notes: list = dataclasses.field(default_factory=list)
     run: object = None  # the PlanRun in progress, to stop it on cancel
+    landlock: bool = True  # whether its ffmpeg runs are confined (confinement.decide)
     last_progress_write: float = 0.0
 
     @property
@@ -96,6 +98,8 @@ class EncoderCore:
         self._tasks_lock = threading.Lock()
         self.log = log.get("nommer.encoder", encoder_id=encoder_id)
         self.box = credentials.SecretBox.from_config(config)
+        self.landlock_abi = landlock_abi()
+        confinement.check_start(config.confinement, self.landlock_abi, config.confinement_read_paths)
         self.stats = {"finished": 0, "failed": 0, "released": 0}
 
     # -- bookkeeping --------------------------------------------------------
@@ -244,17 +248,25 @@ class EncoderCore:
         job = task.job
         uris = credentials.real_uris(self.box, job)  # the job holds them with secrets hidden
         task.outputs = [dict(o) for o in job.outputs]
+        uses_options = False
         for index, output in enumerate(job.outputs):
             field = f"outputs[{index}]"
             try:
                 requested = ffmpeg.validate_output(output, field, self.presets)
             except InvalidInput as e:
                 raise JobFailed(str(e), code="OUTPUT_INVALID") from None
+            uses_options = uses_options or requested.preset is None
             try:
                 self.storage.check(uris["destinations"][index], write=True,
                                    field=f"{field}.destination", folder=requested.writes_folder)
             except InvalidInput as e:
                 raise JobFailed(str(e), code="DESTINATION_INVALID") from None
+        decision = confinement.decide(self.config.confinement, self.landlock_abi, uses_options)
+        if decision.refuse:
+            raise JobFailed(decision.refuse, code="CONFINEMENT_UNAVAILABLE")
+        if decision.warning:
+            self.log.warning(decision.warning, job_id=task.id)
+        task.landlock = decision.landlock
         task.workdir.mkdir(parents=True, exist_ok=True)
         suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(job.source).path).suffix
         task.source_path = task.workdir / f"source{suffix[:10]}"
@@ -268,7 +280,8 @@ class EncoderCore:
                                        cancel=task.cancel),
             task, "download",
         )
-        task.probe = ffmpeg.probe(self.ffmpeg_exe, task.source_path)
+        # ffmpeg reads the untrusted source here first: confined already.
+        task.probe = ffmpeg.probe(self.ffmpeg_exe, task.source_path, sandbox=self._sandbox(task))
         self._check_source(task)
         task.phases["download"] = 100
         self.set_state(task, State.ENCODING, probe=task.probe)
@@ -276,7 +289,7 @@ class EncoderCore:
     def _check_source(self, task):
         duration = task.probe.get("duration")
         empty = duration < 0.001 if duration is not None else not has_packets(
-            self.ffmpeg_exe, task.source_path)
+            self.ffmpeg_exe, task.source_path, sandbox=self._sandbox(task))
         if empty:
             raise JobFailed("the source lasts 0 seconds: there is nothing to encode", code="ZERO_DURATION")
         for index, output in enumerate(task.outputs):
@@ -305,19 +318,27 @@ class EncoderCore:
         task.targets = {t.index: t for t in targets}
         for plan in plans:
             task.notes.extend(plan.notes)
-        timeout = self.config.encode_timeout
-        deadline = time.monotonic() + timeout if timeout else None
+        limit, limit_code, limit_name = confinement.encode_limit(
+            self.config.encode_timeout, self.config.encode_time_factor,
+            self.config.encode_time_slack, duration)
+        deadline = time.monotonic() + limit if limit else None
+        sandbox = self._sandbox(task)
         total, done = len(task.outputs), 0
         queue = list(plans)
         while queue:
             plan = queue.pop(0)
             self._mark(task, plan.outputs, outputs_mod.ENCODING)
             try:
-                self._run(task, plan, duration, deadline, done, total)
+                self._run(task, plan, duration, deadline, done, total, sandbox)
             except JobFailed as e:
+                # Limits of the whole job: trying outputs one by one cannot help.
                 if e.code == "TIMED_OUT":
+                    self._mark(task, plan.outputs, outputs_mod.ERROR, write=False, error_code=limit_code,
+                               error=f"encoding took longer than {limit_name}")
+                    raise JobFailed(outputs_mod.failure_details(task.outputs), code=limit_code) from None
+                if e.code in ("OUTPUT_TOO_LARGE", "CONFINEMENT_UNAVAILABLE"):
                     self._mark(task, plan.outputs, outputs_mod.ERROR, write=False, error_code=e.code,
-                               error=f"encoding took longer than encode_timeout ({timeout:g} s)")
+                               error=str(e))
                     raise JobFailed(outputs_mod.failure_details(task.outputs), code=e.code) from None
                 if len(plan.outputs) > 1:
                     self.log.warning("shared run failed; trying its outputs one by one",
@@ -341,7 +362,8 @@ class EncoderCore:
     def _describe(self, task, index):
         """Probe what output ``index`` became; an output ffmpeg left unreadable fails."""
         try:
-            task.facts[index] = results.describe(self.ffmpeg_exe, task.targets[index])
+            task.facts[index] = results.describe(self.ffmpeg_exe, task.targets[index],
+                                                 sandbox=self._sandbox(task))
         except JobFailed as e:
             self._mark(task, [index], outputs_mod.ERROR, error_code="ENCODE_FAILED",
                        error=f"ffmpeg finished but its output cannot be read: {e}")
@@ -359,14 +381,25 @@ class EncoderCore:
         )
         return dataclasses.replace(plan, outputs=(index,))
 
-    def _run(self, task, plan, duration, deadline, done, total):
+    def _sandbox(self, task):
+        """How the job's ffmpeg runs are confined: writing only in its work
+        folder, reading only there (the source is downloaded there) and
+        ``confinement_read_paths``, within ``max_output_bytes``."""
+        source = task.source_path
+        return ffmpeg.Sandbox(
+            write=(str(task.workdir),), read=tuple(self.config.confinement_read_paths),
+            landlock=task.landlock, max_bytes=self.config.max_output_bytes or None,
+            uncounted=source.stat().st_size if source is not None and source.exists() else 0,
+        )
+
+    def _run(self, task, plan, duration, deadline, done, total, sandbox=None):
         """Run one plan, reporting its share of the encode phase."""
         weight = len(plan.outputs)
 
         def on_progress(percent):
             self.progress(task, "encode", (done * 100 + weight * percent) // total)
 
-        task.run = ffmpeg.PlanRun(plan, duration, on_progress, deadline=deadline)
+        task.run = ffmpeg.PlanRun(plan, duration, on_progress, deadline=deadline, sandbox=sandbox)
         if task.cancel.is_set():  # stopped before the run could be reached
             task.run = None
             raise Canceled("work on the job stopped")

@@ -42,19 +42,20 @@ MAX_RESULT_BYTES = 2048
 _MEDIA_FACTS = ("duration", "width", "height", "bitrate")
 
 
-def describe(ffmpeg_exe, target):
-    """Facts about the output ``target`` (a command.Target) made in the work folder.
+def describe(ffmpeg_exe, target, sandbox=None):
+    """Facts about the output ``target`` (a command.Target) made in the work
+    folder; ``sandbox`` confines the probes.
 
     A folder output's facts also hold ``durations``: seconds of each file
     whose duration is known ({relative path: seconds}).
     """
     if not target.folder:
         size = os.path.getsize(target.path)
-        facts = _media(probe(ffmpeg_exe, target.path, own=True), size, still=_still(target))
+        facts = _media(probe(ffmpeg_exe, target.path, own=True, sandbox=sandbox), size, still=_still(target))
         return {"size": size, **facts}
     if target.requested.kind == "hls":
-        return _hls(ffmpeg_exe, target.path)
-    return _images(ffmpeg_exe, target.path)
+        return _hls(ffmpeg_exe, target.path, sandbox)
+    return _images(ffmpeg_exe, target.path, sandbox)
 
 
 def finish(storage, facts, stored, destination, scratch, cancel=None, about=None):
@@ -187,14 +188,14 @@ def _media(info, size, still=False):
     }
 
 
-def _hls(ffmpeg_exe, folder):
+def _hls(ffmpeg_exe, folder, sandbox=None):
     renditions, playlists = [], {}
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".m3u8") or name == MASTER:
             continue
         segments = playlists[name] = media_segments(os.path.join(folder, name))
         size = sum(os.path.getsize(os.path.join(folder, seg)) for seg, _ in segments)
-        info = probe(ffmpeg_exe, os.path.join(folder, name), own=True)
+        info = probe(ffmpeg_exe, os.path.join(folder, name), own=True, sandbox=sandbox)
         renditions.append({"name": name[: -len(".m3u8")], "playlist": name, **_media(info, size)})
     renditions.sort(key=lambda r: -(r["height"] or 0) * (r["width"] or 0))
     ensure_master(folder, MASTER, renditions)
@@ -224,9 +225,9 @@ def ladder_facts(renditions, playlists, sizes):
     }
 
 
-def _images(ffmpeg_exe, folder):
+def _images(ffmpeg_exe, folder, sandbox=None):
     files = folder_files(folder)
-    first = _video(probe(ffmpeg_exe, os.path.join(folder, files[0]), own=True)) if files else None
+    first = _video(probe(ffmpeg_exe, os.path.join(folder, files[0]), own=True, sandbox=sandbox)) if files else None
     return {
         "size": sum(os.path.getsize(os.path.join(folder, f)) for f in files),
         "count": len(files),

@@ -1,6 +1,7 @@
 """A real ``python -m nommer.encoder`` process over a fresh data folder: jobs
 placed in the store and on the queue are fetched, encoded and uploaded."""
 
+import os
 import signal
 import time
 
@@ -234,3 +235,38 @@ def test_destination_outside_the_roots_fails_before_encoding(farm, tmp_path):
     assert "outputs[0].destination" in done.details and "file_roots" in done.details
     assert done.probe is None  # it never got as far as the source
     assert not (tmp_path / "elsewhere.mp4").exists()
+
+
+def test_a_jobs_ffmpeg_runs_confined_and_limited(farm, long_clip):
+    """The encoder starts ffmpeg through the sandbox: no new privileges (so
+    Landlock took hold, on kernels that have it) and the output budget as
+    its file size limit."""
+    from nommer.core.config import SETTINGS_BY_NAME
+    from nommer.core.ffmpeg.sandbox import landlock_abi
+
+    store = farm["parts"].store
+    job = place_job(farm["parts"], uri(long_clip),
+                    [{"destination": uri(farm["media"] / "confined.mp4"), "preset": "mp4-h264-720p"}])
+    work = farm["root"] / "data" / "work"
+    try:
+        pids = wait_for(lambda: [p for p in ffmpeg_processes_in(work) if encoding(p)], 60, "the encode to start")
+        status = open(f"/proc/{pids[0]}/status").read()
+        limits = open(f"/proc/{pids[0]}/limits").read()
+    finally:
+        JobService(store, farm["parts"].storage).cancel(job.id)
+    no_new_privs = next(line.split()[1] for line in status.splitlines() if line.startswith("NoNewPrivs:"))
+    assert no_new_privs == ("1" if landlock_abi() >= 1 else "0")
+    fsize = next(line.split()[3:5] for line in limits.splitlines() if line.startswith("Max file size"))
+    # The whole budget is left (the source does not count), as soft and
+    # hard limit: ffmpeg cannot raise it.
+    assert fsize == [str(SETTINGS_BY_NAME["max_output_bytes"].default)] * 2
+    wait_for(lambda: store.get(job.id).state == State.CANCELED, 10, "the job to be canceled")
+
+
+def encoding(pid):
+    """Whether process ``pid`` is an encode's ffmpeg itself (not its wrapper before the exec)."""
+    try:
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return False
+    return b"-progress" in argv and os.path.basename(argv[0]).startswith(b"ffmpeg")

@@ -18,11 +18,11 @@ from nommer.core.ffmpeg.preset import Preset
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE, PRESETS, Catalogue, catalogue, get_preset
 from nommer.core.ffmpeg.probe import probe
 from nommer.core.ffmpeg.progress import Progress, ProgressParser, percent
-from nommer.core.ffmpeg.runner import FfmpegRun, PlanRun, RunResult, run_plan
+from nommer.core.ffmpeg.runner import FfmpegRun, PlanRun, RunResult, Sandbox, run_plan
 
 __all__ = [
     "BUILT_IN_CATALOGUE", "Catalogue", "EncodeSpec", "FfmpegRun", "PRESETS", "Plan", "PlanRun",
-    "Preset", "Progress", "ProgressParser", "Requested", "RunResult", "Target", "build_commands",
+    "Preset", "Progress", "ProgressParser", "Requested", "RunResult", "Sandbox", "Target", "build_commands",
     "catalogue", "check_source", "get_preset", "parse_passes", "percent", "plan_job", "probe",
     "run_plan", "validate_output",
 ]

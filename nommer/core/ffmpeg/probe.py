@@ -4,12 +4,14 @@ With an input and no output, ffmpeg describes the input on stderr and exits 1
 ("At least one output file must be specified"); that is the normal case here.
 """
 
+import dataclasses
 import os
 import re
 import subprocess
 
 from nommer.core.errors import JobFailed
 from nommer.core.ffmpeg import sources
+from nommer.core.ffmpeg.sandbox import EXIT_SANDBOX
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>.+?), from ")
 _DURATION = re.compile(r"^\s*Duration: (?P<duration>[^,]+)(?:, start: [^,]+)?(?:, bitrate: (?P<bitrate>.+))?$")
@@ -24,7 +26,7 @@ _CHANNELS = {
 _NOISE = ("At least one output file must be specified",)
 
 
-def probe(ffmpeg, path, timeout=30, own=False):
+def probe(ffmpeg, path, timeout=30, own=False, sandbox=None):
     """Describe the media file at ``path``.
 
     Returns ``{"container", "duration", "bitrate", "streams"}``: container is
@@ -39,7 +41,9 @@ def probe(ffmpeg, path, timeout=30, own=False):
     see ``sources``) or PROBE_TIMEOUT, its message fit for the job's details.
     ``own=True`` is for files nommer made itself (an HLS output's playlists):
     they may be playlists, and may open files beside them, but still no
-    protocol other than ``file``.
+    protocol other than ``file``. ``sandbox`` (a runner.Sandbox) confines
+    ffmpeg: it reads an untrusted file; CONFINEMENT_UNAVAILABLE when it
+    cannot be set up.
     """
     path = os.path.abspath(path)  # a leading "/" stops "a:b.mp4" reading as protocol "a"
     if not os.path.exists(path):
@@ -49,7 +53,7 @@ def probe(ffmpeg, path, timeout=30, own=False):
     guard = ("-protocol_whitelist", "file") if own else sources.INPUT_GUARD
     argv = [ffmpeg, "-hide_banner", "-nostdin", *guard, "-i", path]
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        done = _run(argv, timeout, sandbox)
     except subprocess.TimeoutExpired:
         raise JobFailed(f"ffmpeg could not read the source within {timeout:g} s", code="PROBE_TIMEOUT") from None
     stderr = done.stderr.decode("utf-8", "replace")
@@ -67,7 +71,7 @@ def probe(ffmpeg, path, timeout=30, own=False):
     return info
 
 
-def has_packets(ffmpeg, path, timeout=30):
+def has_packets(ffmpeg, path, timeout=30, sandbox=None):
     """Whether the media file at ``path`` holds any packet at all.
 
     For sources whose duration ffmpeg does not know: an empty container
@@ -77,11 +81,24 @@ def has_packets(ffmpeg, path, timeout=30):
     argv = [ffmpeg, "-v", "error", "-nostdin", "-protocol_whitelist", "file",
             "-i", os.path.abspath(path), "-map", "0", "-c", "copy", "-t", "1", "-f", "framecrc", "-"]
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        done = _run(argv, timeout, sandbox)
     except subprocess.TimeoutExpired:
         return True  # slow to read is not empty; the encode will tell
     # framecrc writes "#" header lines, then one line per packet.
     return any(line and not line.startswith(b"#") for line in done.stdout.splitlines())
+
+
+def _run(argv, timeout, sandbox):
+    """ffmpeg run to the end, confined by ``sandbox`` when given (it writes nothing)."""
+    if sandbox is None:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    read_only = dataclasses.replace(sandbox, write=(), read=(*sandbox.write, *sandbox.read))
+    done = subprocess.run(read_only.wrap(argv, fsize=0), stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout)
+    stderr = done.stderr.decode("utf-8", "replace")
+    if done.returncode == EXIT_SANDBOX and "nommer sandbox:" in stderr:
+        raise JobFailed(f"ffmpeg could not be confined: {stderr.strip()[-500:]}", code="CONFINEMENT_UNAVAILABLE")
+    return done
 
 
 def parse_probe(stderr):

@@ -12,11 +12,13 @@ import threading
 import time
 
 from nommer.core.errors import Canceled, ConfigError, JobFailed
+from nommer.core.ffmpeg import sandbox as sandbox_mod
 from nommer.core.ffmpeg.progress import ProgressParser, percent
 
 TAIL_LINES = 40
 TAIL_CHARS = 4000
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+SIZE_CHECK_INTERVAL = 0.5  # seconds between two looks at what a run has written
 
 
 # ffmpeg gets SIGKILL if the encoder dies (even by SIGKILL) instead of
@@ -29,6 +31,80 @@ def _dying_with_parent(argv):
     if _SETPRIV is None:
         return list(argv)
     return [_SETPRIV, "--pdeathsig", "KILL", "--", *argv]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sandbox:
+    """How an ffmpeg run is confined and limited (see sandbox.py).
+
+    ``write``: the folders it may write (and read), the job's work folder;
+    ``read``: further files and folders it may only read; ``landlock``:
+    whether to confine it with Landlock at all (resource limits apply
+    either way); ``max_bytes``: the most the ``write`` folders may hold
+    besides ``uncounted`` bytes (the source downloaded there), None for no
+    limit. A run may write no file larger than what is left of it when it
+    starts, and is stopped as soon as the folders hold more.
+    """
+
+    write: tuple = ()
+    read: tuple = ()
+    landlock: bool = True
+    max_bytes: int | None = None
+    uncounted: int = 0
+
+    def left(self):
+        """Bytes the ``write`` folders may still take (None: no limit)."""
+        if self.max_bytes is None:
+            return None
+        return self.max_bytes - max(0, self.written() - self.uncounted)
+
+    def wrap(self, argv, fsize=None):
+        """``argv`` started through the sandbox wrapper, writing no file
+        larger than ``fsize`` bytes."""
+        args = [sys.executable, "-I", "-S", "-c", _SANDBOX_START, "--parent", str(os.getpid())]
+        if self.landlock:
+            args.append("--landlock")
+        # Absolute: the wrapper starts in the run's cwd.
+        for path in self.write:
+            args += ["--write", os.path.abspath(path)]
+        for path in self.read:
+            args += ["--read", os.path.abspath(path)]
+        if fsize is not None:
+            args += ["--fsize", str(max(0, int(fsize)))]
+        return [*args, "--", *argv]
+
+    def written(self):
+        """Bytes of the files under the ``write`` folders now."""
+        return sum(folder_bytes(path) for path in self.write)
+
+
+# Imported from its own folder, not as nommer.core.ffmpeg.sandbox: the
+# package would import far more than the wrapper needs. An import rather than
+# a script run by path, so that its cached bytecode is used (compiling it
+# would cost as much as the rest of the start). Appended, so that nothing
+# beside it can stand in for a module of the standard library.
+_SANDBOX_START = (
+    f"import sys; sys.path.append({os.path.dirname(os.path.abspath(sandbox_mod.__file__))!r}); "
+    "import sandbox; sandbox.main(sys.argv[1:])"
+)
+
+
+def folder_bytes(path):
+    """Sum of the sizes of the files under ``path`` (links not followed)."""
+    total = 0
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                total += folder_bytes(entry.path)
+            else:
+                total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            pass  # removed meanwhile
+    return total
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,19 +121,23 @@ class FfmpegRun:
     ``on_progress(percent)`` is called in run()'s thread whenever the whole
     percent rises (never falls), with 100 only after a clean exit; ``timeout`` bounds the
     run in seconds; ``cwd`` is where relative names an option may hold land.
+    ``sandbox`` (a Sandbox) confines and limits it; without one, ffmpeg only
+    dies with its parent.
     """
 
-    def __init__(self, argv, duration=None, on_progress=None, timeout=None, cwd=None):
+    def __init__(self, argv, duration=None, on_progress=None, timeout=None, cwd=None, sandbox=None):
         self.argv = list(argv)
         self.duration = duration
         self.on_progress = on_progress
         self.timeout = timeout
         self.cwd = cwd
+        self.sandbox = sandbox
         self.pid = None
+        self._size_checked = 0.0
         self._lock = threading.Lock()  # guards _proc, _reaped, _stop_reason
         self._proc = None
         self._reaped = False
-        self._stop_reason = None  # "canceled" or "timeout"
+        self._stop_reason = None  # "canceled", "timeout" or "too_large"
         self._timers = []
         self._tail = collections.deque(maxlen=TAIL_LINES)
 
@@ -65,7 +145,9 @@ class FfmpegRun:
         """Run ffmpeg to the end and return a RunResult.
 
         Raises Canceled after cancel(), JobFailed (ENCODE_FAILED, with the tail
-        of stderr; TIMED_OUT) when ffmpeg fails, and ConfigError when
+        of stderr; TIMED_OUT; OUTPUT_TOO_LARGE past the sandbox's max_bytes;
+        CONFINEMENT_UNAVAILABLE when the sandbox could not be set up) when
+        ffmpeg fails, and ConfigError when
         ffmpeg cannot be started. Whatever happens, including an exception
         from on_progress, the process is dead and reaped when run() returns.
         """
@@ -88,6 +170,8 @@ class FfmpegRun:
             self._proc.stdout.close()
             self._proc.stderr.close()
         result = RunResult(self._proc.returncode, time.monotonic() - started, self.stderr_tail())
+        if self._stop_reason is None and self._over_budget():
+            self._stop_reason = "too_large"  # written just before the end
         self._raise_for(result)
         if self.on_progress and last != 100:
             self.on_progress(100)
@@ -112,10 +196,18 @@ class FfmpegRun:
                 # checked here: through setpriv, a missing binary would only
                 # show as setpriv's failure
                 raise ConfigError(f"setting 'ffmpeg': {self.argv[0]!r} is not an executable program")
+            argv = [program, *self.argv[1:]]
+            if self.sandbox is not None:
+                left = self.sandbox.left()
+                if left is not None and left <= 0:
+                    raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
+                argv = self.sandbox.wrap(argv, fsize=left)  # it also makes ffmpeg die with us
+            else:
+                argv = _dying_with_parent(argv)
             try:
                 # Its own session, so one killpg reaches anything it starts.
                 self._proc = subprocess.Popen(
-                    _dying_with_parent([program, *self.argv[1:]]), stdin=subprocess.DEVNULL,
+                    argv, stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     start_new_session=True, cwd=self.cwd,
                 )
@@ -128,6 +220,8 @@ class FfmpegRun:
         last = None
         for raw in self._proc.stdout:
             progress = parser.feed(raw.decode("utf-8", "replace"))
+            if progress is not None and self._over_budget(every=SIZE_CHECK_INTERVAL):
+                self._kill("too_large")
             if progress is None or progress.seconds is None or progress.done or self._stop_reason:
                 continue
             # 100 waits for a clean exit: the output may still fail to close.
@@ -153,6 +247,28 @@ class FfmpegRun:
         if running:
             self._signal(signal.SIGTERM)
             self._after(KILL_GRACE, self._signal, signal.SIGKILL)
+
+    def _over_budget(self, every=0.0):
+        """Whether the run wrote more than its sandbox allows (looked at no
+        more often than ``every`` seconds)."""
+        if self.sandbox is None or self.sandbox.max_bytes is None:
+            return False
+        now = time.monotonic()
+        if now - self._size_checked < every:
+            return False
+        self._size_checked = now
+        return self.sandbox.left() < 0
+
+    def _kill(self, reason):
+        # At once: SIGTERM would let ffmpeg write its trailers first.
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+        self._signal(signal.SIGKILL)
+
+    def _too_large_message(self):
+        return (f"ffmpeg was stopped: the job's output would exceed {self.sandbox.max_bytes} bytes"
+                " (the max_output_bytes setting)")
 
     def _signal(self, sig):
         # Under the lock and only before reaping: until then the pid, which is
@@ -188,6 +304,11 @@ class FfmpegRun:
         if self._stop_reason == "timeout":
             raise JobFailed(f"ffmpeg did not finish within {self.timeout:g} s", code="TIMED_OUT")
         code = result.returncode
+        if self._stop_reason == "too_large" or (self.sandbox is not None and code == -signal.SIGXFSZ):
+            raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
+        if self.sandbox is not None and code == sandbox_mod.EXIT_SANDBOX and "nommer sandbox:" in result.stderr_tail:
+            raise JobFailed(f"ffmpeg could not be confined: {error_lines(result.stderr_tail)}",
+                            code="CONFINEMENT_UNAVAILABLE")
         if code != 0:
             how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
             raise JobFailed(f"ffmpeg failed ({how}): {error_lines(result.stderr_tail)}", code="ENCODE_FAILED")
@@ -209,11 +330,12 @@ class PlanRun:
     Each pass counts for an equal share of the progress; cancel() from any
     thread stops the running pass and keeps later ones from starting.
     ``timeout`` bounds each pass; ``deadline`` (a time.monotonic() value)
-    bounds them all together.
+    bounds them all together; ``sandbox`` (a Sandbox) confines each pass.
     """
 
-    def __init__(self, plan, duration=None, on_progress=None, timeout=None, deadline=None):
+    def __init__(self, plan, duration=None, on_progress=None, timeout=None, deadline=None, sandbox=None):
         self.plan = plan
+        self.sandbox = sandbox  # for every pass
         self.duration = duration
         self.on_progress = on_progress
         self.timeout = timeout  # per pass
@@ -234,7 +356,7 @@ class PlanRun:
                     raise Canceled("encoding was canceled")
                 self._current = FfmpegRun(
                     argv, self.duration, self._reporter(index, count), self._pass_timeout(),
-                    cwd=self.plan.workdir,
+                    cwd=self.plan.workdir, sandbox=self.sandbox,
                 )
             results.append(self._current.run())
         return results
