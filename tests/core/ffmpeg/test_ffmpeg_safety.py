@@ -26,7 +26,8 @@ def refused(side, *pairs):
     # A flag given to a value-taking option would take nommer's next argument.
     ((("f", None),), "needs a value"),
     ((("c:v", None),), "needs a value"),
-    ((("benchmark", None), ("c:v", "libx264")), "needs a value"),
+    ((("seek_timestamp", None), ("c:v", "libx264")), "needs a value"),  # takes a value in ffmpeg 7+
+    ((("copypriorss", None),), "needs a value"),
     # Values that are URLs to ffmpeg, or read as options.
     ((("metadata", "tcp:10.0.0.1:6379"),), "protocol 'tcp'"),
     ((("metadata", "subfile,,start,0,end,0,,:etc/passwd"),), "protocol 'subfile'"),
