@@ -12,6 +12,7 @@ from nommer.core.errors import InvalidInput
 from nommer.core.ffmpeg import endless
 from nommer.core.ffmpeg.codec_params import PARAM_LISTS, REFUSED_LISTS, check_param_list
 from nommer.core.ffmpeg.filtergraph import split_filters
+from nommer.core.ffmpeg.tokens import filter_options
 from nommer.core.ffmpeg.valueless import GROUP_SEPARATORS, NEGATABLE, takes_no_value
 
 OPTION_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:.\-]*$")
@@ -221,4 +222,24 @@ def check_filtergraph(name, value, place):
                 place,
                 f"filter {f.name!r} is not allowed; allowed filters: {', '.join(sorted(ALLOWED_FILTERS))}",
             )
+        _check_filter_options(name, f, place)
         endless.check_filter(name, f, place)
+
+
+def _check_filter_options(name, f, place):
+    # The filter's options as ffmpeg reads them, after both rounds of
+    # unescaping: "scale=\\/w=\\/etc/passwd" is option "/w" read from the
+    # file /etc/passwd (which ffmpeg then quotes in its error message).
+    for key, value in filter_options(f.args):
+        if key is not None and key.startswith("/"):
+            raise InvalidInput(
+                place,
+                f"filter {f.name!r} of -{name} may not take option {key[1:]!r} from a file "
+                "(a name starting with '/' reads the value from that file)",
+            )
+        if any(pattern.search(value) for pattern in _PATHS):
+            raise InvalidInput(
+                place,
+                f"a value of filter {f.name!r} of -{name} looks like a file path; "
+                "ffmpeg may only use the job's own files",
+            )
