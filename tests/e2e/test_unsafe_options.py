@@ -51,6 +51,7 @@ def test_the_attack_is_refused_at_submit_and_nothing_is_written(feeder, places):
     assert "-x264-params" in body["error"]["message"] and "'dump_yuv'" in body["error"]["message"]
     assert feeder.get("/jobs")[1]["jobs"] == []
     assert not target.exists() and not out.exists()
+    assert list(places["root"].rglob("zz.pth")) == []
 
 
 def test_past_the_feeder_a_real_encoder_refuses_it_too(places):
@@ -71,6 +72,7 @@ def test_past_the_feeder_a_real_encoder_refuses_it_too(places):
         assert "dump_yuv" in done.details
         assert not target.exists() and not out.exists()
         assert list(places["outside"].iterdir()) == []
+        assert list(places["root"].rglob("zz.pth")) == []
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
