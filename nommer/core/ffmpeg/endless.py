@@ -67,15 +67,13 @@ def check_filter(option, f, place):
 
 
 def check_apad(what, args, place):
-    given = _named(what, args, APAD, place)
     bounded = False
-    for key in ("pad_len", "whole_len"):
-        if key in given:
-            _count(what, key, given[key], MAX_PAD_SAMPLES, place)
+    for key, value in _named(what, args, APAD, place):
+        if key in ("pad_len", "whole_len"):
+            _count(what, key, value, MAX_PAD_SAMPLES, place)
             bounded = True
-    for key in ("pad_dur", "whole_dur"):
-        if key in given:
-            _duration(what, key, given[key], place)
+        elif key in ("pad_dur", "whole_dur"):
+            _duration(what, key, value, place)
             bounded = True
     if not bounded:
         raise InvalidInput(
@@ -86,18 +84,17 @@ def check_apad(what, args, place):
 
 
 def _check_tpad(what, args, place):
-    given = _named(what, args, TPAD, place)
-    for key in ("start", "stop"):
-        if key in given:
-            _count(what, key, given[key], MAX_PAD_FRAMES, place)
-    for key in ("start_duration", "stop_duration"):
-        if key in given:
-            _duration(what, key, given[key], place)
+    for key, value in _named(what, args, TPAD, place):
+        if key in ("start", "stop"):
+            _count(what, key, value, MAX_PAD_FRAMES, place)
+        elif key in ("start_duration", "stop_duration"):
+            _duration(what, key, value, place)
 
 
 def _named(what, args, order, place):
-    """The filter's options by name, positional ones named by ``order``."""
-    named = {}
+    """The filter's options as (name, value), positional ones named by
+    ``order``; every one is checked, not only the last of a name."""
+    named = []
     positional = list(order)
     for key, value in filter_options(args):
         if key is None:
@@ -106,7 +103,7 @@ def _named(what, args, order, place):
             key = positional.pop(0)
         else:
             positional = []  # ffmpeg takes no positional value after a named one
-        named[key] = value
+        named.append((key, value))
     return named
 
 

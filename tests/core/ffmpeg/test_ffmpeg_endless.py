@@ -23,6 +23,8 @@ F = "outputs[0].options"
     ("infile_options", [["stream_loop", -1]], "-stream_loop"),
     ("outfile_options", [["af", "volume=1,apad=packet_size=4096"]], "apad filter"),
     ("outfile_options", [["af", "apad=pad_len=-1"]], "pad_len"),
+    ("outfile_options", [["af", "apad=pad_dur=2:pad_len=-1"]], "pad_len"),
+    ("outfile_options", [["vf", "tpad=stop=-1:stop=2"]], "stop"),
     ("outfile_options", [["af", "apad=pad_len=-1+0"]], "pad_len"),  # ffmpeg would evaluate it
     ("outfile_options", [["af", "apad=4096:-1"]], "pad_len"),  # positional
     ("outfile_options", [["af", "apad=whole_dur=1e9"]], "whole_dur"),
@@ -79,3 +81,15 @@ def test_what_passes_really_ends_where_nommer_read_it_does(graph, seconds, ffmpe
                    check=True, timeout=30)
     samples = (out.stat().st_size - 44) // 2
     assert abs(samples / 48000 - seconds) < 0.1
+
+
+@pytest.mark.parametrize("graph, frames", [
+    ("tpad=0:5", 10), ("tpad=stop=3:stop_mode=clone", 8), (r"tpad=stop_duration='0.4'", 15),
+])
+def test_tpad_pads_as_many_frames_as_nommer_read(graph, frames, ffmpeg_exe, tmp_path):
+    parse_passes([{"outfile_options": [["vf", graph]]}], F)
+    out = tmp_path / "o.gray"
+    subprocess.run([ffmpeg_exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=s=16x16:r=25:d=0.2", "-vf", graph, "-pix_fmt", "gray", "-f", "rawvideo", str(out)],
+                   check=True, timeout=30)
+    assert out.stat().st_size // 256 == frames
