@@ -80,6 +80,12 @@ def test_encoders_get_the_same_presets_through_the_environment(tmp_path):
     ('[presets.mp4-h264-720p]\ndescription = "d"\nextension = "mp4"\nargs = ["-an"]',
      "presets.mp4-h264-720p: is a built-in preset"),
     ('presets = 3', "setting 'presets'"),
+    # An operator's own preset passes the same checks as options from the API.
+    ('[presets.x]\ndescription = "d"\nextension = "mp4"\n'
+     'args = ["-c:v", "libx264", "-x264-params", "keyint=2:dump_yuv=\\\\/tmp/x"]',
+     "presets.x.args[3]: -x264-params key 'dump_yuv' is not allowed"),
+    ('[presets.x]\ndescription = "d"\nextension = "mp4"\nargs = ["-c:v", "libx264", "-benchmark", "img%03d.png"]',
+     "presets.x.args[3]: option -benchmark takes no value"),
 ])
 def test_bad_operator_presets_stop_the_start_naming_the_place(tmp_path, table, message):
     with pytest.raises(ConfigError) as err:

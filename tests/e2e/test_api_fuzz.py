@@ -62,9 +62,12 @@ def near_miss(draw, media):
     """A body of the right shape with its URIs, presets and options drawn
     from inputs that have broken things before."""
     uri = nasty_uris(media)
-    option = st.tuples(st.sampled_from(["c:v", "an", "f", "vf", "i", "safe", "metadata", "-x", "1"]),
+    option = st.tuples(st.sampled_from(["c:v", "an", "f", "vf", "i", "safe", "metadata", "-x", "1",
+                                        "x264-params", "benchmark", "stream_loop"]),
                        st.none() | st.sampled_from(["libx264", "tcp:h:1", "-i", "hls", "movie=x",
-                                                    "scale=-2:240", "/etc/passwd", ""])
+                                                    "scale=-2:240", "/etc/passwd", "",
+                                                    "dump_yuv=\\/tmp/x", "keyint='2'\\:x", "-1",
+                                                    "apad", "img%03d.png"])
                        | st.integers() | st.floats(allow_nan=True))
     output = st.fixed_dictionaries({"destination": uri}, optional={
         "preset": st.sampled_from(PRESETS),

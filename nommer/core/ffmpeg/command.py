@@ -193,7 +193,9 @@ def passes_plan(ffmpeg, source_path, target, workdir):
         last = n == len(spec.passes)
         if last and spec.faststart:
             output_args = _with_faststart(output_args)
-        argv = [ffmpeg, *GLOBAL_ARGS, *INPUT_GUARD, *input_args, "-i", source, *output_args]
+        # The guard goes last before "-i": it belongs to the source's group of
+        # options whatever came before, and overrides anything set there.
+        argv = [ffmpeg, *GLOBAL_ARGS, *input_args, *INPUT_GUARD, "-i", source, *output_args]
         if two_pass:
             argv += ["-pass", str(n), "-passlogfile", passlog]
         if last:

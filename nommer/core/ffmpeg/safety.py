@@ -9,7 +9,11 @@ ffmpeg itself. Everything refused is refused with the reason, naming the place.
 import re
 
 from nommer.core.errors import InvalidInput
+from nommer.core.ffmpeg import endless
+from nommer.core.ffmpeg.codec_params import PARAM_LISTS, REFUSED_LISTS, check_param_list
 from nommer.core.ffmpeg.filtergraph import split_filters
+from nommer.core.ffmpeg.tokens import filter_options
+from nommer.core.ffmpeg.valueless import GROUP_SEPARATORS, NEGATABLE, takes_no_value
 
 OPTION_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:.\-]*$")
 
@@ -50,6 +54,11 @@ REFUSED_OPTIONS = {
     "enable_drefs": "it lets the MOV demuxer open other files the source names",
     "use_absolute_path": "it lets the MOV demuxer open other files the source names",
     "stdin": "ffmpeg has nothing to read on its standard input",
+    **{sep: "it starts a new group of options, so options before it would miss the source"
+       for sep in GROUP_SEPARATORS - {"i"}},
+    **{flag: "it writes a line for every packet or frame to ffmpeg's log, which nommer reads"
+       for flag in ("dump", "hex", "debug_ts", "benchmark_all", "print_graphs")},
+    **{name: f"it holds a key=value list that {reason}" for name, reason in REFUSED_LISTS.items()},
     **{info: "it makes ffmpeg print information and stop without encoding" for info in (
         "h", "help", "version", "buildconf", "formats", "muxers", "demuxers", "devices",
         "codecs", "decoders", "encoders", "bsfs", "protocols", "filters", "pix_fmts",
@@ -67,21 +76,22 @@ ALLOWED_FORMATS = frozenset({
 
 FILTER_OPTIONS = frozenset({"vf", "af", "filter", "filter_complex", "lavfi"})
 
-# The options that take no value. ffmpeg reads the argument after any other
-# option as its value: a value-taking option given as a bare flag would take
-# the next argument nommer places, and a value given to one of these would
-# stand alone on the command line, where ffmpeg reads it as an output file
-# (even a URL such as tcp:host:port). So a null value is for these only, and
-# these take no value.
+# The options that take no value are those of valueless.py, found by asking
+# the bundled ffmpeg. ffmpeg reads the argument after any other option as its
+# value: a value-taking option given as a bare flag would take the next
+# argument nommer places, and a value given to a value-less one would stand
+# alone on the command line, where ffmpeg reads it as an output file (even a
+# URL such as tcp:host:port) and ends the group of options before it. So a
+# null value is for value-less options only, and these take no value. Of
+# them, these may be given (and "no" + a boolean one):
 FLAG_OPTIONS = frozenset({
     "an", "vn", "sn", "dn", "shortest", "copyts", "start_at_zero", "bitexact",
-    "find_stream_info", "accurate_seek", "seek_timestamp", "autorotate", "autoscale",
-    "force_fps", "copyinkf", "copypriorss", "fix_sub_duration", "ignore_unknown",
-    "copy_unknown", "re", "display_hflip", "display_vflip", "xerror",
-    "auto_conversion_filters",
+    "find_stream_info", "accurate_seek", "autorotate", "autoscale", "force_fps", "copyinkf",
+    "fix_sub_duration", "fix_sub_duration_heartbeat", "ignore_unknown", "copy_unknown", "re",
+    "display_hflip", "display_vflip", "xerror", "auto_conversion_filters", "benchmark",
+    "hide_banner", "recast_media",
 })
-_NEGATABLE = FLAG_OPTIONS - {"an", "vn", "sn", "dn", "re"}
-FLAGS = FLAG_OPTIONS | {"no" + name for name in _NEGATABLE}
+FLAGS = FLAG_OPTIONS | {"no" + name for name in FLAG_OPTIONS & NEGATABLE}
 
 # ffmpeg's protocols (ffmpeg -protocols, and a few that builds may add). A
 # value that starts "name:" with one of these would be a URL to ffmpeg
@@ -131,19 +141,25 @@ def check_option(name, value, place):
     ``name`` has no leading dash; ``value`` is text or None (a bare flag).
     """
     base = check_name(name, place)
-    if value is None:
+    if takes_no_value(base):
+        if value is not None:
+            raise InvalidInput(
+                place,
+                f"option -{name} takes no value; give null (ffmpeg would read {value!r} as an output "
+                "file and end the options before it)",
+            )
         if base not in FLAGS:
             raise InvalidInput(
                 place,
-                f"option -{name} needs a value; null is only for options that take none "
-                f"({', '.join(sorted(FLAG_OPTIONS))}), because ffmpeg would take the "
-                "next argument as the value of -" + name,
+                f"option -{name} is not allowed; the flags nommer lets through: {', '.join(sorted(FLAG_OPTIONS))}",
             )
         return
-    if base in FLAGS:
+    if value is None:
         raise InvalidInput(
             place,
-            f"option -{name} takes no value; give null (ffmpeg would read {value!r} as a file name)",
+            f"option -{name} needs a value; null is only for options that take none "
+            f"({', '.join(sorted(FLAG_OPTIONS))}), because ffmpeg would take the "
+            "next argument as the value of -" + name,
         )
     check_value(name, value, place)
     if base == "f" and value not in ALLOWED_FORMATS:
@@ -151,6 +167,9 @@ def check_option(name, value, place):
             place,
             f"format {value!r} is not allowed; allowed formats: {', '.join(sorted(ALLOWED_FORMATS))}",
         )
+    if base in PARAM_LISTS:
+        check_param_list(name, base, value, place)
+    endless.check_option(name, base, value, place)
     if base in FILTER_OPTIONS:
         check_filtergraph(name, value, place)
 
@@ -202,4 +221,25 @@ def check_filtergraph(name, value, place):
             raise InvalidInput(
                 place,
                 f"filter {f.name!r} is not allowed; allowed filters: {', '.join(sorted(ALLOWED_FILTERS))}",
+            )
+        _check_filter_options(name, f, place)
+        endless.check_filter(name, f, place)
+
+
+def _check_filter_options(name, f, place):
+    # The filter's options as ffmpeg reads them, after both rounds of
+    # unescaping: "scale=\\/w=\\/etc/passwd" is option "/w" read from the
+    # file /etc/passwd (which ffmpeg then quotes in its error message).
+    for key, value in filter_options(f.args):
+        if key is not None and key.startswith("/"):
+            raise InvalidInput(
+                place,
+                f"filter {f.name!r} of -{name} may not take option {key[1:]!r} from a file "
+                "(a name starting with '/' reads the value from that file)",
+            )
+        if any(pattern.search(value) for pattern in _PATHS):
+            raise InvalidInput(
+                place,
+                f"a value of filter {f.name!r} of -{name} looks like a file path; "
+                "ffmpeg may only use the job's own files",
             )
