@@ -31,7 +31,7 @@ from nommer.core.errors import (
     StaleWrite,
     TransientError,
 )
-from nommer.core.jobs import FINAL_STATES, UNFINISHED_STATES, Job, State, utcnow
+from nommer.core.jobs import FINAL_STATES, UNFINISHED_STATES, Job, State, parse_time, utcnow
 from nommer.core.store import (
     PREDECESSORS,
     JobStore,
@@ -212,14 +212,27 @@ class DynamoDbJobStore(JobStore):
             "version": _n(job.version),
             "data": _s(json.dumps(job.to_dict(), separators=(",", ":"))),
         }
-        if job.is_final and self.retention_days > 0:
-            item[TTL_ATTRIBUTE] = _n(time.time() + self.retention_days * DAY)
+        expires = self.expires_at(job)
+        if expires is not None:
+            item[TTL_ATTRIBUTE] = _n(expires)
         size = item_size(item)
         if size > MAX_ITEM_BYTES:
             raise RecordTooLarge(
                 f"job {job.id}: its record is {size} bytes, more than the "
                 f"{MAX_ITEM_BYTES} bytes of one DynamoDB item")
         return item
+
+    def expires_at(self, job):
+        """Epoch seconds when DynamoDB may delete ``job``: ``retention_days``
+        after it finished; None while it is unfinished or retention is off."""
+        if not job.is_final or self.retention_days <= 0:
+            return None
+        try:
+            finished = parse_time(job.finished_at)
+        except ValueError:  # not nommer's format: count from now
+            finished = None
+        start = finished.timestamp() if finished is not None else time.time()
+        return start + self.retention_days * DAY
 
     @staticmethod
     def _job(item):
@@ -374,9 +387,14 @@ class DynamoDbJobStore(JobStore):
 def table_name(config):
     """The ``dynamodb_table`` setting, or ``<cluster>-jobs``."""
     name = config.dynamodb_table or f"{config.cluster}-jobs"
+    return check_table_name(name, "dynamodb_table" if config.dynamodb_table else "cluster")
+
+
+def check_table_name(name, setting):
+    """``name`` if DynamoDB takes it as a table name, else ConfigError naming ``setting``."""
     if not 3 <= len(name) <= 255 or not all(c.isascii() and (c.isalnum() or c in "_-.")
                                             for c in name):
-        setting = "dynamodb_table" if config.dynamodb_table else "cluster"
-        raise ConfigError(f"setting {setting!r}: makes the DynamoDB table name {name!r}, but "
+        shown = f"setting {setting!r}" if not setting.startswith("-") else setting
+        raise ConfigError(f"{shown}: makes the DynamoDB table name {name!r}, but "
                           "table names are 3 to 255 letters, digits, '_', '-' and '.'")
     return name
