@@ -127,7 +127,7 @@ SETTINGS = [
     # (its default chain, AWS_ENDPOINT_URL...), never settings.
     Setting("aws_region", "str", "", "AWS region of the queues, job store, instances and buckets; empty uses boto3's default (AWS_DEFAULT_REGION, the AWS config file) and, on an encoder instance, the instance's own region."),
     Setting("cluster", "str", "nommer", "Name of this farm on AWS: it prefixes the queue names and tags its encoder instances (`nommer:cluster`), so several farms can share an account. Letters, digits, hyphens and underscores."),
-    Setting("dynamodb_table", "str", "", "Name of the DynamoDB table of the job store (`store = \"dynamodb\"`); empty means `<cluster>-jobs`. The feeder creates it when it does not exist (docs/stores.md has its layout)."),
+    Setting("dynamodb_table", "str", "", "Name of the DynamoDB table of the job store (`store = \"dynamodb\"`); empty means `<cluster>-jobs`. Created (on-demand capacity, TTL on) when it does not exist; one made beforehand, by a CloudFormation stack say, is used as it is (docs/stores.md has its layout)."),
     Setting("sqs_queue_prefix", "str", "", "Prefix of the SQS queue names; empty means `<cluster>-`. The queues are `<prefix>new-jobs` and `<prefix>state-changes`, each with a `-dead` dead-letter queue."),
     Setting("ec2_launch_template", "str", "", "Launch template of encoder instances: its name, or its id (`lt-...`). The `ec2_*` settings below, when set, override what it holds."),
     Setting("ec2_launch_template_version", "str", "$Default", "Version of `ec2_launch_template`: a number, `$Default` or `$Latest`."),
