@@ -59,7 +59,8 @@ def job_of(attributes):
         parts = int(values["parts"])
         text = "".join(values[f"d{i:03d}"] for i in range(parts))
     except KeyError as e:
-        raise ValueError(f"no attribute {e.args[0]!r}: not a job of nommer's SimpleDB store") from None
+        raise ValueError(f"no attribute {e.args[0]!r}: "
+                         "not a job of nommer's SimpleDB store") from None
     except ValueError:
         raise ValueError("attribute 'parts' is not a number") from None
     try:

@@ -169,7 +169,8 @@ class Throttler:
                             status, answer = reply.status, reply.read()
                             kind = reply.headers.get("Content-Type")
                     except urllib.error.HTTPError as error:
-                        status, answer, kind = error.code, error.read(), error.headers.get("Content-Type")
+                        status, answer = error.code, error.read()
+                        kind = error.headers.get("Content-Type")
                     self.send_response(status)
                     self.send_header("Content-Type", kind or "application/x-amz-json-1.0")
                 self.send_header("Content-Length", str(len(answer)))

@@ -2,7 +2,6 @@
 SimpleDB server) into DynamoDB (moto's server): from the live domain or
 from export files, once, with counts and clear errors."""
 
-import dataclasses
 import gzip
 import json
 import os
@@ -38,8 +37,8 @@ def source(env, unique):
         "sdb", endpoint_url=env["AWS_ENDPOINT_URL_SIMPLEDB"]))
 
     def new(n):
-        return store.create(Job.new(f"s3://b/in/{n}.mov",
-                                    [{"destination": f"s3://b/o/{n}.mp4", "preset": "mp4-h264-480p"}]))
+        outputs = [{"destination": f"s3://b/o/{n}.mp4", "preset": "mp4-h264-480p"}]
+        return store.create(Job.new(f"s3://b/in/{n}.mov", outputs))
 
     pending = new(0)
     running = store.update(new(1).transition(State.DOWNLOADING, encoder_id="i-1"))
@@ -50,8 +49,7 @@ def source(env, unique):
 
 
 def run(*argv):
-    code = migrate.main(list(argv))
-    return code
+    return migrate.main(list(argv))
 
 
 def test_the_live_domain_is_copied_once(source, unique, capsys):

@@ -318,7 +318,8 @@ class DynamoDbJobStore(JobStore):
         for states in attempts:
             values = {":v": _n(job.version),
                       **{f":s{i}": _s(s) for i, s in enumerate(states)}}
-            condition = (f"#version = :v AND #state IN ({', '.join(f':s{i}' for i in range(len(states)))})")
+            marks = ", ".join(f":s{i}" for i in range(len(states)))
+            condition = f"#version = :v AND #state IN ({marks})"
             counted = new_state.is_final and new_state.value not in states
             if self._put(item, condition, {"#version": "version", "#state": "state"}, values,
                          count_state=new_state.value if counted else None):
