@@ -104,3 +104,23 @@ def test_simpledb_deletes_in_bounded_batches(tmp_path, simpledb_client):
     assert len(store.list(limit=50)[0]) == 5
     assert store.purge_expired(batches=1) == 5
     assert store.list(limit=50)[0] == []
+
+
+def test_a_backlog_is_deleted_over_several_creates(kind, tmp_path, simpledb_client, monkeypatch):
+    import nommer.core.adapters.simpledb_store as simpledb_mod
+    import nommer.core.adapters.sqlite_store as sqlite_mod
+
+    module = sqlite_mod if kind == "sqlite" else simpledb_mod
+    monkeypatch.setattr(module, "PURGE_BATCHES", 1)
+    monkeypatch.setattr(module, "PURGE_BATCH", 2)
+    store = make_store(kind, tmp_path, simpledb_client, days=30)
+    store.retention_days = 0  # fill without purging
+    for n in range(5):
+        finished_long_ago(store, n)
+    store.retention_days = 30
+
+    left = []
+    for n in range(4):  # each create deletes one round of 2 while some remain
+        store.create(new_job(10 + n))
+        left.append(sum(1 for j in store.list(limit=50)[0] if j.is_final))
+    assert left == [3, 1, 0, 0]

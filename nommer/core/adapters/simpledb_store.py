@@ -7,8 +7,9 @@ most 1000 bytes each (SimpleDB's values stop at 1024). Numbers are zero-padded
 and times are ISO 8601 in UTC, so SimpleDB's text comparisons sort them right.
 Every update is a conditional put on the version (``Expected``), so a stale
 writer loses; reads that decide something are consistent. Jobs in a final
-state not changed for ``retention_days`` are deleted at most once an hour on
-a create, at most ``PURGE_BATCHES`` batches of 25 at a time.
+state not changed for ``retention_days`` are deleted on a create, at most
+``PURGE_BATCHES`` batches of 25 a round: once an hour, or on the next create
+while a backlog remains.
 """
 
 import dataclasses
@@ -48,7 +49,7 @@ REGIONS = ("us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1",
            "ap-southeast-2", "ap-northeast-1", "sa-east-1")
 PURGE_EVERY = 3600.0
 PURGE_BATCH = 25  # BatchDeleteAttributes' most
-PURGE_BATCHES = 20  # per purge: a long backlog goes over several hours
+PURGE_BATCHES = 20  # per round, so no create waits long
 
 
 def quote(value):
@@ -186,8 +187,9 @@ class SimpleDbJobStore(JobStore):
             raise ValueError(f"a new job has version 0, not {job.version}")
         stored = dataclasses.replace(job, version=1)
         if self.retention_days > 0 and time.monotonic() >= self._next_purge:
-            self._next_purge = time.monotonic() + PURGE_EVERY
-            self.purge_expired()
+            # A full round may have left more behind: the next create goes on.
+            full = self.purge_expired() == PURGE_BATCH * PURGE_BATCHES
+            self._next_purge = time.monotonic() + (0.0 if full else PURGE_EVERY)
         try:
             self._put(stored, {"Name": "version", "Exists": False})
         except botocore.exceptions.ClientError as e:
@@ -254,7 +256,7 @@ class SimpleDbJobStore(JobStore):
                 counts[state] = total
         return counts
 
-    def purge_expired(self, now=None, batches=PURGE_BATCHES):
+    def purge_expired(self, now=None, batches=None):
         """Delete jobs in a final state unchanged for ``retention_days`` (none
         when it is 0), at most ``batches`` × 25; returns how many."""
         if self.retention_days <= 0:
@@ -264,7 +266,7 @@ class SimpleDbJobStore(JobStore):
             "%Y-%m-%dT%H:%M:%S.%fZ")
         finals = ", ".join(quote(s.value) for s in sorted(FINAL_STATES))
         deleted = 0
-        for _ in range(batches):
+        for _ in range(PURGE_BATCHES if batches is None else batches):
             items = self._select(
                 f"select itemName() from `{self.jobs_domain}` where state in ({finals})"
                 f" and updated_at < {quote(limit)} limit {PURGE_BATCH}", want=PURGE_BATCH)

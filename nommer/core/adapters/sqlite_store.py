@@ -4,7 +4,8 @@ A job is one row: the fields that queries filter on in columns, the whole record
 as JSON in ``data``. Writes are conditional on ``version`` and on the state
 machine, both checked inside the one UPDATE statement, so no lock is held
 between a read and a write. Jobs that finished more than ``retention_days``
-ago are deleted, in bounded batches, at most once an hour on a create.
+ago are deleted on a create, in bounded rounds: once an hour, or on the next
+create while a backlog remains.
 """
 
 import dataclasses
@@ -49,6 +50,7 @@ SCHEMA = (
 
 PURGE_EVERY = 3600.0  # seconds between two looks for expired jobs
 PURGE_BATCH = 500  # jobs deleted per statement, so no write holds the lock long
+PURGE_BATCHES = 10  # statements per round, so no create waits long
 
 
 def _marks(items):
@@ -73,8 +75,9 @@ class SqliteJobStore(JobStore):
             raise ValueError(f"a new job has version 0, not {job.version}")
         stored = dataclasses.replace(job, version=1)
         if self.retention_days > 0 and time.monotonic() >= self._next_purge:
-            self._next_purge = time.monotonic() + PURGE_EVERY
-            self.purge_expired()
+            # A full round may have left more behind: the next create goes on.
+            full = self.purge_expired() == PURGE_BATCH * PURGE_BATCHES
+            self._next_purge = time.monotonic() + (0.0 if full else PURGE_EVERY)
         try:
             self.db.write(
                 "INSERT INTO jobs (id, state, created_at, updated_at, version, data)"
@@ -151,9 +154,10 @@ class SqliteJobStore(JobStore):
                             " GROUP BY state", names)
         return dict(rows)
 
-    def purge_expired(self, now=None):
+    def purge_expired(self, now=None, batches=None):
         """Delete the jobs that reached a final state more than
-        ``retention_days`` ago (none when it is 0); returns how many."""
+        ``retention_days`` ago (none when it is 0), at most ``batches`` ×
+        PURGE_BATCH of them; returns how many."""
         if self.retention_days <= 0:
             return 0
         now = now or datetime.datetime.now(datetime.UTC)
@@ -161,7 +165,7 @@ class SqliteJobStore(JobStore):
             "%Y-%m-%dT%H:%M:%S.%fZ")
         finals = sorted(s.value for s in FINAL_STATES)
         deleted = 0
-        while True:
+        for _ in range(PURGE_BATCHES if batches is None else batches):
             # finished_at is sortable ISO text; the (state, id) index finds
             # the final jobs without reading the unfinished ones.
             gone = self.db.write(
@@ -172,7 +176,8 @@ class SqliteJobStore(JobStore):
             ).rowcount
             deleted += gone
             if gone < PURGE_BATCH:
-                return deleted
+                break
+        return deleted
 
     def heartbeat(self, encoder_id, info):
         self.db.write(
