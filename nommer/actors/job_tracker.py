@@ -144,10 +144,10 @@ class JobTracker(base.Child):
         self._workload()
 
     def _recount(self):
-        """Correct the workload from the store's counts, which cost little
-        even with a long queue (a full reload would read every job)."""
-        counts = self.service.counts()
-        total = sum(n for state, n in counts.items() if State(state) in UNFINISHED_STATES)
+        """Correct the workload from the store's counts of the unfinished
+        states, which cost little even with a long queue and never touch a
+        finished job (a full reload would read every unfinished job)."""
+        total = sum(self.service.counts(UNFINISHED_STATES).values())
         if total != len(self.unfinished):
             self._reload()  # something changed behind this actor's back
         else:

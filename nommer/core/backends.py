@@ -34,8 +34,11 @@ def _local(config):
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = config.db_path
+    if config.store not in ("", "sqlite"):
+        raise ConfigError(f"setting 'store': {config.store!r} needs backend = \"aws\"; "
+                          "the local backend keeps jobs in SQLite (store = \"sqlite\" or empty)")
     return Backends(
-        store=SqliteJobStore(db),
+        store=SqliteJobStore(db, retention_days=config.retention_days),
         new_jobs=SqliteWorkQueue(db, NEW_JOBS, visibility_timeout=config.lease_seconds),
         state_changes=SqliteWorkQueue(db, STATE_CHANGES, visibility_timeout=30.0),
         storage=StorageRouter([
@@ -61,6 +64,25 @@ def _simpledb_store(config):
     from nommer.core.adapters.simpledb_store import SimpleDbJobStore
 
     return SimpleDbJobStore.from_config(config)
+
+
+def _dynamodb_store(config):
+    from nommer.core.adapters.dynamodb_store import DynamoDbJobStore
+
+    return DynamoDbJobStore.from_config(config)
+
+
+AWS_STORES = {"dynamodb": _dynamodb_store, "simpledb": _simpledb_store}
+
+
+def aws_store(config):
+    """The job store of AWS mode: DynamoDB unless the ``store`` setting says
+    SimpleDB."""
+    name = config.store or "dynamodb"
+    if name not in AWS_STORES:
+        raise ConfigError(f"setting 'store': {name!r} is not a store of backend = \"aws\" "
+                          f"(one of: {', '.join(sorted(AWS_STORES))})")
+    return AWS_STORES[name](config)
 
 
 def aws_queues(config):
@@ -103,7 +125,7 @@ def aws_storage(config):
 
 
 def _aws(config):
-    store = _simpledb_store(config)
+    store = aws_store(config)
     try:
         new_jobs, state_changes = aws_queues(config)
     except BaseException:

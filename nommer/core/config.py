@@ -80,7 +80,9 @@ def _check_presets(value):
 
 
 SETTINGS = [
-    Setting("backend", "choice", "local", "Which adapters to use: `local` (SQLite store and queue, encoder subprocesses, local files) or `aws` (SimpleDB, SQS, EC2, S3).", choices=("local", "aws")),
+    Setting("backend", "choice", "local", "Which adapters to use: `local` (SQLite store and queue, encoder subprocesses, local files) or `aws` (DynamoDB, SQS, EC2, S3).", choices=("local", "aws")),
+    Setting("store", "choice", "", "The job store: empty picks `sqlite` with `backend = \"local\"` and `dynamodb` with `backend = \"aws\"`; `simpledb` is for AWS accounts that still have SimpleDB (docs/stores.md).", choices=("", "sqlite", "dynamodb", "simpledb")),
+    Setting("retention_days", "int", 30, "Days a job is kept after it reached a final state (FINISHED, ERROR, ABANDONED, CANCELED) before the store deletes it; 0 keeps every job forever.", minimum=0),
     Setting("data_dir", "path", "./nommer-data", "Folder of the embedded store and queues, encoder work folders and logs."),
     Setting("host", "str", "127.0.0.1", "Address the feeder's HTTP API listens on."),
     Setting("port", "int", 8001, "Port of the feeder's HTTP API (media-nommer's port).", minimum=0),
@@ -132,6 +134,7 @@ SETTINGS = [
     # (its default chain, AWS_ENDPOINT_URL...), never settings.
     Setting("aws_region", "str", "", "AWS region of the queues, job store, instances and buckets; empty uses boto3's default (AWS_DEFAULT_REGION, the AWS config file) and, on an encoder instance, the instance's own region."),
     Setting("cluster", "str", "nommer", "Name of this farm on AWS: it prefixes the queue names and tags its encoder instances (`nommer:cluster`), so several farms can share an account. Letters, digits, hyphens and underscores."),
+    Setting("dynamodb_table", "str", "", "Name of the DynamoDB table of the job store (`store = \"dynamodb\"`); empty means `<cluster>-jobs`. Created (on-demand capacity, TTL on) when it does not exist; one made beforehand, by a CloudFormation stack say, is used as it is (docs/stores.md has its layout)."),
     Setting("sqs_queue_prefix", "str", "", "Prefix of the SQS queue names; empty means `<cluster>-`. The queues are `<prefix>new-jobs` and `<prefix>state-changes`, each with a `-dead` dead-letter queue."),
     Setting("ec2_launch_template", "str", "", "Launch template of encoder instances: its name, or its id (`lt-...`). The `ec2_*` settings below, when set, override what it holds."),
     Setting("ec2_launch_template_version", "str", "$Default", "Version of `ec2_launch_template`: a number, `$Default` or `$Latest`."),

@@ -42,6 +42,13 @@ class InvalidInput(NommerError):
         self.problem = message
 
 
+class RecordTooLarge(InvalidInput):
+    """A job's record is larger than the job store can hold in one item."""
+
+    def __init__(self, message):
+        super().__init__("job", message, code="RECORD_TOO_LARGE")
+
+
 class NotFound(NommerError):
     code = "NOT_FOUND"
 

@@ -1,7 +1,7 @@
 """Retries of store and queue calls that failed for a passing reason.
 
 Every adapter is wrapped in these, whatever the backend: a TransientError
-(SQLite locked too long, SimpleDB or SQS throttling, a timeout) is retried with
+(SQLite locked too long, DynamoDB, SimpleDB or SQS throttling, a timeout) is retried with
 exponential backoff and jitter. A retried write may meet its own first try,
 which took effect before the error came back; these wrappers recognise that
 and answer as if the first try had succeeded.

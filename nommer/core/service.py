@@ -191,5 +191,5 @@ class JobService:
     def unfinished(self):
         return [j for j in self.store.unfinished() if j.state in UNFINISHED_STATES]
 
-    def counts(self):
-        return self.store.counts()
+    def counts(self, states=None):
+        return self.store.counts(states)

@@ -1,7 +1,8 @@
 """The JobStore port: job records and encoder heartbeats.
 
 Adapters: ``nommer.core.adapters.sqlite_store`` (embedded default) and, for AWS,
-a SimpleDB one. Both pass ``tests/core/test_store_contract.py``.
+``dynamodb_store`` (the default) and ``simpledb_store``. All pass
+``tests/core/test_store_contract.py``.
 """
 
 import abc
@@ -51,8 +52,15 @@ class JobStore(abc.ABC):
         """Every job not in a final state, oldest first."""
 
     @abc.abstractmethod
-    def counts(self):
-        """``{state name: number of jobs}`` for every state that has jobs."""
+    def counts(self, states=None):
+        """``{state name: number of jobs}`` for every state that has jobs, or
+        only for ``states`` (a State or a set of them) when given.
+
+        Counting the unfinished states costs in proportion to the unfinished
+        jobs, never to the finished ones; that is what the feeder asks on
+        every tick. A final state's count may include jobs that have expired
+        since (see ``retention_days``) where the adapter says so.
+        """
 
     @abc.abstractmethod
     def heartbeat(self, encoder_id, info):

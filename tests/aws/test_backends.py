@@ -94,3 +94,65 @@ def test_the_local_backend_never_loads_boto3(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=tmp_path)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_aws_store_is_dynamodb_unless_the_store_setting_says_simpledb(
+        aws_endpoint, simpledb_env, unique, monkeypatch):
+    from nommer.core.adapters.dynamodb_store import DynamoDbJobStore
+    from nommer.core.adapters.simpledb_store import SimpleDbJobStore
+
+    store = backends.aws_store(aws_config(cluster=unique))
+    assert isinstance(store, DynamoDbJobStore) and store.table == f"{unique}-jobs"
+    named = backends.aws_store(aws_config(cluster=unique, store="dynamodb",
+                                          dynamodb_table=f"{unique}.table"))
+    assert named.table == f"{unique}.table"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SIMPLEDB", simpledb_env["AWS_ENDPOINT_URL_SIMPLEDB"])
+    old = backends.aws_store(aws_config(cluster=unique, store="simpledb", retention_days=7))
+    assert isinstance(old, SimpleDbJobStore) and old.retention_days == 7
+
+
+@pytest.mark.parametrize("region", ["eu-north-1", "ap-south-2", "us-east-2"])
+def test_simpledb_outside_its_regions_is_refused_naming_the_settings(monkeypatch, region):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SIMPLEDB"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError) as e:
+        backends.aws_store(aws_config(store="simpledb", aws_region=region))
+    assert "setting 'aws_region'" in str(e.value) and "'store'" in str(e.value)
+    assert region in str(e.value) and "us-east-1" in str(e.value)
+
+
+def test_an_endpoint_for_simpledb_skips_the_region_check():
+    from nommer.core.adapters.simpledb_store import check_region
+
+    check_region("eu-north-1", environ={"AWS_ENDPOINT_URL_SIMPLEDB": "http://127.0.0.1:1"})
+    check_region("eu-north-1", environ={"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+    check_region("eu-west-1", environ={})
+    with pytest.raises(ConfigError):
+        check_region("eu-north-1", environ={"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:1"})
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"store": "dynamodb"}, "setting 'store'"),
+    ({"store": "simpledb"}, "setting 'store'"),
+])
+def test_an_aws_store_on_the_local_backend_is_refused(tmp_path, settings, message):
+    with pytest.raises(ConfigError) as e:
+        backends.build(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), **settings}))
+    assert message in str(e.value)
+    assert not (tmp_path / "nommer.sqlite3").exists()
+
+
+def test_the_aws_backend_refuses_sqlite_as_its_store(unique):
+    with pytest.raises(ConfigError) as e:
+        backends.aws_store(aws_config(cluster=unique, store="sqlite"))
+    assert "setting 'store'" in str(e.value)
+
+
+@pytest.mark.parametrize("settings, setting", [
+    ({"dynamodb_table": "no spaces here"}, "dynamodb_table"),
+    ({"dynamodb_table": "ab"}, "dynamodb_table"),
+])
+def test_a_bad_table_name_is_refused_naming_the_setting(settings, setting):
+    with pytest.raises(ConfigError) as e:
+        backends.aws_store(aws_config(**settings))
+    assert f"setting {setting!r}" in str(e.value)

@@ -97,7 +97,7 @@ def test_a_failed_termination_exits_non_zero_so_systemd_tries_again(
     assert encoder.end_machine(aws_config(cluster=unique), fleet_instance, logger) == 1
 
 
-# --- a real encoder process (needs the SimpleDB job store) -----------------------
+# --- a real encoder process (its job store: DynamoDB on moto's server) -------------
 
 
 def encoder_env(tmp_path, unique, simpledb_env, **settings):

@@ -38,12 +38,19 @@ def simpledb_url():
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "simpledb"])
+@pytest.fixture(params=["sqlite", "dynamodb", "simpledb"])
 def store(request, tmp_path):
     if request.param == "sqlite":
         from nommer.core.adapters.sqlite_store import SqliteJobStore
 
         store = SqliteJobStore(tmp_path / "nommer.sqlite3")
+    elif request.param == "dynamodb":
+        import uuid
+
+        from nommer.core.adapters.dynamodb_store import DynamoDbJobStore
+
+        request.getfixturevalue("aws_endpoint")  # moto's server, over the wire
+        store = DynamoDbJobStore(f"t{uuid.uuid4().hex[:12]}", region="us-east-1")
     else:
         import uuid
 
@@ -250,6 +257,29 @@ def test_counts_by_state(store):
     assert store.counts() == {"PENDING": 3, "CANCELED": 1}
 
 
+def test_counts_of_some_states_only(store):
+    jobs = make_jobs(store, 5)
+    store.update(jobs[0].transition(State.CANCELED))
+    store.update(jobs[1].transition(State.DOWNLOADING))
+    unfinished = {State.PENDING, State.DOWNLOADING, State.ENCODING, State.UPLOADING}
+
+    assert store.counts(unfinished) == {"PENDING": 3, "DOWNLOADING": 1}
+    assert store.counts(State.CANCELED) == {"CANCELED": 1}
+    assert store.counts({"FINISHED"}) == {}
+    with pytest.raises(InvalidInput) as caught:
+        store.counts({"SLEEPING"})
+    assert caught.value.field == "state"
+
+
+def test_a_final_job_written_again_is_counted_once(store):
+    [job] = make_jobs(store, 1)
+    done = store.update(store.update(job.transition(State.DOWNLOADING)).transition(State.ERROR))
+    store.update(done.with_changes(details="a webhook was delivered"))
+    store.update(store.get(job.id).with_changes(details="and another"))
+
+    assert store.counts() == {"ERROR": 1}
+
+
 # --- encoders -------------------------------------------------------------------
 
 
@@ -382,7 +412,7 @@ class ConditionalWrites(RuleBasedStateMachine):
 
 def test_random_conditional_writes_obey_versions_and_state_machine(store):
     # Over HTTP each step costs milliseconds: fewer examples keep the time sane.
-    examples = 50 if type(store).__name__ == "SqliteJobStore" else 15
+    examples = {"SqliteJobStore": 50, "DynamoDbJobStore": 10}.get(type(store).__name__, 15)
     run_state_machine_as_test(
         lambda: ConditionalWrites(store),
         settings=settings(max_examples=examples, stateful_step_count=15, deadline=None),

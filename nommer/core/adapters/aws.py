@@ -21,6 +21,7 @@ TRANSIENT_CODES = frozenset({
     "InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable",
     "RequestThrottledException", "TooManyRequestsException", "PriorRequestNotComplete",
     "EC2ThrottledException", "BandwidthLimitExceeded",
+    "ProvisionedThroughputExceededException", "InternalServerError",
 })
 
 

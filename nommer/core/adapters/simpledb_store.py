@@ -6,11 +6,16 @@ and the whole record as JSON split into attributes ``d000``, ``d001``... of at
 most 1000 bytes each (SimpleDB's values stop at 1024). Numbers are zero-padded
 and times are ISO 8601 in UTC, so SimpleDB's text comparisons sort them right.
 Every update is a conditional put on the version (``Expected``), so a stale
-writer loses; reads that decide something are consistent.
+writer loses; reads that decide something are consistent. Jobs in a final
+state not changed for ``retention_days`` are deleted on a create, at most
+``PURGE_BATCHES`` batches of 25 a round: once an hour, or on the next create
+while a backlog remains.
 """
 
 import dataclasses
+import datetime
 import json
+import time
 
 import boto3
 import botocore.config
@@ -23,7 +28,7 @@ from nommer.core.errors import (
     StaleWrite,
     TransientError,
 )
-from nommer.core.jobs import UNFINISHED_STATES, Job, State, utcnow
+from nommer.core.jobs import FINAL_STATES, UNFINISHED_STATES, Job, State, utcnow
 from nommer.core.store import (
     PREDECESSORS,
     JobStore,
@@ -39,6 +44,12 @@ VERSION_DIGITS = 10
 # ServiceUnavailable) with exponential backoff and jitter.
 RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 8})
 TRANSIENT_CODES = {"ServiceUnavailable", "RequestTimeout", "InternalError", "Throttling"}
+# The regions that have SimpleDB; it is closed to accounts created since 2024.
+REGIONS = ("us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1",
+           "ap-southeast-2", "ap-northeast-1", "sa-east-1")
+PURGE_EVERY = 3600.0
+PURGE_BATCH = 25  # BatchDeleteAttributes' most
+PURGE_BATCHES = 20  # per round, so no create waits long
 
 
 def quote(value):
@@ -66,18 +77,42 @@ def _code(error):
     return error.response.get("Error", {}).get("Code", "")
 
 
+def check_region(region, environ=None):
+    """ConfigError naming ``aws_region`` unless SimpleDB exists in ``region``.
+    An endpoint set through boto3's variables (a SimpleDB-compatible server)
+    skips the check."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    if environ.get("AWS_ENDPOINT_URL_SIMPLEDB") or environ.get("AWS_ENDPOINT_URL"):
+        return
+    if region is None:
+        region = boto3.session.Session().region_name
+    if region not in REGIONS:
+        from nommer.core.errors import ConfigError
+
+        raise ConfigError(
+            f"setting 'aws_region': SimpleDB (setting 'store' = \"simpledb\") exists only in "
+            f"{', '.join(REGIONS)}, not in {region or 'no region'!r}; use store = \"dynamodb\" "
+            "(docs/stores.md)")
+
+
 class SimpleDbJobStore(JobStore):
-    def __init__(self, domain_prefix="nommer", client=None, region=None):
+    def __init__(self, domain_prefix="nommer", client=None, region=None, retention_days=0):
         self.client = client or boto3.client("sdb", region_name=region, config=RETRIES)
         self.jobs_domain = f"{domain_prefix}-jobs"
         self.encoders_domain = f"{domain_prefix}-encoders"
+        self.retention_days = retention_days
+        self._next_purge = 0.0
         for domain in (self.jobs_domain, self.encoders_domain):
             self._ensure_domain(domain)
 
     @classmethod
     def from_config(cls, config):
         """The domains ``<cluster>-jobs`` and ``<cluster>-encoders``."""
-        return cls(domain_prefix=config.cluster, region=config.aws_region or None)
+        check_region(config.aws_region or None)
+        return cls(domain_prefix=config.cluster, region=config.aws_region or None,
+                   retention_days=config.retention_days)
 
     def _ensure_domain(self, domain):
         # Encoders may look but not create (their IAM policy has no
@@ -151,6 +186,10 @@ class SimpleDbJobStore(JobStore):
         if job.version != 0:
             raise ValueError(f"a new job has version 0, not {job.version}")
         stored = dataclasses.replace(job, version=1)
+        if self.retention_days > 0 and time.monotonic() >= self._next_purge:
+            # A full round may have left more behind: the next create goes on.
+            full = self.purge_expired() == PURGE_BATCH * PURGE_BATCHES
+            self._next_purge = time.monotonic() + (0.0 if full else PURGE_EVERY)
         try:
             self._put(stored, {"Name": "version", "Exists": False})
         except botocore.exceptions.ClientError as e:
@@ -206,16 +245,40 @@ class SimpleDbJobStore(JobStore):
         jobs = [Job.from_dict(json.loads(joined(i["Attributes"]))) for i in items]
         return sorted(jobs, key=lambda j: j.id)
 
-    def counts(self):
+    def counts(self, states=None):
         counts = {}
-        for state in State:
+        for state in state_names(states) if states is not None else [s.value for s in State]:
             total = 0
             for item in self._select(f"select count(*) from `{self.jobs_domain}` "
-                                     f"where state = {quote(state.value)}"):
+                                     f"where state = {quote(state)}"):
                 total += sum(int(a["Value"]) for a in item["Attributes"] if a["Name"] == "Count")
             if total:
-                counts[state.value] = total
+                counts[state] = total
         return counts
+
+    def purge_expired(self, now=None, batches=None):
+        """Delete jobs in a final state unchanged for ``retention_days`` (none
+        when it is 0), at most ``batches`` × 25; returns how many."""
+        if self.retention_days <= 0:
+            return 0
+        now = now or datetime.datetime.now(datetime.UTC)
+        limit = (now - datetime.timedelta(days=self.retention_days)).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        finals = ", ".join(quote(s.value) for s in sorted(FINAL_STATES))
+        deleted = 0
+        for _ in range(PURGE_BATCHES if batches is None else batches):
+            items = self._select(
+                f"select itemName() from `{self.jobs_domain}` where state in ({finals})"
+                f" and updated_at < {quote(limit)} limit {PURGE_BATCH}", want=PURGE_BATCH)
+            names = [i["Name"] for i in items[:PURGE_BATCH]]
+            if not names:
+                break
+            self._call("batch_delete_attributes", DomainName=self.jobs_domain,
+                       Items=[{"Name": n} for n in names])
+            deleted += len(names)
+            if len(names) < PURGE_BATCH:
+                break
+        return deleted
 
     def heartbeat(self, encoder_id, info):
         chunks = split(json.dumps(info))

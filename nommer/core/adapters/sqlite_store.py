@@ -3,12 +3,16 @@
 A job is one row: the fields that queries filter on in columns, the whole record
 as JSON in ``data``. Writes are conditional on ``version`` and on the state
 machine, both checked inside the one UPDATE statement, so no lock is held
-between a read and a write.
+between a read and a write. Jobs that finished more than ``retention_days``
+ago are deleted on a create, in bounded rounds: once an hour, or on the next
+create while a backlog remains.
 """
 
 import dataclasses
+import datetime
 import json
 import sqlite3
+import time
 
 from nommer.core.adapters.sqlite_db import SqliteDatabase
 from nommer.core.errors import (
@@ -17,7 +21,7 @@ from nommer.core.errors import (
     NotFound,
     StaleWrite,
 )
-from nommer.core.jobs import UNFINISHED_STATES, Job, State, utcnow
+from nommer.core.jobs import FINAL_STATES, UNFINISHED_STATES, Job, State, utcnow
 from nommer.core.store import (
     PREDECESSORS,
     JobStore,
@@ -44,6 +48,11 @@ SCHEMA = (
     )""",
 )
 
+PURGE_EVERY = 3600.0  # seconds between two looks for expired jobs
+PURGE_BATCH = 500  # jobs deleted per statement, so no write holds the lock long
+PURGE_BATCHES = 10  # statements per round, so no create waits long
+
+
 def _marks(items):
     return ",".join("?" * len(items))
 
@@ -55,14 +64,20 @@ def _job(data):
 class SqliteJobStore(JobStore):
     """Jobs and encoder heartbeats in the SQLite file at ``path``."""
 
-    def __init__(self, path, busy_timeout=30.0):
+    def __init__(self, path, busy_timeout=30.0, retention_days=0):
         self.db = SqliteDatabase(path, busy_timeout=busy_timeout)
         self.db.ensure_schema(SCHEMA)
+        self.retention_days = retention_days
+        self._next_purge = 0.0  # monotonic time of the next purge on create
 
     def create(self, job):
         if job.version != 0:
             raise ValueError(f"a new job has version 0, not {job.version}")
         stored = dataclasses.replace(job, version=1)
+        if self.retention_days > 0 and time.monotonic() >= self._next_purge:
+            # A full round may have left more behind: the next create goes on.
+            full = self.purge_expired() == PURGE_BATCH * PURGE_BATCHES
+            self._next_purge = time.monotonic() + (0.0 if full else PURGE_EVERY)
         try:
             self.db.write(
                 "INSERT INTO jobs (id, state, created_at, updated_at, version, data)"
@@ -131,9 +146,38 @@ class SqliteJobStore(JobStore):
         )
         return [_job(data) for (data,) in rows]
 
-    def counts(self):
-        rows = self.db.read("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+    def counts(self, states=None):
+        if states is None:
+            return dict(self.db.read("SELECT state, COUNT(*) FROM jobs GROUP BY state"))
+        names = state_names(states)
+        rows = self.db.read(f"SELECT state, COUNT(*) FROM jobs WHERE state IN ({_marks(names)})"
+                            " GROUP BY state", names)
         return dict(rows)
+
+    def purge_expired(self, now=None, batches=None):
+        """Delete the jobs that reached a final state more than
+        ``retention_days`` ago (none when it is 0), at most ``batches`` ×
+        PURGE_BATCH of them; returns how many."""
+        if self.retention_days <= 0:
+            return 0
+        now = now or datetime.datetime.now(datetime.UTC)
+        limit = (now - datetime.timedelta(days=self.retention_days)).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        finals = sorted(s.value for s in FINAL_STATES)
+        deleted = 0
+        for _ in range(PURGE_BATCHES if batches is None else batches):
+            # finished_at is sortable ISO text; the (state, id) index finds
+            # the final jobs without reading the unfinished ones.
+            gone = self.db.write(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                f" WHERE state IN ({_marks(finals)})"
+                " AND json_extract(data, '$.finished_at') < ? LIMIT ?)",
+                (*finals, limit, PURGE_BATCH),
+            ).rowcount
+            deleted += gone
+            if gone < PURGE_BATCH:
+                break
+        return deleted
 
     def heartbeat(self, encoder_id, info):
         self.db.write(

@@ -1,0 +1,72 @@
+"""The JobTracker's periodic recount asks the store about unfinished jobs
+only, however many finished jobs it holds."""
+
+
+import pykka
+import pytest
+
+from nommer.actors.job_tracker import JobTracker
+from nommer.actors.messages import Workload
+from nommer.actors.ticker import Tick
+from nommer.core import config as config_mod
+from nommer.core.adapters.sqlite_store import SqliteJobStore
+from nommer.core.jobs import UNFINISHED_STATES, Job, State
+
+from ..e2e.farm import wait_for
+
+
+class CountingStore:
+    """A real SQLite store that notes what each counts() call asked for."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.asked = []
+
+    def counts(self, states=None):
+        self.asked.append(states)
+        return self.inner.counts(states)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+class Scaler(pykka.ThreadingActor):
+    """Stands in for the Scaler under its class name, keeping the workloads."""
+
+    def __init__(self, seen):
+        super().__init__()
+        self.seen = seen
+
+    def on_receive(self, message):
+        if isinstance(message, Workload):
+            self.seen.append(message)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = CountingStore(SqliteJobStore(tmp_path / "nommer.sqlite3"))
+    yield store
+    store.inner.close()
+
+
+def test_a_tick_counts_the_unfinished_states_only(store, tmp_path):
+    for n in range(3):
+        job = store.create(Job.new(f"file:///in/{n}.mov", [{"destination": f"file:///o/{n}.mp4",
+                                                              "preset": "mp4-h264-480p"}]))
+        if n:
+            store.update(job.transition(State.CANCELED))
+    seen = []
+    scaler = type("Scaler", (Scaler,), {}).start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        store.asked.clear()
+        tracker.tell(Tick("tracker"))
+        wait_for(lambda: store.asked, 5, "a recount")
+        wait_for(lambda: seen and seen[-1].unfinished == 1, 5, "the workload")
+    finally:
+        tracker.stop()
+        scaler.stop()
+
+    assert store.asked and all(set(a) == set(UNFINISHED_STATES) for a in store.asked)
+    assert not any(s.is_final for a in store.asked for s in a)
