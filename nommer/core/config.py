@@ -324,14 +324,30 @@ def load(path=None, overrides=None, environ=None):
 
 
 def environment_text(name, value):
-    """``value`` of setting ``name`` as its ``NOMMER_*`` variable would spell it."""
+    """``value`` of setting ``name`` as its ``NOMMER_*`` variable would spell it,
+    so that :func:`load` reads it back as the same value. The one serializer of
+    settings: whatever hands settings to another process (encoder
+    subprocesses, EC2 user data) goes through it. A list joins its items with
+    the setting's own ``separator``; an item that holds it (or is empty) cannot
+    travel and is refused, naming the setting."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return _BY_NAME[name].separator.join(value)
+        separator = _BY_NAME[name].separator
+        for item in value:
+            if not item or separator in item:
+                raise ConfigError(f"setting {name!r}: the item {item!r} is empty or holds "
+                                  f"{separator!r}, which separates the items in the environment")
+        return separator.join(value)
     if isinstance(value, dict):
         return json.dumps(value)
     return str(value)
+
+
+def environment_of(config, names=None):
+    """``{NOMMER_NAME: text}`` of the settings ``names`` (all by default)."""
+    names = list(config.values) if names is None else names
+    return {f"NOMMER_{name.upper()}": environment_text(name, config.values[name]) for name in names}
 
 
 def _suggest(key):

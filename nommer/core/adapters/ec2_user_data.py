@@ -71,12 +71,7 @@ def encoder_settings(config, region):
         setting = config_mod.SETTINGS_BY_NAME.get(name)
         if setting is None or value == config_mod.default_of(setting):
             continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, list):
-            text = os.pathsep.join(value)
-        else:
-            text = str(value)
+        text = config_mod.environment_text(name, value)
         if any(c in text for c in "\n\r\0"):
             raise ConfigError(f"setting {name!r}: holds a line break, which cannot be "
                               "passed to encoder instances")
