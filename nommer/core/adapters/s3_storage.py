@@ -11,7 +11,6 @@ a client of its own with those keys. The keys never reach a log line or an
 error message (they are scrubbed from AWS's messages too).
 """
 
-import mimetypes
 import os
 import threading
 
@@ -24,6 +23,7 @@ from nommer.core import s3uri
 from nommer.core.adapters import aws
 from nommer.core.adapters.local_storage import copy_stream
 from nommer.core.errors import Canceled, JobFailed, TransientError
+from nommer.core.media_types import media_type
 from nommer.core.storage import Storage
 
 # Lazy: resolved at each call, after the process configured logging.
@@ -111,10 +111,8 @@ class S3Storage(Storage):
         config = TransferConfig(multipart_threshold=self.part_size,
                                 multipart_chunksize=self.part_size,
                                 max_request_concurrency=self.max_concurrency)
-        extra = {}
-        content_type, _ = mimetypes.guess_type(location.key)
-        if content_type:
-            extra["ContentType"] = content_type
+        # nommer's own table, never the host's mime.types.
+        extra = {"ContentType": media_type(location.key)}
         subscriber = _Progress(total, progress, cancel)
         log.debug("uploading", uri=location.shown(), size=total)
         try:
