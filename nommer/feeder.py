@@ -75,7 +75,7 @@ class Feeder:
             ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),
             ChildSpec("notifier", lambda: Notifier.start(config)),
             ChildSpec("dispatcher", lambda: Dispatcher.start(config, parts.new_jobs, parts.state_changes)),
-            ChildSpec("scaler", lambda: Scaler.start(config, fleet)),
+            ChildSpec("scaler", lambda: Scaler.start(config, fleet, parts.store)),
             ChildSpec("reaper", lambda: Reaper.start(config, parts.store, parts.new_jobs)),
             ChildSpec("http_front", lambda: HttpFront.start(app, config.host, config.port)),
         ]

@@ -30,7 +30,7 @@ FEEDER_ONLY = frozenset({
     "host", "port", "data_dir", "max_encoders", "autoscale", "min_encoders",
     "job_overflow_threshold", "scale_interval", "state_check_interval", "reap_interval",
     "abandon_after", "notify_attempts", "notify_timeout", "notify_backoff",
-    "request_timeout", "max_restarts", "restart_window", "install_spec",
+    "request_timeout", "max_restarts", "restart_window", "install_spec", "boot_timeout",
 })
 FEEDER_ONLY_PREFIXES = ("ec2_",)
 # A setting whose name says it holds a secret never leaves the feeder.
