@@ -61,14 +61,47 @@ class ActorGateway:
     def fleet(self):
         members = self._ask("Scaler", "members")
         encoders = self._ask("JobTracker", "encoders")
-        return {"members": members, "encoders": encoders}
+        return {"members": members, "encoders": encoders, **self._ask("Scaler", "problems")}
+
+    def retry_fleet(self):
+        """Launch again now, without waiting out the backoff of failed launches."""
+        return {"retried": True, **self._ask("Scaler", "retry")}
 
     def health(self):
+        """(ok, report). A part that is down makes ok False (a 503). Launches
+        that fail make the status ``degraded`` with the reasons in
+        ``problems`` but leave ok True: the feeder works, and a restart by a
+        health checker would not mend a permission or a setting."""
         children = self._ask("Supervisor", "health")
         ok = all(c["state"] == "running" for c in children.values())
         try:
             counts = self._ask("JobTracker", "counts")
         except Unavailable:
             counts, ok = {}, False
-        return ok, {"status": "ok" if ok else "degraded", "actors": children,
-                    "metrics": {"jobs": counts}}
+        try:
+            problems = fleet_health(self._ask("Scaler", "problems"))
+        except Unavailable:
+            problems = []  # the Scaler restarting shows in "actors" already
+        report = {"status": "ok" if ok and not problems else "degraded", "actors": children,
+                  "metrics": {"jobs": counts}}
+        if problems:
+            report["problems"] = problems
+        return ok, report
+
+
+def fleet_health(problems):
+    """What /health, which answers without a token, says of the fleet's
+    problems: what failed and which permission is missing, with ARNs and
+    account ids left out (the full message is in /fleet, behind the token)."""
+    said = []
+    for kind, what in (("launch_error", "cannot launch encoders"),
+                       ("spot_error", "spot launches refused; launching on demand")):
+        problem = problems.get(kind)
+        if not problem:
+            continue
+        reason = problem.get("code", "error")
+        permission = problem.get("missing_permission", "")
+        if permission:
+            reason += f" (missing permission {permission.split(' on ')[0]})"
+        said.append({"kind": kind, "at": problem.get("at"), "reason": f"{what}: {reason}"})
+    return said

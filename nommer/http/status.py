@@ -12,6 +12,10 @@ def blueprint(api):
     def fleet():
         return api.fleet()
 
+    @bp.post("/fleet/retry")
+    def retry_fleet():
+        return api.retry_fleet()
+
     @bp.get("/health")
     def health():
         ok, report = api.health()
