@@ -97,6 +97,12 @@ class EncoderCore:
         self.log = log.get("nommer.encoder", encoder_id=encoder_id)
         self.box = credentials.SecretBox.from_config(config)
         self.stats = {"finished": 0, "failed": 0, "released": 0}
+        # When a call to the job store or the queue last worked (monotonic);
+        # the Keeper gives up after lost_contact_timeout without one.
+        self.last_contact = time.monotonic()
+
+    def made_contact(self):
+        self.last_contact = time.monotonic()
 
     # -- bookkeeping --------------------------------------------------------
 
