@@ -137,7 +137,7 @@ SETTINGS = [
     Setting("ec2_security_groups", "list", [], "Security group ids of encoder instances (encoders need no inbound rule)."),
     Setting("ec2_key_name", "str", "", "EC2 key pair name for SSH into encoder instances; empty means none."),
     Setting("ec2_instance_profile", "str", "", "IAM instance profile (name or ARN) of encoder instances: their only source of AWS credentials."),
-    Setting("ec2_spot", "bool", False, "Launch encoders as spot instances, falling back to on-demand when spot capacity is refused."),
+    Setting("ec2_spot", "bool", False, "Launch encoders as spot instances, falling back to on-demand when spot capacity is refused or a spot launch is not allowed (reported in /health and /fleet; see docs/aws.md)."),
     Setting("install_spec", "str", "", "What an encoder instance installs with pip: empty means `nommer==<the feeder's version>`; a wheel URL or another requirement works too (with no credentials in it)."),
     Setting("imds_endpoint", "str", "http://169.254.169.254", "Address of the EC2 instance metadata service (IMDSv2) that an encoder asks for its instance id and region."),
     Setting("s3_part_size", "int", 8 * 1024 * 1024, "Bytes of one part of an S3 multipart upload; bigger outputs are uploaded in parts of this size. At least 5 MiB, S3's smallest part.", minimum=5 * 1024 * 1024),
