@@ -69,7 +69,8 @@ class Feeder:
         presets = ffmpeg.catalogue(config.presets)
         validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
                               credentials.SecretBox.from_config(config), presets).validate
-        app = create_app(ActorGateway(config.request_timeout, validate, presets),
+        app = create_app(ActorGateway(config.request_timeout, validate, presets,
+                                      fleet_problems=fleet.problems),
                          max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens)
         specs = [
             ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),

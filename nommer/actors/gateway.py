@@ -8,8 +8,11 @@ from nommer.core.errors import Unavailable
 
 
 class ActorGateway:
-    def __init__(self, timeout, validate, presets=None):
+    def __init__(self, timeout, validate, presets=None, fleet_problems=None):
         self.timeout = timeout
+        # The fleet's launch problems, read without asking the Scaler, which
+        # may be busy in a slow EC2 call: /health must answer at once.
+        self._fleet_problems = fleet_problems
         # The preset catalogue is fixed at start, so listing it asks no actor.
         self._presets = presets
         # Checking a submission reads only the request and the file system,
@@ -79,7 +82,8 @@ class ActorGateway:
         except Unavailable:
             counts, ok = {}, False
         try:
-            problems = fleet_health(self._ask("Scaler", "problems"))
+            problems = fleet_health(self._fleet_problems() if self._fleet_problems
+                                    else self._ask("Scaler", "problems"))
         except Unavailable:
             problems = []  # the Scaler restarting shows in "actors" already
         report = {"status": "ok" if ok and not problems else "degraded", "actors": children,

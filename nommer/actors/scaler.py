@@ -60,16 +60,17 @@ class Scaler(base.Child):
     def _end_unbooted(self, members):
         """End the members whose encoder did not heartbeat within
         ``boot_timeout`` of launch; returns them (capacity that never comes)."""
-        if self.store is None:
-            return []
+        current = {m.id for m in members}
+        self.booted &= current
+        if self.store is None or not unbooted(members, self.booted, self.config.boot_timeout):
+            return []  # nothing old enough to be in doubt: no need to read the store
         try:
             heartbeating = {e["id"] for e in self.store.encoders()}
         except Exception:
             # Without the heartbeats nothing can be told apart; next tick.
             self.log.exception("cannot read the encoders' heartbeats")
             return []
-        current = {m.id for m in members}
-        self.booted = (self.booted & current) | (heartbeating & current)
+        self.booted |= heartbeating & current
         ended = []
         for member in unbooted(members, self.booted, self.config.boot_timeout):
             reason = (f"did not start within boot_timeout ({self.config.boot_timeout:g} s) "

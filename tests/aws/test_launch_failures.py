@@ -9,6 +9,7 @@ import time
 
 import boto3
 import botocore.awsrequest
+import botocore.exceptions
 import pytest
 
 from nommer import cli
@@ -89,6 +90,19 @@ def test_a_spot_launch_not_allowed_falls_back_to_on_demand_and_names_the_permiss
     assert problems["spot_error"]["code"] == "UnauthorizedOperation"
     assert problems["spot_error"]["missing_permission"] == (
         "ec2:RunInstances on arn:aws:ec2:us-east-1:123456789012:spot-instances-request/*")
+
+
+def test_health_names_the_permission_but_no_arn_or_account():
+    from nommer.actors.gateway import fleet_health
+    from nommer.core.adapters.ec2_fleet import launch_problem
+
+    denied = botocore.exceptions.ClientError(
+        {"Error": {"Code": "UnauthorizedOperation", "Message": DENIED}}, "RunInstances")
+    [said] = fleet_health({"launch_error": launch_problem(denied)})
+    assert said["kind"] == "launch_error" and said["at"]
+    assert said["reason"] == ("cannot launch encoders: UnauthorizedOperation "
+                              "(missing permission ec2:RunInstances)")
+    assert fleet_health({}) == []
 
 
 def test_the_permission_is_read_from_aws_messages():
