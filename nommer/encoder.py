@@ -23,6 +23,7 @@ from nommer.core import backends as backends_mod
 from nommer.core.adapters.local_fleet import remove_dead_workdirs, write_pid_file
 from nommer.core import config as config_mod
 from nommer.core import log
+from nommer.core import shutdown
 from nommer.core.encoding import EncoderCore
 from nommer.core.errors import ConfigError
 
@@ -34,7 +35,8 @@ def parse_args(argv):
     )
     parser.add_argument("--config", help="TOML settings file")
     parser.add_argument("--data-dir", help="data folder (default ./nommer-data)")
-    parser.add_argument("--instance-id", help="id this encoder reports under (default HOST-PID)")
+    parser.add_argument("--instance-id", help="id this encoder reports under (default: on AWS "
+                        "the instance id from the metadata service, else HOST-PID)")
     return parser.parse_args(argv)
 
 
@@ -47,11 +49,17 @@ def wait_until(predicate, timeout, step=0.1):
     return True
 
 
+class NoIdentity(Exception):
+    """On AWS, the instance metadata service did not tell this encoder its
+    instance id: it cannot heartbeat under the id the feeder knows, nor end
+    its own instance, so it must not start."""
+
+
 def identify(config, instance_id, logger):
     """The id this encoder reports under, and its config with the AWS region
     filled in. On AWS an encoder started without ``--instance-id`` asks the
     instance metadata service (IMDSv2) for its instance id, and for its region
-    when none is set; elsewhere the id is HOST-PID."""
+    when none is set; NoIdentity when it cannot. Elsewhere the id is HOST-PID."""
     if config.backend == "aws":
         import boto3
 
@@ -62,13 +70,28 @@ def identify(config, instance_id, logger):
             try:
                 identity = Imds(config.imds_endpoint).identity()
             except ImdsUnavailable as e:
-                logger.warning("no instance identity; this encoder will not end its machine",
-                               reason=str(e))
-            else:
-                instance_id = instance_id or identity.instance_id
-                if needs_region:
-                    config = config.replace(aws_region=identity.region)
+                if not instance_id:
+                    raise NoIdentity(
+                        f"cannot learn this instance's id from the instance metadata service "
+                        f"at {config.imds_endpoint} (setting 'imds_endpoint'): {e}") from None
+                raise ConfigError(
+                    "setting 'aws_region': no AWS region is set and the instance metadata "
+                    f"service at {config.imds_endpoint} (setting 'imds_endpoint') did not "
+                    f"give one: {e}") from None
+            instance_id = instance_id or identity.instance_id
+            if needs_region:
+                config = config.replace(aws_region=identity.region)
     return config, instance_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def give_up(config, reason, logger):
+    """Leave this machine: say why, ask it to shut down (shutdown_command),
+    and return the exit status that tells systemd not to start the encoder
+    again (and, on EC2, to power the instance off)."""
+    print(f"nommer encoder: {reason}; giving up this machine", file=sys.stderr)
+    logger.error("giving up this machine", reason=reason)
+    shutdown.shut_down(config, logger)
+    return shutdown.EXIT_GIVE_UP
 
 
 def end_machine(config, encoder_id, logger):
@@ -92,9 +115,14 @@ def run(config, encoder_id, stop):
     core = EncoderCore(config, parts, encoder_id)
     refs = {}
     idle = threading.Event()
+    lost = threading.Event()
 
     def on_idle():
         idle.set()
+        stop.set()
+
+    def on_lost_contact():
+        lost.set()
         stop.set()
 
     def slot_freed(job_id):
@@ -111,7 +139,7 @@ def run(config, encoder_id, stop):
         for name in remove_dead_workdirs(config):
             logger.info("removed the work folder of a dead encoder", folder=name)
     try:
-        refs["keeper"] = Keeper.start(core, on_idle=on_idle)
+        refs["keeper"] = Keeper.start(core, on_idle=on_idle, on_lost_contact=on_lost_contact)
         started.append(refs["keeper"])
         refs["uploader"] = Uploader.start(core, slots, None, slot_freed)
         started.append(refs["uploader"])
@@ -145,6 +173,9 @@ def run(config, encoder_id, stop):
         if pid_file is not None:
             pid_file.unlink(missing_ok=True)
         logger.info("encoder stopped", **core.stats)
+    if lost.is_set():
+        return give_up(config, f"no contact with the job store or the queue for "
+                               f"lost_contact_timeout ({config.lost_contact_timeout:g} s)", logger)
     if idle.is_set():
         # Its heartbeat record is gone by now, so the feeder does not wait for it.
         return end_machine(config, encoder_id, logger)
@@ -159,7 +190,14 @@ def main(argv=None):
         print(f"nommer encoder: {e}", file=sys.stderr)
         return 2
     log.configure(config.log_format, config.log_level)
-    config, encoder_id = identify(config, args.instance_id, log.get("nommer.encoder"))
+    logger = log.get("nommer.encoder")
+    try:
+        config, encoder_id = identify(config, args.instance_id, logger)
+    except ConfigError as e:
+        print(f"nommer encoder: {e}", file=sys.stderr)
+        return 2
+    except NoIdentity as e:
+        return give_up(config, f"{e}; not starting", logger)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

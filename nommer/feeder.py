@@ -72,14 +72,15 @@ class Feeder:
         presets = ffmpeg.catalogue(config.presets)
         validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
                               credentials.SecretBox.from_config(config), presets).validate
-        app = create_app(ActorGateway(config.request_timeout, validate, presets),
+        app = create_app(ActorGateway(config.request_timeout, validate, presets,
+                                      fleet_problems=fleet.problems),
                          max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens,
                          legacy_networks=config.legacy_networks)
         specs = [
             ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),
             ChildSpec("notifier", lambda: Notifier.start(config)),
             ChildSpec("dispatcher", lambda: Dispatcher.start(config, parts.new_jobs, parts.state_changes)),
-            ChildSpec("scaler", lambda: Scaler.start(config, fleet)),
+            ChildSpec("scaler", lambda: Scaler.start(config, fleet, parts.store)),
             ChildSpec("reaper", lambda: Reaper.start(config, parts.store, parts.new_jobs)),
             ChildSpec("http_front", lambda: HttpFront.start(app, config.host, config.port)),
         ]

@@ -8,8 +8,11 @@ from nommer.core.errors import Unavailable
 
 
 class ActorGateway:
-    def __init__(self, timeout, validate, presets=None):
+    def __init__(self, timeout, validate, presets=None, fleet_problems=None):
         self.timeout = timeout
+        # The fleet's launch problems, read without asking the Scaler, which
+        # may be busy in a slow EC2 call: /health must answer at once.
+        self._fleet_problems = fleet_problems
         # The preset catalogue is fixed at start, so listing it asks no actor.
         self._presets = presets
         # Checking a submission reads only the request and the file system,
@@ -61,14 +64,48 @@ class ActorGateway:
     def fleet(self):
         members = self._ask("Scaler", "members")
         encoders = self._ask("JobTracker", "encoders")
-        return {"members": members, "encoders": encoders}
+        return {"members": members, "encoders": encoders, **self._ask("Scaler", "problems")}
+
+    def retry_fleet(self):
+        """Launch again now, without waiting out the backoff of failed launches."""
+        return {"retried": True, **self._ask("Scaler", "retry")}
 
     def health(self):
+        """(ok, report). A part that is down makes ok False (a 503). Launches
+        that fail make the status ``degraded`` with the reasons in
+        ``problems`` but leave ok True: the feeder works, and a restart by a
+        health checker would not mend a permission or a setting."""
         children = self._ask("Supervisor", "health")
         ok = all(c["state"] == "running" for c in children.values())
         try:
             counts = self._ask("JobTracker", "counts")
         except Unavailable:
             counts, ok = {}, False
-        return ok, {"status": "ok" if ok else "degraded", "actors": children,
-                    "metrics": {"jobs": counts}}
+        try:
+            problems = fleet_health(self._fleet_problems() if self._fleet_problems
+                                    else self._ask("Scaler", "problems"))
+        except Unavailable:
+            problems = []  # the Scaler restarting shows in "actors" already
+        report = {"status": "ok" if ok and not problems else "degraded", "actors": children,
+                  "metrics": {"jobs": counts}}
+        if problems:
+            report["problems"] = problems
+        return ok, report
+
+
+def fleet_health(problems):
+    """What /health, which answers without a token, says of the fleet's
+    problems: what failed and which permission is missing, with ARNs and
+    account ids left out (the full message is in /fleet, behind the token)."""
+    said = []
+    for kind, what in (("launch_error", "cannot launch encoders"),
+                       ("spot_error", "spot launches refused; launching on demand")):
+        problem = problems.get(kind)
+        if not problem:
+            continue
+        reason = problem.get("code", "error")
+        permission = problem.get("missing_permission", "")
+        if permission:
+            reason += f" (missing permission {permission.split(' on ')[0]})"
+        said.append({"kind": kind, "at": problem.get("at"), "reason": f"{what}: {reason}"})
+    return said

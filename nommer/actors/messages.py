@@ -73,3 +73,12 @@ class Retire:
 class ResendPending:
     """Queue every PENDING job again (JobTracker): the Dispatcher started
     afresh and Enqueue messages in its old mailbox may be lost."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderGone:
+    """An encoder the Scaler ended (it never heartbeated within boot_timeout):
+    hand its unfinished jobs back to the queue (Reaper)."""
+
+    encoder_id: str
+    reason: str

@@ -3,7 +3,7 @@ too long, ends jobs whose queue message was dead-lettered, and has silent
 encoders retired."""
 
 from nommer.actors import base
-from nommer.actors.messages import Enqueue, Report, Retire
+from nommer.actors.messages import EncoderGone, Enqueue, Report, Retire
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.reaping import Reaping
 
@@ -29,20 +29,25 @@ class Reaper(base.Child):
     def on_receive(self, message):
         if isinstance(message, Tick):
             self.sweep()
+        elif isinstance(message, EncoderGone):
+            self._tell_changes(self.reaping.encoder_gone(message.encoder_id, message.reason))
         else:
             super().on_receive(message)
 
     def sweep(self):
         result = self.reaping.sweep()
-        for job in result.changed:
-            self.log.info("job reaped", job_id=job.id, state=job.state.value, details=job.details)
-            base.tell("Dispatcher", Report({"job_id": job.id, "state": job.state.value,
-                                            "details": job.details, "at": job.updated_at}))
-        for job in result.requeued:
-            base.tell("Dispatcher", Enqueue(job.id))
+        self._tell_changes(result)
         for encoder_id in result.lost_encoders:
             self.log.warning("encoder stopped heartbeating", encoder_id=encoder_id)
             base.tell("Scaler", Retire(encoder_id))
             self.store.forget_encoder(encoder_id)
         return {"requeued": len(result.requeued), "failed": len(result.failed),
                 "abandoned": len(result.abandoned), "lost_encoders": len(result.lost_encoders)}
+
+    def _tell_changes(self, result):
+        for job in result.changed:
+            self.log.info("job reaped", job_id=job.id, state=job.state.value, details=job.details)
+            base.tell("Dispatcher", Report({"job_id": job.id, "state": job.state.value,
+                                            "details": job.details, "at": job.updated_at}))
+        for job in result.requeued:
+            base.tell("Dispatcher", Enqueue(job.id))

@@ -1,21 +1,25 @@
 """The Scaler owns the Fleet: on each tick it compares unfinished work with
-fleet capacity and launches encoders within the configured bounds."""
+fleet capacity and launches encoders within the configured bounds, and ends
+the machines whose encoder never started (``boot_timeout``)."""
 
 from nommer.actors import base
-from nommer.actors.messages import Retire, Workload
+from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core.scaling import encoders_to_start
+from nommer.core.scaling import encoders_to_start, unbooted
 
 
 class Scaler(base.Child):
     name = "scaler"
 
-    def __init__(self, config, fleet):
+    def __init__(self, config, fleet, store=None):
         super().__init__()
         self.config = config
         self.fleet = fleet
+        # Read for the encoders' heartbeats only; None: no boot check.
+        self.store = store
         self.unfinished = 0
         self.ticker = None
+        self.booted = set()  # members seen heartbeating: never ended for a slow boot
 
     def on_start(self):
         self.ticker = Ticker(self.actor_ref, self.config.scale_interval, "scaler").start()
@@ -39,7 +43,9 @@ class Scaler(base.Child):
             super().on_receive(message)
 
     def _scale(self):
-        running = [m for m in self.fleet.members() if m.state in ("starting", "running")]
+        members = [m for m in self.fleet.members() if m.state in ("starting", "running")]
+        dead = {m.id for m in self._end_unbooted(members)}
+        running = [m for m in members if m.id not in dead]
         count = encoders_to_start(
             self.unfinished if self.config.autoscale else 0,
             len(running), self.config.jobs_per_encoder,
@@ -48,8 +54,44 @@ class Scaler(base.Child):
         )
         if count:
             launched = self.fleet.launch(count)
-            self.log.info("encoders launched", count=len(launched),
-                          ids=[m.id for m in launched], unfinished=self.unfinished)
+            if launched:  # none while failed launches back off: that is logged by the fleet
+                self.log.info("encoders launched", count=len(launched),
+                              ids=[m.id for m in launched], unfinished=self.unfinished)
+
+    def _end_unbooted(self, members):
+        """End the members whose encoder did not heartbeat within
+        ``boot_timeout`` of launch; returns them (capacity that never comes)."""
+        current = {m.id for m in members}
+        self.booted &= current
+        if self.store is None or not unbooted(members, self.booted, self.config.boot_timeout):
+            return []  # nothing old enough to be in doubt: no need to read the store
+        try:
+            heartbeating = {e["id"] for e in self.store.encoders()}
+        except Exception:
+            # Without the heartbeats nothing can be told apart; next tick.
+            self.log.exception("cannot read the encoders' heartbeats")
+            return []
+        self.booted |= heartbeating & current
+        ended = []
+        for member in unbooted(members, self.booted, self.config.boot_timeout):
+            reason = (f"did not start within boot_timeout ({self.config.boot_timeout:g} s) "
+                      "of its launch")
+            self.log.error("encoder never started; ending its machine", encoder_id=member.id,
+                           started_at=member.started_at, boot_timeout=self.config.boot_timeout)
+            if self.fleet.retire(member.id):
+                ended.append(member)
+                # tell: the Reaper hands back any job it holds.
+                base.tell("Reaper", EncoderGone(member.id, reason))
+        return ended
 
     def members(self):
         return [m.__dict__ for m in self.fleet.members()]
+
+    def problems(self):
+        return self.fleet.problems()
+
+    def retry(self):
+        """The operator fixed what made launches fail: launch again now."""
+        self.fleet.retry_launches()
+        self._scale()
+        return self.fleet.problems()

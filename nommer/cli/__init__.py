@@ -6,6 +6,7 @@
     nommer cancel ID
     nommer list [--state S] [--json]
     nommer presets [--json]
+    nommer fleet [retry]
 
 ``--url`` (or NOMMER_URL) names the feeder, ``--token`` (or NOMMER_TOKEN) is
 sent as ``Authorization: Bearer``. Local paths become file:// URIs.
@@ -27,7 +28,7 @@ POLL_SECONDS = 0.5
 
 EPILOG = """\
 exit status: 0 done (for wait: the job FINISHED); 1 the job ended ERROR,
-CANCELED or ABANDONED; 2 the request was refused or the command is wrong;
+CANCELED or ABANDONED (for fleet retry: launches still fail); 2 the request was refused or the command is wrong;
 3 the feeder could not be reached.
 """
 
@@ -123,6 +124,11 @@ def parser():
 
     presets = commands.add_parser("presets", parents=[common], help="list the presets the farm knows")
     _json_flag(presets, "print the presets as JSON")
+
+    fleet = commands.add_parser("fleet", parents=[common], help="show the encoders, or launch again now",
+                                description="Show the encoder machines and why launches fail; "
+                                            "`nommer fleet retry` launches again at once, once the cause is fixed.")
+    fleet.add_argument("action", nargs="?", choices=["show", "retry"], default="show")
     return top
 
 
@@ -248,7 +254,36 @@ def cmd_presets(client, args, out, err):
     return OK
 
 
+def _problem_lines(answer):
+    for kind, what in (("launch_error", "launches fail"), ("spot_error", "spot refused, on demand used")):
+        problem = answer.get(kind)
+        if problem:
+            yield f"{what} (since {problem['at']}): {problem['message']}"
+            if problem.get("missing_permission"):
+                yield f"  missing permission: {problem['missing_permission']}"
+
+
+def cmd_fleet(client, args, out, err):
+    if args.action == "retry":
+        answer = client.post("/fleet/retry")
+        problems = list(_problem_lines(answer))
+        print("launching again now" if not problems else "launched again; still:", file=out)
+        for line in problems:
+            print(line, file=err)
+        return OK if not problems else JOB_FAILED
+    answer = client.get("/fleet")
+    rows = [(m["id"], m["state"], m.get("started_at", ""), m.get("detail", "")) for m in answer["members"]]
+    if rows:
+        for line in render.table(rows, ("ID", "STATE", "STARTED", "DETAIL")):
+            print(line, file=out)
+    else:
+        print("no encoder machines", file=err)
+    for line in _problem_lines(answer):
+        print(line, file=err)
+    return OK
+
+
 COMMANDS = {
     "submit": cmd_submit, "wait": cmd_wait, "status": cmd_status, "cancel": cmd_cancel,
-    "list": cmd_list, "presets": cmd_presets,
+    "list": cmd_list, "presets": cmd_presets, "fleet": cmd_fleet,
 }

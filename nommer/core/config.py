@@ -101,6 +101,9 @@ SETTINGS = [
     Setting("abandon_after", "float", 6 * 3600.0, "Seconds a job may stay unfinished without any change before it is marked ABANDONED.", minimum=1, legacy="FEEDERD_ABANDON_INACTIVE_JOBS_THRESH (hours there)"),
     Setting("heartbeat_interval", "float", 5.0, "Seconds between an encoder's heartbeats (and lease extensions).", minimum=0.05, legacy="NOMMERD_HEARTBEAT_INTERVAL"),
     Setting("lease_seconds", "float", 60.0, "Queue visibility timeout of a job being worked on; the encoder extends it while it works. A job whose encoder is silent this long is given to another encoder.", minimum=1),
+    Setting("boot_timeout", "float", 600.0, "Seconds an encoder may take from the launch of its machine to its first heartbeat; a machine still silent then is ended (on AWS, terminated), no longer counted as capacity, and any job it held goes back to the queue.", minimum=1),
+    Setting("lost_contact_timeout", "float", 900.0, "Seconds an encoder goes on without reaching the job store or the queue before it gives up: it stops, runs `shutdown_command` and exits with status 3 (on EC2 the instance then powers off and, launched with shutdown behaviour `terminate`, ends).", minimum=1),
+    Setting("shutdown_command", "str", "", "Command (split like a shell does, run without one) an encoder runs to power its machine off when it gives up on it: on AWS when the instance metadata service (`imds_endpoint`) does not tell it its instance id, and after `lost_contact_timeout`. Empty: it only exits, with status 3; the unit of EC2 encoder instances powers the instance off on that status."),
     Setting("max_attempts", "int", 3, "Times a job is tried (its encoder lost) before it ends in ERROR.", minimum=1),
     Setting("idle_terminate", "bool", True, "Whether an idle encoder stops itself (and, on AWS, terminates its instance).", legacy="NOMMERD_TERMINATE_WHEN_IDLE"),
     Setting("max_inactivity", "float", 60.0, "Seconds an encoder stays idle before it stops itself.", minimum=0, legacy="NOMMERD_MAX_INACTIVITY"),
@@ -144,7 +147,7 @@ SETTINGS = [
     Setting("ec2_security_groups", "list", [], "Security group ids of encoder instances (encoders need no inbound rule)."),
     Setting("ec2_key_name", "str", "", "EC2 key pair name for SSH into encoder instances; empty means none."),
     Setting("ec2_instance_profile", "str", "", "IAM instance profile (name or ARN) of encoder instances: their only source of AWS credentials."),
-    Setting("ec2_spot", "bool", False, "Launch encoders as spot instances, falling back to on-demand when spot capacity is refused."),
+    Setting("ec2_spot", "bool", False, "Launch encoders as spot instances, falling back to on-demand when spot capacity is refused or a spot launch is not allowed (reported in /health and /fleet; see docs/aws.md)."),
     Setting("install_spec", "str", "", "What an encoder instance installs with pip: empty means `nommer==<the feeder's version>`; a wheel URL or another requirement works too (with no credentials in it)."),
     Setting("imds_endpoint", "str", "http://169.254.169.254", "Address of the EC2 instance metadata service (IMDSv2) that an encoder asks for its instance id and region."),
     Setting("s3_part_size", "int", 8 * 1024 * 1024, "Bytes of one part of an S3 multipart upload; bigger outputs are uploaded in parts of this size. At least 5 MiB, S3's smallest part.", minimum=5 * 1024 * 1024),
@@ -333,14 +336,30 @@ def load(path=None, overrides=None, environ=None):
 
 
 def environment_text(name, value):
-    """``value`` of setting ``name`` as its ``NOMMER_*`` variable would spell it."""
+    """``value`` of setting ``name`` as its ``NOMMER_*`` variable would spell it,
+    so that :func:`load` reads it back as the same value. The one serializer of
+    settings: whatever hands settings to another process (encoder
+    subprocesses, EC2 user data) goes through it. A list joins its items with
+    the setting's own ``separator``; an item that holds it (or is empty) cannot
+    travel and is refused, naming the setting."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return _BY_NAME[name].separator.join(value)
+        separator = _BY_NAME[name].separator
+        for item in value:
+            if not item or separator in item:
+                raise ConfigError(f"setting {name!r}: the item {item!r} is empty or holds "
+                                  f"{separator!r}, which separates the items in the environment")
+        return separator.join(value)
     if isinstance(value, dict):
         return json.dumps(value)
     return str(value)
+
+
+def environment_of(config, names=None):
+    """``{NOMMER_NAME: text}`` of the settings ``names`` (all by default)."""
+    names = list(config.values) if names is None else names
+    return {f"NOMMER_{name.upper()}": environment_text(name, config.values[name]) for name in names}
 
 
 def _suggest(key):

@@ -101,6 +101,12 @@ class EncoderCore:
         self.landlock_abi = landlock_abi()
         confinement.check_start(config.confinement, self.landlock_abi, config.confinement_read_paths)
         self.stats = {"finished": 0, "failed": 0, "released": 0}
+        # When a call to the job store or the queue last worked (monotonic);
+        # the Keeper gives up after lost_contact_timeout without one.
+        self.last_contact = time.monotonic()
+
+    def made_contact(self):
+        self.last_contact = time.monotonic()
 
     # -- bookkeeping --------------------------------------------------------
 

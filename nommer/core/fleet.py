@@ -29,6 +29,17 @@ class Fleet(abc.ABC):
     def retire(self, member_id):
         """Stop one encoder (it finishes or releases its work first)."""
 
+    def problems(self):
+        """What keeps this fleet from launching as asked, for /health and
+        /fleet: ``{"launch_error": {"at", "code", "message", ...}}`` while
+        launches fail, ``{"spot_error": {...}}`` while spot launches are
+        refused for a reason on-demand ones worked around. Empty when none."""
+        return {}
+
+    def retry_launches(self):
+        """Forget the wait after a failed launch, so that the next look of
+        the Scaler launches at once (the operator fixed the cause)."""
+
     def stop_all(self, timeout=10.0):
         """Stop every encoder this fleet started (feeder shutdown)."""
         for member in self.members():

@@ -51,6 +51,29 @@ class Reaping:
                 result.lost_encoders.append(encoder["id"])
         return result
 
+    def encoder_gone(self, encoder_id, reason):
+        """The encoder ``encoder_id`` was ended: each unfinished job it held
+        goes back to PENDING (or ERROR past ``max_attempts``) at once,
+        instead of after its lease runs out."""
+        result = Sweep()
+        for job in self.store.unfinished():
+            if job.encoder_id != encoder_id or job.state not in RUNNING_STATES:
+                continue
+            try:
+                self._give_back(job, f"encoder {encoder_id} {reason}", result)
+            except StaleWrite:
+                continue  # it moved meanwhile: its encoder is alive after all
+        return result
+
+    def _give_back(self, job, reason, result):
+        if job.attempt >= self.config.max_attempts:
+            result.failed.append(self.store.update(job.transition(
+                State.ERROR, error_code="GAVE_UP",
+                details=f"gave up after {job.attempt} attempts: {reason}")))
+        else:
+            result.requeued.append(self.store.update(job.transition(
+                State.PENDING, encoder_id=None, details=f"{reason}; trying again")))
+
     def _look_at(self, job, result):
         idle = age_seconds(job.updated_at)
         if idle is not None and idle > self.config.abandon_after:
@@ -64,14 +87,8 @@ class Reaping:
         silent = age_seconds(job.heartbeat_at or job.updated_at)
         if silent is None or silent <= self.config.lease_seconds:
             return
-        reason = f"encoder {job.encoder_id} stopped answering during {job.state}"
-        if job.attempt >= self.config.max_attempts:
-            result.failed.append(self.store.update(job.transition(
-                State.ERROR, error_code="GAVE_UP",
-                details=f"gave up after {job.attempt} attempts: {reason}")))
-        else:
-            result.requeued.append(self.store.update(job.transition(
-                State.PENDING, encoder_id=None, details=f"{reason}; trying again")))
+        self._give_back(job, f"encoder {job.encoder_id} stopped answering during {job.state}",
+                        result)
 
     def _dead_letters(self, result):
         """Drain the new-job queue's dead letters: each unfinished job among

@@ -27,7 +27,8 @@ from nommer.core.credentials import redact
 from nommer.core.ffmpeg import probe
 from nommer.core.ffmpeg.hls_master import ensure_master, media_segments
 from nommer.core.ffmpeg.ladder import MASTER
-from nommer.core.storage import content_type, folder_files
+from nommer.core.media_types import media_type
+from nommer.core.storage import folder_files
 
 #: The manifest's name in an output folder. ffmpeg writes only .ts, .m3u8
 #: and .jpg files there, so it cannot be the name of an output file.
@@ -98,7 +99,7 @@ def manifest(facts, files, about=None):
         book["playlist"] = MASTER
         book["renditions"] = [dict(r) for r in facts["renditions"]]
     book["files"] = [
-        {"path": name, "size": size, "duration": durations.get(name), "content_type": content_type(name)}
+        {"path": name, "size": size, "duration": durations.get(name), "content_type": media_type(name)}
         for name, size in files
     ]
     return book

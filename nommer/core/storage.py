@@ -5,7 +5,6 @@ One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
 """
 
 import abc
-import mimetypes
 import re
 import os
 import urllib.parse
@@ -90,40 +89,6 @@ def folder_files(folder):
         return 2 if leaf.startswith("master") else 1
 
     return sorted(found, key=lambda n: (rank(n), n))
-
-
-# The types of what nommer writes, fixed here: mimetypes reads the host's
-# /etc/mime.types, which on many systems calls .ts a Qt translation file.
-CONTENT_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".ts": "video/mp2t",
-    ".m4s": "video/iso.segment",
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".m4a": "audio/mp4",
-    ".mov": "video/quicktime",
-    ".webm": "video/webm",
-    ".mkv": "video/x-matroska",
-    ".opus": "audio/ogg",
-    ".ogg": "audio/ogg",
-    ".mp3": "audio/mpeg",
-    ".aac": "audio/aac",
-    ".flac": "audio/flac",
-    ".wav": "audio/wav",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".vtt": "text/vtt",
-    ".json": "application/json",
-}
-
-
-def content_type(name):
-    """The media type of a file called ``name`` (a path or a key)."""
-    leaf = name.rsplit("/", 1)[-1]
-    dot = leaf.rfind(".")
-    known = CONTENT_TYPES.get(leaf[dot:].lower()) if dot > 0 else None
-    return known or mimetypes.guess_type(leaf)[0] or "application/octet-stream"
 
 
 # Searched on every URI of every submission: a compiled pattern, not a loop.

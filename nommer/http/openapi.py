@@ -146,6 +146,30 @@ ERROR_SCHEMA = {
     },
 }
 
+LAUNCH_PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "Why the last launch failed; gone once a launch works.",
+    "properties": {
+        "at": {"type": "string", "format": "date-time"},
+        "code": {"type": "string", "description": "EC2's error code, e.g. UnauthorizedOperation."},
+        "message": {"type": "string", "description": "EC2's message, as it gave it."},
+        "missing_permission": {"type": "string", "description": "The permission the message names, e.g. `ec2:RunInstances on arn:aws:ec2:...:spot-instances-request/*`."},
+        "next_try_in": {"type": "integer", "description": "Seconds until the next launch (POST /fleet/retry ends the wait)."},
+    },
+    "required": ["at", "code", "message"],
+}
+
+FLEET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "members": {"type": "array", "items": {"type": "object"}},
+        "encoders": {"type": "array", "items": {"type": "object"}},
+        "launch_error": LAUNCH_PROBLEM_SCHEMA,
+        "spot_error": {**LAUNCH_PROBLEM_SCHEMA, "description": "Why spot launches are refused while on-demand ones work."},
+    },
+    "required": ["members", "encoders"],
+}
+
 LEGACY_ANSWER_SCHEMA = {
     "type": "object",
     "properties": {
@@ -300,7 +324,21 @@ def document():
                 })},
             }
         },
-        "/fleet": {"get": {"summary": "The encoders.", "responses": {"200": _answer("Fleet report.", {"type": "object"}), "503": _error("The feeder is busy or restarting; try again.")}}},
+        "/fleet": {"get": {"summary": "The encoders, and why launches fail (launch_error, spot_error) when they do.", "responses": {"200": _answer("Fleet report.", FLEET_SCHEMA), "503": _error("The feeder is busy or restarting; try again.")}}},
+        "/fleet/retry": {
+            "post": {
+                "summary": "Launch encoders again now, without waiting out the backoff after failed launches (once the cause is fixed).",
+                "responses": {
+                    "200": _answer("Retried; the launch problems that remain.", {
+                        "type": "object",
+                        "properties": {"retried": {"type": "boolean"},
+                                       "launch_error": LAUNCH_PROBLEM_SCHEMA,
+                                       "spot_error": LAUNCH_PROBLEM_SCHEMA},
+                    }),
+                    "503": _error("The feeder is busy or restarting; try again."),
+                },
+            }
+        },
         "/health": {
             "get": {
                 "summary": "Health of the feeder's parts. With api_tokens set and no token, only {\"status\": \"ok\"|\"degraded\"}; with a valid token, the full report.",

@@ -12,13 +12,17 @@ def blueprint(api):
     def fleet():
         return api.fleet()
 
+    @bp.post("/fleet/retry")
+    def retry_fleet():
+        return api.retry_fleet()
+
     @bp.get("/health")
     def health():
         ok, report = api.health()
         if auth.anonymous():
             # Up or down is all a load balancer needs; job counts and the
             # actors' errors are for those holding a token.
-            report = {"status": "ok" if ok else "degraded"}
+            report = {"status": report.get("status", "ok") if ok else "degraded"}
         return report, 200 if ok else 503
 
     @bp.get("/metrics")

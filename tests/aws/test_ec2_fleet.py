@@ -191,3 +191,18 @@ def test_bad_settings_stop_the_start_naming_them(aws_config, settings, message):
     with pytest.raises(ConfigError) as e:
         Ec2Fleet(aws_config(**settings))
     assert message in str(e.value)
+
+
+def test_an_instance_that_shuts_itself_down_is_terminated_not_stopped(aws_endpoint, ec2_client):
+    import uuid
+
+    template = f"t{uuid.uuid4().hex[:12]}"
+    ec2_client.create_launch_template(LaunchTemplateName=template, LaunchTemplateData={
+        "ImageId": "ami-12345678", "InstanceInitiatedShutdownBehavior": "stop"})
+    for settings in ({"ec2_ami": "ami-12345678"}, {"ec2_launch_template": template}):
+        config = config_mod.load(environ={}, overrides={"backend": "aws", "cluster": template,
+                                                       **settings})
+        [member] = Ec2Fleet(config).launch(1)
+        answer = ec2_client.describe_instance_attribute(
+            InstanceId=member.id, Attribute="instanceInitiatedShutdownBehavior")
+        assert answer["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate", settings

@@ -113,3 +113,48 @@ def test_too_big_user_data_is_refused():
     with pytest.raises(ConfigError) as e:
         ec2_user_data.render(aws_config(file_roots=["/m" * 8000]), environ={})
     assert "more than EC2's 16384" in str(e.value)
+
+
+def _systemd_value(quoted):
+    # The reverse of ec2_user_data's quoting: double quotes, C escapes.
+    assert quoted[0] == quoted[-1] == '"'
+    return quoted[1:-1].encode().decode("unicode_escape")
+
+
+def test_settings_reach_the_encoder_as_the_feeder_has_them():
+    feeder = aws_config(allowed_networks=["10.0.0.0/8", "192.168.0.0/16"],
+                        file_roots=["/mnt/media", "/mnt/more"], jobs_per_encoder=3,
+                        idle_terminate=False, encode_timeout=90.0)
+    _, _, env, _ = sections(ec2_user_data.render(feeder, region="eu-west-1", environ={}))
+
+    encoder = config_mod.load(environ={name: _systemd_value(v) for name, v in env.items()})
+    for name in ("allowed_networks", "file_roots", "jobs_per_encoder", "idle_terminate",
+                 "encode_timeout"):
+        assert encoder.values[name] == feeder.values[name], name
+    assert env["NOMMER_ALLOWED_NETWORKS"] == '"10.0.0.0/8,192.168.0.0/16"'
+
+
+def test_an_encoder_giving_up_powers_the_instance_off_and_only_then(tmp_path):
+    import os
+    import shlex
+    import subprocess
+
+    _, files, _, _ = sections(ec2_user_data.render(aws_config(), region="eu-west-1", environ={}))
+    unit = files["/etc/systemd/system/nommer-encoder.service"]
+    assert "RestartPreventExitStatus=3" in unit.splitlines()
+    [line] = [ln for ln in files["/etc/systemd/system/nommer-encoder.service.d/ec2.conf"].splitlines()
+              if ln.startswith("ExecStopPost=")]
+    assert line.startswith("ExecStopPost=+")  # as root, whatever the unit's User=
+    # What systemd runs: "$$" is its escape of a literal "$".
+    argv = shlex.split(line.removeprefix("ExecStopPost=+").replace("$$", "$"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "systemctl-called"
+    fake = bin_dir / "systemctl"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\n")
+    fake.chmod(0o755)
+    for status in ("0", "1", "2", "143", "3"):
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "EXIT_STATUS": status}
+        assert subprocess.run(argv, env=env, timeout=10).returncode == 0
+        assert marker.exists() == (status == "3"), status
+    assert marker.read_text() == "--no-block poweroff\n"

@@ -5,6 +5,7 @@ stand-in, tests/aws/imds_server.py) and terminates its instance when idle
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -13,6 +14,7 @@ from nommer.core import backends, log
 from nommer.core import config as config_mod
 from nommer.core.adapters import aws
 from nommer.core.adapters.ec2_fleet import Ec2Fleet
+from nommer.core.errors import ConfigError
 from tests.aws.imds_server import ImdsServer
 from tests.aws.moto_server import free_port
 
@@ -62,10 +64,16 @@ def test_a_given_instance_id_and_a_known_region_ask_imds_nothing(aws_endpoint, l
     assert config.aws_region == ""  # boto3's own default (AWS_DEFAULT_REGION) applies
 
 
-def test_off_ec2_the_id_is_host_and_pid(aws_endpoint, logger):
-    _, encoder_id = encoder.identify(
-        aws_config(imds_endpoint=f"http://127.0.0.1:{free_port()}"), None, logger)
-    assert encoder_id.endswith(f"-{os.getpid()}")
+def test_on_aws_without_an_identity_the_encoder_refuses_to_start(aws_endpoint, logger):
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(encoder.NoIdentity, match=f"at {endpoint} \\(setting 'imds_endpoint'\\)"):
+        encoder.identify(aws_config(imds_endpoint=endpoint), None, logger)
+
+
+def test_a_given_id_without_a_region_or_imds_names_both_settings(no_region, logger):
+    with pytest.raises(ConfigError, match="'aws_region'.*'imds_endpoint'"):
+        encoder.identify(aws_config(imds_endpoint=f"http://127.0.0.1:{free_port()}"),
+                         "i-0fedcba9876543210", logger)
 
 
 def test_locally_nothing_changes(logger):
@@ -141,3 +149,64 @@ def test_idle_encoder_process_terminates_its_instance(
         assert [e for e in parts.store.encoders() if e["id"] == fleet_instance] == []
     finally:
         parts.close()
+
+
+# --- giving up the machine ------------------------------------------------------------
+
+
+def marker_command(tmp_path):
+    """A shutdown_command that leaves a mark instead of powering anything off."""
+    marker = tmp_path / "shutdown-asked"
+    return marker, f"sh -c 'echo halt >> {marker}'"
+
+
+def test_an_encoder_without_an_identity_exits_and_asks_for_a_shutdown(aws_endpoint, tmp_path):
+    marker, command = marker_command(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMMER_")}
+    env.update({"NOMMER_BACKEND": "aws", "NOMMER_DATA_DIR": str(tmp_path / "data"),
+                "NOMMER_IMDS_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+                "NOMMER_SHUTDOWN_COMMAND": command})
+    proc = subprocess.run([sys.executable, "-m", "nommer.encoder"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "imds_endpoint" in proc.stderr and "giving up this machine" in proc.stderr
+    assert marker.read_text() == "halt\n"
+    assert "encoder started" not in proc.stdout + proc.stderr
+
+
+def test_an_encoder_that_lost_the_store_and_queue_stops_and_asks_for_a_shutdown(tmp_path, unique):
+    from nommer.testing.simpledb import start_server
+    from tests.aws.moto_server import MotoServer
+
+    marker, command = marker_command(tmp_path)
+    moto = MotoServer(tmp_path / "moto.log").start()
+    simpledb, simpledb_url = start_server(port=0)
+    try:
+        env = encoder_env(tmp_path, unique, {"AWS_ENDPOINT_URL_SIMPLEDB": simpledb_url},
+                          lost_contact_timeout=2, shutdown_command=command,
+                          heartbeat_interval=0.2, max_inactivity=600, poll_wait=0.5)
+        env.update(moto.environment())
+        env["AWS_MAX_ATTEMPTS"] = "1"
+        with open(tmp_path / "encoder.log", "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "nommer.encoder", "--instance-id",
+                                     "i-0123456789abcdef0"], env=env, stdout=out,
+                                    stderr=subprocess.STDOUT)
+        log_text = lambda: (tmp_path / "encoder.log").read_text()  # noqa: E731
+        deadline = time.monotonic() + 60
+        while "encoder started" not in log_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log_text()[-3000:]
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert proc.poll() is None  # in contact: it works on
+    finally:
+        moto.stop()
+        simpledb.stop()
+    try:
+        status = proc.wait(90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert status == 3, log_text()[-3000:]
+    assert marker.read_text() == "halt\n"
+    assert "lost_contact_timeout" in log_text()

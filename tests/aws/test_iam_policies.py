@@ -119,3 +119,134 @@ def test_the_encoder_policy_allows_what_an_encoder_calls_and_no_more(
     for never in ("sqs:CreateQueue", "ec2:RunInstances", "iam:PassRole", "sdb:CreateDomain",
                   "ec2:CreateTags", "s3:DeleteObject"):
         assert never not in encoder
+
+
+# -- resources and conditions, not only action names ---------------------------------
+
+PLACEHOLDERS = {"REGION": "eu-west-1", "ACCOUNT_ID": "123456789012", "CLUSTER": "media",
+                "ENCODER_ROLE": "media-encoder", "MEDIA_BUCKET": "media-bucket"}
+
+
+def _fill(text):
+    for name, value in PLACEHOLDERS.items():
+        text = text.replace(name, value)
+    return text
+
+
+def _matches(pattern, value):
+    import fnmatch
+
+    return fnmatch.fnmatchcase(value, pattern)
+
+
+def _as_list(value):
+    return [value] if isinstance(value, str) else list(value)
+
+
+def policy_allows(name, action, resource, context=None):
+    """Whether policy ``name`` allows ``action`` on ``resource`` with the
+    request's condition ``context``: IAM's evaluation of Allow statements with
+    wildcards and StringEquals/StringLike, which is all these policies use."""
+    context = context or {}
+    policy = json.loads(_fill((POLICIES / name).read_text()))
+    for statement in policy["Statement"]:
+        if not any(_matches(a, action) for a in _as_list(statement["Action"])):
+            continue
+        if not any(_matches(r, resource) for r in _as_list(statement["Resource"])):
+            continue
+        conditions = statement.get("Condition", {})
+        assert set(conditions) <= {"StringEquals", "StringLike"}, conditions
+        if all(key in context and any(_matches(v, context[key]) if op == "StringLike"
+                                      else v == context[key] for v in _as_list(values))
+               for op, block in conditions.items() for key, values in block.items()):
+            return True
+    return False
+
+
+def spot_launch_authorizations(params):
+    """What IAM authorizes for one RunInstances call with these parameters
+    (AWS's EC2 user guide, "Launch instances (RunInstances)" and "Spot
+    Instance permissions"): RunInstances on every resource it uses and
+    creates, CreateTags on what it tags (with ec2:CreateAction), PassRole of
+    the instance profile's role, and the Spot service-linked role."""
+    arn = "arn:aws:ec2:eu-west-1:123456789012:"
+    tags = {f"aws:RequestTag/{t['Key']}": t["Value"]
+            for spec in params["TagSpecifications"] for t in spec["Tags"]}
+    checks = [("ec2:RunInstances", arn + "instance/i-0123456789abcdef0", tags),
+              ("ec2:RunInstances", arn + "volume/vol-0123456789abcdef0", tags),
+              ("ec2:RunInstances", arn + "network-interface/eni-0123456789abcdef0", {})]
+    if "ImageId" in params:
+        checks.append(("ec2:RunInstances", f"arn:aws:ec2:eu-west-1::image/{params['ImageId']}", {}))
+    if "SubnetId" in params:
+        checks.append(("ec2:RunInstances", arn + f"subnet/{params['SubnetId']}", {}))
+    for group in params.get("SecurityGroupIds", []):
+        checks.append(("ec2:RunInstances", arn + f"security-group/{group}", {}))
+    if "KeyName" in params:
+        checks.append(("ec2:RunInstances", arn + f"key-pair/{params['KeyName']}", {}))
+    if "LaunchTemplate" in params:
+        checks.append(("ec2:RunInstances", arn + "launch-template/lt-0123456789abcdef0", {}))
+    if "InstanceMarketOptions" in params:
+        checks.append(("ec2:RunInstances", arn + "spot-instances-request/sir-0123abcd", {}))
+        checks.append(("iam:CreateServiceLinkedRole",
+                       "arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/"
+                       "AWSServiceRoleForEC2Spot", {"iam:AWSServiceName": "spot.amazonaws.com"}))
+    for spec in params["TagSpecifications"]:
+        checks.append(("ec2:CreateTags", arn + f"{spec['ResourceType']}/x-0123",
+                       {"ec2:CreateAction": "RunInstances"}))
+    if "IamInstanceProfile" in params:
+        checks.append(("iam:PassRole", "arn:aws:iam::123456789012:role/media-encoder",
+                       {"iam:PassedToService": "ec2.amazonaws.com"}))
+    return checks
+
+
+def test_the_feeder_policy_allows_a_spot_launch_on_every_resource_it_touches(
+        aws_endpoint, monkeypatch):
+    config = config_mod.load(environ={}, overrides={
+        "backend": "aws", "cluster": "media", "ec2_spot": True,
+        "ec2_launch_template": "media-encoder", "ec2_ami": "ami-12345678",
+        "ec2_subnet": "subnet-0123abcd", "ec2_security_groups": ["sg-0123abcd"],
+        "ec2_key_name": "ops", "ec2_instance_profile": "media-encoder"})
+    fleet = Ec2Fleet(config)
+    sent = []
+    monkeypatch.setattr(fleet, "_run", lambda params: sent.append(params) or [])
+    fleet.launch(1)
+    [spot] = sent
+    assert spot["InstanceMarketOptions"]["MarketType"] == "spot"
+
+    for action, resource, context in spot_launch_authorizations(spot):
+        assert policy_allows("feeder-policy.json", action, resource, context), (action, resource)
+
+
+@pytest.mark.parametrize("action, resource, context", [
+    # Instances of another cluster, or untagged ones.
+    ("ec2:RunInstances", "arn:aws:ec2:eu-west-1:123456789012:instance/i-1",
+     {"aws:RequestTag/nommer:cluster": "other", "aws:RequestTag/nommer:role": "encoder"}),
+    ("ec2:RunInstances", "arn:aws:ec2:eu-west-1:123456789012:instance/i-1", {}),
+    # Tags outside a launch.
+    ("ec2:CreateTags", "arn:aws:ec2:eu-west-1:123456789012:instance/i-1", {}),
+    ("ec2:CreateTags", "arn:aws:ec2:eu-west-1:123456789012:instance/i-1",
+     {"ec2:CreateAction": "CreateTags"}),
+    # Another role, or to another service.
+    ("iam:PassRole", "arn:aws:iam::123456789012:role/admin", {"iam:PassedToService": "ec2.amazonaws.com"}),
+    ("iam:PassRole", "arn:aws:iam::123456789012:role/media-encoder",
+     {"iam:PassedToService": "lambda.amazonaws.com"}),
+    # Another service-linked role.
+    ("iam:CreateServiceLinkedRole",
+     "arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot",
+     {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com"}),
+    # Terminating what is not the cluster's encoder.
+    ("ec2:TerminateInstances", "arn:aws:ec2:eu-west-1:123456789012:instance/i-1",
+     {"ec2:ResourceTag/nommer:cluster": "other", "ec2:ResourceTag/nommer:role": "encoder"}),
+])
+def test_the_feeder_policy_refuses_what_it_should(action, resource, context):
+    assert not policy_allows("feeder-policy.json", action, resource, context)
+
+
+def test_the_encoder_policy_ends_only_its_clusters_encoders():
+    mine = {"ec2:ResourceTag/nommer:cluster": "media", "ec2:ResourceTag/nommer:role": "encoder"}
+    instance = "arn:aws:ec2:eu-west-1:123456789012:instance/i-1"
+    assert policy_allows("encoder-policy.json", "ec2:TerminateInstances", instance, mine)
+    assert not policy_allows("encoder-policy.json", "ec2:TerminateInstances", instance,
+                             {**mine, "ec2:ResourceTag/nommer:cluster": "other"})
+    assert not policy_allows("encoder-policy.json", "s3:GetObject", "arn:aws:s3:::elsewhere/k")
+    assert policy_allows("encoder-policy.json", "s3:PutObject", "arn:aws:s3:::media-bucket/out/a.ts")

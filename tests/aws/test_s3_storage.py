@@ -279,3 +279,25 @@ def test_todays_bucket_names_keep_botos_default_addressing(storage, bucket):
     client = storage._client_for(s3uri.parse(f"s3://{bucket}/k.mov"))
 
     assert client.meta.config.s3["addressing_style"] == "auto"
+@pytest.mark.parametrize("key, expected", [
+    ("hls/segment_00001.ts", "video/mp2t"),
+    ("hls/index.m3u8", "application/vnd.apple.mpegurl"),
+    ("dash/chunk-1.m4s", "video/iso.segment"),
+    ("dash/manifest.mpd", "application/dash+xml"),
+    ("subs/en.vtt", "text/vtt"),
+    ("thumbs/0001.JPG", "image/jpeg"),
+    ("audio.opus", "audio/ogg"),
+    ("odd.bin", "application/octet-stream"),
+])
+def test_uploads_carry_nommers_content_type_not_the_hosts(storage, s3_client, bucket, tmp_path,
+                                                         key, expected):
+    import mimetypes
+
+    # What Debian's /etc/mime.types says of .ts: it must not leak into S3.
+    mimetypes.add_type("text/vnd.trolltech.linguist", ".ts")
+    src = tmp_path / "out"
+    src.write_bytes(b"\x47" * 188)
+
+    storage.put(src, f"s3://{bucket}/{key}")
+
+    assert s3_client.head_object(Bucket=bucket, Key=key)["ContentType"] == expected

@@ -84,3 +84,52 @@ def test_encode_timeout_and_progress_interval_defaults():
     c = config.load(environ={})
     assert c.progress_interval == 2.0
     assert c.encode_timeout == 6 * 3600.0
+
+
+# Values of the settings whose check refuses an arbitrary one, and of every
+# list (two items each, so that the separator matters).
+ROUND_TRIP_SAMPLES = {
+    "file_roots": ["/srv/media one", "/srv/media,two"],
+    "ec2_security_groups": ["sg-0123456789abcdef0", "sg-0fedcba9876543210"],
+    "api_tokens": ["token-one-0123456789", "token:two:0123456789"],
+    "allowed_networks": ["10.0.0.0/8", "192.168.0.0/16", "fd00::/8"],
+    "legacy_networks": ["10.1.2.0/24", "fd00:1::/64"],
+    "confinement_read_paths": ["/usr/share/fonts", "/srv/luts,one"],
+    "secret_key": "q9y3XQfFhGdYJDbN3B0xk8s2E1Jx2Ffq7cNnE9fQ0aI=,9yF0QqKx8b1mVJ4Xk2qk3b8Vd8Z5d2QzYwJ3nO1sN0E=",
+    "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "presets": {"tiny": {"description": "tiny", "extension": "mp4",
+                         "args": ["-c:v", "libx264", "-preset", "ultrafast"]}},
+    "log_format": "json",
+    "backend": "aws",
+}
+
+
+def _sample(setting):
+    if setting.name in ROUND_TRIP_SAMPLES:
+        return ROUND_TRIP_SAMPLES[setting.name]
+    assert setting.kind not in ("list", "table"), f"add a sample of {setting.name!r}"
+    if setting.kind == "bool":
+        return not setting.default
+    if setting.kind in ("int", "float"):
+        if setting.maximum is not None:
+            return (setting.default + setting.maximum) / 2
+        return setting.default + (1 if setting.kind == "int" else 1.25)
+    if setting.kind == "choice":
+        return [c for c in setting.choices if c != setting.default][-1]
+    if setting.kind == "path":
+        return "/var/lib/nommer data"
+    return "text with, commas: colons; and \"quotes\""
+
+
+@pytest.mark.parametrize("setting", config.SETTINGS, ids=lambda s: s.name)
+def test_every_setting_survives_the_serializer_and_the_loader(setting):
+    value = config.load(environ={}, overrides={setting.name: _sample(setting)}).values[setting.name]
+    text = config.environment_text(setting.name, value)
+    back = config.load(environ={f"NOMMER_{setting.name.upper()}": text})
+    assert back.values[setting.name] == value
+    assert value != config.default_of(setting)
+
+
+def test_a_list_item_holding_its_separator_cannot_travel():
+    with pytest.raises(ConfigError, match="'allowed_networks'.*holds ','"):
+        config.environment_text("allowed_networks", ["10.0.0.0/8,192.168.0.0/16"])

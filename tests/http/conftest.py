@@ -50,6 +50,10 @@ class ServiceApi:
             "max_encoders": 3,
         }
 
+    def retry_fleet(self):
+        self.retried = getattr(self, "retried", 0) + 1
+        return {"retried": True}
+
     def health(self):
         return self.healthy, {
             "ok": self.healthy,

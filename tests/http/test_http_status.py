@@ -44,3 +44,12 @@ def test_metrics_say_when_unhealthy(client, api):
     api.healthy = False
 
     assert "nommer_healthy 0" in client.get("/metrics").get_data(as_text=True).splitlines()
+
+
+def test_fleet_retry_asks_the_api_and_is_documented_behind_the_token(client, api):
+    answer = client.post("/fleet/retry")
+
+    assert answer.status_code == 200 and answer.get_json() == {"retried": True}
+    assert api.retried == 1
+    operation = client.get("/openapi.json").get_json()["paths"]["/fleet/retry"]["post"]
+    assert "401" in operation["responses"] and operation.get("security") != []

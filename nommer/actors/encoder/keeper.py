@@ -1,5 +1,7 @@
 """The Keeper: heartbeats the encoder and its jobs, extends their queue
-leases, stops work on canceled jobs, and ends the encoder after the idle time."""
+leases, stops work on canceled jobs, ends the encoder after the idle time,
+and gives up when the job store and the queue have been out of reach for
+``lost_contact_timeout``."""
 
 import os
 import time
@@ -11,7 +13,7 @@ from nommer.core.jobs import utcnow
 
 
 class Keeper(pykka.ThreadingActor):
-    def __init__(self, core, on_idle, started_at=None):
+    def __init__(self, core, on_idle, started_at=None, on_lost_contact=None):
         super().__init__()
         self.core = core
         self.config = core.config
@@ -21,6 +23,8 @@ class Keeper(pykka.ThreadingActor):
         self.started_at = started_at or utcnow()
         self.ticker = None
         self.idle_reported = False
+        self.on_lost_contact = on_lost_contact  # called once when contact is lost for good
+        self.lost_reported = False
 
     def on_start(self):
         interval = min(self.config.cancel_check_interval, self.config.heartbeat_interval)
@@ -42,10 +46,20 @@ class Keeper(pykka.ThreadingActor):
             self.core.log.exception("cancel check failed")
         if time.monotonic() - self.last_heartbeat >= self.config.heartbeat_interval:
             self._heartbeat()
+        self._check_contact()
         self._check_idle()
 
+    def _check_contact(self):
+        silent = time.monotonic() - self.core.last_contact
+        if (self.on_lost_contact is not None and not self.lost_reported
+                and silent >= self.config.lost_contact_timeout):
+            self.lost_reported = True
+            self.core.log.error("no contact with the job store or the queue; giving up",
+                                silent_seconds=round(silent, 1),
+                                lost_contact_timeout=self.config.lost_contact_timeout)
+            self.on_lost_contact()
+
     def _heartbeat(self):
-        self.last_heartbeat = time.monotonic()
         tasks = self.core.in_flight()
         try:
             self.core.store.heartbeat(self.core.encoder_id, {
@@ -55,9 +69,15 @@ class Keeper(pykka.ThreadingActor):
                 "slots": self.config.jobs_per_encoder,
                 **self.core.stats,
             })
+            self.core.made_contact()
             self.core.heartbeat_jobs()
         except Exception:
             self.core.log.exception("heartbeat failed")
+        finally:
+            # Timed from the end: a heartbeat that took long (the store out
+            # of reach, retried) is not repeated by the ticks that queued
+            # meanwhile, so they drain at once instead of piling up.
+            self.last_heartbeat = time.monotonic()
 
     def _check_idle(self):
         if self.core.in_flight():

@@ -41,6 +41,7 @@ class Puller(pykka.ThreadingActor):
                 wait_seconds=self.wait_seconds,
             )
             self.errors = 0
+            self.core.made_contact()
         except Exception:
             self.errors += 1
             self.core.log.exception("queue receive failed", failures=self.errors)

@@ -11,6 +11,8 @@ Encoders outlive the feeder: stopping the feeder leaves them running, and each
 terminates its own instance once idle (``idle_terminate``).
 """
 
+import hashlib
+import json
 import re
 import time
 import uuid
@@ -21,6 +23,7 @@ import structlog
 from nommer.core.adapters import aws, ec2_user_data
 from nommer.core.errors import ConfigError
 from nommer.core.fleet import Fleet, Member
+from nommer.core.jobs import utcnow
 
 # Lazy: resolved at each call, after the process configured logging.
 log = structlog.get_logger("nommer.ec2")
@@ -38,6 +41,14 @@ SPOT_REFUSALS = frozenset({
     "MaxSpotInstanceCountExceeded", "UnfulfillableCapacity", "InsufficientHostCapacity",
     "SpotCapacityNotAvailable", "CapacityNotAvailable",
 })
+# A spot launch the caller is not allowed: an on-demand launch may still be
+# (the policy lacks what spot needs: the spot-instances-request resource, the
+# spot service-linked role).
+SPOT_UNAUTHORIZED = frozenset({"UnauthorizedOperation", "AccessDenied", "AuthFailure"})
+# "... is not authorized to perform: ec2:RunInstances on resource: arn:... because ..."
+_MISSING_PERMISSION = re.compile(
+    r"not authorized to perform:?\s+(?P<action>[\w-]+:[\w*-]+)"
+    r"(?:\s+on resource:?\s+(?P<resource>\S+))?")
 # A launch that failed waits this long (doubling, up to the cap) before the next.
 LAUNCH_BACKOFF = (10.0, 300.0)
 # Seconds a launched instance counts as a member before EC2 lists it.
@@ -49,6 +60,26 @@ def check_cluster(name):
         raise ConfigError(f"setting 'cluster': {name!r} must be 1 to 40 letters, digits, "
                           "hyphens and underscores")
     return name
+
+
+def missing_permission(message):
+    """The permission an authorization failure names ("ec2:RunInstances on
+    arn:aws:ec2:...:spot-instances-request/*"), or "" when it names none."""
+    found = _MISSING_PERMISSION.search(message or "")
+    if not found:
+        return ""
+    resource = (found["resource"] or "").rstrip(".,;")
+    return f"{found['action']} on {resource}" if resource else found["action"]
+
+
+def launch_problem(error):
+    """What /health and /fleet say of a failed launch."""
+    problem = {"at": utcnow(), "code": aws.error_code(error) or type(error).__name__,
+               "message": aws.describe(error)}
+    permission = missing_permission(problem["message"])
+    if permission:
+        problem["missing_permission"] = permission
+    return problem
 
 
 def _started_at(instance):
@@ -104,6 +135,11 @@ def terminate_self(region, cluster, instance_id):
         client.close()
 
 
+def _fingerprint(params):
+    # The user data is part of it: a changed encoder setting is a new launch.
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class Ec2Fleet(Fleet):
     def __init__(self, config, client=None):
         self.config = config
@@ -118,6 +154,9 @@ class Ec2Fleet(Fleet):
         self.user_data = ec2_user_data.render(config, region=self.client.meta.region_name)
         self._launch_after = 0.0
         self._failures = 0
+        self._failed_with = None  # fingerprint of the parameters of the failed launch
+        self._launch_error = None
+        self._spot_error = None
         self._recent = {}  # instance id -> (Member, monotonic launch time)
         self._last = {}
 
@@ -169,12 +208,17 @@ class Ec2Fleet(Fleet):
     def launch(self, count):
         """Start up to ``count`` encoders, one RunInstances call each, so each
         gets spot or on-demand capacity on its own and a shortage stops the
-        launch where it is. A launch EC2 refuses is logged and the next one
-        waits (10 s, doubling to 5 min), so a wrong setting does not become a
-        storm of calls."""
-        if count <= 0 or time.monotonic() < self._launch_after:
+        launch where it is. A launch EC2 refuses is logged, kept for /health
+        and /fleet (``problems``), and the next one waits (10 s, doubling to
+        5 min), so a wrong setting does not become a storm of calls; the wait
+        ends at once when the launch parameters change or ``retry_launches``
+        is called."""
+        if count <= 0:
             return []
         params = self.run_parameters()
+        fingerprint = _fingerprint(params)
+        if time.monotonic() < self._launch_after and fingerprint == self._failed_with:
+            return []
         launched = []
         try:
             for _ in range(count):
@@ -185,31 +229,64 @@ class Ec2Fleet(Fleet):
                 now = time.monotonic()
                 self._recent.update({m.id: (m, now) for m in members})
             self._failures = 0
+            self._failed_with = None
+            self._launch_error = None
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self._failures += 1
             wait = min(LAUNCH_BACKOFF[1], LAUNCH_BACKOFF[0] * 2 ** (self._failures - 1))
             self._launch_after = time.monotonic() + wait
+            self._failed_with = fingerprint
+            self._launch_error = {**launch_problem(e), "next_try_in": round(wait)}
             log.error("cannot launch encoder instances", next_try_in=round(wait),
-                      reason=aws.describe(e), cluster=self.cluster)
+                      reason=aws.describe(e), cluster=self.cluster,
+                      missing_permission=self._launch_error.get("missing_permission"))
         if launched:
             log.info("launched encoder instances", ids=[m.id for m in launched],
                      cluster=self.cluster)
         return launched
 
     def _launch_spot(self, params):
-        """Members launched as spot instances, or None when EC2 refused spot capacity."""
+        """Members launched as spot instances, or None when EC2 refused spot
+        capacity, or refused this caller a spot launch (an on-demand one may
+        still be allowed; the refusal stays in ``problems``)."""
         spot = {**params, "InstanceMarketOptions": {
             "MarketType": "spot",
             "SpotOptions": {"SpotInstanceType": "one-time",
                             "InstanceInterruptionBehavior": "terminate"},
         }}
         try:
-            return self._run(spot)
+            members = self._run(spot)
         except botocore.exceptions.ClientError as e:
-            if aws.error_code(e) not in SPOT_REFUSALS:
+            code = aws.error_code(e)
+            if code in SPOT_UNAUTHORIZED:
+                self._spot_error = launch_problem(e)
+                log.error("spot launch not allowed; launching on demand",
+                          reason=aws.describe(e),
+                          missing_permission=self._spot_error.get("missing_permission"))
+                return None
+            if code not in SPOT_REFUSALS:
                 raise
             log.warning("spot capacity refused; launching on demand", reason=aws.describe(e))
             return None
+        self._spot_error = None
+        return members
+
+    def problems(self):
+        found = {}
+        if self._launch_error:
+            found["launch_error"] = dict(self._launch_error)
+        if self._spot_error:
+            found["spot_error"] = dict(self._spot_error)
+        return found
+
+    def retry_launches(self):
+        self._launch_after = 0.0
+        self._failures = 0
+        self._failed_with = None
+        # Stale once the cause may be fixed; the next launch says again if not.
+        self._launch_error = None
+        self._spot_error = None
+        log.info("launch backoff reset", cluster=self.cluster)
 
     # -- the fleet ------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ FEEDER_ONLY = frozenset({
     "host", "port", "data_dir", "max_encoders", "autoscale", "min_encoders",
     "job_overflow_threshold", "scale_interval", "state_check_interval", "reap_interval",
     "abandon_after", "notify_attempts", "notify_timeout", "notify_backoff",
-    "request_timeout", "max_restarts", "restart_window", "install_spec",
+    "request_timeout", "max_restarts", "restart_window", "install_spec", "boot_timeout",
 })
 FEEDER_ONLY_PREFIXES = ("ec2_",)
 # A setting whose name says it holds a secret never leaves the feeder.
@@ -71,12 +71,7 @@ def encoder_settings(config, region):
         setting = config_mod.SETTINGS_BY_NAME.get(name)
         if setting is None or value == config_mod.default_of(setting):
             continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, list):
-            text = os.pathsep.join(value)
-        else:
-            text = str(value)
+        text = config_mod.environment_text(name, value)
         if any(c in text for c in "\n\r\0"):
             raise ConfigError(f"setting {name!r}: holds a line break, which cannot be "
                               "passed to encoder instances")

@@ -24,8 +24,7 @@ def settings_environment(config):
     """The feeder's settings as NOMMER_* variables, so that an encoder it
     starts runs with exactly the same configuration."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOMMER_")}
-    for name, value in config.values.items():
-        env[f"NOMMER_{name.upper()}"] = config_mod.environment_text(name, value)
+    env.update(config_mod.environment_of(config))
     return env
 
 

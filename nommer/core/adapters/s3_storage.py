@@ -28,7 +28,8 @@ from nommer.core import s3uri
 from nommer.core.adapters import aws
 from nommer.core.adapters.local_storage import copy_stream
 from nommer.core.errors import Canceled, JobFailed, TransientError
-from nommer.core.storage import Storage, content_type
+from nommer.core.media_types import media_type
+from nommer.core.storage import Storage
 
 # Lazy: resolved at each call, after the process configured logging.
 log = structlog.get_logger("nommer.s3")
@@ -131,7 +132,8 @@ class S3Storage(Storage):
         config = TransferConfig(multipart_threshold=self.part_size,
                                 multipart_chunksize=self.part_size,
                                 max_request_concurrency=self.max_concurrency)
-        extra = {"ContentType": content_type(location.key)}
+        # nommer's own table, never the host's mime.types.
+        extra = {"ContentType": media_type(location.key)}
         subscriber = _Progress(total, progress, cancel)
         log.debug("uploading", uri=location.shown(), size=total)
         try:
