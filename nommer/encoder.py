@@ -189,7 +189,7 @@ def main(argv=None):
     except ConfigError as e:
         print(f"nommer encoder: {e}", file=sys.stderr)
         return 2
-    log.configure(config.log_format, config.log_level)
+    log.configure_from(config)
     logger = log.get("nommer.encoder")
     try:
         config, encoder_id = identify(config, args.instance_id, logger)

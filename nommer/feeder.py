@@ -26,10 +26,12 @@ from nommer.core import ffmpeg
 from nommer.core import config as config_mod
 from nommer.core import credentials, log, tokens
 from nommer.core.folder_lock import FolderLock
+from nommer.core.metrics import FeederMetrics
 from nommer.core.errors import ConfigError
 from nommer.core.netguard import AddressPolicy
 from nommer.core.service import JobService
 from nommer.http.app import create_app
+from nommer.http.metrics import health_snapshot
 
 
 def parse_args(argv):
@@ -58,6 +60,8 @@ class Feeder:
         self.fleet = None
         self.supervisor = None
         self.lock = FolderLock(config.data_dir)
+        # Counters outlive a restarted actor: they belong to the feeder.
+        self.metrics = FeederMetrics()
 
     def _give_up(self, name, error):
         self.fatal_reason = f"the {name} actor kept crashing: {error}"
@@ -72,15 +76,17 @@ class Feeder:
         presets = ffmpeg.catalogue(config.presets)
         validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
                               credentials.SecretBox.from_config(config), presets).validate
-        app = create_app(ActorGateway(config.request_timeout, validate, presets,
-                                      fleet_problems=fleet.problems),
-                         max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens,
-                         legacy_networks=config.legacy_networks)
+        gateway = ActorGateway(config.request_timeout, validate, presets, fleet_problems=fleet.problems)
+        metrics = self.metrics
+        metrics.watch(lambda: {**health_snapshot(gateway), "encoders": gateway.encoder_states(),
+                               "queues": _queue_depths(parts)})
+        app = create_app(gateway, max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens,
+                         legacy_networks=config.legacy_networks, feeder_metrics=metrics)
         specs = [
-            ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage)),
-            ChildSpec("notifier", lambda: Notifier.start(config)),
+            ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage, metrics)),
+            ChildSpec("notifier", lambda: Notifier.start(config, metrics=metrics)),
             ChildSpec("dispatcher", lambda: Dispatcher.start(config, parts.new_jobs, parts.state_changes)),
-            ChildSpec("scaler", lambda: Scaler.start(config, fleet, parts.store)),
+            ChildSpec("scaler", lambda: Scaler.start(config, fleet, parts.store, metrics)),
             ChildSpec("reaper", lambda: Reaper.start(config, parts.store, parts.new_jobs)),
             ChildSpec("http_front", lambda: HttpFront.start(app, config.host, config.port)),
         ]
@@ -117,6 +123,16 @@ def _authentication(config):
     if config.legacy_networks:
         said += "; POST /job/submit without a token from " + ", ".join(config.legacy_networks)
     return said
+
+
+def _queue_depths(parts):
+    depths = {}
+    for name, queue in (("new_jobs", parts.new_jobs), ("state_changes", parts.state_changes)):
+        try:
+            depths[name] = queue.depth()
+        except Exception:  # a queue that does not answer now leaves its series out
+            pass
+    return depths
 
 
 def run(config, stop):
@@ -160,7 +176,7 @@ def main(argv=None):
     except ConfigError as e:
         print(f"nommer feeder: {e}", file=sys.stderr)
         return 2
-    log.configure(config.log_format, config.log_level)
+    log.configure_from(config)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

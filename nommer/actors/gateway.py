@@ -66,6 +66,17 @@ class ActorGateway:
         encoders = self._ask("JobTracker", "encoders")
         return {"members": members, "encoders": encoders, **self._ask("Scaler", "problems")}
 
+    def encoder_states(self):
+        """{state: count} of the fleet's members (starting, running...)."""
+        try:
+            members = self._ask("Scaler", "members")
+        except Unavailable:
+            return {}
+        counts = {}
+        for member in members:
+            counts[member["state"]] = counts.get(member["state"], 0) + 1
+        return counts
+
     def retry_fleet(self):
         """Launch again now, without waiting out the backoff of failed launches."""
         return {"retried": True, **self._ask("Scaler", "retry")}

@@ -10,6 +10,7 @@ from nommer.actors.ticker import Tick, Ticker
 from nommer.core import credentials
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.jobs import UNFINISHED_STATES, State
+from nommer.core.metrics import FeederMetrics
 from nommer.core.netguard import AddressPolicy
 from nommer.core.notify import payload, wanted
 from nommer.core.service import JobService
@@ -19,9 +20,10 @@ from nommer.http.resources import job_resource
 class JobTracker(base.Child):
     name = "job_tracker"
 
-    def __init__(self, config, store, storage):
+    def __init__(self, config, store, storage, metrics=None):
         super().__init__()
         self.config = config
+        self.metrics = metrics or FeederMetrics()
         self.box = credentials.SecretBox.from_config(config)
         self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box)
         self.unfinished = {}
@@ -41,6 +43,7 @@ class JobTracker(base.Child):
         """Store a submission the gateway has validated, and queue it."""
         job = self.service.create(source, outputs, notify_url, notify_format, progress_events)
         self._log_state(job)
+        self.metrics.job_submitted(job)
         # The PENDING report goes first, so that its webhook comes before the
         # encoder's DOWNLOADING.
         self._report(job)
@@ -57,6 +60,7 @@ class JobTracker(base.Child):
     def cancel(self, job_id):
         job = self.service.cancel(job_id)
         self._log_state(job)
+        self.metrics.job_changed(job, job.state.value, job.updated_at)
         self._report(job)
         self._cache(job)
         return job
@@ -125,6 +129,7 @@ class JobTracker(base.Child):
             if (change.get("event", "job.state_changed") == "job.state_changed"
                     and change.get("origin") != "job_tracker"):
                 self._log_state(job, change)
+                self.metrics.job_changed(job, change.get("state") or job.state.value, change.get("at"))
         url = None
         if job is not None and job.notify_url and wanted(change, job.notify_format):
             try:
@@ -141,6 +146,9 @@ class JobTracker(base.Child):
 
     def _reload(self):
         self.unfinished = {job.id: job for job in self.service.unfinished()}
+        for job in self.unfinished.values():
+            if job.state == State.PENDING:
+                self.metrics.job_pending(job)
         self._workload()
 
     def _recount(self):

@@ -12,14 +12,16 @@ import threading
 from nommer.actors import base
 from nommer.actors.messages import Ack, Notified, Notify
 from nommer.core import netguard, notify, signing
+from nommer.core.metrics import FeederMetrics
 
 
 class Notifier(base.Child):
     name = "notifier"
 
-    def __init__(self, config, workers=4):
+    def __init__(self, config, workers=4, metrics=None):
         super().__init__()
         self.config = config
+        self.metrics = metrics or FeederMetrics()
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="notify")
         self.lock = threading.Lock()
         self.pending = {}  # job id -> deque of Notify still to deliver, in order
@@ -76,6 +78,7 @@ class Notifier(base.Child):
                     self.delivered += 1
                 else:
                     self.failed += 1
+            self.metrics.webhook_ended("delivered_at" in record)
             # delivered or given up on: either way the change is dealt with
             self._ack(message)
 

@@ -5,15 +5,18 @@ the machines whose encoder never started (``boot_timeout``)."""
 from nommer.actors import base
 from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
+from nommer.core.metrics import FeederMetrics
 from nommer.core.scaling import encoders_to_start, unbooted
 
 
 class Scaler(base.Child):
     name = "scaler"
 
-    def __init__(self, config, fleet, store=None):
+    def __init__(self, config, fleet, store=None, metrics=None):
         super().__init__()
         self.config = config
+        self.metrics = metrics or FeederMetrics()
+        self.failure_seen = None  # the time of the last failed launch counted
         self.fleet = fleet
         # Read for the encoders' heartbeats only; None: no boot check.
         self.store = store
@@ -54,9 +57,17 @@ class Scaler(base.Child):
         )
         if count:
             launched = self.fleet.launch(count)
+            self._count_launches(launched)
             if launched:  # none while failed launches back off: that is logged by the fleet
                 self.log.info("encoders launched", count=len(launched),
                               ids=[m.id for m in launched], unfinished=self.unfinished)
+
+    def _count_launches(self, launched):
+        self.metrics.encoders_launched(len(launched))
+        failure = (self.fleet.problems().get("launch_error") or {}).get("at")
+        if failure and failure != self.failure_seen:
+            self.failure_seen = failure
+            self.metrics.encoder_launch_failed()
 
     def _end_unbooted(self, members):
         """End the members whose encoder did not heartbeat within

@@ -153,6 +153,10 @@ SETTINGS = [
     Setting("s3_part_size", "int", 8 * 1024 * 1024, "Bytes of one part of an S3 multipart upload; bigger outputs are uploaded in parts of this size. At least 5 MiB, S3's smallest part.", minimum=5 * 1024 * 1024),
     Setting("log_format", "choice", "console", "`console` for people, `json` for log collectors.", choices=("console", "json")),
     Setting("log_level", "choice", "info", "Least level logged.", choices=("debug", "info", "warning", "error")),
+    Setting("log_file", "str", "", "File the process logs to, rotated at `log_max_bytes`; empty logs to standard error (the journal under systemd). The feeder sets it for each encoder it starts: `data_dir/logs/encoder-<id>.log`."),
+    Setting("log_max_bytes", "int", 10 * 1024 * 1024, "Size at which `log_file` is rotated.", minimum=4096),
+    Setting("log_backups", "int", 3, "Rotated log files kept (`.1` is the newest).", minimum=0),
+    Setting("log_keep_days", "float", 7.0, "Days the log files of an encoder that no longer runs are kept.", minimum=0.0),
 ]
 
 SETTINGS_BY_NAME = _BY_NAME = {s.name: s for s in SETTINGS}

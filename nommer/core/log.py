@@ -7,6 +7,7 @@ the standard library's loggers (waitress...) go through the same redaction.
 """
 
 import logging
+import os
 import sys
 
 import structlog
@@ -27,6 +28,58 @@ class _RedactingFilter(logging.Filter):
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+class RotatingStderr:
+    """The process's standard error, appended to the file ``path`` and
+    rotated by size: past ``max_bytes`` the file becomes ``path.1`` (the
+    older ones ``.2``...; ``backups`` are kept) and a fresh one takes its
+    place. Standard output and error are moved onto the fresh file too, so a
+    traceback of a crash lands beside the last lines logged."""
+
+    def __init__(self, path, max_bytes, backups):
+        self.path = str(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.size = 0
+        self._open()
+
+    def _open(self):
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for target in (1, 2):
+            os.dup2(fd, target)
+        os.close(fd)
+        self.size = os.fstat(2).st_size
+
+    def write(self, text):
+        data = text.encode("utf-8", "replace")
+        if self.size and self.size + len(data) > self.max_bytes:
+            self.rotate()
+        os.write(2, data)
+        self.size += len(data)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def rotate(self):
+        for n in range(self.backups - 1, 0, -1):
+            older = f"{self.path}.{n}"
+            if os.path.exists(older):
+                os.replace(older, f"{self.path}.{n + 1}")
+        if self.backups:
+            os.replace(self.path, f"{self.path}.1")
+        else:
+            os.unlink(self.path)
+        self._open()
+
+
+def configure_from(config):
+    """Logging as the settings say: format, level and ``log_file``."""
+    stream = None
+    if config.log_file:
+        stream = RotatingStderr(config.log_file, config.log_max_bytes, config.log_backups)
+    configure(config.log_format, config.log_level, stream)
 
 
 def configure(fmt="console", level="info", stream=None):

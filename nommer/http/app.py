@@ -6,11 +6,11 @@ from flask import Flask, g, request
 from werkzeug.exceptions import InternalServerError
 
 from nommer.core import log
-from nommer.http import auth, jobs, legacy, pages, presets, status
+from nommer.http import auth, jobs, legacy, metrics, pages, presets, status
 from nommer.http.errors import problem_of
 
 
-def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=()):
+def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=(), feeder_metrics=None):
     """A Flask app serving ``api``.
 
     ``api`` has ``submit(source, outputs, notify_url, notify_format=,
@@ -20,7 +20,9 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
     feeder passes a gateway to its actors, tests a JobService wrapper. With
     ``api_tokens`` every route but /health and the dashboard's page needs one
     of them as a bearer token; ``legacy_networks`` opens POST /job/submit
-    without one to those networks (see ``auth``).
+    without one to those networks (see ``auth``). ``feeder_metrics`` (a
+    FeederMetrics) is what /metrics shows; without it, the gauges
+    ``api.health()`` can fill.
     """
     access = log.get("nommer.http")
     app = Flask("nommer.http")
@@ -29,7 +31,7 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
     auth.install(app, api_tokens, legacy_networks)
     app.register_blueprint(jobs.blueprint(api))
     app.register_blueprint(legacy.blueprint(api, max_body_bytes))
-    app.register_blueprint(status.blueprint(api))
+    app.register_blueprint(status.blueprint(api, feeder_metrics or metrics.for_api(api)))
     app.register_blueprint(presets.blueprint(api))
     app.register_blueprint(pages.blueprint())
 

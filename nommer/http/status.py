@@ -5,7 +5,7 @@ from flask import Blueprint, Response
 from nommer.http import auth, metrics
 
 
-def blueprint(api):
+def blueprint(api, feeder_metrics):
     bp = Blueprint("status", __name__)
 
     @bp.get("/fleet")
@@ -27,8 +27,6 @@ def blueprint(api):
 
     @bp.get("/metrics")
     def prometheus():
-        ok, report = api.health()
-        text = metrics.render(report.get("metrics"), ok)
-        return Response(text, content_type=metrics.CONTENT_TYPE)
+        return Response(feeder_metrics.render(), content_type=metrics.CONTENT_TYPE)
 
     return bp

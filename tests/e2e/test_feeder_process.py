@@ -130,6 +130,47 @@ def test_cancel_during_encoding(feeder, media):
     assert status == 409, again
 
 
+def scrape(feeder):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, text = feeder.get("/metrics")
+    assert status == 200
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_move_with_the_work(feeder, media, receiver):
+    before = scrape(feeder)
+    status, job = feeder.post("/jobs", {
+        "source": f"file://{media}/clip.mp4",
+        "outputs": [{"destination": f"file://{media}/metrics-360.mp4", "preset": "mp4-h264-360p"}],
+        "notify_url": receiver.url,
+    })
+    assert status == 201
+    assert feeder.wait_job(job["id"])["state"] == "FINISHED"
+    wait_for(lambda: "FINISHED" in receiver.states(job["id"]), 10, "the last webhook")
+    after = wait_for(lambda: (lambda m: m if m[("nommer_webhook_deliveries_total", (("outcome", "delivered"),))]
+                              >= before[("nommer_webhook_deliveries_total", (("outcome", "delivered"),))] + 5
+                              else None)(scrape(feeder)), 10, "the deliveries to be counted")
+
+    def moved(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert moved("nommer_jobs_submitted_total", api="jobs") == 1
+    assert moved("nommer_jobs_ended_total", state="FINISHED", error_code="") == 1
+    assert moved("nommer_webhook_deliveries_total", outcome="delivered") == 5  # PENDING to FINISHED
+    assert moved("nommer_job_queue_wait_seconds_count") == 1
+    for phase in ("download", "encode", "upload"):
+        assert moved("nommer_job_phase_seconds_count", phase=phase) == 1
+    assert moved("nommer_job_duration_seconds_count", state="FINISHED") == 1
+    assert moved("nommer_jobs", state="FINISHED") == 1
+    assert after[("nommer_encoder_launches_total", ())] >= 1  # the module's first job launched one
+    assert after[("nommer_healthy", ())] == 1
+    assert ("nommer_queue_messages", (("queue", "new_jobs"), ("state", "waiting"))) in after
+    assert after[("process_resident_memory_bytes", ())] > 10_000_000
+
+
 def test_idle_encoder_retires_and_fleet_notices(feeder):
     # max_inactivity is 4 s: with no work left the encoder stops by itself
     wait_for(lambda: feeder.get("/fleet")[1]["members"] == [], 30, "the encoder to retire")

@@ -1,53 +1,50 @@
-"""The Prometheus text rendering on its own."""
+"""GET /metrics in Prometheus' text format, parsed back as Prometheus does."""
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from nommer.core.jobs import State
-from nommer.http.metrics import render
 
 
-def test_job_counts_by_state_list_every_state():
-    # The feeder's health() reports {"jobs": store.counts()}, which leaves
-    # out states without jobs.
-    lines = render({"jobs": {"PENDING": 3, "ERROR": 1}}, True).splitlines()
-
-    assert lines[:3] == ["# TYPE nommer_healthy gauge", "nommer_healthy 1", "# TYPE nommer_jobs gauge"]
-    assert 'nommer_jobs{state="PENDING"} 3' in lines
-    assert 'nommer_jobs{state="ERROR"} 1' in lines
-    assert 'nommer_jobs{state="FINISHED"} 0' in lines
-    assert len([line for line in lines if line.startswith("nommer_jobs{")]) == len(State)
+def families(text):
+    return {f.name: f for f in text_string_to_metric_families(text)}
 
 
-def test_numbers_and_series_with_a_named_label():
-    text = render({"encoders": 2, "uptime": 1.5, "queue": {"name": {"new": 4, "changes": 0}}}, True)
-
-    assert text.splitlines()[2:] == [
-        "# TYPE nommer_encoders gauge",
-        "nommer_encoders 2",
-        "# TYPE nommer_uptime gauge",
-        "nommer_uptime 1.5",
-        "# TYPE nommer_queue gauge",
-        'nommer_queue{name="new"} 4',
-        'nommer_queue{name="changes"} 0',
-    ]
+def sample(found, family, **labels):
+    [value] = [s.value for s in found[family].samples
+               if s.name == family and all(s.labels.get(k) == v for k, v in labels.items())] or [None]
+    return value
 
 
-def test_names_are_made_legal_and_label_values_escaped():
-    text = render({"queue depth": {"queue name": {'new "jobs"\\': 4}}}, True)
+def test_every_family_has_help_and_a_grafana_ready_name(client):
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.content_type.startswith("text/plain; version=0.0.4")
+    text = answer.get_data(as_text=True)
+    found = families(text)
+    for name in ("nommer_healthy", "nommer_jobs", "nommer_encoders", "nommer_jobs_submitted",
+                 "nommer_jobs_ended", "nommer_webhook_deliveries", "nommer_encoder_launches",
+                 "nommer_encoder_launch_failures", "nommer_job_queue_wait_seconds",
+                 "nommer_job_phase_seconds", "nommer_job_duration_seconds",
+                 "process_resident_memory_bytes"):
+        assert name in found, name
+    helps = [line for line in text.splitlines() if line.startswith("# HELP ")]
+    assert len(helps) == len(found)
+    assert all(len(line.split(" ", 3)[3]) > 10 for line in helps)
+    counters = [f for f in found.values() if f.type == "counter"]
+    assert counters and all(s.name.endswith(("_total", "_created")) for f in counters for s in f.samples)
 
-    assert 'nommer_queue_depth{queue_name="new \\"jobs\\"\\\\"} 4' in text.splitlines()
+
+def test_jobs_by_state_list_every_state_and_follow_the_store(client, submit):
+    before = families(client.get("/metrics").get_data(as_text=True))
+    assert {s.labels["state"] for s in before["nommer_jobs"].samples} == {s.value for s in State}
+    assert sample(before, "nommer_jobs", state="PENDING") == 0
+    assert sample(before, "nommer_healthy") == 1
+    submit()
+    submit()
+    after = families(client.get("/metrics").get_data(as_text=True))
+    assert sample(after, "nommer_jobs", state="PENDING") == 2
 
 
-def test_a_flat_series_without_a_known_label_is_labelled_key():
-    assert 'nommer_workers{key="fetch"} 2' in render({"workers": {"fetch": 2}}, True).splitlines()
-
-
-def test_what_is_not_a_number_is_left_out():
-    text = render({"version": "1.0", "build": {"state": {"x": "many"}}, "flag": True}, False)
-
-    assert "version" not in text
-    assert "nommer_build" not in text
-    assert "nommer_flag 1" in text.splitlines()
-    assert "nommer_healthy 0" in text.splitlines()
-
-
-def test_no_metrics_still_answers_health():
-    assert render(None, True) == "# TYPE nommer_healthy gauge\nnommer_healthy 1\n"
+def test_a_down_feeder_reads_unhealthy(client, api):
+    api.healthy = False
+    assert sample(families(client.get("/metrics").get_data(as_text=True)), "nommer_healthy") == 0

@@ -31,6 +31,7 @@ FEEDER_ONLY = frozenset({
     "job_overflow_threshold", "scale_interval", "state_check_interval", "reap_interval",
     "abandon_after", "notify_attempts", "notify_timeout", "notify_backoff",
     "request_timeout", "max_restarts", "restart_window", "install_spec", "boot_timeout",
+    "log_file",  # encoders on EC2 log to the journal
 })
 FEEDER_ONLY_PREFIXES = ("ec2_",)
 # A setting whose name says it holds a secret never leaves the feeder.

@@ -124,14 +124,18 @@ class LocalFleet(Fleet):
 
     def launch(self, count):
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._prune_logs()
         env = settings_environment(self.config)
         launched = []
         for _ in range(count):
             member_id = f"{self._prefix}-{next(self._numbers)}"
-            with open(self.log_dir / f"encoder-{member_id}.log", "ab") as log_file:
+            log_path = self.log_dir / f"encoder-{member_id}.log"
+            # The file takes what the encoder says before it sets up its own
+            # logging; then the encoder writes and rotates it itself.
+            with open(log_path, "ab") as log_file:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "nommer.encoder", "--instance-id", member_id],
-                    env=env,
+                    env={**env, "NOMMER_LOG_FILE": str(log_path)},
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
@@ -142,6 +146,20 @@ class LocalFleet(Fleet):
             self._entries[member_id] = _Entry(member, proc.pid, proc)
             launched.append(member)
         return launched
+
+    def _prune_logs(self):
+        """Delete the log files of encoders that stopped writing them more
+        than ``log_keep_days`` ago (each launch is a new encoder id)."""
+        horizon = time.time() - self.config.log_keep_days * 86400
+        running = {f"encoder-{member_id}.log" for member_id in self._entries}
+        for path in self.log_dir.glob("encoder-*.log*"):
+            if path.name.split(".log")[0] + ".log" in running:
+                continue
+            try:
+                if path.stat().st_mtime < horizon:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
 
     def members(self):
         alive = []
