@@ -72,6 +72,10 @@ class Task:
             run.cancel()
 
 
+def _notes(task):
+    return tuple(credentials.scrub(n) for n in dict.fromkeys(task.notes))  # in order, once each
+
+
 def message_body(job_id):
     return json.dumps({"job_id": job_id})
 
@@ -481,9 +485,8 @@ class EncoderCore:
         failed = outputs_mod.failures(task.outputs)
         if failed:
             raise JobFailed(outputs_mod.failure_details(task.outputs), code=failed[0][1]["error_code"])
-        details = "; ".join(dict.fromkeys(task.notes))  # keep order, drop repeats
         task.phases["upload"] = 100
-        job = self.set_state(task, State.FINISHED, details=details)
+        job = self.set_state(task, State.FINISHED, details="", notes=_notes(task))
         self.new_jobs.delete(task.receipt)
         self.stats["finished"] += 1
         self.log.info("job finished", job_id=job.id, outputs=len(job.outputs))
@@ -531,8 +534,7 @@ class EncoderCore:
     def fail(self, task, error):
         """The job ends in ERROR with a readable reason and a stable code; the message goes."""
         code = job_error_code(error)
-        details = credentials.scrub("; ".join([str(error), *dict.fromkeys(task.notes)]))
-        fields = {"details": details, "error_code": code}
+        fields = {"details": credentials.scrub(str(error)), "error_code": code, "notes": _notes(task)}
         if task.probe is not None:
             fields["probe"] = task.probe
         try:

@@ -108,6 +108,9 @@ class Job:
     # outputs and notify_url then hold them with the secrets hidden.
     sealed: str | None = None
     notifications: tuple = ()  # of dicts: state, attempts, status, delivered_at or error
+    # What nommer did that the submission did not say (media-nommer's options
+    # translated...), apart from ``details``, which says what went wrong.
+    notes: tuple = ()  # of str
     version: int = 0
 
     @classmethod
@@ -167,6 +170,7 @@ class Job:
         data["state"] = self.state.value
         data["outputs"] = [dict(o) for o in self.outputs]
         data["notifications"] = [dict(n) for n in self.notifications]
+        data["notes"] = list(self.notes)
         if self.probe is not None:
             data["probe"] = dict(self.probe)
         if self.phases is not None:
@@ -179,6 +183,7 @@ class Job:
         values["state"] = State(values.get("state", State.PENDING))
         values["outputs"] = tuple(dict(o) for o in values.get("outputs", ()))
         values["notifications"] = tuple(dict(n) for n in values.get("notifications", ()))
+        values["notes"] = tuple(values.get("notes") or ())
         return cls(**values)
 
 

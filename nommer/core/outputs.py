@@ -47,7 +47,6 @@ def failures(outputs):
 
 
 def failure_details(outputs):
-    """One sentence per failed output: which, its code and why."""
-    return "; ".join(
-        f"{label(i, o)} failed ({o.get('error_code')}): {o.get('error')}" for i, o in failures(outputs)
-    )
+    """One sentence per failed output: which, and why (its code is the
+    output's ``error_code``, the first one the job's)."""
+    return "; ".join(f"{label(i, o)} failed: {o.get('error')}" for i, o in failures(outputs))

@@ -73,7 +73,8 @@ JOB_SCHEMA = {
     "properties": {
         "id": {"type": "string", "pattern": "^[0-9a-f]{20}$"},
         "state": {"type": "string", "enum": [s.value for s in State]},
-        "details": {"type": "string", "description": "The error, or the tail of ffmpeg's output."},
+        "details": {"type": "string", "description": "What went wrong (the error, ffmpeg's own words), for a job that ended ERROR; empty otherwise."},
+        "notes": {"type": "array", "items": {"type": "string"}, "description": "What nommer did that the submission did not say, such as media-nommer's options translated to today's ffmpeg."},
         "error_code": {"type": ["string", "null"], "enum": [*JOB_ERROR_CODES, None], "description": "Why the job ended in ERROR, as a stable code (docs/errors.md)."},
         "progress": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Overall percent done."},
         "phase": {"type": ["string", "null"], "enum": [*PHASES, None], "description": "The phase a running job is in."},

@@ -11,6 +11,7 @@ def job_resource(job):
         "id": job.id,
         "state": str(job.state),
         "details": scrub(job.details),
+        "notes": list(job.notes),
         "error_code": job.error_code,
         # The overall percent; phases has one per phase.
         "progress": job.progress,

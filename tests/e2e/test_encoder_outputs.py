@@ -174,7 +174,7 @@ def test_source_without_video_fails_before_any_encode(farm, ffmpeg_exe):
     done = wait_final(farm["parts"].store, job.id, timeout=60)
     assert done.state == State.ERROR and done.error_code == "NO_VIDEO_STREAM"
     assert "outputs[1] (mp4-h264-360p)" in done.details and "needs a video stream" in done.details
-    assert [o["state"] for o in done.outputs] == ["PENDING", "ERROR"]
+    assert [o["state"] for o in done.outputs] == ["SKIPPED", "ERROR"]  # never made: it ended with the job
     assert done.outputs[1]["error_code"] == "NO_VIDEO_STREAM"
     assert [s["type"] for s in done.probe["streams"]] == ["audio"]  # probed, and kept
     assert state_history(farm["parts"], job.id) == ["DOWNLOADING", "ERROR"]  # never ENCODING
@@ -202,7 +202,9 @@ def test_one_failing_output_fails_the_job_and_spares_the_others(farm, ffmpeg_exe
     done = wait_final(farm["parts"].store, job.id, timeout=120)
     assert (done.state, done.error_code) == (State.ERROR, "ENCODE_FAILED")
     assert [o["state"] for o in done.outputs] == ["FINISHED", "ERROR"]
-    assert "outputs[1] (broken) failed (ENCODE_FAILED)" in done.details and "no_such_format" in done.details
+    assert "outputs[1] (broken) failed: ffmpeg failed" in done.details and "no_such_format" in done.details
+    assert "ENCODE_FAILED" not in done.details  # the code is said once, in error_code
+    assert "/work/" not in done.details and " @ 0x" not in done.details  # no internal paths
     assert (media / "mixed" / "good.mp4").stat().st_size == done.outputs[0]["result"]["size"]
     assert not (media / "mixed" / "bad.mp4").exists()
 

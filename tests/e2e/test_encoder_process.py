@@ -102,7 +102,8 @@ def test_legacy_two_pass_with_old_option_names(farm, ffmpeg_exe):
     assert boxes.index("moov") < boxes.index("mdat")
     info = ffmpeg.probe(ffmpeg_exe, out)
     assert {s["codec"] for s in info["streams"]} >= {"h264", "aac"}
-    assert "libfaac" in done.details and "aac" in done.details  # the translation is told
+    assert any("libfaac" in note and "aac" in note for note in done.notes)  # the translation is told
+    assert done.details == ""  # details are for what went wrong
 
 
 def test_missing_source_ends_in_error(farm):
@@ -140,6 +141,9 @@ def test_failing_ffmpeg_puts_its_stderr_in_the_details(farm):
     assert done.state == State.ERROR
     assert done.error_code == "ENCODE_FAILED"
     assert "no_such_format" in done.details  # ffmpeg's own words
+    assert "ENCODE_FAILED" not in done.details  # the code is said once, in error_code
+    assert "/work/" not in done.details and " @ 0x" not in done.details  # no internal paths
+    assert "Error opening output file out-0.mp4." in done.details
     assert not out.exists()
     assert_work_folder_empty(farm, job)
     assert farm["proc"].poll() is None

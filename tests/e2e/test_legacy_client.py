@@ -114,8 +114,9 @@ def test_a_cb_low_job_finishes_baseline_and_is_told_as_media_nommer_told_it(
     # nommer's notes stay on the job
     status, job = feeder.get(f"/jobs/{job_id}")
     assert status == 200 and job["state"] == "FINISHED"
-    assert "option -vpre baseline is now -profile:v baseline" in job["details"]
-    assert "option -deinterlace is now the yadif filter, first in -vf" in job["details"]
+    assert "option -vpre baseline is now -profile:v baseline" in job["notes"]
+    assert "option -deinterlace is now the yadif filter, first in -vf" in job["notes"]
+    assert job["details"] == ""
     video = probe_media(out)["streams"][0]
     assert (video["codec"], video["width"]) == ("h264", 160)
     assert video["profile"] in ("Constrained Baseline", "Baseline")

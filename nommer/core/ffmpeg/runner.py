@@ -2,6 +2,7 @@
 thread, and never outlives the call that started it."""
 
 import collections
+import re
 import dataclasses
 import os
 import shutil
@@ -307,21 +308,35 @@ class FfmpegRun:
         if self._stop_reason == "too_large" or (self.sandbox is not None and code == -signal.SIGXFSZ):
             raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
         if self.sandbox is not None and code == sandbox_mod.EXIT_SANDBOX and "nommer sandbox:" in result.stderr_tail:
-            raise JobFailed(f"ffmpeg could not be confined: {error_lines(result.stderr_tail)}",
+            raise JobFailed(f"ffmpeg could not be confined: {error_lines(result.stderr_tail, names_only=False)}",
                             code="CONFINEMENT_UNAVAILABLE")
         if code != 0:
             how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
-            raise JobFailed(f"ffmpeg failed ({how}): {error_lines(result.stderr_tail)}", code="ENCODE_FAILED")
+            raise JobFailed(f"ffmpeg failed ({how}): {error_lines(result.stderr_tail)}",
+                            code="ENCODE_FAILED")
 
 
 # Lines that describe the streams rather than say what went wrong.
 _DESCRIPTIONS = ("Input #", "Output #", "Stream mapping:", "frame=", "ffmpeg stats")
 
 
-def error_lines(stderr_tail, limit=15):
-    """The last ``limit`` lines of ``stderr_tail`` that are not stream descriptions."""
+_ADDRESS = re.compile(r" @ 0x[0-9a-f]+\]")
+# An absolute path of two or more parts: every file ffmpeg names is one
+# nommer chose in its work folder, known to the user by its name alone.
+_PATH = re.compile(r"(?<![\w.:/])(?:/[^\s/'\"]+)+/([^\s/'\"]+)")
+
+
+def error_lines(stderr_tail, limit=15, names_only=True):
+    """The last ``limit`` lines of ``stderr_tail`` that are not stream
+    descriptions, as a user may read them: files by their names alone (no
+    encoder's work folder; ``names_only=False`` keeps whole paths, for what
+    names the operator's own files), without the memory addresses ffmpeg
+    prints beside a component's name."""
     lines = [ln for ln in stderr_tail.splitlines() if ln and not ln[0].isspace() and not ln.startswith(_DESCRIPTIONS)]
-    return "\n".join(lines[-limit:]) or stderr_tail
+    text = "\n".join(lines[-limit:]) or stderr_tail
+    if names_only:
+        text = _PATH.sub(r"\1", text)
+    return _ADDRESS.sub("]", text)
 
 
 class PlanRun:

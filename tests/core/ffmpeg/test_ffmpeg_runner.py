@@ -162,3 +162,18 @@ def test_ffmpeg_dies_with_the_process_that_started_it(ffmpeg_exe, tmp_path):
     else:
         os.kill(child, signal.SIGKILL)
         pytest.fail("ffmpeg outlived its parent")
+
+
+def test_error_lines_name_files_by_their_names_and_drop_addresses():
+    from nommer.core.ffmpeg.runner import error_lines
+
+    tail = ("[vost#0:0/libx264 @ 0x55c63c770e40] Unknown pixel format requested: x.\n"
+            "Error opening output file /srv/nommer-data/work/01a2-1-enc/out-0.mp4.\n"
+            "/srv/nommer-data/work/01a2-1-enc/source.mov: Invalid data found when processing input\n"
+            "Stream ratio 16/9 kept; http://example.com/a/b.mp4 kept\n")
+    assert error_lines(tail).splitlines() == [
+        "[vost#0:0/libx264] Unknown pixel format requested: x.",
+        "Error opening output file out-0.mp4.",
+        "source.mov: Invalid data found when processing input",
+        "Stream ratio 16/9 kept; http://example.com/a/b.mp4 kept",
+    ]
