@@ -4,6 +4,7 @@
     nommer status ID | wait ID | cancel ID
     nommer list [--state S]
     nommer presets
+    nommer aws deploy [--cluster C] [--write nommer.toml] | aws publish [--config nommer.toml]
 
 ``--url`` (or NOMMER_URL) names the feeder, ``--token`` (or NOMMER_TOKEN) is
 sent as ``Authorization: Bearer``. Local paths become file:// URIs.
@@ -16,7 +17,7 @@ import pathlib
 import sys
 import time
 
-from nommer.cli import render
+from nommer.cli import aws, render
 from nommer.cli.client import JOB_FAILED, OK, REFUSED, ApiClient, CliError
 
 DEFAULT_URL = "http://127.0.0.1:8001"
@@ -102,6 +103,7 @@ def parser():
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
 
     commands.add_parser("presets", parents=[common], help="list the presets the farm knows")
+    aws.add_commands(commands)
     return top
 
 
@@ -109,6 +111,8 @@ def main(argv=None, stdout=None, stderr=None):
     """Run the command; returns the exit status."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     args = parser().parse_args(argv)
+    if args.command == "aws":  # talks to AWS, not to a feeder
+        return aws.run(args, stdout, stderr)
     client = ApiClient(args.url, args.token)
     try:
         return COMMANDS[args.command](client, args, stdout, stderr)
