@@ -80,9 +80,11 @@ fi
   || fail "$python is Python $("$python" -c 'import platform; print(platform.python_version())'); nommer needs 3.11 or later"
 
 # -- nommer in a virtualenv, offline from the wheelhouse ----------------------------
+make_venv() {
+  "$python" -m venv "$prefix" || fail "$python -m venv failed (Debian and Ubuntu need python3-venv)"
+}
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$python" -m venv "$prefix" || fail "$python -m venv failed (Debian and Ubuntu need python3-venv)"
 if [ -n "$wheelhouse" ]; then
   case "$(uname -m)" in
     x86_64|amd64) arch=x86_64 ;;
@@ -95,9 +97,11 @@ if [ -n "$wheelhouse" ]; then
     || fail "cannot download the wheelhouse; run 'nommer aws publish' for version $version"
   mkdir "$work/wheels"
   tar -xf "$work/wheels.tar" -C "$work/wheels"
+  make_venv
   "$prefix/bin/python" -m pip install --quiet --no-index --find-links "$work/wheels" \
     "nommer==$version" >&2
 else
+  make_venv
   "$prefix/bin/python" -m pip install --quiet --upgrade pip >&2
   "$prefix/bin/python" -m pip install --quiet "$requirement" >&2
 fi

@@ -27,6 +27,7 @@ import os
 import pathlib
 import platform
 import re
+import stat
 import subprocess
 import sys
 import tarfile
@@ -85,9 +86,9 @@ def _write_wheel(path, files, dist_info, compress=zipfile.ZIP_DEFLATED):
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = compress
-            info.external_attr = 0o644 << 16
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
             if isinstance(data, pathlib.Path):
-                info.external_attr = (data.stat().st_mode & 0o777) << 16  # ffmpeg stays executable
+                info.external_attr = (stat.S_IFREG | data.stat().st_mode & 0o777) << 16  # ffmpeg runs
                 data = data.read_bytes()
             wheel.writestr(info, data, compresslevel=1)
             rows.append(_record_line(name, data))

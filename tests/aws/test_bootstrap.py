@@ -1,0 +1,161 @@
+"""Encoders boot on stock images without a package index: `nommer aws
+publish` puts a wheelhouse on S3, and the bootstrap script that the user data
+carries installs nommer from it alone and starts the encoder.
+
+The wheelhouse here is packed from this venv's installed distributions
+(``--from-installed``), for this machine's platform and Python, so the test
+needs no network; the script is the one taken out of the rendered user data,
+run as cloud-init would run it, with two test hooks: ``--python`` (no
+distribution package installed) and ``--foreground`` (no systemd)."""
+
+import base64
+import datetime
+import gzip
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+import yaml
+
+import nommer
+from nommer.core import config as config_mod
+from nommer.core import wheelhouse
+from nommer.core.adapters import ec2_user_data
+from nommer.core.errors import ConfigError
+from tests.e2e.farm import open_parts, place_job, wait_final
+from tests.aws.moto_server import free_port
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="module")
+def published(aws_endpoint, tmp_path_factory):
+    """``s3://bucket/prefix/`` holding this version's wheelhouse."""
+    bucket = f"wh{os.getpid()}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/farm/wheelhouse/"
+    written = wheelhouse.publish(uri, arches=(wheelhouse.local_arch(),), pythons=(PYTHON,),
+                                 from_installed=True)
+    assert f"{uri}{nommer.__version__}/wheels-{wheelhouse.local_arch()}.tar" in written
+    return uri
+
+
+def boot_files(user_data, folder):
+    """Write the files cloud-init would write from ``user_data`` into
+    ``folder``; returns the runcmd command, its paths moved into ``folder``."""
+    data = yaml.safe_load(user_data)
+    for item in data["write_files"]:
+        if item["path"].startswith(ec2_user_data.BOOT_FOLDER):
+            assert item["encoding"] == "gz+b64"
+            target = folder / os.path.basename(item["path"])
+            target.write_bytes(gzip.decompress(base64.b64decode(item["content"])))
+    [command] = data["runcmd"]
+    return [str(folder / os.path.basename(part)) if part.startswith(ec2_user_data.BOOT_FOLDER)
+            else part for part in command]
+
+
+def boot_env(tmp_path, cluster, simpledb_env):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMMER_", "PIP_", "VIRTUAL_ENV"))}
+    env.pop("PYTHONPATH", None)  # the installed nommer must be the one that runs
+    env.update(simpledb_env)
+    env.update({"NOMMER_BACKEND": "aws", "NOMMER_CLUSTER": cluster,
+                "NOMMER_DATA_DIR": str(tmp_path / "data"), "NOMMER_MAX_INACTIVITY": "2",
+                "NOMMER_POLL_WAIT": "1", "NOMMER_HEARTBEAT_INTERVAL": "0.5",
+                "NOMMER_LOG_FORMAT": "json",
+                # no instance metadata here: the encoder names itself host-pid
+                "NOMMER_IMDS_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+                "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    return env
+
+
+def test_the_user_data_boots_an_encoder_from_the_wheelhouse_alone(
+        published, tmp_path, unique, simpledb_env, bucket, s3_client, sample_clip, monkeypatch):
+    config = config_mod.load(environ={}, overrides={"backend": "aws", "cluster": unique,
+                                                    "wheelhouse": published})
+    command = boot_files(ec2_user_data.render(config, environ={}), tmp_path)
+    assert command[2:] == ["--wheelhouse", published, "--version", nommer.__version__]
+    prefix = tmp_path / "opt-nommer"
+    env = boot_env(tmp_path, unique, simpledb_env)
+    s3_client.upload_file(str(sample_clip), bucket, "in/boot.mp4")
+    for name, value in simpledb_env.items():  # this process places the job in the same store
+        monkeypatch.setenv(name, value)
+    parts = open_parts({**env, "NOMMER_DATA_DIR": str(tmp_path / "placer")})
+    try:
+        job = place_job(parts, f"s3://{bucket}/in/boot.mp4",
+                        [{"destination": f"s3://{bucket}/out/boot.mp4", "preset": "mp4-h264-360p"}])
+        with open(tmp_path / "boot.log", "ab") as log:
+            status = subprocess.run(
+                [*command, "--prefix", str(prefix), "--python", sys.executable, "--foreground"],
+                cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=240).returncode
+        output = (tmp_path / "boot.log").read_text()
+        # The encoder ran from the virtualenv the script made, took the job,
+        # then stopped once idle (exit 0).
+        assert status == 0, output[-4000:]
+        assert f"installed nommer {nommer.__version__}" in output
+        assert str(prefix / "lib") in subprocess.run(
+            [str(prefix / "bin" / "python"), "-c", "import nommer; print(nommer.__file__)"],
+            cwd=tmp_path, env=env, capture_output=True, text=True).stdout
+        done = wait_final(parts.store, job.id, timeout=10)
+        assert done.state == "FINISHED", (done.details, output[-3000:])
+        assert s3_client.head_object(Bucket=bucket, Key="out/boot.mp4")["ContentLength"] > 1000
+    finally:
+        parts.close()
+
+
+def test_without_a_published_wheelhouse_the_boot_fails_saying_what_to_run(
+        published, tmp_path, unique, simpledb_env):
+    missing = published.replace("/farm/", "/nowhere/")
+    config = config_mod.load(environ={}, overrides={"backend": "aws", "wheelhouse": missing})
+    command = boot_files(ec2_user_data.render(config, environ={}), tmp_path)
+    result = subprocess.run(
+        [*command, "--prefix", str(tmp_path / "venv"), "--python", sys.executable, "--foreground"],
+        env=boot_env(tmp_path, unique, simpledb_env), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "HTTP 404" in result.stderr
+    assert f"run 'nommer aws publish' for version {nommer.__version__}" in result.stderr
+
+
+def test_the_downloader_signs_as_botocore_does(monkeypatch):
+    """s3-fetch.py's Signature Version 4 (moto does not check signatures)."""
+    import importlib.util
+
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):  # AWS's own endpoint here
+        monkeypatch.delenv(name, raising=False)
+    spec = importlib.util.spec_from_file_location(
+        "s3_fetch", ec2_user_data.deploy_folder() / "s3-fetch.py")
+    fetch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetch)
+    now = datetime.datetime(2026, 5, 4, 3, 2, 1, tzinfo=datetime.timezone.utc)
+    for session in (None, "FwoGZXIvYXdzEXAMPLESESSION"):
+        creds = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", session)
+        url, host, path = fetch.object_url("media-bucket", "farm/wheel house/0.1.0/wheels.tar",
+                                           "eu-west-1")
+        mine = fetch.signed_headers(host, path, "eu-west-1", creds, now)
+
+        request = botocore.awsrequest.AWSRequest(method="GET", url=url, headers={
+            "X-Amz-Content-SHA256": fetch.EMPTY_SHA256})
+        signer = botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(*creds), "s3", "eu-west-1")
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now.replace(tzinfo=None))
+        signer.add_auth(request)
+        assert url == "https://media-bucket.s3.eu-west-1.amazonaws.com/farm/wheel%20house/0.1.0/wheels.tar"
+        assert mine["Authorization"] == request.headers["Authorization"]
+
+
+def test_publish_refuses_a_wheelhouse_it_cannot_use(aws_endpoint):
+    with pytest.raises(ConfigError) as e:
+        wheelhouse.publish("", from_installed=True)
+    assert "setting 'wheelhouse'" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        wheelhouse.publish("s3://K:S@bucket/x/", from_installed=True)
+    assert "no credentials" in str(e.value)
+    other = "aarch64" if wheelhouse.local_arch() == "x86_64" else "x86_64"
+    with pytest.raises(ConfigError) as e:
+        wheelhouse.publish("s3://bucket/x/", arches=(other,), pythons=(PYTHON,),
+                           from_installed=True)
+    assert "--from-installed packs this machine's wheels" in str(e.value)
