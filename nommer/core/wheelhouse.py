@@ -39,8 +39,13 @@ from nommer.core.errors import ConfigError, NommerError
 
 ARCHES = ("x86_64", "aarch64")
 PYTHONS = ("3.11", "3.12")
-# manylinux_2_34: Amazon Linux 2023's glibc; pip also takes the older tags it implies.
-PLATFORMS = {"x86_64": "manylinux_2_34_x86_64", "aarch64": "manylinux_2_34_aarch64"}
+# Wheels for glibc 2.34 (Amazon Linux 2023's; Ubuntu 24.04 has 2.39) and
+# older. pip takes --platform tags literally, so every one is listed.
+GLIBC_MINORS = range(34, 16, -1)
+
+
+def platforms(arch):
+    return [f"manylinux_2_{minor}_{arch}" for minor in GLIBC_MINORS] + [f"manylinux2014_{arch}"]
 BOOT_FILES = ("bootstrap-encoder.sh", "s3-fetch.py")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -134,7 +139,7 @@ def download(dest, nommer_wheel, arch, python, pip=None):
     """``pip download`` of every dependency of ``nommer_wheel`` as binary
     wheels for ``arch`` and CPython ``python``, into ``dest``."""
     command = [*(pip or [sys.executable, "-m", "pip"]), "download", "--quiet",
-               "--only-binary=:all:", "--platform", PLATFORMS[arch],
+               "--only-binary=:all:", *[f"--platform={tag}" for tag in platforms(arch)],
                "--python-version", python, "--implementation", "cp",
                "--dest", str(dest), str(nommer_wheel)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -226,21 +231,22 @@ def local_arch():
 
 def build(folder, arches=ARCHES, pythons=PYTHONS, from_installed=False, pip=None):
     """``{arch: tarball path}``: the wheels of each arch tarred, under ``folder``."""
+    for arch in arches:
+        if arch not in ARCHES:
+            raise ConfigError(f"--arch: {arch!r} is not one of {', '.join(ARCHES)}")
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if from_installed and (list(arches) != [local_arch()] or sys.platform != "linux"
+                           or list(pythons) != [here]):
+        raise ConfigError(f"--from-installed packs this machine's wheels: Linux {local_arch()}, "
+                          f"Python {here}; asked for {', '.join(arches)}, Python {', '.join(pythons)}")
     folder = pathlib.Path(folder)
     own = build_own_wheel(folder)
     tarballs = {}
     for arch in arches:
-        if arch not in ARCHES:
-            raise ConfigError(f"--arch: {arch!r} is not one of {', '.join(ARCHES)}")
         wheels = folder / arch
         wheels.mkdir()
         (wheels / own.name).write_bytes(own.read_bytes())
         if from_installed:
-            here = f"{sys.version_info.major}.{sys.version_info.minor}"
-            if arch != local_arch() or sys.platform != "linux" or list(pythons) != [here]:
-                raise ConfigError(f"--from-installed packs this machine's wheels: Linux "
-                                  f"{local_arch()}, Python {here}; asked for {arch}, Python "
-                                  f"{', '.join(pythons)}")
             for dist in installed_closure():
                 pack_installed(dist, wheels)
         else:
