@@ -51,6 +51,11 @@ def add_commands(commands):
 def _parameters(args):
     parameters = {"Cluster": args.cluster, "NommerVersion": nommer.__version__}
     if args.media_bucket:
+        from nommer.core.s3uri import bucket_problem
+
+        problem = bucket_problem(args.media_bucket)
+        if problem:
+            raise ConfigError(f"--media-bucket: bucket name {args.media_bucket!r} {problem}")
         parameters["MediaBucket"] = args.media_bucket
     if args.create_feeder:
         parameters["CreateFeeder"] = "true"

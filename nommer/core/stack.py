@@ -112,6 +112,11 @@ class Deployer:
             if "does not exist" in str(e):
                 return None
             raise StackError(f"cannot look at stack {self.name}: {_aws_error(e)}") from None
+        except botocore.exceptions.NoCredentialsError:
+            raise ConfigError("no AWS credentials found: nommer uses boto3's default chain "
+                              "(AWS_PROFILE, the environment, SSO)") from None
+        except botocore.exceptions.BotoCoreError as e:
+            raise StackError(f"cannot look at stack {self.name}: {_aws_error(e)}") from None
 
     def _check_parameters(self, body, parameters):
         known = template_parameters(body)
@@ -184,9 +189,8 @@ class Deployer:
                     self._wait("stack_update_complete", "update")
         except botocore.exceptions.ClientError as e:
             raise StackError(f"stack {self.name}: CloudFormation refused: {_aws_error(e)}") from None
-        except botocore.exceptions.NoCredentialsError:
-            raise ConfigError("no AWS credentials found: nommer uses boto3's default chain "
-                              "(AWS_PROFILE, the environment, SSO)") from None
+        except botocore.exceptions.BotoCoreError as e:
+            raise StackError(f"stack {self.name}: {_aws_error(e)}") from None
         return settings_of(self._stack().get("Outputs", []))
 
 

@@ -21,6 +21,7 @@ import nommer
 from nommer import cli
 from nommer.core import config as config_mod
 from nommer.core import stack
+from tests.aws.moto_server import free_port
 from tests.e2e.farm import wait_for
 from tests.e2e.feeder import FeederProcess
 
@@ -121,8 +122,22 @@ def test_a_wrong_parameter_is_refused_before_anything_is_created(aws_endpoint, u
     assert status == 2 and "'novalue' is not KEY=VALUE" in err
     status, _, err = run_cli("aws", "deploy", "--stack-name", "1bad_name")
     assert status == 2 and "--stack-name" in err
+    status, _, err = run_cli("aws", "deploy", "--cluster", unique, "--media-bucket", "Media_Bucket")
+    assert status == 2 and "--media-bucket: bucket name 'Media_Bucket'" in err
     names = [s["StackName"] for s in boto3.client("cloudformation").describe_stacks()["Stacks"]]
     assert unique not in names
+
+
+def test_an_unreachable_cloudformation_is_a_message_not_a_traceback(
+        aws_endpoint, unique, monkeypatch):
+    from nommer.core.adapters import aws
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setattr(aws, "RETRIES", {"mode": "standard", "max_attempts": 1})
+    status, out, err = run_cli("aws", "deploy", "--cluster", unique)
+    assert status == 1 and out == ""
+    assert f"nommer aws deploy: cannot look at stack {unique}: EndpointConnectionError" in err
+    assert "Traceback" not in err
 
 
 def test_write_refuses_a_file_that_sets_the_same_settings_itself(tmp_path):
