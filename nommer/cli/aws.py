@@ -41,7 +41,8 @@ def add_commands(commands):
     publish.add_argument("--arch", action="append", choices=("x86_64", "aarch64"),
                          help="machine type of the encoders (repeatable; default both)")
     publish.add_argument("--python", action="append", metavar="X.Y",
-                         help="Python version of the encoders (repeatable; default 3.11 and 3.12)")
+                         help="Python version of the encoders (repeatable; default 3.11 and 3.12, "
+                              "or this Python's with --from-installed)")
     publish.add_argument("--from-installed", action="store_true",
                          help="pack this Python's installed distributions instead of downloading "
                               "(only for encoders of this machine's platform and Python)")
@@ -92,9 +93,13 @@ def cmd_publish(args, out, err):
 
     config = config_mod.load(path=args.config)
     target = args.wheelhouse or config.wheelhouse
+    # --from-installed packs this machine's wheels: its platform and Python by default.
+    here_arch = (wheelhouse.local_arch(),)
+    here_python = (f"{sys.version_info.major}.{sys.version_info.minor}",)
     written = wheelhouse.publish(
         target, region=args.region or config.aws_region or None,
-        arches=tuple(args.arch or wheelhouse.ARCHES), pythons=tuple(args.python or wheelhouse.PYTHONS),
+        arches=tuple(args.arch or (here_arch if args.from_installed else wheelhouse.ARCHES)),
+        pythons=tuple(args.python or (here_python if args.from_installed else wheelhouse.PYTHONS)),
         from_installed=args.from_installed, say=lambda text: print(f"nommer aws: {text}", file=err))
     for uri in written:
         print(uri, file=out)

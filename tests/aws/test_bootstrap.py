@@ -11,6 +11,7 @@ distribution package installed) and ``--foreground`` (no systemd)."""
 import base64
 import datetime
 import gzip
+import io
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 import nommer
+from nommer import cli
 from nommer.core import config as config_mod
 from nommer.core import wheelhouse
 from nommer.core.adapters import ec2_user_data
@@ -36,9 +38,13 @@ def published(aws_endpoint, tmp_path_factory):
     bucket = f"wh{os.getpid()}"
     boto3.client("s3").create_bucket(Bucket=bucket)
     uri = f"s3://{bucket}/farm/wheelhouse/"
-    written = wheelhouse.publish(uri, arches=(wheelhouse.local_arch(),), pythons=(PYTHON,),
-                                 from_installed=True)
-    assert f"{uri}{nommer.__version__}/wheels-{wheelhouse.local_arch()}.tar" in written
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.main(["aws", "publish", "--wheelhouse", uri, "--from-installed"],
+                      stdout=out, stderr=err)
+    assert status == 0, err.getvalue()
+    version = f"{uri}{nommer.__version__}/"
+    assert out.getvalue().split() == [f"{version}wheels-{wheelhouse.local_arch()}.tar",
+                                      f"{version}bootstrap-encoder.sh", f"{version}s3-fetch.py"]
     return uri
 
 

@@ -55,8 +55,9 @@ def deploy_folder():
                    pathlib.Path(sys.prefix) / "share" / "nommer"):
         if all((folder / name).is_file() for name in (TEMPLATE, UNIT, BOOTSTRAP, S3_FETCH)):
             return folder
-    raise ConfigError(f"cannot find {TEMPLATE}, {UNIT}, {BOOTSTRAP} and {S3_FETCH} (looked in the deploy folder of "
-                      f"the source tree and in {sys.prefix}/share/nommer); reinstall nommer")
+    raise ConfigError(f"cannot find {TEMPLATE}, {UNIT}, {BOOTSTRAP} and {S3_FETCH} (looked in "
+                      f"the deploy folder of the source tree and in {sys.prefix}/share/nommer); "
+                      "reinstall nommer")
 
 
 def is_secret(setting_name):
