@@ -222,3 +222,22 @@ def test_deploy_creates_the_stack_and_a_farm_runs_a_job_on_it(
             encoder.kill()
             encoder.wait()
         assert feeder.stop() == 0, feeder.log()
+
+
+def test_the_feeder_instance_gets_the_same_settings_as_the_outputs():
+    import re
+
+    script = template()["Resources"]["FeederInstance"]["Properties"]["UserData"]["Fn::Base64"][
+        "Fn::Sub"][0]
+    toml = script.split("<<'TOML'\n", 1)[1].split("\nTOML\n", 1)[0]
+    values = {"AWS::Region": "eu-west-1", "Cluster": "prod", "JobTable": "prod-jobs",
+              "EncoderLaunchTemplate": "lt-0123456789abcdef0",
+              "EncoderInstanceProfile": "prod-encoder", "Name": "media-bucket",
+              "LeaseSeconds": "60", "MaxAttempts": "3"}
+    settings = tomllib.loads(re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], toml))
+    outputs = {stack.setting_key(name) for name in template()["Outputs"]}
+    assert set(settings) == outputs | {"data_dir", "log_format"}
+    known = {k: v for k, v in settings.items() if k in config_mod.SETTINGS_BY_NAME}
+    config = config_mod.load(environ={}, overrides=known)  # every value is valid
+    assert config.wheelhouse == "s3://media-bucket/prod/wheelhouse/"
+    assert "--role feeder" in script and '--version "${NommerVersion}"' in script
