@@ -67,7 +67,9 @@ if [ -z "$python" ]; then
     ubuntu|debian)
       say "installing python3-venv with apt"
       export DEBIAN_FRONTEND=noninteractive
-      apt-get update -q >&2 && apt-get install -y -q python3-venv >&2
+      # At first boot unattended-upgrades may hold apt's lock for a while.
+      apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+      apt-get -o DPkg::Lock::Timeout=600 install -y -q python3-venv >&2
       python=python3 ;;
     *)
       for candidate in python3.13 python3.12 python3.11 python3; do

@@ -120,9 +120,16 @@ def fetch(uri, dest):
         if attempt:
             time.sleep(min(2 ** attempt, 20))
         try:
+            # Asked again each time: a new instance profile's credentials can
+            # be missing (IMDS answers 404) for the first seconds.
             region_name = region()
+            creds = credentials()
+        except (OSError, ValueError, KeyError, IndexError) as e:
+            last = f"no credentials or region from the environment or IMDS: {type(e).__name__}: {e}"
+            continue
+        try:
             url, host, path = object_url(bucket, key, region_name)
-            headers = signed_headers(host, path, region_name, credentials(),
+            headers = signed_headers(host, path, region_name, creds,
                                      datetime.datetime.now(datetime.timezone.utc))
             headers.pop("host")  # urllib sends the same Host itself
             request = urllib.request.Request(url, headers=headers)

@@ -165,3 +165,36 @@ def test_publish_refuses_a_wheelhouse_it_cannot_use(aws_endpoint):
         wheelhouse.publish("s3://bucket/x/", arches=(other,), pythons=(PYTHON,),
                            from_installed=True)
     assert "--from-installed packs this machine's wheels" in str(e.value)
+
+
+def test_on_an_instance_the_downloader_takes_credentials_and_region_from_imds(
+        aws_endpoint, bucket, s3_client, tmp_path):
+    import json
+    import threading
+
+    from tests.aws.imds_server import ImdsServer
+
+    s3_client.put_object(Bucket=bucket, Key="farm/wheelhouse/x.tar", Body=b"wheels" * 1000)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION", "AWS_DEFAULT_REGION",
+                                "AWS_REGION", "NOMMER_"))}
+    with ImdsServer("i-0abc1234def567890", "us-east-1") as imds:
+        env["NOMMER_IMDS_ENDPOINT"] = imds.url
+
+        def profile_arrives():  # a new instance's profile is missing for a moment
+            imds.values["iam/security-credentials/"] = "t-encoder"
+            imds.values["iam/security-credentials/t-encoder"] = json.dumps({
+                "AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "secret",
+                "Token": "session-token", "Expiration": "2099-01-01T00:00:00Z"})
+
+        threading.Timer(1.0, profile_arrives).start()
+        result = subprocess.run(
+            [sys.executable, str(ec2_user_data.deploy_folder() / "s3-fetch.py"),
+             f"s3://{bucket}/farm/wheelhouse/x.tar", str(tmp_path / "x.tar")],
+            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "x.tar").read_bytes() == b"wheels" * 1000
+    asked = [path for method, path, valid in imds.requests if method == "GET" and valid]
+    assert "/latest/meta-data/placement/region" in asked
+    assert asked.count("/latest/meta-data/iam/security-credentials/") >= 2  # 404, then the role
+    assert "/latest/meta-data/iam/security-credentials/t-encoder" in asked
