@@ -151,7 +151,7 @@ SETTINGS = [
     Setting("ec2_key_name", "str", "", "EC2 key pair name for SSH into encoder instances; empty means none."),
     Setting("ec2_instance_profile", "str", "", "IAM instance profile (name or ARN) of encoder instances: their only source of AWS credentials."),
     Setting("ec2_spot", "bool", False, "Launch encoders as spot instances, falling back to on-demand when spot capacity is refused."),
-    Setting("install_spec", "str", "", "What an encoder instance installs with pip: empty means `nommer==<the feeder's version>`; a wheel URL or another requirement works too (with no credentials in it)."),
+    Setting("install_spec", "str", "", "What an encoder instance installs with pip from the package index when `wheelhouse` is empty: empty means `nommer==<the feeder's version>` (not on PyPI); a wheel URL or another requirement works too (with no credentials in it)."),
     Setting("wheelhouse", "str", "", "S3 folder (`s3://bucket/prefix/`) where `nommer aws publish` puts nommer and its dependencies as wheels; encoder instances install from it with no package index. Empty: they pip install `install_spec` from the package index.", check=_check_wheelhouse),
     Setting("imds_endpoint", "str", "http://169.254.169.254", "Address of the EC2 instance metadata service (IMDSv2) that an encoder asks for its instance id and region."),
     Setting("s3_part_size", "int", 8 * 1024 * 1024, "Bytes of one part of an S3 multipart upload; bigger outputs are uploaded in parts of this size. At least 5 MiB, S3's smallest part.", minimum=5 * 1024 * 1024),

@@ -103,6 +103,8 @@ def test_the_user_data_boots_an_encoder_from_the_wheelhouse_alone(
         assert str(prefix / "lib") in subprocess.run(
             [str(prefix / "bin" / "python"), "-c", "import nommer; print(nommer.__file__)"],
             cwd=tmp_path, env=env, capture_output=True, text=True).stdout
+        # The units the script installs when no user data wrote them came along.
+        assert (prefix / "share" / "nommer" / "nommer-feeder.service").is_file()
         done = wait_final(parts.store, job.id, timeout=10)
         assert done.state == "FINISHED", (done.details, output[-3000:])
         assert s3_client.head_object(Bucket=bucket, Key="out/boot.mp4")["ContentLength"] > 1000
