@@ -300,3 +300,39 @@ def publish(wheelhouse, region=None, arches=ARCHES, pythons=PYTHONS, from_instal
                 raise PublishError(f"cannot upload s3://{bucket}/{key}: {aws.describe(e)}") from None
             written.append(f"s3://{bucket}/{key}")
     return written
+
+
+def unpublished(config, client=None):
+    """Why encoders of this feeder's version cannot boot from the
+    ``wheelhouse`` setting's folder, or None when they can (or it is empty).
+    One HeadObject per machine type: s3:GetObject under the wheelhouse."""
+    import botocore.exceptions
+
+    from nommer.core.adapters import aws
+
+    if not config.wheelhouse:
+        return None
+    bucket, prefix = config.wheelhouse[5:].split("/", 1)
+    client = client or aws.client("s3", config.aws_region or None)
+    problems = []
+    for arch in ARCHES:
+        key = tarball_key(prefix, nommer.__version__, arch)
+        try:
+            client.head_object(Bucket=bucket, Key=key)
+            return None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            problems.append(f"s3://{bucket}/{key}: {aws.describe(e)}")
+    return (f"the wheelhouse holds no wheels of nommer {nommer.__version__} "
+            f"({'; '.join(problems)}): encoder instances will fail to boot; run "
+            f"`nommer aws publish` (docs/aws.md)")
+
+
+def warn_if_unpublished(config):
+    """Log (not refuse) a wheelhouse encoders cannot boot from: the operator
+    may publish right after starting the feeder."""
+    import structlog
+
+    problem = unpublished(config)
+    if problem:
+        structlog.get_logger("nommer.wheelhouse").warning(problem)
+    return problem

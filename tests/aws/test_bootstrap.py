@@ -200,3 +200,30 @@ def test_on_an_instance_the_downloader_takes_credentials_and_region_from_imds(
     assert "/latest/meta-data/placement/region" in asked
     assert asked.count("/latest/meta-data/iam/security-credentials/") >= 2  # 404, then the role
     assert "/latest/meta-data/iam/security-credentials/t-encoder" in asked
+
+
+def test_the_feeder_warns_at_start_when_its_version_was_not_published(published, unique):
+    import json
+
+    import structlog
+
+    from nommer.core import backends
+
+    def settings(uri):
+        return config_mod.load(environ={}, overrides={
+            "backend": "aws", "cluster": unique, "ec2_ami": "ami-12345678", "wheelhouse": uri})
+
+    assert wheelhouse.unpublished(settings(published)) is None
+    missing = published.replace("/farm/", "/elsewhere/")
+    with structlog.testing.capture_logs() as logs:
+        fleet = backends.build_fleet(settings(missing))
+    fleet.stop_all(timeout=1)
+    [warning] = [entry for entry in logs if entry["log_level"] == "warning"]
+    assert f"holds no wheels of nommer {nommer.__version__}" in warning["event"]
+    assert "run `nommer aws publish`" in warning["event"]
+    assert f"{missing}{nommer.__version__}/wheels-x86_64.tar" in warning["event"]
+    # HeadObject is s3:GetObject, which the feeder's policy grants under the wheelhouse.
+    policy = json.loads((ec2_user_data.deploy_folder() / "iam" / "feeder-policy.json").read_text())
+    [check] = [s for s in policy["Statement"] if s["Sid"] == "CheckTheWheelhouse"]
+    assert check["Action"] == "s3:GetObject"
+    assert check["Resource"].endswith("/CLUSTER/wheelhouse/*")
