@@ -155,7 +155,12 @@ def test_the_downloader_signs_as_botocore_does(monkeypatch):
         assert mine["Authorization"] == request.headers["Authorization"]
 
 
-def test_publish_refuses_a_wheelhouse_it_cannot_use(aws_endpoint):
+def test_publish_refuses_a_wheelhouse_it_cannot_use(aws_endpoint, monkeypatch):
+    monkeypatch.delenv("NOMMER_WHEELHOUSE", raising=False)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["aws", "publish", "--from-installed"], stdout=out, stderr=err) == 2
+    assert "nommer aws publish: setting 'wheelhouse': is empty" in err.getvalue()
+    assert out.getvalue() == ""
     with pytest.raises(ConfigError) as e:
         wheelhouse.publish("", from_installed=True)
     assert "setting 'wheelhouse'" in str(e.value)
