@@ -7,6 +7,7 @@
     nommer list [--state S] [--json]
     nommer presets [--json]
     nommer fleet [retry]
+    nommer aws deploy [--cluster C] [--write nommer.toml] | aws publish [--config nommer.toml]
 
 ``--url`` (or NOMMER_URL) names the feeder, ``--token`` (or NOMMER_TOKEN) is
 sent as ``Authorization: Bearer``. Local paths become file:// URIs.
@@ -20,7 +21,7 @@ import sys
 import time
 
 from nommer import __version__
-from nommer.cli import render
+from nommer.cli import aws, render
 from nommer.cli.client import JOB_FAILED, OK, REFUSED, ApiClient, CliError
 
 DEFAULT_URL = "http://127.0.0.1:8001"
@@ -129,6 +130,7 @@ def parser():
                                 description="Show the encoder machines and why launches fail; "
                                             "`nommer fleet retry` launches again at once, once the cause is fixed.")
     fleet.add_argument("action", nargs="?", choices=["show", "retry"], default="show")
+    aws.add_commands(commands)
     return top
 
 
@@ -144,6 +146,8 @@ def main(argv=None, stdout=None, stderr=None):
     """Run the command; returns the exit status."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     args = parser().parse_args(argv)
+    if args.command == "aws":  # talks to AWS, not to a feeder
+        return aws.run(args, stdout, stderr)
     client = ApiClient(args.url, args.token)
     try:
         status = COMMANDS[args.command](client, args, stdout, stderr)

@@ -164,8 +164,11 @@ def build_fleet(config):
         return LocalFleet(config)
     if config.backend == "aws":
         from nommer.core.adapters.ec2_fleet import Ec2Fleet
+        from nommer.core.wheelhouse import warn_if_unpublished
 
-        return Ec2Fleet(config)
+        fleet = Ec2Fleet(config)
+        warn_if_unpublished(config)
+        return fleet
     raise ConfigError(f"setting 'backend': no fleet for {config.backend!r}")
 
 

@@ -71,6 +71,22 @@ def _check_webhook_secret(text):
     return text
 
 
+def _check_wheelhouse(text):
+    if text:
+        from nommer.core import s3uri
+
+        if not s3uri.is_s3(text):
+            raise ValueError("must be an s3://bucket/prefix/ folder")
+        try:  # a folder: parse it as the URI of a file in it
+            location = s3uri.parse(text.rstrip("/") + "/x")
+        except s3uri.InvalidInput as e:
+            raise ValueError(e.problem) from None
+        if location.has_credentials:
+            raise ValueError("must carry no credentials (encoders read it with their instance profile)")
+        text = f"s3://{location.bucket}/{location.key[:-1]}"
+    return text
+
+
 def _check_presets(value):
     # Imported here: the settings table must load without ffmpeg's modules.
     from nommer.core.ffmpeg.custom import check_presets
@@ -148,7 +164,8 @@ SETTINGS = [
     Setting("ec2_key_name", "str", "", "EC2 key pair name for SSH into encoder instances; empty means none."),
     Setting("ec2_instance_profile", "str", "", "IAM instance profile (name or ARN) of encoder instances: their only source of AWS credentials."),
     Setting("ec2_spot", "bool", False, "Launch encoders as spot instances, falling back to on-demand when spot capacity is refused or a spot launch is not allowed (reported in /health and /fleet; see docs/aws.md)."),
-    Setting("install_spec", "str", "", "What an encoder instance installs with pip: empty means `nommer==<the feeder's version>`; a wheel URL or another requirement works too (with no credentials in it)."),
+    Setting("install_spec", "str", "", "What an encoder instance installs with pip from the package index when `wheelhouse` is empty: empty means `nommer==<the feeder's version>` (not on PyPI); a wheel URL or another requirement works too (with no credentials in it)."),
+    Setting("wheelhouse", "str", "", "S3 folder (`s3://bucket/prefix/`) where `nommer aws publish` puts nommer and its dependencies as wheels; encoder instances install from it with no package index. Empty: they pip install `install_spec` from the package index.", check=_check_wheelhouse),
     Setting("imds_endpoint", "str", "http://169.254.169.254", "Address of the EC2 instance metadata service (IMDSv2) that an encoder asks for its instance id and region."),
     Setting("s3_part_size", "int", 8 * 1024 * 1024, "Bytes of one part of an S3 multipart upload; bigger outputs are uploaded in parts of this size. At least 5 MiB, S3's smallest part.", minimum=5 * 1024 * 1024),
     Setting("log_format", "choice", "console", "`console` for people, `json` for log collectors.", choices=("console", "json")),

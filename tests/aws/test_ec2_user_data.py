@@ -37,12 +37,13 @@ def aws_config(**settings):
 
 
 def sections(text):
-    """The environment file lines and the pip command of rendered user data."""
+    """The environment file lines and the bootstrap command of rendered user data."""
     data = yaml.safe_load(text)
     files = {f["path"]: f["content"] for f in data["write_files"]}
     env = dict(line.split("=", 1) for line in files["/etc/nommer/encoder.env"].splitlines())
-    [pip] = [c for c in data["runcmd"] if c[:2] == ["/opt/nommer/bin/pip", "install"] and "pip" not in c[2:]]
-    return data, files, env, pip
+    [command] = data["runcmd"]
+    assert command[:2] == ["bash", "/var/lib/nommer-boot/bootstrap-encoder.sh"]
+    return data, files, env, command
 
 
 def test_user_data_installs_this_version_and_starts_the_encoder():
@@ -52,7 +53,7 @@ def test_user_data_installs_this_version_and_starts_the_encoder():
 
     data, files, env, pip = sections(text)
     assert text.startswith("#cloud-config\n")
-    assert pip[-1] == f"nommer=={nommer.__version__}"
+    assert pip[2:] == ["--requirement", f"nommer=={nommer.__version__}"]
     assert env["NOMMER_BACKEND"] == '"aws"' and env["NOMMER_AWS_REGION"] == '"eu-west-1"'
     assert env["NOMMER_JOBS_PER_ENCODER"] == '"4"'
     assert env["NOMMER_MAX_INACTIVITY"] == '"120.0"'
@@ -64,7 +65,29 @@ def test_user_data_installs_this_version_and_starts_the_encoder():
         "/etc/systemd/system/nommer-encoder.service"]
     assert "EnvironmentFile=/etc/nommer/encoder.env" in files[
         "/etc/systemd/system/nommer-encoder.service.d/ec2.conf"]
-    assert ["systemctl", "enable", "--now", "nommer-encoder.service"] in data["runcmd"]
+    # The bootstrap script (deploy/bootstrap-encoder.sh) travels in the user
+    # data, gzipped, with its S3 downloader.
+    import base64
+    import gzip
+
+    boot = {f["path"]: f for f in data["write_files"] if f["path"].startswith("/var/lib/nommer-boot/")}
+    script = boot["/var/lib/nommer-boot/bootstrap-encoder.sh"]
+    assert script["encoding"] == "gz+b64" and script["permissions"] == "0755"
+    assert gzip.decompress(base64.b64decode(script["content"])) == (
+        ec2_user_data.deploy_folder() / "bootstrap-encoder.sh").read_bytes()
+    assert "/var/lib/nommer-boot/s3-fetch.py" in boot
+
+
+def test_with_a_wheelhouse_encoders_install_from_it_and_not_from_an_index():
+    text = ec2_user_data.render(aws_config(wheelhouse="s3://media-bucket/farm/wheelhouse",
+                                           install_spec="nommer==9.9"), environ={})
+    _, _, env, command = sections(text)
+    assert command[2:] == ["--wheelhouse", "s3://media-bucket/farm/wheelhouse/",
+                           "--version", nommer.__version__]
+    assert "NOMMER_WHEELHOUSE" not in env and "nommer==9.9" not in text
+    with pytest.raises(ConfigError) as e:
+        aws_config(wheelhouse="https://example.com/wheels/")
+    assert "setting 'wheelhouse'" in str(e.value)
 
 
 def test_no_credential_and_no_secret_setting_reaches_user_data(with_secret_settings, monkeypatch):

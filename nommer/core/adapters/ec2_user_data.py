@@ -8,6 +8,8 @@ settings an encoder uses, and only where they differ from the defaults, go
 into it, as ``NOMMER_*`` lines of a systemd environment file.
 """
 
+import base64
+import gzip
 import json
 import os
 import pathlib
@@ -23,6 +25,9 @@ from nommer.core.errors import ConfigError
 MAX_BYTES = 16 * 1024  # EC2's limit on user data
 TEMPLATE = "cloud-init.yaml"
 UNIT = "nommer-encoder.service"
+BOOTSTRAP = "bootstrap-encoder.sh"
+S3_FETCH = "s3-fetch.py"
+BOOT_FOLDER = "/var/lib/nommer-boot"
 ENCODER_DATA_DIR = "/var/lib/nommer"
 
 # Settings only the feeder reads.
@@ -30,7 +35,7 @@ FEEDER_ONLY = frozenset({
     "host", "port", "data_dir", "max_encoders", "autoscale", "min_encoders",
     "job_overflow_threshold", "scale_interval", "state_check_interval", "reap_interval",
     "abandon_after", "notify_attempts", "notify_timeout", "notify_backoff",
-    "request_timeout", "max_restarts", "restart_window", "install_spec", "boot_timeout",
+    "request_timeout", "max_restarts", "restart_window", "install_spec", "boot_timeout", "wheelhouse",
     "log_file",  # encoders on EC2 log to the journal
 })
 FEEDER_ONLY_PREFIXES = ("ec2_",)
@@ -49,10 +54,11 @@ def deploy_folder():
     ``<prefix>/share/nommer``."""
     for folder in (pathlib.Path(nommer.__file__).resolve().parent.parent / "deploy",
                    pathlib.Path(sys.prefix) / "share" / "nommer"):
-        if (folder / TEMPLATE).is_file() and (folder / UNIT).is_file():
+        if all((folder / name).is_file() for name in (TEMPLATE, UNIT, BOOTSTRAP, S3_FETCH)):
             return folder
-    raise ConfigError(f"cannot find {TEMPLATE} and {UNIT} (looked in the deploy folder of "
-                      f"the source tree and in {sys.prefix}/share/nommer); reinstall nommer")
+    raise ConfigError(f"cannot find {TEMPLATE}, {UNIT}, {BOOTSTRAP} and {S3_FETCH} (looked in "
+                      f"the deploy folder of the source tree and in {sys.prefix}/share/nommer); "
+                      "reinstall nommer")
 
 
 def is_secret(setting_name):
@@ -93,6 +99,20 @@ def install_spec(config):
     return spec
 
 
+def bootstrap_command(config):
+    """The command (a list) that runs the bootstrap script: offline from the
+    wheelhouse when the setting names one, else from the package index."""
+    command = ["bash", f"{BOOT_FOLDER}/{BOOTSTRAP}"]
+    if config.wheelhouse:
+        return command + ["--wheelhouse", config.wheelhouse, "--version", nommer.__version__]
+    return command + ["--requirement", install_spec(config)]
+
+
+def _packed(path):
+    # gzip + base64 (cloud-init's gz+b64): the scripts take a third of their size.
+    return base64.b64encode(gzip.compress(path.read_bytes(), mtime=0)).decode()
+
+
 def _quoted(text):
     # systemd's environment files take double-quoted values with C escapes.
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -105,6 +125,7 @@ def _indent(text, spaces=6):
 
 def render(config, region=None, environ=None):
     """The user data (text) that installs this nommer version on an instance
+    (deploy/bootstrap-encoder.sh, from the wheelhouse or the package index)
     and starts its encoder with systemd. Raises ConfigError when a setting
     cannot go there or the result is too big."""
     environ = os.environ if environ is None else environ
@@ -114,9 +135,11 @@ def render(config, region=None, environ=None):
     lines = [f"{name}={_quoted(value)}" for name, value in sorted(env.items())]
     try:
         text = template.substitute(
-            install_spec=json.dumps(install_spec(config)),  # JSON text is a YAML string
             environment=_indent("\n".join(lines)),
             encoder_unit=_indent((folder / UNIT).read_text()),
+            bootstrap=_packed(folder / BOOTSTRAP),
+            s3_fetch=_packed(folder / S3_FETCH),
+            bootstrap_command=json.dumps(bootstrap_command(config)),  # JSON is YAML
         )
     except (KeyError, ValueError) as e:
         raise ConfigError(f"{folder / TEMPLATE}: bad placeholder {e}") from None
