@@ -58,6 +58,9 @@ class ActorGateway:
     def cancel(self, job_id):
         return self._ask("JobTracker", "cancel", job_id)
 
+    def retry(self, job_id):
+        return self._ask("JobTracker", "retry", job_id)
+
     def fleet(self):
         members = self._ask("Scaler", "members")
         encoders = self._ask("JobTracker", "encoders")
