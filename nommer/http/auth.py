@@ -1,12 +1,15 @@
-"""Bearer-token authentication of every route but ``/health`` and the
-dashboard's page shell (which holds no data: its script asks for the token
-and sends it with each call)."""
+"""Bearer-token authentication of every route but ``/health`` and the pages'
+shells and files (the dashboard, its script and style sheet, the API reader):
+they hold no data; their scripts ask for the token and send it with each
+call."""
 
 from flask import request
 
 from nommer.core.tokens import TokenCheck
 
-OPEN_PATHS = frozenset({"/health", "/"})
+OPEN_PATHS = frozenset({"/health", "/", "/docs"})
+# The pages' files, served from the package: the same for everyone.
+OPEN_PREFIXES = ("/static/", "/docs/")
 LEGACY_PREFIX = "/job/submit"
 REALM = 'Bearer realm="nommer"'
 
@@ -20,7 +23,7 @@ def install(app, tokens):
 
     @app.before_request
     def authenticate():
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIXES):
             return None
         problem = check.problem(request.headers.get("Authorization"))
         if problem is None:

@@ -7,7 +7,7 @@ from pydantic.json_schema import models_json_schema
 
 import nommer
 from nommer.core.error_codes import JOB_ERROR_CODES
-from nommer.core.jobs import State
+from nommer.core.jobs import MAX_HISTORY, State
 from nommer.core.outputs import OUTPUT_STATES
 from nommer.core.progress import PHASES
 from nommer.core.results import MANIFEST, MAX_LISTED_FILES, MAX_RESULT_BYTES
@@ -124,9 +124,21 @@ JOB_SCHEMA = {
                 "required": ["id", "state", "attempts", "status"],
             },
         },
+        "history": {
+            "type": "array",
+            "description": f"Each state the job entered and when, oldest first: the first and the latest {MAX_HISTORY - 1}.",
+            "maxItems": MAX_HISTORY,
+            "items": {"type": "array", "prefixItems": [{"type": "string", "enum": [s.value for s in State]},
+                                                       {"type": "string", "format": "date-time"}],
+                      "minItems": 2, "maxItems": 2},
+        },
         "links": {
             "type": "object",
-            "properties": {"self": {"type": "string"}, "cancel": _NULLABLE_STR},
+            "properties": {
+                "self": {"type": "string"},
+                "cancel": {**_NULLABLE_STR, "description": "Null once the job has finished."},
+                "retry": {**_NULLABLE_STR, "description": "Null until the job has finished."},
+            },
         },
     },
 }
@@ -180,7 +192,8 @@ _UNAUTHORIZED = {
 }
 # Routes that answer without a token: health checks, and the dashboard's page
 # shell, whose script asks for the token before it reads anything.
-OPEN = {("/health", "get"), ("/", "get")}
+OPEN = {("/health", "get"), ("/", "get"), ("/docs", "get"), ("/docs/{filename}", "get"),
+        ("/static/{filename}", "get")}
 
 
 def _secured(paths):
@@ -194,12 +207,58 @@ def _secured(paths):
     return paths
 
 
-def _body(name):
+def _body(name, examples):
     # Any Content-Type is accepted; the body must be JSON all the same.
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+    return {"required": True, "content": {"application/json": {"schema": _ref(name), "examples": examples}}}
 
 
-_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": JOB_SCHEMA["properties"]["id"]}
+# Examples of each request body; a test checks that the models accept them.
+SUBMIT_EXAMPLES = {
+    "preset": {
+        "summary": "One file, a preset",
+        "value": {"source": "s3://media-in/talk.mov",
+                  "outputs": [{"destination": "s3://media-out/talk-720p.mp4", "preset": "mp4-h264-720p"}]},
+    },
+    "several": {
+        "summary": "HLS, thumbnails and a webhook",
+        "value": {
+            "source": "file:///srv/media/in/talk.mov",
+            "outputs": [
+                {"destination": "file:///srv/media/out/talk-hls/", "preset": "hls-h264-ladder"},
+                {"destination": "file:///srv/media/out/talk-thumbs/", "preset": "thumbnails-jpeg", "interval": 30},
+            ],
+            "notify_url": "https://example.com/hooks/nommer",
+            "progress_events": True,
+        },
+    },
+    "options": {
+        "summary": "Explicit ffmpeg options",
+        "value": {
+            "source": "https://example.com/talk.mov",
+            "outputs": [{"destination": "s3://media-out/talk.webm", "options": [{
+                "outfile_options": [["c:v", "libvpx-vp9"], ["b:v", "1M"], ["c:a", "libopus"]],
+            }]}],
+        },
+    },
+}
+LEGACY_EXAMPLES = {
+    "media-nommer": {
+        "summary": "media-nommer's body",
+        "value": {
+            "source_path": "s3://media-in/talk.mov",
+            "dest_path": "s3://media-out/talk.mp4",
+            "notify_url": "https://example.com/hooks/nommer",
+            "job_options": {"nommer": "media_nommer.ec2nommerd.nommers.ffmpeg.FFmpegNommer", "options": [{
+                "outfile_options": [["vcodec", "libx264"], ["acodec", "aac"]],
+                "move_atom_to_front": True,
+            }]},
+        },
+    },
+}
+
+
+_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": JOB_SCHEMA["properties"]["id"],
+           "example": "018f3a2b4c5d1a2b3c4d"}
 
 
 def _query_parameters():
@@ -230,7 +289,8 @@ def document():
     job = _answer("The job.", _ref("Job"))
     legacy = {
         "summary": "Submit a job in media-nommer's format (any Content-Type).",
-        "requestBody": _body("LegacySubmitRequest"),
+        "tags": ["legacy"],
+        "requestBody": _body("LegacySubmitRequest", LEGACY_EXAMPLES),
         "responses": {
             "200": _answer("Accepted.", _ref("LegacyAnswer")),
             "400": _answer("Refused; message names the field.", _ref("LegacyAnswer")),
@@ -243,7 +303,9 @@ def document():
         "/jobs": {
             "post": {
                 "summary": "Submit a job.",
-                "requestBody": _body("SubmitRequest"),
+                "operationId": "submitJob",
+                "tags": ["jobs"],
+                "requestBody": _body("SubmitRequest", SUBMIT_EXAMPLES),
                 "responses": {
                     "201": {**job, "headers": {"Location": {"schema": {"type": "string"}}}},
                     "400": _error("Refused; the error names the field."),
@@ -253,6 +315,8 @@ def document():
             },
             "get": {
                 "summary": f"List jobs, newest first (at most {MAX_LIST_LIMIT} a page).",
+                "operationId": "listJobs",
+                "tags": ["jobs"],
                 "parameters": _query_parameters(),
                 "responses": {"200": _answer("A page of jobs.", _ref("JobList")), "400": _error("Bad query; the error names the parameter."), "503": _error("The feeder is busy or restarting; try again.")},
             },
@@ -260,6 +324,8 @@ def document():
         "/jobs/{job_id}": {
             "get": {
                 "summary": "One job.",
+                "operationId": "getJob",
+                "tags": ["jobs"],
                 "parameters": [_JOB_ID],
                 "responses": {"200": job, "404": _error("No such job; field is job_id."), "503": _error("The feeder is busy or restarting; try again.")},
             }
@@ -267,6 +333,8 @@ def document():
         "/jobs/{job_id}/cancel": {
             "post": {
                 "summary": "Cancel a job; its encoder stops.",
+                "operationId": "cancelJob",
+                "tags": ["jobs"],
                 "parameters": [_JOB_ID],
                 "responses": {
                     "200": job,
@@ -276,11 +344,45 @@ def document():
                 },
             }
         },
-        "/job/submit": {"post": legacy},
-        "/job/submit/": {"post": legacy},
+        "/jobs/{job_id}/retry": {
+            "post": {
+                "summary": "Submit a finished job (FINISHED, ERROR, CANCELED, ABANDONED) again, as a new job.",
+                "description": "The new job has the old one's source, outputs and webhook, checked again as "
+                               "a new submission is; the old job stays as it was.",
+                "operationId": "retryJob",
+                "tags": ["jobs"],
+                "parameters": [_JOB_ID],
+                "responses": {
+                    "201": {**_answer("The new job.", _ref("Job")), "headers": {"Location": {"schema": {"type": "string"}}}},
+                    "400": _error("The submission is no longer accepted (e.g. a source now refused); the error names the field."),
+                    "404": _error("No such job; field is job_id."),
+                    "409": _error("The job has not finished; field is job_id."),
+                    "503": _error("The feeder is busy or restarting; try again."),
+                },
+            }
+        },
+        "/job/submit": {"post": {**legacy, "operationId": "legacySubmitJob"}},
+        "/job/submit/": {"post": {**legacy, "operationId": "legacySubmitJobSlash"}},
+        "/error-codes": {
+            "get": {
+                "summary": "What each job error code means and what to do about it (docs/errors.md).",
+                "operationId": "listJobErrorCodes",
+                "tags": ["status"],
+                "responses": {"200": _answer("The job error codes.", {
+                    "type": "object",
+                    "properties": {"job_error_codes": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {"code": {"type": "string"}, "when": {"type": "string"},
+                                       "what_to_do": {"type": "string"}},
+                    }}},
+                })},
+            }
+        },
         "/presets": {
             "get": {
                 "summary": "The presets this farm knows: built-in and the operator's.",
+                "operationId": "listPresets",
+                "tags": ["presets"],
                 "responses": {"200": _answer("The presets.", {
                     "type": "object",
                     "properties": {"presets": {"type": "array", "items": {
@@ -299,10 +401,12 @@ def document():
                 })},
             }
         },
-        "/fleet": {"get": {"summary": "The encoders.", "responses": {"200": _answer("Fleet report.", {"type": "object"}), "503": _error("The feeder is busy or restarting; try again.")}}},
+        "/fleet": {"get": {"summary": "The encoders.", "operationId": "getFleet", "tags": ["status"], "responses": {"200": _answer("Fleet report.", {"type": "object"}), "503": _error("The feeder is busy or restarting; try again.")}}},
         "/health": {
             "get": {
                 "summary": "Health of the feeder's parts.",
+                "operationId": "getHealth",
+                "tags": ["status"],
                 "responses": {
                     "200": _answer("Healthy.", {"type": "object"}),
                     "503": _answer("Some part is unhealthy.", {"type": "object"}),
@@ -312,15 +416,43 @@ def document():
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics.",
+                "operationId": "getMetrics",
+                "tags": ["status"],
                 "responses": {"200": _answer("Text exposition format.", {"type": "string"}, "text/plain")},
             }
         },
-        "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": _answer("OpenAPI 3.1.", {"type": "object"})}}},
-        "/": {"get": {"summary": "Dashboard page.", "responses": {"200": _answer("HTML.", {"type": "string"}, "text/html")}}},
+        "/openapi.json": {"get": {"summary": "This document.", "operationId": "getOpenApi", "tags": ["pages"],
+                                  "responses": {"200": _answer("OpenAPI 3.1.", {"type": "object"})}}},
+        "/": {"get": {"summary": "The dashboard's page (its script asks for the token).", "operationId": "getDashboard",
+                      "tags": ["pages"], "responses": {"200": _answer("HTML.", {"type": "string"}, "text/html")}}},
+        "/docs": {"get": {"summary": "A reader of this document (Swagger UI; Authorize takes the token).",
+                          "operationId": "getApiReader", "tags": ["pages"],
+                          "responses": {"200": _answer("HTML.", {"type": "string"}, "text/html")}}},
+        "/docs/{filename}": {"get": {
+            "summary": "The reader's files (Swagger UI, from the flask-swagger-ui package).",
+            "operationId": "getApiReaderFile", "tags": ["pages"],
+            "parameters": [{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _answer("A script, style sheet or image.", {"type": "string"}, "*/*"),
+                          "404": _error("No such file.")},
+        }},
+        "/static/{filename}": {"get": {
+            "summary": "The dashboard's script and style sheet.",
+            "operationId": "getDashboardFile", "tags": ["pages"],
+            "parameters": [{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _answer("A script or style sheet.", {"type": "string"}, "*/*"),
+                          "404": _error("No such file.")},
+        }},
     }
     return {
         "openapi": "3.1.0",
         "info": {"title": "nommer", "version": nommer.__version__, "description": "Media-encoding farm API."},
+        "tags": [
+            {"name": "jobs", "description": "Submit, follow, cancel and retry jobs."},
+            {"name": "presets", "description": "What outputs can be asked for."},
+            {"name": "status", "description": "The farm: encoders, health, metrics, error codes."},
+            {"name": "pages", "description": "Pages for people: the dashboard, this document and its reader."},
+            {"name": "legacy", "description": "media-nommer's API, kept compatible."},
+        ],
         "paths": _secured(paths),
         "components": {
             "schemas": schemas,
