@@ -40,11 +40,12 @@ def run_jobs(feeder, media):
     feeder.wait_job(several["id"], timeout=60)
     running = submit(feeder, (media / "long.mp4").as_uri(), (out / "long-720p.webm").as_uri(), "webm-vp9-720p")
     wait_for(lambda: feeder.get(f"/jobs/{running['id']}")[1]["progress"] >= 12, 60, "the long job to get going", step=0.2)
-    return {"done": done, "failed": failed, "running": running}
+    return {"done": done, "several": several, "failed": failed, "running": running}
 
 
 def take(browser, feeder, jobs, folder):
-    """Save jobs.png, job.png (the failed job) and fleet.png into ``folder``."""
+    """Save jobs.png, job.png (a job with several outputs), job-error.png
+    (the failed job) and fleet.png into ``folder``."""
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     driver = browser.driver
@@ -54,13 +55,21 @@ def take(browser, feeder, jobs, folder):
     driver.get(feeder.base + "/#/jobs")
     browser.wait(lambda d: browser.find(f'tr[data-job="{jobs["running"]["id"]}"]'), what="the jobs list")
     driver.save_screenshot(str(folder / "jobs.png"))
-    driver.get(feeder.base + f"/#/jobs/{jobs['failed']['id']}")
-    browser.wait(lambda d: "What to do" in browser.text("#job-error"), what="the failed job's advice")
-    driver.save_screenshot(str(folder / "job.png"))
+    size = driver.get_window_size()
+    driver.set_window_size(size["width"], 1500)  # a job's page is long
+    try:
+        driver.get(feeder.base + f"/#/jobs/{jobs['several']['id']}")
+        browser.wait(lambda d: "manifest" in browser.text('tr[data-output="0"]'), what="the outputs' results")
+        driver.save_screenshot(str(folder / "job.png"))
+        driver.get(feeder.base + f"/#/jobs/{jobs['failed']['id']}")
+        browser.wait(lambda d: "What to do" in browser.text("#job-error"), what="the failed job's advice")
+        driver.save_screenshot(str(folder / "job-error.png"))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
     driver.get(feeder.base + "/#/fleet")
     browser.wait(lambda d: browser.find(".encoder-job"), what="the fleet with its job")
     driver.save_screenshot(str(folder / "fleet.png"))
-    return [folder / name for name in ("jobs.png", "job.png", "fleet.png")]
+    return [folder / name for name in ("jobs.png", "job.png", "job-error.png", "fleet.png")]
 
 
 def main(folder):
@@ -73,7 +82,7 @@ def main(folder):
     media.mkdir()
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     make_clip(ffmpeg, media / "clip.mp4", seconds=2.0, size="640x360")
-    make_clip(ffmpeg, media / "long.mp4", seconds=60.0, size="640x360", rate=10)
+    make_clip(ffmpeg, media / "long.mp4", seconds=120.0, size="640x360")
     feeder = FeederProcess(work, [media], token=TOKEN, max_encoders=1).start()
     browser = None
     try:

@@ -506,7 +506,7 @@ function market(detail) {
   const words = String(detail || "").split(/\s+/);
   if (words.includes("spot")) return "spot";
   if (words.includes("on-demand")) return "on-demand";
-  return "";
+  return "—";  // a local encoder, or a machine the fleet does not describe
 }
 
 function fleetView() {
