@@ -143,6 +143,34 @@ JOB_SCHEMA = {
     },
 }
 
+# What GET /fleet answers (the gateway's fleet()); more keys may come.
+FLEET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "members": {
+            "type": "array",
+            "description": "The encoders the fleet started and has not seen stop.",
+            "items": {"type": "object", "properties": {
+                "id": {"type": "string", "description": "The encoder id it heartbeats under."},
+                "state": {"type": "string", "enum": ["starting", "running", "stopping", "stopped"]},
+                "started_at": {"type": "string"},
+                "detail": {"type": "string", "description": "Locally the pid; on EC2 the instance type, "
+                                                           "market (spot or on-demand) and zone."},
+            }},
+        },
+        "encoders": {
+            "type": "array",
+            "description": "Every encoder that has heartbeated.",
+            "items": {"type": "object", "properties": {
+                "id": {"type": "string"},
+                "last_seen": {"type": "string", "format": "date-time"},
+                "info": {"type": "object", "description": "What the encoder reports: pid, started_at, "
+                                                          "jobs (ids), slots, finished, failed, released."},
+            }},
+        },
+    },
+}
+
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {
@@ -401,7 +429,7 @@ def document():
                 })},
             }
         },
-        "/fleet": {"get": {"summary": "The encoders.", "operationId": "getFleet", "tags": ["status"], "responses": {"200": _answer("Fleet report.", {"type": "object"}), "503": _error("The feeder is busy or restarting; try again.")}}},
+        "/fleet": {"get": {"summary": "The encoders.", "operationId": "getFleet", "tags": ["status"], "responses": {"200": _answer("Fleet report.", FLEET_SCHEMA), "503": _error("The feeder is busy or restarting; try again.")}}},
         "/health": {
             "get": {
                 "summary": "Health of the feeder's parts.",

@@ -495,7 +495,7 @@ function jobView(jobId) {
       el("h3", {text: "Probe"}),
       job.probe ? el("details", {}, el("summary", {text: "what ffprobe found in the source"}),
         el("pre", {class: "probe", text: JSON.stringify(job.probe, null, 2)}))
-        : el("p", {class: "note", text: "not probed yet"}));
+        : el("p", {class: "note", text: job.finished_at ? "the source was not probed" : "not probed yet"}));
   }
   return {refresh};
 }
