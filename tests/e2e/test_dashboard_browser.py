@@ -14,7 +14,7 @@ from nommer.testing.media import make_clip
 from . import browser as browser_mod
 from . import dashboard_shots
 from .farm import wait_for
-from .feeder import FeederProcess
+from .feeder import FeederProcess, Receiver
 
 TOKEN = "dash-token-0123456789abcdef"
 
@@ -55,9 +55,9 @@ def page(browser, feeder):
     return browser
 
 
-def submit(feeder, media, name, source="clip.mp4", preset="mp4-h264-480p"):
+def submit(feeder, media, name, source="clip.mp4", preset="mp4-h264-480p", **more):
     status, job = feeder.post("/jobs", {"source": (media / source).as_uri(), "outputs": [
-        {"destination": (media / "out" / name).as_uri(), "preset": preset}]})
+        {"destination": (media / "out" / name).as_uri(), "preset": preset}], **more})
     assert status == 201, job
     return job
 
@@ -89,8 +89,15 @@ def test_without_a_token_the_page_asks_for_one_and_shows_nothing(browser, feeder
     assert not browser.console_errors() or all("401" in e for e in browser.console_errors())
 
 
-def test_a_job_progresses_to_finished_on_the_page_and_its_page_shows_outputs_and_history(page, feeder, media):
-    job = submit(feeder, media, "watched.mp4")
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_a_job_progresses_to_finished_on_the_page_and_its_page_shows_outputs_and_history(page, feeder, media, receiver):
+    job = submit(feeder, media, "watched.mp4", notify_url=receiver.url)
 
     page.wait(lambda d: row_state(page, job["id"]) == "FINISHED", 60, "the job to finish on the page")
     row = page.text(f'tr[data-job="{job["id"]}"]')
@@ -104,6 +111,9 @@ def test_a_job_progresses_to_finished_on_the_page_and_its_page_shows_outputs_and
     for state in ("PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"):
         assert state in history
     assert "T" not in page.text('dd[data-fact="submitted"]')  # local time, not ISO text
+    page.wait(lambda d: "FINISHED" in page.text("table.notifications") and "204" in page.text("table.notifications"),
+              what="the webhook deliveries")
+    assert page.find("pre.probe")  # what ffprobe found, folded away
     assert page.find("button.retry") and not page.find("button.cancel")
 
 
@@ -148,6 +158,14 @@ def test_filters_and_paging_past_the_first_page(page, feeder, media):
 
     page.click("#newer")
     page.wait(lambda d: [r.get_attribute("data-job") for r in page.find("tr.job")] == first, what="the first page again")
+
+    # The start of an id keeps the rows it starts; a whole id opens the job.
+    page.find("#search")[0].send_keys(first[1][:-2] + "\n")
+    page.wait(lambda d: [r.get_attribute("data-job") for r in page.find("tr.job")] == [first[1]], what="the search")
+    assert "CANCELED" in page.find(".filter.here")[0].get_attribute("data-filter")
+    page.find("#search")[0].clear()
+    page.find("#search")[0].send_keys(ids[0] + "\n")
+    page.wait(lambda d: page.text("#job-id") == ids[0], what="the job found by its id")
 
 
 def test_fleet_page_shows_each_encoder_with_its_state_heartbeat_and_jobs(page, feeder, media):

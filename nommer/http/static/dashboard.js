@@ -8,7 +8,6 @@ const POLL_MS = 2000;          // while the page is shown
 const MAX_BACKOFF_MS = 10000;  // while the feeder does not answer
 const CALL_TIMEOUT_MS = 10000;
 const PAGE_SIZE = 25;  // jobs a page; #/jobs?limit=N asks for another number
-const STATES = ["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED", "ERROR", "CANCELED", "ABANDONED"];
 const ACTIVE = ["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING"];
 const RUNNING = ["DOWNLOADING", "ENCODING", "UPLOADING"];
 const FILTERS = [
