@@ -61,14 +61,9 @@ class JobTracker(base.Child):
         self._cache(job)
         return job
 
-    def retry(self, job_id):
-        """Submit the finished job ``job_id`` again, as a new job."""
-        job = self.service.retry(job_id)
-        self._log_state(job)
-        self._report(job)
-        base.tell("Dispatcher", Enqueue(job.id))
-        self._cache(job)
-        return job
+    def retry_submission(self, job_id):
+        """What to submit again to retry the finished job ``job_id``."""
+        return self.service.retry_submission(job_id)
 
     def counts(self):
         return self.service.counts()

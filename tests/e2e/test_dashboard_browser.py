@@ -134,6 +134,7 @@ def test_cancel_from_the_list_then_retry_from_the_job_page(page, feeder, media):
     new_id = page.text("#job-id")
     status, new = feeder.get(f"/jobs/{new_id}")
     assert status == 200 and new["source"] == job["source"]
+    assert feeder.post(f"/jobs/{new_id}/retry")[0] == 409  # not finished: nothing to retry
     assert feeder.post(f"/jobs/{new_id}/cancel")[0] == 200  # the encoder has better things to do
 
 
@@ -201,7 +202,8 @@ def test_api_reader_sends_the_token_and_shows_every_operation(page, feeder):
     page.driver.get(feeder.base + "/docs")
 
     page.wait(lambda d: page.find('[id^="operations-jobs-retryJob"]'), 30, "Swagger UI to show retryJob")
-    assert page.find('[id^="operations-jobs-submitJob"]') and page.find(".btn.authorize")
+    assert page.find('[id^="operations-jobs-submitJob"]')
+    page.wait(lambda d: page.find(".btn.authorize.locked"), what="Authorize to show the tab's token")
     assert not [e for e in page.console_errors() if "Content Security Policy" in e]
 
 

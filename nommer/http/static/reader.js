@@ -36,8 +36,9 @@ async function start() {
       if (response.status === 401 && response.url.endsWith("/openapi.json")) sessionStorage.removeItem(TOKEN_KEY);
       return response;
     },
+    // Authorize shows the tab's token once the document is read.
+    onComplete: () => { if (token()) window.nommerReader.preauthorizeApiKey("bearer", token()); },
   });
-  if (token()) ui.preauthorizeApiKey("bearer", token());
   window.nommerReader = ui;
 }
 
