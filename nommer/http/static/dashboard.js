@@ -589,6 +589,7 @@ function start() {
     showLogin("");
   });
   window.addEventListener("hashchange", route);
+  $("status").textContent = "loading...";
   route();
 }
 
