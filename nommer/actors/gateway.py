@@ -61,6 +61,13 @@ class ActorGateway:
     def cancel(self, job_id):
         return self._ask("JobTracker", "cancel", job_id)
 
+    def retry(self, job_id):
+        # Checked again like a new submission, in this thread, as submit does.
+        again = self._ask("JobTracker", "retry_submission", job_id)
+        self.validate(again["source"], again["outputs"], again["notify_url"], again["progress_events"])
+        return self._ask("JobTracker", "create", again["source"], again["outputs"], again["notify_url"],
+                         again["notify_format"], again["progress_events"])
+
     def fleet(self):
         members = self._ask("Scaler", "members")
         encoders = self._ask("JobTracker", "encoders")

@@ -65,6 +65,10 @@ class JobTracker(base.Child):
         self._cache(job)
         return job
 
+    def retry_submission(self, job_id):
+        """What to submit again to retry the finished job ``job_id``."""
+        return self.service.retry_submission(job_id)
+
     def counts(self):
         return self.service.counts()
 

@@ -78,6 +78,18 @@ def age_seconds(text, now=None):
     return (now - when).total_seconds()
 
 
+MAX_HISTORY = 12
+
+
+def bounded_history(history):
+    """``history`` with its first entry (the submission) and the latest
+    MAX_HISTORY - 1 kept."""
+    history = tuple(tuple(h) for h in history)
+    if len(history) <= MAX_HISTORY:
+        return history
+    return history[:1] + history[-(MAX_HISTORY - 1):]
+
+
 def new_job_id():
     """A time-sortable id: 12 hex digits of milliseconds, then 8 random ones."""
     return f"{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
@@ -111,6 +123,9 @@ class Job:
     # What nommer did that the submission did not say (media-nommer's options
     # translated...), apart from ``details``, which says what went wrong.
     notes: tuple = ()  # of str
+    # (state, at) of each state the job entered, oldest first; the first and
+    # the latest MAX_HISTORY - 1 are kept, so a job released many times stays small.
+    history: tuple = ()
     version: int = 0
 
     @classmethod
@@ -128,6 +143,7 @@ class Job:
             progress_events=progress_events,
             created_at=now,
             updated_at=now,
+            history=((State.PENDING.value, now),),
         )
 
     @property
@@ -161,6 +177,8 @@ class Job:
                 changes.setdefault("phases", {"download": 100, "encode": 100, "upload": 100})
         if "outputs" in changes:
             changes["outputs"] = tuple(dict(o) for o in changes["outputs"])
+        if new_state != self.state:
+            changes["history"] = bounded_history(self.history + ((new_state.value, now),))
         return dataclasses.replace(self, state=new_state, updated_at=now, **changes)
 
     def to_dict(self):
@@ -171,6 +189,7 @@ class Job:
         data["outputs"] = [dict(o) for o in self.outputs]
         data["notifications"] = [dict(n) for n in self.notifications]
         data["notes"] = list(self.notes)
+        data["history"] = [list(h) for h in self.history]
         if self.probe is not None:
             data["probe"] = dict(self.probe)
         if self.phases is not None:
@@ -184,6 +203,7 @@ class Job:
         values["outputs"] = tuple(dict(o) for o in values.get("outputs", ()))
         values["notifications"] = tuple(dict(n) for n in values.get("notifications", ()))
         values["notes"] = tuple(values.get("notes") or ())
+        values["history"] = tuple(tuple(h) for h in values.get("history", ()))
         return cls(**values)
 
 

@@ -157,6 +157,25 @@ class JobService:
         Raises InvalidTransition when the job has already finished."""
         return self.change(job_id, State.CANCELED, details="canceled by request")
 
+    def retry_submission(self, job_id):
+        """The submission of the finished job ``job_id`` as it was made (URIs
+        unsealed): a dict of create()'s arguments. Raises InvalidTransition
+        while the job is unfinished."""
+        job = self.store.get(job_id)
+        if not job.is_final:
+            raise InvalidTransition(f"job {job_id} is {job.state}, not finished; only a finished job can be retried")
+        uris = credentials.real_uris(self.box, job)
+        outputs = [{**{k: v for k, v in o.items() if k in OUTPUT_KEYS}, "destination": d}
+                   for o, d in zip(job.outputs, uris["destinations"])]
+        return {"source": uris["source"], "outputs": outputs, "notify_url": uris["notify_url"],
+                "notify_format": job.notify_format, "progress_events": job.progress_events}
+
+    def retry(self, job_id):
+        """A new PENDING job with the submission of the finished job
+        ``job_id`` (its source, outputs, webhook), checked again as a new
+        submission is; the old job stays as it was."""
+        return self.submit(**self.retry_submission(job_id))
+
     def change(self, job_id, state, **fields):
         """Apply one transition, re-reading and retrying when another writer
         got there first."""

@@ -1,8 +1,9 @@
 """Who may call the feeder's HTTP API.
 
-With ``api_tokens``, every route but ``/health`` and the dashboard's page
-shell (which holds no data: its script asks for the token and sends it with
-each call) needs a bearer token. ``/health`` without a token says only
+With ``api_tokens``, every route but ``/health`` and the pages' shells and
+files (the dashboard, its script and style sheet, the API reader at /docs:
+they hold no data; their scripts ask for the token and send it with each
+call) needs a bearer token. ``/health`` without a token says only
 whether the feeder is up (for load balancers); with a valid one, everything.
 Without tokens the feeder listens on loopback only, and every caller is on
 this machine.
@@ -21,9 +22,11 @@ from flask import g, request
 
 from nommer.core.tokens import Networks, TokenCheck, is_loopback_peer
 
-OPEN_PATHS = frozenset({"/health", "/"})
+OPEN_PATHS = frozenset({"/health", "/", "/docs"})
 # Routes that answer without a token, but less than with one.
 PARTLY_OPEN_PATHS = frozenset({"/health"})
+# The pages' files, served from the package: the same for everyone.
+OPEN_PREFIXES = ("/static/", "/docs/")
 LEGACY_PREFIX = "/job/submit"
 LEGACY_PATHS = frozenset({"/job/submit", "/job/submit/"})
 REALM = 'Bearer realm="nommer"'
@@ -50,7 +53,7 @@ def install(app, tokens, legacy_networks=()):
         if request.path in PARTLY_OPEN_PATHS and not authorization:
             g.anonymous = True
             return None
-        if request.path in OPEN_PATHS - PARTLY_OPEN_PATHS:
+        if request.path in OPEN_PATHS - PARTLY_OPEN_PATHS or request.path.startswith(OPEN_PREFIXES):
             return None
         problem = check.problem(authorization)
         if problem is None:

@@ -1,4 +1,4 @@
-"""The current job API: submit, get, list and cancel."""
+"""The current job API: submit, get, list, cancel and retry."""
 
 import re
 
@@ -53,5 +53,10 @@ def blueprint(api):
     @bp.post("/jobs/<job_id>/cancel")
     def cancel_job(job_id):
         return job_resource(about_job(api.cancel, job_id))
+
+    @bp.post("/jobs/<job_id>/retry")
+    def retry_job(job_id):
+        job = about_job(api.retry, job_id)
+        return job_resource(job), 201, {"Location": f"/jobs/{job.id}"}
 
     return bp

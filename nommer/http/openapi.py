@@ -7,7 +7,7 @@ from pydantic.json_schema import models_json_schema
 
 import nommer
 from nommer.core.error_codes import JOB_ERROR_CODES
-from nommer.core.jobs import State
+from nommer.core.jobs import MAX_HISTORY, State
 from nommer.core.outputs import OUTPUT_STATES
 from nommer.core.progress import PHASES
 from nommer.core.results import MANIFEST, MAX_LISTED_FILES, MAX_RESULT_BYTES
@@ -125,9 +125,49 @@ JOB_SCHEMA = {
                 "required": ["id", "state", "attempts", "status"],
             },
         },
+        "history": {
+            "type": "array",
+            "description": f"Each state the job entered and when, oldest first: the first and the latest {MAX_HISTORY - 1}.",
+            "maxItems": MAX_HISTORY,
+            "items": {"type": "array", "prefixItems": [{"type": "string", "enum": [s.value for s in State]},
+                                                       {"type": "string", "format": "date-time"}],
+                      "minItems": 2, "maxItems": 2},
+        },
         "links": {
             "type": "object",
-            "properties": {"self": {"type": "string"}, "cancel": _NULLABLE_STR},
+            "properties": {
+                "self": {"type": "string"},
+                "cancel": {**_NULLABLE_STR, "description": "Null once the job has finished."},
+                "retry": {**_NULLABLE_STR, "description": "Null until the job has finished."},
+            },
+        },
+    },
+}
+
+# What GET /fleet answers (the gateway's fleet()); more keys may come.
+FLEET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "members": {
+            "type": "array",
+            "description": "The encoders the fleet started and has not seen stop.",
+            "items": {"type": "object", "properties": {
+                "id": {"type": "string", "description": "The encoder id it heartbeats under."},
+                "state": {"type": "string", "enum": ["starting", "running", "stopping", "stopped"]},
+                "started_at": {"type": "string"},
+                "detail": {"type": "string", "description": "Locally the pid; on EC2 the instance type, "
+                                                           "market (spot or on-demand) and zone."},
+            }},
+        },
+        "encoders": {
+            "type": "array",
+            "description": "Every encoder that has heartbeated.",
+            "items": {"type": "object", "properties": {
+                "id": {"type": "string"},
+                "last_seen": {"type": "string", "format": "date-time"},
+                "info": {"type": "object", "description": "What the encoder reports: pid, started_at, "
+                                                          "jobs (ids), slots, finished, failed, released."},
+            }},
         },
     },
 }
@@ -205,7 +245,8 @@ _UNAUTHORIZED = {
 }
 # Routes that answer without a token: health checks, and the dashboard's page
 # shell, whose script asks for the token before it reads anything.
-OPEN = {("/health", "get"), ("/", "get")}
+OPEN = {("/health", "get"), ("/", "get"), ("/docs", "get"), ("/docs/{filename}", "get"),
+        ("/static/{filename}", "get")}
 
 
 def _secured(paths):
@@ -219,12 +260,58 @@ def _secured(paths):
     return paths
 
 
-def _body(name):
+def _body(name, examples):
     # Any Content-Type is accepted; the body must be JSON all the same.
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+    return {"required": True, "content": {"application/json": {"schema": _ref(name), "examples": examples}}}
 
 
-_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": JOB_SCHEMA["properties"]["id"]}
+# Examples of each request body; a test checks that the models accept them.
+SUBMIT_EXAMPLES = {
+    "preset": {
+        "summary": "One file, a preset",
+        "value": {"source": "s3://media-in/talk.mov",
+                  "outputs": [{"destination": "s3://media-out/talk-720p.mp4", "preset": "mp4-h264-720p"}]},
+    },
+    "several": {
+        "summary": "HLS, thumbnails and a webhook",
+        "value": {
+            "source": "file:///srv/media/in/talk.mov",
+            "outputs": [
+                {"destination": "file:///srv/media/out/talk-hls/", "preset": "hls-h264-ladder"},
+                {"destination": "file:///srv/media/out/talk-thumbs/", "preset": "thumbnails-jpeg", "interval": 30},
+            ],
+            "notify_url": "https://example.com/hooks/nommer",
+            "progress_events": True,
+        },
+    },
+    "options": {
+        "summary": "Explicit ffmpeg options",
+        "value": {
+            "source": "https://example.com/talk.mov",
+            "outputs": [{"destination": "s3://media-out/talk.webm", "options": [{
+                "outfile_options": [["c:v", "libvpx-vp9"], ["b:v", "1M"], ["c:a", "libopus"]],
+            }]}],
+        },
+    },
+}
+LEGACY_EXAMPLES = {
+    "media-nommer": {
+        "summary": "media-nommer's body",
+        "value": {
+            "source_path": "s3://media-in/talk.mov",
+            "dest_path": "s3://media-out/talk.mp4",
+            "notify_url": "https://example.com/hooks/nommer",
+            "job_options": {"nommer": "media_nommer.ec2nommerd.nommers.ffmpeg.FFmpegNommer", "options": [{
+                "outfile_options": [["vcodec", "libx264"], ["acodec", "aac"]],
+                "move_atom_to_front": True,
+            }]},
+        },
+    },
+}
+
+
+_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": JOB_SCHEMA["properties"]["id"],
+           "example": "018f3a2b4c5d1a2b3c4d"}
 
 
 def _query_parameters():
@@ -255,7 +342,8 @@ def document():
     job = _answer("The job.", _ref("Job"))
     legacy = {
         "summary": "Submit a job in media-nommer's format (any Content-Type).",
-        "requestBody": _body("LegacySubmitRequest"),
+        "tags": ["legacy"],
+        "requestBody": _body("LegacySubmitRequest", LEGACY_EXAMPLES),
         "responses": {
             "200": _answer("Accepted (success true, job_id), or refused as media-nommer refused "
                            "(success false; message and field name the field).", _ref("LegacyAnswer")),
@@ -269,7 +357,9 @@ def document():
         "/jobs": {
             "post": {
                 "summary": "Submit a job.",
-                "requestBody": _body("SubmitRequest"),
+                "operationId": "submitJob",
+                "tags": ["jobs"],
+                "requestBody": _body("SubmitRequest", SUBMIT_EXAMPLES),
                 "responses": {
                     "201": {**job, "headers": {"Location": {"schema": {"type": "string"}}}},
                     "400": _error("Refused; the error names the field."),
@@ -279,6 +369,8 @@ def document():
             },
             "get": {
                 "summary": f"List jobs, newest first (at most {MAX_LIST_LIMIT} a page).",
+                "operationId": "listJobs",
+                "tags": ["jobs"],
                 "parameters": _query_parameters(),
                 "responses": {"200": _answer("A page of jobs.", _ref("JobList")), "400": _error("Bad query; the error names the parameter."), "503": _error("The feeder is busy or restarting; try again.")},
             },
@@ -286,6 +378,8 @@ def document():
         "/jobs/{job_id}": {
             "get": {
                 "summary": "One job.",
+                "operationId": "getJob",
+                "tags": ["jobs"],
                 "parameters": [_JOB_ID],
                 "responses": {"200": job, "404": _error("No such job; field is job_id."), "503": _error("The feeder is busy or restarting; try again.")},
             }
@@ -293,6 +387,8 @@ def document():
         "/jobs/{job_id}/cancel": {
             "post": {
                 "summary": "Cancel a job; its encoder stops.",
+                "operationId": "cancelJob",
+                "tags": ["jobs"],
                 "parameters": [_JOB_ID],
                 "responses": {
                     "200": job,
@@ -302,11 +398,45 @@ def document():
                 },
             }
         },
-        "/job/submit": {"post": legacy},
-        "/job/submit/": {"post": legacy},
+        "/jobs/{job_id}/retry": {
+            "post": {
+                "summary": "Submit a finished job (FINISHED, ERROR, CANCELED, ABANDONED) again, as a new job.",
+                "description": "The new job has the old one's source, outputs and webhook, checked again as "
+                               "a new submission is; the old job stays as it was.",
+                "operationId": "retryJob",
+                "tags": ["jobs"],
+                "parameters": [_JOB_ID],
+                "responses": {
+                    "201": {**_answer("The new job.", _ref("Job")), "headers": {"Location": {"schema": {"type": "string"}}}},
+                    "400": _error("The submission is no longer accepted (e.g. a source now refused); the error names the field."),
+                    "404": _error("No such job; field is job_id."),
+                    "409": _error("The job has not finished; field is job_id."),
+                    "503": _error("The feeder is busy or restarting; try again."),
+                },
+            }
+        },
+        "/job/submit": {"post": {**legacy, "operationId": "legacySubmitJob"}},
+        "/job/submit/": {"post": {**legacy, "operationId": "legacySubmitJobSlash"}},
+        "/error-codes": {
+            "get": {
+                "summary": "What each job error code means and what to do about it (docs/errors.md).",
+                "operationId": "listJobErrorCodes",
+                "tags": ["status"],
+                "responses": {"200": _answer("The job error codes.", {
+                    "type": "object",
+                    "properties": {"job_error_codes": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {"code": {"type": "string"}, "when": {"type": "string"},
+                                       "what_to_do": {"type": "string"}},
+                    }}},
+                })},
+            }
+        },
         "/presets": {
             "get": {
                 "summary": "The presets this farm knows: built-in and the operator's.",
+                "operationId": "listPresets",
+                "tags": ["presets"],
                 "responses": {"200": _answer("The presets.", {
                     "type": "object",
                     "properties": {"presets": {"type": "array", "items": {
@@ -325,10 +455,12 @@ def document():
                 })},
             }
         },
-        "/fleet": {"get": {"summary": "The encoders, and why launches fail (launch_error, spot_error) when they do.", "responses": {"200": _answer("Fleet report.", FLEET_SCHEMA), "503": _error("The feeder is busy or restarting; try again.")}}},
+        "/fleet": {"get": {"summary": "The encoders, and why launches fail (launch_error, spot_error) when they do.", "operationId": "getFleet", "tags": ["status"], "responses": {"200": _answer("Fleet report.", FLEET_SCHEMA), "503": _error("The feeder is busy or restarting; try again.")}}},
         "/fleet/retry": {
             "post": {
                 "summary": "Launch encoders again now, without waiting out the backoff after failed launches (once the cause is fixed).",
+                "operationId": "retryFleet",
+                "tags": ["status"],
                 "responses": {
                     "200": _answer("Retried; the launch problems that remain.", {
                         "type": "object",
@@ -343,6 +475,8 @@ def document():
         "/health": {
             "get": {
                 "summary": "Health of the feeder's parts. With api_tokens set and no token, only {\"status\": \"ok\"|\"degraded\"}; with a valid token, the full report.",
+                "operationId": "getHealth",
+                "tags": ["status"],
                 "responses": {
                     "200": _answer("Healthy.", {"type": "object"}),
                     "503": _answer("Some part is unhealthy.", {"type": "object"}),
@@ -352,15 +486,43 @@ def document():
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics.",
+                "operationId": "getMetrics",
+                "tags": ["status"],
                 "responses": {"200": _answer("Text exposition format.", {"type": "string"}, "text/plain")},
             }
         },
-        "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": _answer("OpenAPI 3.1.", {"type": "object"})}}},
-        "/": {"get": {"summary": "Dashboard page.", "responses": {"200": _answer("HTML.", {"type": "string"}, "text/html")}}},
+        "/openapi.json": {"get": {"summary": "This document.", "operationId": "getOpenApi", "tags": ["pages"],
+                                  "responses": {"200": _answer("OpenAPI 3.1.", {"type": "object"})}}},
+        "/": {"get": {"summary": "The dashboard's page (its script asks for the token).", "operationId": "getDashboard",
+                      "tags": ["pages"], "responses": {"200": _answer("HTML.", {"type": "string"}, "text/html")}}},
+        "/docs": {"get": {"summary": "A reader of this document (Swagger UI; Authorize takes the token).",
+                          "operationId": "getApiReader", "tags": ["pages"],
+                          "responses": {"200": _answer("HTML.", {"type": "string"}, "text/html")}}},
+        "/docs/{filename}": {"get": {
+            "summary": "The reader's files (Swagger UI, from the flask-swagger-ui package).",
+            "operationId": "getApiReaderFile", "tags": ["pages"],
+            "parameters": [{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _answer("A script, style sheet or image.", {"type": "string"}, "*/*"),
+                          "404": _error("No such file.")},
+        }},
+        "/static/{filename}": {"get": {
+            "summary": "The dashboard's script and style sheet.",
+            "operationId": "getDashboardFile", "tags": ["pages"],
+            "parameters": [{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _answer("A script or style sheet.", {"type": "string"}, "*/*"),
+                          "404": _error("No such file.")},
+        }},
     }
     return {
         "openapi": "3.1.0",
         "info": {"title": "nommer", "version": nommer.__version__, "description": "Media-encoding farm API."},
+        "tags": [
+            {"name": "jobs", "description": "Submit, follow, cancel and retry jobs."},
+            {"name": "presets", "description": "What outputs can be asked for."},
+            {"name": "status", "description": "The farm: encoders, health, metrics, error codes."},
+            {"name": "pages", "description": "Pages for people: the dashboard, this document and its reader."},
+            {"name": "legacy", "description": "media-nommer's API, kept compatible."},
+        ],
         "paths": _secured(paths),
         "components": {
             "schemas": schemas,

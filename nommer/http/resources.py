@@ -29,10 +29,15 @@ def job_resource(job):
         "finished_at": job.finished_at,
         "probe": job.probe,
         "notifications": [dict(n) for n in job.notifications],
+        # [state, at] of each state entered, oldest first (bounded: the first
+        # and the latest ones).
+        "history": [list(h) for h in job.history],
         "links": {
             "self": f"/jobs/{job.id}",
             # None once the job has finished: there is nothing left to cancel.
             "cancel": None if job.is_final else f"/jobs/{job.id}/cancel",
+            # None until the job has finished: only a finished job is retried.
+            "retry": f"/jobs/{job.id}/retry" if job.is_final else None,
         },
     }
 

@@ -97,3 +97,25 @@ def test_outputs_given_with_the_final_state_are_settled_too():
     job = Job.new("file:///in.mov", [{"destination": "file:///out/a.mp4", "preset": "aac"}])
     ended = job.transition(State.CANCELED, outputs=[{**job.outputs[0], "state": "ENCODING"}])
     assert ended.outputs[0]["state"] == "CANCELED"
+
+
+def test_history_keeps_the_first_and_the_latest_states_only():
+    from nommer.core.jobs import MAX_HISTORY
+
+    job = make_job()
+    for _ in range(20):  # released and taken again, over and over
+        job = job.transition(State.DOWNLOADING).transition(State.PENDING)
+    job = job.transition(State.DOWNLOADING).transition(State.ENCODING)
+    job = job.with_changes(progress=50)  # progress is no state change
+
+    assert len(job.history) == MAX_HISTORY
+    assert job.history[0] == ("PENDING", job.created_at)
+    assert [s for s, _ in job.history[-2:]] == ["DOWNLOADING", "ENCODING"]
+    assert Job.from_dict(job.to_dict()) == job
+
+
+def test_records_stored_before_the_history_read_with_an_empty_one():
+    data = make_job().to_dict()
+    del data["history"]
+
+    assert Job.from_dict(data).history == ()

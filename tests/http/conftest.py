@@ -43,6 +43,9 @@ class ServiceApi:
     def cancel(self, job_id):
         return self.service.cancel(job_id)
 
+    def retry(self, job_id):
+        return self.service.retry(job_id)
+
     def fleet(self):
         return {
             "encoders": [{"id": "enc-1", "state": "running", "jobs": [], "last_seen": "2024-01-01T00:00:00.000000Z"}],

@@ -2,6 +2,7 @@
 
 import hmac
 import json
+import re
 
 import pytest
 
@@ -22,7 +23,8 @@ def routes(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = rule.rule.replace("<job_id>", JOB)
+        # Files are named as the document names them: {filename}.
+        path = re.sub(r"<(?:path:)?filename>", "{filename}", rule.rule.replace("<job_id>", JOB))
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, path
 
@@ -82,9 +84,17 @@ def test_health_and_the_page_shell_stay_open(secured):
     policy = page.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
-    text = page.get_data(as_text=True)
+    # The page's script and the API reader's page are files, open too; the
+    # document they read is not.
+    script = secured.get("/static/dashboard.js")
+    assert script.status_code == 200
+    text = script.get_data(as_text=True)
     assert "sessionStorage" in text and '"Authorization": "Bearer " + token' in text
     assert "localStorage" not in text  # the token is gone when the tab closes
+    assert secured.get("/docs").status_code == 200
+    assert secured.get("/docs/swagger-ui-bundle.js").status_code == 200
+    assert secured.get("/openapi.json").status_code == 401
+    assert secured.get("/error-codes").status_code == 401
 
 
 def test_every_token_is_compared_with_no_early_exit(monkeypatch):

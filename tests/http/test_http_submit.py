@@ -13,7 +13,7 @@ def test_a_job_with_a_preset_is_stored_pending(post, source, dest, store):
                                "error_code": None, "error": None, "result": None}]
     assert (job["progress"], job["phase"], job["phases"]) == (0, None, {"download": 0, "encode": 0, "upload": 0})
     assert job["progress_events"] is False
-    assert job["links"] == {"self": f"/jobs/{job['id']}", "cancel": f"/jobs/{job['id']}/cancel"}
+    assert job["links"] == {"self": f"/jobs/{job['id']}", "cancel": f"/jobs/{job['id']}/cancel", "retry": None}
     assert store.get(job["id"]).outputs == ({"destination": dest, "preset": "mp4-h264-720p", "state": "PENDING"},)
 
 
