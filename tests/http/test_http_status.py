@@ -40,12 +40,6 @@ def test_metrics_count_jobs_by_state(client, submit, api):
     assert [s.value for s in found["nommer_healthy"].samples] == [1]
 
 
-def test_metrics_say_when_unhealthy(client, api):
-    api.healthy = False
-
-    assert "nommer_healthy 0" in client.get("/metrics").get_data(as_text=True).splitlines()
-
-
 def test_fleet_retry_asks_the_api_and_is_documented_behind_the_token(client, api):
     answer = client.post("/fleet/retry")
 
