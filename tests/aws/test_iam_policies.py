@@ -17,7 +17,9 @@ from nommer.core.adapters.s3_storage import S3Storage
 from nommer.core.errors import Canceled
 
 POLICIES = pathlib.Path(nommer.__file__).resolve().parent.parent / "deploy" / "iam"
-SERVICE_PREFIX = {"sqs": "sqs", "ec2": "ec2", "s3": "s3", "sdb": "sdb", "iam": "iam"}
+SERVICE_PREFIX = {"sqs": "sqs", "ec2": "ec2", "s3": "s3", "sdb": "sdb", "iam": "iam", "dynamodb": "dynamodb"}
+# DynamoDB operations IAM authorises as others: a transaction as the writes in it.
+DYNAMODB_ACTIONS = {"TransactWriteItems": ("PutItem", "UpdateItem", "ConditionCheckItem")}
 # S3 operations whose IAM action has another name.
 S3_ACTIONS = {"CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
               "CompleteMultipartUpload": "PutObject", "HeadObject": "GetObject"}
@@ -44,7 +46,8 @@ def calls(monkeypatch):
 
         def note(model, **_):
             action = S3_ACTIONS.get(model.name, model.name) if service == "s3" else model.name
-            seen.add(f"{SERVICE_PREFIX[service]}:{action}")
+            for each in DYNAMODB_ACTIONS.get(action, (action,)) if service == "dynamodb" else (action,):
+                seen.add(f"{SERVICE_PREFIX[service]}:{each}")
 
         client.meta.events.register(f"before-call.{service}", note)
         return client
@@ -119,6 +122,36 @@ def test_the_encoder_policy_allows_what_an_encoder_calls_and_no_more(
     for never in ("sqs:CreateQueue", "ec2:RunInstances", "iam:PassRole", "sdb:CreateDomain",
                   "ec2:CreateTags", "s3:DeleteObject"):
         assert never not in encoder
+
+
+def test_the_policies_allow_what_the_dynamodb_store_calls(aws_endpoint, unique, calls):
+    from nommer.core.adapters.dynamodb_store import DynamoDbJobStore
+    from nommer.core.jobs import Job, State
+
+    store = DynamoDbJobStore(f"{unique}-jobs")  # the feeder makes the table when it is missing
+    job = store.create(Job.new("s3://b/in.mov", [{"destination": "s3://b/out.mp4", "preset": "m4a-aac"}]))
+    store.list(limit=5)
+    store.list(state=State.PENDING, limit=5)
+    store.unfinished()
+    store.counts()
+    feeder = set(calls)
+    calls.clear()
+
+    encoder_side = DynamoDbJobStore(f"{unique}-jobs", create_table=False)
+    claimed = encoder_side.update(job.transition(State.DOWNLOADING))
+    encoder_side.update(claimed.transition(State.ERROR, error_code="SOURCE_NOT_FOUND"))
+    encoder_side.heartbeat("i-0123", {"slots": 2})
+    encoder_side.get(job.id)
+    encoder_side.encoders()
+    encoder = set(calls)
+    store.forget_encoder("i-0123")  # the Reaper's, on the feeder
+    feeder |= set(calls) - encoder
+
+    assert {"dynamodb:CreateTable", "dynamodb:Query", "dynamodb:PutItem"} <= feeder
+    assert feeder <= allowed("feeder-policy.json"), feeder - allowed("feeder-policy.json")
+    assert {"dynamodb:UpdateItem", "dynamodb:GetItem"} <= encoder
+    assert encoder <= allowed("encoder-policy.json"), encoder - allowed("encoder-policy.json")
+    assert "dynamodb:CreateTable" not in allowed("encoder-policy.json")
 
 
 # -- resources and conditions, not only action names ---------------------------------
