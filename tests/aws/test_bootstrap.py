@@ -27,6 +27,7 @@ from nommer.core import wheelhouse
 from nommer.core.adapters import ec2_user_data
 from nommer.core.errors import ConfigError
 from tests.e2e.farm import open_parts, place_job, wait_final
+from tests.aws.imds_server import ImdsServer
 from tests.aws.moto_server import free_port
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -62,7 +63,7 @@ def boot_files(user_data, folder):
             else part for part in command]
 
 
-def boot_env(tmp_path, cluster, simpledb_env):
+def boot_env(tmp_path, cluster, simpledb_env, imds_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMMER_", "PIP_", "VIRTUAL_ENV"))}
     env.pop("PYTHONPATH", None)  # the installed nommer must be the one that runs
     env.update(simpledb_env)
@@ -70,8 +71,9 @@ def boot_env(tmp_path, cluster, simpledb_env):
                 "NOMMER_DATA_DIR": str(tmp_path / "data"), "NOMMER_MAX_INACTIVITY": "2",
                 "NOMMER_POLL_WAIT": "1", "NOMMER_HEARTBEAT_INTERVAL": "0.5",
                 "NOMMER_LOG_FORMAT": "json",
-                # no instance metadata here: the encoder names itself host-pid
-                "NOMMER_IMDS_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+                # the stand-in speaks for an instance moto launched, which the
+                # encoder terminates once idle, as on EC2
+                "NOMMER_IMDS_ENDPOINT": imds_url,
                 "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     return env
 
@@ -83,7 +85,13 @@ def test_the_user_data_boots_an_encoder_from_the_wheelhouse_alone(
     command = boot_files(ec2_user_data.render(config, environ={}), tmp_path)
     assert command[2:] == ["--wheelhouse", published, "--version", nommer.__version__]
     prefix = tmp_path / "opt-nommer"
-    env = boot_env(tmp_path, unique, simpledb_env)
+    ec2 = boto3.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, TagSpecifications=[{
+        "ResourceType": "instance", "Tags": [{"Key": "nommer:cluster", "Value": unique},
+                                             {"Key": "nommer:role", "Value": "encoder"}]}])["Instances"][0]
+    imds = ImdsServer(instance["InstanceId"], "us-east-1").__enter__()
+    env = boot_env(tmp_path, unique, simpledb_env, imds.url)
     s3_client.upload_file(str(sample_clip), bucket, "in/boot.mp4")
     for name, value in simpledb_env.items():  # this process places the job in the same store
         monkeypatch.setenv(name, value)
@@ -108,8 +116,11 @@ def test_the_user_data_boots_an_encoder_from_the_wheelhouse_alone(
         done = wait_final(parts.store, job.id, timeout=10)
         assert done.state == "FINISHED", (done.details, output[-3000:])
         assert s3_client.head_object(Bucket=bucket, Key="out/boot.mp4")["ContentLength"] > 1000
+        [reservation] = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"]
+        assert reservation["Instances"][0]["State"]["Name"] in ("shutting-down", "terminated")  # idle: ended
     finally:
         parts.close()
+        imds.__exit__(None, None, None)
 
 
 def test_without_a_published_wheelhouse_the_boot_fails_saying_what_to_run(
@@ -119,7 +130,8 @@ def test_without_a_published_wheelhouse_the_boot_fails_saying_what_to_run(
     command = boot_files(ec2_user_data.render(config, environ={}), tmp_path)
     result = subprocess.run(
         [*command, "--prefix", str(tmp_path / "venv"), "--python", sys.executable, "--foreground"],
-        env=boot_env(tmp_path, unique, simpledb_env), capture_output=True, text=True, timeout=120)
+        env=boot_env(tmp_path, unique, simpledb_env, f"http://127.0.0.1:{free_port()}"),
+        capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "HTTP 404" in result.stderr
     assert f"run 'nommer aws publish' for version {nommer.__version__}" in result.stderr
