@@ -67,7 +67,10 @@ def take(browser, feeder, jobs, folder):
     finally:
         driver.set_window_size(size["width"], size["height"])
     driver.get(feeder.base + "/#/fleet")
-    browser.wait(lambda d: browser.find(".encoder-job"), what="the fleet with its job")
+    running = feeder.get(f"/jobs/{jobs['running']['id']}")[1]
+    browser.wait(lambda d: browser.find(".encoder-job"),
+                 what=f"the fleet with its job (the job is {running['state']}, {running['progress']}%: "
+                      f"{running.get('details') or 'no details'})")
     driver.save_screenshot(str(folder / "fleet.png"))
     return [folder / name for name in ("jobs.png", "job.png", "job-error.png", "fleet.png")]
 
