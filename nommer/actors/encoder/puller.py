@@ -3,10 +3,12 @@ slots, claims each, and hands it to the Fetcher."""
 
 import pykka
 
+from nommer.actors import base
+
 from nommer.actors.encoder.messages import Pull, SlotFreed, Work
 
 
-class Puller(pykka.ThreadingActor):
+class Puller(base.ReportsStart, pykka.ThreadingActor):
     def __init__(self, core, fetcher, slots, wait_seconds):
         super().__init__()
         self.core = core
