@@ -10,6 +10,10 @@ import pykka
 
 from nommer.actors.base import ChildFailed, StartFailed, ping
 from nommer.core import log
+from nommer.core.backoff import Backoff
+
+# 0.2 s after a first crash, doubling to 10 s while crashes come in a row.
+RESTART_BACKOFF = Backoff(0.2, 10.0, jitter=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +116,7 @@ class Supervisor(pykka.ThreadingActor):
             return
         spec.restarts += 1
         spec.state = "restarting"
-        delay = min(10.0, 0.2 * 2 ** (len(spec.recent) - 1))
+        delay = RESTART_BACKOFF.delay(len(spec.recent))
         self.log.warning("actor crashed; restarting", actor=spec.name,
                          delay=delay, error=message.error)
         timer = threading.Timer(delay, self._tell_restart, args=(spec.name,))
