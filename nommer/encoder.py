@@ -15,6 +15,7 @@ import time
 
 import pykka
 
+from nommer.actors import base
 from nommer.actors.encoder.keeper import Keeper
 from nommer.actors.encoder.messages import SlotFreed
 from nommer.actors.encoder.puller import Puller
@@ -141,14 +142,19 @@ def run(config, encoder_id, stop):
     try:
         refs["keeper"] = Keeper.start(core, on_idle=on_idle, on_lost_contact=on_lost_contact)
         started.append(refs["keeper"])
+        base.ping(refs["keeper"])
         refs["uploader"] = Uploader.start(core, slots, None, slot_freed)
         started.append(refs["uploader"])
+        base.ping(refs["uploader"])
         refs["encoder"] = Encoder.start(core, slots, refs["uploader"], slot_freed)
         started.append(refs["encoder"])
+        base.ping(refs["encoder"])
         refs["fetcher"] = Fetcher.start(core, slots, refs["encoder"], slot_freed)
         started.append(refs["fetcher"])
+        base.ping(refs["fetcher"])
         refs["puller"] = Puller.start(core, refs["fetcher"], slots, config.poll_wait)
         started.append(refs["puller"])
+        base.ping(refs["puller"])
         logger.info("encoder started", slots=slots, data_dir=str(config.data_dir))
         while not stop.wait(0.5):
             pass
@@ -206,6 +212,9 @@ def main(argv=None):
     except ConfigError as e:  # the backends found a setting wrong
         print(f"nommer encoder: {e}", file=sys.stderr)
         return 2
+    except base.StartFailed as e:  # an actor did not start; systemd tries again
+        print(f"nommer encoder: an actor {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,8 +8,12 @@ import time
 
 import pykka
 
-from nommer.actors.base import ChildFailed
+from nommer.actors.base import ChildFailed, StartFailed, ping
 from nommer.core import log
+from nommer.core.backoff import Backoff
+
+# 0.2 s after a first crash, doubling to 10 s while crashes come in a row.
+RESTART_BACKOFF = Backoff(0.2, 10.0, jitter=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,9 +46,15 @@ class Supervisor(pykka.ThreadingActor):
     # asked by run() -----------------------------------------------------------
 
     def start_children(self):
-        """Start every child in order; a child that cannot start fails the start."""
+        """Start every child in order, each answering before the next starts;
+        one that fails to start is restarted with backoff like one that
+        crashed (and, failing too often, ends the feeder)."""
         for name in self.order:
-            self._start(self.specs[name])
+            spec = self.specs[name]
+            try:
+                self._start(spec)
+            except StartFailed as e:
+                self._failed(ChildFailed(name, str(e)))
         return self.order
 
     def stop_children(self, timeout=15.0):
@@ -62,8 +72,9 @@ class Supervisor(pykka.ThreadingActor):
     def health(self):
         return {
             name: {
-                "state": ("running" if spec.ref is not None and spec.ref.is_alive()
-                          and spec.state == "running" else spec.state),
+                # "running" as far as the Supervisor knows, but gone: dead.
+                "state": ("dead" if spec.state == "running" and (spec.ref is None or not spec.ref.is_alive())
+                          else spec.state),
                 "restarts": spec.restarts,
                 "last_error": spec.last_error,
             }
@@ -87,6 +98,7 @@ class Supervisor(pykka.ThreadingActor):
     def _start(self, spec):
         spec.state = "starting"
         spec.ref = spec.factory()
+        ping(spec.ref)  # its on_start ran, and it answers
         spec.state = "running"
 
     def _failed(self, message):
@@ -104,7 +116,7 @@ class Supervisor(pykka.ThreadingActor):
             return
         spec.restarts += 1
         spec.state = "restarting"
-        delay = min(10.0, 0.2 * 2 ** (len(spec.recent) - 1))
+        delay = RESTART_BACKOFF.delay(len(spec.recent))
         self.log.warning("actor crashed; restarting", actor=spec.name,
                          delay=delay, error=message.error)
         timer = threading.Timer(delay, self._tell_restart, args=(spec.name,))

@@ -23,7 +23,8 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple = ()
-    legacy: str = ""  # media-nommer's name for it
+    legacy: str = ""  # media-nommer's name for it (and, after it, a note for the docs)
+    legacy_scale: float = 1  # what one of media-nommer's units is in nommer's (hours: 3600)
     separator: str = os.pathsep  # between the items of a list given in the environment
     # A function of the converted value that returns it checked: raising
     # ValueError (InvalidInput for tables, naming the place inside).
@@ -114,7 +115,7 @@ SETTINGS = [
     Setting("state_check_interval", "float", 1.0, "Longest wait, in seconds, of the feeder's read of the state-change queue.", minimum=0.05, legacy="FEEDERD_JOB_STATE_CHANGE_CHECK_INTERVAL"),
     Setting("state_change_lease", "float", 120.0, "Seconds a state change the feeder has taken stays hidden on the state-change queue until its webhook is delivered; one the feeder had in hand when it died is dealt with again after this.", minimum=1),
     Setting("reap_interval", "float", 10.0, "Seconds between the Reaper's looks for lost and stuck jobs.", minimum=0.05, legacy="FEEDERD_PRUNE_JOBS_INTERVAL"),
-    Setting("abandon_after", "float", 6 * 3600.0, "Seconds a job may stay unfinished without any change before it is marked ABANDONED.", minimum=1, legacy="FEEDERD_ABANDON_INACTIVE_JOBS_THRESH (hours there)"),
+    Setting("abandon_after", "float", 6 * 3600.0, "Seconds a job may stay unfinished without any change before it is marked ABANDONED.", minimum=1, legacy="FEEDERD_ABANDON_INACTIVE_JOBS_THRESH (hours there)", legacy_scale=3600),
     Setting("heartbeat_interval", "float", 5.0, "Seconds between an encoder's heartbeats (and lease extensions).", minimum=0.05, legacy="NOMMERD_HEARTBEAT_INTERVAL"),
     Setting("lease_seconds", "float", 60.0, "Queue visibility timeout of a job being worked on; the encoder extends it while it works. A job whose encoder is silent this long is given to another encoder.", minimum=1),
     Setting("boot_timeout", "float", 600.0, "Seconds an encoder may take from the launch of its machine to its first heartbeat; a machine still silent then is ended (on AWS, terminated), no longer counted as capacity, and any job it held goes back to the queue.", minimum=1),
@@ -177,6 +178,8 @@ SETTINGS = [
 ]
 
 SETTINGS_BY_NAME = _BY_NAME = {s.name: s for s in SETTINGS}
+# media-nommer's names (the first word of ``legacy``), taken in a config file.
+_BY_LEGACY = {s.legacy.split()[0]: s for s in SETTINGS if s.legacy}
 # Variables of the `nommer` client (nommer/cli), not settings of the farm: a
 # shell that sets them can still start a feeder.
 CLIENT_VARIABLES = frozenset({"NOMMER_URL", "NOMMER_TOKEN"})
@@ -188,6 +191,9 @@ _FALSE = {"0", "false", "no", "off"}
 class Config:
     values: dict
     config_file: pathlib.Path | None = None  # the TOML file read, if any
+    # What loading did that the operator should hear of (media-nommer's
+    # setting names translated); logged once logging is set up.
+    notes: tuple = ()
 
     def __getattr__(self, name):
         try:
@@ -198,7 +204,8 @@ class Config:
     def replace(self, **changes):
         merged = {**self.values, **changes}
         plain = {k: str(v) if isinstance(v, pathlib.Path) else v for k, v in merged.items()}
-        return dataclasses.replace(load(overrides=plain, environ={}), config_file=self.config_file)
+        return dataclasses.replace(load(overrides=plain, environ={}), config_file=self.config_file,
+                                   notes=self.notes)
 
     @property
     def encoders_max(self):
@@ -239,64 +246,93 @@ class Config:
         return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _convert(setting, raw, where):
-    kind = setting.kind
-    shown = "(hidden)" if setting.secret else repr(raw)
-    fail = lambda what: ConfigError(  # noqa: E731
-        f"setting {setting.name!r} ({where}): {what}, got {shown}"
-    )
-    from_env = isinstance(raw, str) and where.startswith("environment")
-    if kind in ("str", "path", "choice"):
-        if not isinstance(raw, str):
-            raise fail("must be text")
-        if kind == "choice" and raw not in setting.choices:
-            raise fail("must be one of " + ", ".join(setting.choices))
-        value = pathlib.Path(raw).expanduser().resolve() if kind == "path" else raw
-    elif kind == "bool":
-        if isinstance(raw, bool):
-            value = raw
-        elif from_env and raw.strip().lower() in _TRUE | _FALSE:
-            value = raw.strip().lower() in _TRUE
-        else:
-            raise fail("must be true or false")
-    elif kind in ("int", "float"):
-        if isinstance(raw, bool):
-            raise fail("must be a number")
-        if from_env:
-            try:
-                raw = int(raw) if kind == "int" else float(raw)
-            except ValueError:
-                raise fail("must be a whole number" if kind == "int" else "must be a number") from None
-        if kind == "int" and not isinstance(raw, int):
-            raise fail("must be a whole number")
-        if kind == "float" and not isinstance(raw, (int, float)):
-            raise fail("must be a number")
-        value = raw if kind == "int" else float(raw)
-        if setting.minimum is not None and value < setting.minimum:
-            raise fail(f"must be at least {setting.minimum:g}")
-        if setting.maximum is not None and value > setting.maximum:
-            raise fail(f"must be at most {setting.maximum:g}")
-    elif kind == "list":
-        if from_env:
-            raw = [p for p in raw.split(setting.separator) if p]
-        if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
-            raise fail("must be a list of text")
-        value = list(raw)
-    elif kind == "table":
-        if from_env:
-            try:
-                raw = json.loads(raw)
-            except ValueError as e:
-                raise ConfigError(f"setting {setting.name!r} ({where}): must be a JSON object ({e})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"setting {setting.name!r} ({where}): must be a table")
+class _Wrong(Exception):
+    """What is wrong with a value, in words that follow "setting NAME (WHERE): "."""
+
+
+def _text(setting, raw, from_env):
+    if not isinstance(raw, str):
+        raise _Wrong("must be text")
+    return raw
+
+
+def _path(setting, raw, from_env):
+    return pathlib.Path(_text(setting, raw, from_env)).expanduser().resolve()
+
+
+def _choice(setting, raw, from_env):
+    if _text(setting, raw, from_env) not in setting.choices:
+        raise _Wrong("must be one of " + ", ".join(setting.choices))
+    return raw
+
+
+def _bool(setting, raw, from_env):
+    if isinstance(raw, bool):
+        return raw
+    if from_env and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise _Wrong("must be true or false")
+
+
+def _number(setting, raw, from_env):
+    whole = setting.kind == "int"
+    if isinstance(raw, bool):
+        raise _Wrong("must be a number")
+    if from_env:
         try:
-            value = setting.check(raw) if setting.check else dict(raw)
-        except InvalidInput as e:
-            raise ConfigError(f"setting {setting.name!r} ({where}): {e}") from None
-    else:  # pragma: no cover - a mistake in SETTINGS
-        raise AssertionError(kind)
-    if setting.check is not None and kind != "table":
+            raw = int(raw) if whole else float(raw)
+        except ValueError:
+            raise _Wrong("must be a whole number" if whole else "must be a number") from None
+    if whole and not isinstance(raw, int):
+        raise _Wrong("must be a whole number")
+    if not isinstance(raw, (int, float)):
+        raise _Wrong("must be a number")
+    value = raw if whole else float(raw)
+    if setting.minimum is not None and value < setting.minimum:
+        raise _Wrong(f"must be at least {setting.minimum:g}")
+    if setting.maximum is not None and value > setting.maximum:
+        raise _Wrong(f"must be at most {setting.maximum:g}")
+    return value
+
+
+def _list(setting, raw, from_env):
+    if from_env:
+        raw = [p for p in raw.split(setting.separator) if p]
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise _Wrong("must be a list of text")
+    return list(raw)
+
+
+def _table(setting, raw, from_env):
+    if from_env:
+        try:
+            raw = json.loads(raw)
+        except ValueError as e:
+            raise _Wrong(f"must be a JSON object ({e})") from None
+    if not isinstance(raw, dict):
+        raise _Wrong("must be a table")
+    try:
+        return setting.check(raw) if setting.check else dict(raw)
+    except InvalidInput as e:
+        raise _Wrong(str(e)) from None
+
+
+# One converter per kind; each raises _Wrong, and _convert names the setting.
+_CONVERTERS = {"str": _text, "path": _path, "choice": _choice, "bool": _bool, "int": _number,
+               "float": _number, "list": _list, "table": _table}
+# Kinds whose complaint quotes the value given (a table's names the place inside).
+_QUOTES_VALUE = frozenset(_CONVERTERS) - {"table"}
+
+
+def _convert(setting, raw, where):
+    from_env = isinstance(raw, str) and where.startswith("environment")
+    try:
+        value = _CONVERTERS[setting.kind](setting, raw, from_env)
+    except _Wrong as e:
+        shown = "(hidden)" if setting.secret else repr(raw)
+        tail = f", got {shown}" if setting.kind in _QUOTES_VALUE and not str(e).startswith("must be a JSON") else ""
+        raise ConfigError(f"setting {setting.name!r} ({where}): {e}{tail}") from None
+    if setting.check is not None and setting.kind != "table":
         try:
             value = setting.check(value)
         except ValueError as e:
@@ -311,10 +347,14 @@ def default_of(setting):
 
 def load(path=None, overrides=None, environ=None):
     """Build the Config from defaults, then the TOML file, then ``NOMMER_*``
-    variables, then ``overrides`` (command-line flags), checking every value."""
+    variables, then ``overrides`` (command-line flags), checking every value.
+
+    Every wrong key and value is reported at once: one ConfigError whose
+    message has a line for each. media-nommer's setting names
+    (``MAX_NUM_EC2_INSTANCES``...) are taken in a file, translated, and said
+    in the Config's ``notes``."""
     environ = os.environ if environ is None else environ
-    raw = {}
-    sources = {}
+    raw, sources, problems, notes = {}, {}, [], []
     if path is not None:
         path = pathlib.Path(path)
         try:
@@ -324,36 +364,55 @@ def load(path=None, overrides=None, environ=None):
             raise ConfigError(f"config file {str(path)!r} does not exist") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+        where = f"config file {path}"
         for key, value in data.items():
-            if key not in _BY_NAME:
-                raise ConfigError(
-                    f"config file {str(path)!r}: unknown setting {key!r}"
-                    + _suggest(key)
-                )
-            raw[key] = value
-            sources[key] = f"config file {path}"
+            setting = _BY_LEGACY.get(key)
+            if setting is not None:
+                if setting.name in data:
+                    problems.append(f"{where}: {key!r} is media-nommer's name of {setting.name!r}; "
+                                    "give one of the two")
+                    continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    value = value * setting.legacy_scale
+                raw[setting.name] = value
+                sources[setting.name] = f"{where}, as media-nommer's {key}"
+                notes.append(f"{key} = {data[key]!r} in {path} is media-nommer's name: "
+                             f"taken as {setting.name} = {value!r}")
+            elif key not in _BY_NAME:
+                problems.append(f"{where}: unknown setting {key!r}" + _suggest(key))
+            else:
+                raw[key] = value
+                sources[key] = where
     for name, value in environ.items():
         if not name.startswith("NOMMER_") or name in CLIENT_VARIABLES:
             continue
         key = name[len("NOMMER_"):].lower()
         if key not in _BY_NAME:
-            raise ConfigError(f"environment variable {name}: unknown setting {key!r}" + _suggest(key))
+            problems.append(f"environment variable {name}: unknown setting {key!r}" + _suggest(key))
+            continue
         raw[key] = value
         sources[key] = f"environment {name}"
     for key, value in (overrides or {}).items():
         if key not in _BY_NAME:
-            raise ConfigError(f"unknown setting {key!r}" + _suggest(key))
+            problems.append(f"unknown setting {key!r}" + _suggest(key))
+            continue
         if value is None:
             continue
         raw[key] = value
         sources[key] = "command line"
     values = {}
     for setting in SETTINGS:
-        if setting.name in raw:
-            values[setting.name] = _convert(setting, raw[setting.name], sources[setting.name])
-        else:
-            values[setting.name] = _convert(setting, setting.default, "default")
-    return Config(values, config_file=path.resolve() if path is not None else None)
+        given = setting.name in raw
+        try:
+            values[setting.name] = _convert(setting, raw[setting.name] if given else setting.default,
+                                            sources[setting.name] if given else "default")
+        except ConfigError as e:
+            problems.append(str(e))
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise ConfigError(f"{len(problems)} settings are wrong:\n" + "\n".join(f"- {p}" for p in problems))
+    return Config(values, config_file=path.resolve() if path is not None else None, notes=tuple(notes))
 
 
 def environment_text(name, value):

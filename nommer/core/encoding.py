@@ -9,13 +9,13 @@ A job's queue message is deleted only after its final state is written.
 import dataclasses
 import json
 import pathlib
-import random
 import shutil
 import threading
 import time
 import urllib.parse
 
 from nommer.core import confinement, credentials, ffmpeg, log, results
+from nommer.core.backoff import Backoff
 from nommer.core import outputs as outputs_mod
 from nommer.core import progress as progress_mod
 from nommer.core.error_codes import job_error_code
@@ -581,7 +581,7 @@ class EncoderCore:
 
     def _retrying(self, step, task, what):
         """Run ``step`` and retry TransientError with backoff and jitter."""
-        delay = 0.5
+        backoff = Backoff(0.75, jitter=1 / 3)  # from 0.5 to 1 s at first, as before
         for attempt in range(1, TRANSIENT_RETRIES + 1):
             try:
                 return step()
@@ -590,6 +590,5 @@ class EncoderCore:
                     code = "SOURCE_UNREADABLE" if what == "download" else "UPLOAD_FAILED"
                     raise JobFailed(f"{what} failed {attempt} times: {e}", code=code) from None
                 self.log.warning(f"{what} failed; retrying", job_id=task.id, error=str(e))
-                if task.cancel.wait(delay * (1 + random.random())):
+                if task.cancel.wait(backoff.delay(attempt)):
                     raise Canceled("work on the job stopped") from None
-                delay *= 2

@@ -80,6 +80,8 @@ def configure_from(config):
     if config.log_file:
         stream = RotatingStderr(config.log_file, config.log_max_bytes, config.log_backups)
     configure(config.log_format, config.log_level, stream)
+    for note in config.notes:
+        get("nommer.config").info("setting translated", note=note)
 
 
 def configure(fmt="console", level="info", stream=None):

@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 
 from nommer.core import signing
+from nommer.core.backoff import Backoff
 from nommer.core.credentials import basic_auth, redact, scrub, scrub_deep
 from nommer.core.jobs import utcnow
 from nommer.core.netguard import refused_reason
@@ -89,11 +90,9 @@ def post(opener, url, data, content_type, timeout, extra_headers=None):
 
 
 def backoff_delays(first, cap):
-    """``first``, doubled each time, never above ``cap``."""
-    delay = first
-    while True:
-        yield min(delay, cap)
-        delay *= 2
+    """``first``, doubled each time, never above ``cap`` (no jitter: a
+    receiver's own pace, not a crowd's, sets these)."""
+    return Backoff(first, max(first, cap), jitter=0).delays()
 
 
 def deliver(opener, url, data, content_type, *, msg_id, state, attempts, timeout,

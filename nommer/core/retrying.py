@@ -8,10 +8,10 @@ and answer as if the first try had succeeded.
 """
 
 import dataclasses
-import random
 import time
 
 from nommer.core import log
+from nommer.core.backoff import Backoff
 from nommer.core.errors import AlreadyExists, StaleWrite, TransientError
 
 ATTEMPTS = 6
@@ -22,7 +22,7 @@ _log = log.get("nommer.retrying")
 def retry(call, what, attempts=ATTEMPTS, first_pause=None):
     """``call()`` until it does not raise TransientError, at most ``attempts``
     times, pausing ``first_pause`` seconds (doubled each time, with jitter)."""
-    pause = FIRST_PAUSE if first_pause is None else first_pause
+    backoff = Backoff(FIRST_PAUSE if first_pause is None else first_pause)
     last = None
     for attempt in range(1, attempts + 1):
         try:
@@ -32,8 +32,7 @@ def retry(call, what, attempts=ATTEMPTS, first_pause=None):
             if attempt == attempts:
                 break
             _log.info("retrying", call=what, attempt=attempt, error=str(error))
-            time.sleep(pause * random.uniform(0.5, 1.5))
-            pause *= 2
+            time.sleep(backoff.delay(attempt))
     raise TransientError(f"{what} failed {attempts} times: {last}")
 
 

@@ -69,3 +69,88 @@ def test_an_actor_that_keeps_crashing_stops_the_feeder(running_feeder):
     wait_for(feeder.fatal.is_set, 10, "the supervisor to give up")
     assert "reaper actor kept crashing" in feeder.fatal_reason
 
+
+
+# -- start-up failures reach the Supervisor ----------------------------------------
+
+class Flaky(base.Child):
+    """Fails in on_start the first ``failures`` times it is started."""
+
+    name = "flaky"
+    starts = 0
+    failures = 1
+
+    def on_start(self):
+        type(self).starts += 1
+        if type(self).starts <= type(self).failures:
+            raise RuntimeError("the store is not there yet")
+
+
+def supervise(child, max_restarts=3):
+    from nommer.actors.supervisor import ChildSpec, Supervisor
+
+    gave_up = []
+    supervisor = Supervisor.start([ChildSpec("flaky", child.start)], max_restarts, 60,
+                                  lambda name, error: gave_up.append((name, error)))
+    return supervisor, gave_up
+
+
+def stop_all():
+    pykka.ActorRegistry.stop_all()
+
+
+def test_a_child_failing_in_on_start_is_restarted_with_backoff():
+    class Once(Flaky):
+        starts, failures = 0, 1
+
+    supervisor, gave_up = supervise(Once)
+    try:
+        supervisor.proxy().start_children().get(timeout=10)
+        health = supervisor.proxy().health().get(timeout=5)["flaky"]
+        assert health["state"] == "restarting"
+        assert health["last_error"] == "it failed to start: RuntimeError: the store is not there yet"
+        wait_for(lambda: supervisor.proxy().health().get(timeout=5)["flaky"]["state"] == "running", 10,
+                 "the restart")
+        assert supervisor.proxy().health().get(timeout=5)["flaky"]["restarts"] == 1
+        assert Once.starts == 2 and gave_up == []
+    finally:
+        stop_all()
+
+
+def test_a_child_that_never_starts_makes_the_supervisor_give_up():
+    class Never(Flaky):
+        starts, failures = 0, 100
+
+    supervisor, gave_up = supervise(Never, max_restarts=2)
+    try:
+        supervisor.proxy().start_children().get(timeout=10)
+        wait_for(lambda: gave_up, 15, "the Supervisor to give up")
+        assert gave_up[0][0] == "flaky" and "RuntimeError" in gave_up[0][1]
+        assert supervisor.proxy().health().get(timeout=5)["flaky"]["state"] == "failed"
+        assert Never.starts == 3  # the start and two restarts
+    finally:
+        stop_all()
+
+
+def test_a_dead_child_is_reported_dead():
+    class Fine(Flaky):
+        starts, failures = 0, 0
+
+    supervisor, _ = supervise(Fine)
+    try:
+        supervisor.proxy().start_children().get(timeout=10)
+        assert supervisor.proxy().health().get(timeout=5)["flaky"]["state"] == "running"
+        base.lookup(Fine).stop()  # gone without a word to the Supervisor
+        assert supervisor.proxy().health().get(timeout=5)["flaky"]["state"] == "dead"
+    finally:
+        stop_all()
+
+
+def test_ping_says_why_an_actor_did_not_start():
+    class Broken(base.ReportsStart, pykka.ThreadingActor):
+        def on_start(self):
+            raise OSError("no such device")
+
+    with pytest.raises(base.StartFailed, match="it failed to start: OSError: no such device"):
+        base.ping(Broken.start())
+    stop_all()

@@ -134,3 +134,47 @@ def test_every_setting_survives_the_serializer_and_the_loader(setting):
 def test_a_list_item_holding_its_separator_cannot_travel():
     with pytest.raises(ConfigError, match="'allowed_networks'.*holds ','"):
         config.environment_text("allowed_networks", ["10.0.0.0/8,192.168.0.0/16"])
+
+
+def test_every_wrong_key_and_value_is_reported_at_once(tmp_path):
+    path = tmp_path / "nommer.toml"
+    path.write_text('jobs_per_encodr = 2\nlog_level = "loud"\nport = "eighty"\n')
+    with pytest.raises(ConfigError) as wrong:
+        config.load(path, environ={"NOMMER_MAX_ATTEMPTS": "many", "NOMMER_NO_SUCH": "1"})
+    lines = str(wrong.value).splitlines()
+    assert lines[0] == "5 settings are wrong:"
+    text = str(wrong.value)
+    for named in ("'jobs_per_encodr'; did you mean 'jobs_per_encoder'?", "NOMMER_NO_SUCH",
+                  "setting 'log_level'", "setting 'port'", "setting 'max_attempts' (environment NOMMER_MAX_ATTEMPTS)"):
+        assert named in text, named
+    assert all(line.startswith("- ") for line in lines[1:]) and len(lines) == 6
+
+
+def test_media_nommers_setting_names_are_taken_in_a_file_and_said(tmp_path):
+    path = tmp_path / "nommer.toml"
+    path.write_text("MAX_NUM_EC2_INSTANCES = 4\nFEEDERD_ABANDON_INACTIVE_JOBS_THRESH = 2\n"
+                    "NOMMERD_TERMINATE_WHEN_IDLE = false\n")
+    settings = config.load(path, environ={})
+    assert (settings.max_encoders, settings.abandon_after, settings.idle_terminate) == (4, 7200.0, False)
+    assert any("MAX_NUM_EC2_INSTANCES = 4" in note and "max_encoders = 4" in note for note in settings.notes)
+    assert any("abandon_after = 7200" in note for note in settings.notes)  # hours there, seconds here
+
+
+def test_a_setting_given_by_both_names_is_refused(tmp_path):
+    path = tmp_path / "nommer.toml"
+    path.write_text("MAX_NUM_EC2_INSTANCES = 4\nmax_encoders = 2\n")
+    with pytest.raises(ConfigError, match="'MAX_NUM_EC2_INSTANCES' is media-nommer's name of 'max_encoders'"):
+        config.load(path, environ={})
+
+
+def test_a_translated_setting_is_logged_once_logging_is_set_up(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "nommer.toml"
+    path.write_text("MAX_ENCODING_JOBS_PER_EC2_INSTANCE = 3\n")
+    code = ("import sys; from nommer.core import config, log; "
+            "log.configure_from(config.load(sys.argv[1], environ={}))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "setting translated" in done.stderr and "jobs_per_encoder = 3" in done.stderr

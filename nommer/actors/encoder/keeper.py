@@ -8,11 +8,13 @@ import time
 
 import pykka
 
+from nommer.actors import base
+
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.jobs import utcnow
 
 
-class Keeper(pykka.ThreadingActor):
+class Keeper(base.ReportsStart, pykka.ThreadingActor):
     def __init__(self, core, on_idle, started_at=None, on_lost_contact=None):
         super().__init__()
         self.core = core

@@ -1,12 +1,19 @@
 """The Puller takes jobs from the new-job queue while the encoder has free
 slots, claims each, and hands it to the Fetcher."""
 
+import threading
+
 import pykka
 
+from nommer.actors import base
 from nommer.actors.encoder.messages import Pull, SlotFreed, Work
+from nommer.core.backoff import Backoff
+
+# A queue that fails at once is asked again after 0.1 s, doubling to 5 s.
+RECEIVE_BACKOFF = Backoff(0.1, 5.0)
 
 
-class Puller(pykka.ThreadingActor):
+class Puller(base.ReportsStart, pykka.ThreadingActor):
     def __init__(self, core, fetcher, slots, wait_seconds):
         super().__init__()
         self.core = core
@@ -15,6 +22,11 @@ class Puller(pykka.ThreadingActor):
         self.wait_seconds = wait_seconds
         self.errors = 0
         self.waiting_for_slot = False  # so that only one Pull loop ever runs
+        self.timer = None
+
+    def on_stop(self):
+        if self.timer is not None:
+            self.timer.cancel()
 
     def on_start(self):
         self.actor_ref.tell(Pull())
@@ -45,9 +57,12 @@ class Puller(pykka.ThreadingActor):
         except Exception:
             self.errors += 1
             self.core.log.exception("queue receive failed", failures=self.errors)
-            messages = []
-            # back off without sleeping in the actor: let the queue's own wait
-            # do it next time by keeping the loop going
+            # The next Pull comes later, as a message: the actor never
+            # sleeps, and a stop is taken at once.
+            self.timer = threading.Timer(RECEIVE_BACKOFF.delay(self.errors), self._pull_later)
+            self.timer.daemon = True
+            self.timer.start()
+            return
         for message in messages:
             try:
                 task = self.core.claim(message)
@@ -57,3 +72,9 @@ class Puller(pykka.ThreadingActor):
             if task is not None:
                 self.fetcher.tell(Work(task))
         self.actor_ref.tell(Pull())
+
+    def _pull_later(self):
+        try:
+            self.actor_ref.tell(Pull())
+        except pykka.ActorDeadError:
+            pass  # stopped meanwhile

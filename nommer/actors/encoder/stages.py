@@ -6,11 +6,13 @@ import concurrent.futures
 
 import pykka
 
+from nommer.actors import base
+
 from nommer.actors.encoder.messages import Work
 from nommer.core.errors import Canceled
 
 
-class StageActor(pykka.ThreadingActor):
+class StageActor(base.ReportsStart, pykka.ThreadingActor):
     step_name = ""
 
     def __init__(self, core, slots, next_stage, slot_freed):

@@ -21,6 +21,7 @@ import botocore.exceptions
 import structlog
 
 from nommer.core.adapters import aws, ec2_user_data
+from nommer.core.backoff import Backoff
 from nommer.core.errors import ConfigError
 from nommer.core.fleet import Fleet, Member
 from nommer.core.jobs import utcnow
@@ -233,7 +234,7 @@ class Ec2Fleet(Fleet):
             self._launch_error = None
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self._failures += 1
-            wait = min(LAUNCH_BACKOFF[1], LAUNCH_BACKOFF[0] * 2 ** (self._failures - 1))
+            wait = Backoff(*LAUNCH_BACKOFF, jitter=0).delay(self._failures)
             self._launch_after = time.monotonic() + wait
             self._failed_with = fingerprint
             self._launch_error = {**launch_problem(e), "next_try_in": round(wait)}
