@@ -13,6 +13,7 @@ import threading
 
 import pykka
 
+from nommer.actors import base
 from nommer.actors.dispatcher import Dispatcher
 from nommer.actors.gateway import ActorGateway
 from nommer.actors.http_front import HttpFront
@@ -79,7 +80,7 @@ class Feeder:
         gateway = ActorGateway(config.request_timeout, validate, presets, fleet_problems=fleet.problems)
         metrics = self.metrics
         metrics.watch(lambda: {**health_snapshot(gateway), "encoders": gateway.encoder_states(),
-                               "queues": _queue_depths(parts)})
+                               "queues": _queue_depths(parts), "undelivered": dict(base.UNDELIVERED)})
         app = create_app(gateway, max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens,
                          legacy_networks=config.legacy_networks, feeder_metrics=metrics)
         specs = [

@@ -1,13 +1,22 @@
 """What every supervised feeder actor shares: it tells the Supervisor when it
 dies, it crashes on a message it does not know, and actors find each other
-through the registry at send time (a restarted actor is a new actor)."""
+by address (nommer/actors/addresses.py) in the registry at send time (a
+restarted actor is a new actor)."""
 
+import collections
 import dataclasses
 import functools
+import threading
 
 import pykka
 
+from nommer.actors import addresses
 from nommer.core import log
+
+_log = log.get("nommer.actors")
+# Messages told to an actor that was not running, by its address's name.
+UNDELIVERED = collections.Counter()
+_undelivered_lock = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,26 +25,33 @@ class ChildFailed:
     error: str
 
 
-def lookup(actor_class):
-    """The running actor of that class (or class name), or None: it may be
-    restarting. Names avoid import cycles between actors that talk both ways."""
-    if isinstance(actor_class, str):
-        refs = pykka.ActorRegistry.get_by_class_name(actor_class)
-    else:
-        refs = pykka.ActorRegistry.get_by_class(actor_class)
-    return refs[0] if refs else None
+def lookup(address):
+    """The running actor at ``address`` (an addresses.Address), or None: it
+    may be restarting."""
+    if not isinstance(address, addresses.Address):
+        raise TypeError(f"actors are addressed by an Address, not {address!r}")
+    for ref in pykka.ActorRegistry.get_all():
+        if getattr(ref.actor_class, "address", None) == address:
+            return ref
+    return None
 
 
-def tell(actor_class, message):
-    """Send an event to the actor of that class; False when it is not there."""
-    ref = lookup(actor_class)
-    if ref is None:
-        return False
-    try:
-        ref.tell(message)
-    except pykka.ActorDeadError:
-        return False
-    return True
+def tell(address, message):
+    """Send an event to the actor at ``address``. When it is not running
+    (restarting, or gone) the message is logged and counted, and False is
+    returned: the sender decides whether that matters."""
+    ref = lookup(address)
+    if ref is not None:
+        try:
+            ref.tell(message)
+            return True
+        except pykka.ActorDeadError:
+            pass
+    with _undelivered_lock:
+        UNDELIVERED[address.name] += 1
+    _log.warning("message to an actor that is not running", to=address.name,
+                 message=type(message).__name__)
+    return False
 
 
 class StartFailed(Exception):
@@ -99,4 +115,4 @@ class Child(ReportsStart, pykka.ThreadingActor):
     def on_failure(self, exception_type, exception_value, traceback):
         self.log.error("actor crashed", error=repr(exception_value),
                        exc_info=(exception_type, exception_value, traceback))
-        tell("Supervisor", ChildFailed(self.name, f"{exception_type.__name__}: {exception_value}"))
+        tell(addresses.SUPERVISOR, ChildFailed(self.name, f"{exception_type.__name__}: {exception_value}"))

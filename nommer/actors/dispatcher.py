@@ -4,12 +4,13 @@ and a listener thread drains the state-change queue into the JobTracker."""
 import json
 import threading
 
-from nommer.actors import base
+from nommer.actors import addresses, base
 from nommer.actors.messages import Ack, Enqueue, Report, ResendPending, StateChanged
 from nommer.core.encoding import message_body
 
 
 class Dispatcher(base.Child):
+    address = addresses.DISPATCHER
     name = "dispatcher"
 
     def __init__(self, config, new_jobs, state_changes):
@@ -24,7 +25,7 @@ class Dispatcher(base.Child):
         # A job stored just before a crash (of this actor or of the whole
         # feeder) may never have been queued. Queueing every PENDING job again
         # costs a duplicate message at most, which encoders drop.
-        base.tell("JobTracker", ResendPending())
+        base.tell(addresses.JOB_TRACKER, ResendPending())
         self.listener = threading.Thread(target=self._listen, name="state-changes", daemon=True)
         self.listener.start()
 
@@ -69,5 +70,5 @@ class Dispatcher(base.Child):
                     self.log.warning("unreadable state change dropped", body=message.body[:200])
                     self.state_changes.delete(message.receipt)
                     continue
-                if not base.tell("JobTracker", StateChanged(change, message.receipt)):
+                if not base.tell(addresses.JOB_TRACKER, StateChanged(change, message.receipt)):
                     self.state_changes.release(message.receipt)  # try again soon

@@ -3,7 +3,7 @@ and a missing, dead or slow actor becomes Unavailable (a 503), never a hang."""
 
 import pykka
 
-from nommer.actors import base
+from nommer.actors import addresses, base
 from nommer.core.errors import Unavailable
 
 
@@ -25,8 +25,9 @@ class ActorGateway:
         # up on every call.
         self._proxies = {}
 
-    def _ask(self, actor_name, method, *args, **kwargs):
-        ref = base.lookup(actor_name)
+    def _ask(self, address, method, *args, **kwargs):
+        ref = base.lookup(address)
+        actor_name = address.name
         if ref is None:
             raise Unavailable(f"the {actor_name} is restarting; try again in a moment")
         try:
@@ -42,7 +43,7 @@ class ActorGateway:
 
     def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
         self.validate(source, outputs, notify_url, progress_events)
-        return self._ask("JobTracker", "create", source, outputs, notify_url, notify_format,
+        return self._ask(addresses.JOB_TRACKER, "create", source, outputs, notify_url, notify_format,
                          progress_events)
 
     def presets(self):
@@ -53,30 +54,30 @@ class ActorGateway:
         return self._presets.describe()
 
     def get(self, job_id):
-        return self._ask("JobTracker", "get", job_id)
+        return self._ask(addresses.JOB_TRACKER, "get", job_id)
 
     def list(self, state=None, limit=50, cursor=None):
-        return self._ask("JobTracker", "list", state, limit, cursor)
+        return self._ask(addresses.JOB_TRACKER, "list", state, limit, cursor)
 
     def cancel(self, job_id):
-        return self._ask("JobTracker", "cancel", job_id)
+        return self._ask(addresses.JOB_TRACKER, "cancel", job_id)
 
     def retry(self, job_id):
         # Checked again like a new submission, in this thread, as submit does.
-        again = self._ask("JobTracker", "retry_submission", job_id)
+        again = self._ask(addresses.JOB_TRACKER, "retry_submission", job_id)
         self.validate(again["source"], again["outputs"], again["notify_url"], again["progress_events"])
-        return self._ask("JobTracker", "create", again["source"], again["outputs"], again["notify_url"],
+        return self._ask(addresses.JOB_TRACKER, "create", again["source"], again["outputs"], again["notify_url"],
                          again["notify_format"], again["progress_events"])
 
     def fleet(self):
-        members = self._ask("Scaler", "members")
-        encoders = self._ask("JobTracker", "encoders")
-        return {"members": members, "encoders": encoders, **self._ask("Scaler", "problems")}
+        members = self._ask(addresses.SCALER, "members")
+        encoders = self._ask(addresses.JOB_TRACKER, "encoders")
+        return {"members": members, "encoders": encoders, **self._ask(addresses.SCALER, "problems")}
 
     def encoder_states(self):
         """{state: count} of the fleet's members (starting, running...)."""
         try:
-            members = self._ask("Scaler", "members")
+            members = self._ask(addresses.SCALER, "members")
         except Unavailable:
             return {}
         counts = {}
@@ -86,28 +87,30 @@ class ActorGateway:
 
     def retry_fleet(self):
         """Launch again now, without waiting out the backoff of failed launches."""
-        return {"retried": True, **self._ask("Scaler", "retry")}
+        return {"retried": True, **self._ask(addresses.SCALER, "retry")}
 
     def health(self):
         """(ok, report). A part that is down makes ok False (a 503). Launches
         that fail make the status ``degraded`` with the reasons in
         ``problems`` but leave ok True: the feeder works, and a restart by a
         health checker would not mend a permission or a setting."""
-        children = self._ask("Supervisor", "health")
+        children = self._ask(addresses.SUPERVISOR, "health")
         ok = all(c["state"] == "running" for c in children.values())
         try:
-            counts = self._ask("JobTracker", "counts")
+            counts = self._ask(addresses.JOB_TRACKER, "counts")
         except Unavailable:
             counts, ok = {}, False
         try:
             problems = fleet_health(self._fleet_problems() if self._fleet_problems
-                                    else self._ask("Scaler", "problems"))
+                                    else self._ask(addresses.SCALER, "problems"))
         except Unavailable:
             problems = []  # the Scaler restarting shows in "actors" already
         report = {"status": "ok" if ok and not problems else "degraded", "actors": children,
                   "metrics": {"jobs": counts}}
         if problems:
             report["problems"] = problems
+        if base.UNDELIVERED:  # told to an actor that was not running (restarting)
+            report["undelivered_messages"] = dict(base.UNDELIVERED)
         return ok, report
 
 

@@ -6,10 +6,11 @@ import threading
 
 import waitress
 
-from nommer.actors import base
+from nommer.actors import addresses, base
 
 
 class HttpFront(base.Child):
+    address = addresses.HTTP_FRONT
     name = "http_front"
 
     def __init__(self, app, host, port, threads=8):

@@ -2,7 +2,7 @@
 the cache of unfinished jobs and tells the Notifier and the Scaler about
 changes."""
 
-from nommer.actors import base
+from nommer.actors import addresses, base
 from nommer.actors.messages import (
     Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Workload,
 )
@@ -18,6 +18,7 @@ from nommer.http.resources import job_resource
 
 
 class JobTracker(base.Child):
+    address = addresses.JOB_TRACKER
     name = "job_tracker"
 
     def __init__(self, config, store, storage, metrics=None):
@@ -47,7 +48,7 @@ class JobTracker(base.Child):
         # The PENDING report goes first, so that its webhook comes before the
         # encoder's DOWNLOADING.
         self._report(job)
-        base.tell("Dispatcher", Enqueue(job.id))
+        base.tell(addresses.DISPATCHER, Enqueue(job.id))
         self._cache(job)
         return job
 
@@ -95,7 +96,7 @@ class JobTracker(base.Child):
             self._reload()
             pending = [j.id for j in self.unfinished.values() if j.state == State.PENDING]
             for job_id in pending:
-                base.tell("Dispatcher", Enqueue(job_id))
+                base.tell(addresses.DISPATCHER, Enqueue(job_id))
             if pending:
                 self.log.info("pending jobs queued again", count=len(pending))
         else:
@@ -104,7 +105,7 @@ class JobTracker(base.Child):
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
             # "origin": this change is logged already (create, cancel)
-            base.tell("Dispatcher", Report({"job_id": job.id, "state": job.state.value,
+            base.tell(addresses.DISPATCHER, Report({"job_id": job.id, "state": job.state.value,
                                             "details": job.details, "at": job.updated_at,
                                             "origin": "job_tracker"}))
 
@@ -144,9 +145,9 @@ class JobTracker(base.Child):
             body = payload(change, job_resource(job))
             # tell: the Notifier delivers in its own time and acknowledges the
             # change itself; it never answers back
-            base.tell("Notifier", Notify(job.id, url, body, job.notify_format, receipt))
+            base.tell(addresses.NOTIFIER, Notify(job.id, url, body, job.notify_format, receipt))
         elif receipt is not None:
-            base.tell("Dispatcher", Ack(receipt))
+            base.tell(addresses.DISPATCHER, Ack(receipt))
 
     def _reload(self):
         self.unfinished = {job.id: job for job in self.service.unfinished()}
@@ -166,4 +167,4 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
-        base.tell("Scaler", Workload(len(self.unfinished)))
+        base.tell(addresses.SCALER, Workload(len(self.unfinished)))

@@ -9,13 +9,14 @@ import collections
 import concurrent.futures
 import threading
 
-from nommer.actors import base
+from nommer.actors import addresses, base
 from nommer.actors.messages import Ack, Notified, Notify
 from nommer.core import netguard, notify, signing
 from nommer.core.metrics import FeederMetrics
 
 
 class Notifier(base.Child):
+    address = addresses.NOTIFIER
     name = "notifier"
 
     def __init__(self, config, workers=4, metrics=None):
@@ -71,7 +72,7 @@ class Notifier(base.Child):
                 log=self.log.bind(job_id=job_id), key=self.key, stopping=self.stopping,
             )
             # tell: the JobTracker writes the record; nothing waits for it.
-            base.tell("JobTracker", Notified(job_id, record))
+            base.tell(addresses.JOB_TRACKER, Notified(job_id, record))
             with self.lock:
                 queue.popleft()
                 if "delivered_at" in record:
@@ -84,7 +85,7 @@ class Notifier(base.Child):
 
     def _ack(self, message):
         if message.receipt is not None and not self.stopping.is_set():
-            base.tell("Dispatcher", Ack(message.receipt))
+            base.tell(addresses.DISPATCHER, Ack(message.receipt))
 
 
 def _is_progress(message):

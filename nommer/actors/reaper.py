@@ -2,13 +2,14 @@
 too long, ends jobs whose queue message was dead-lettered, and has silent
 encoders retired."""
 
-from nommer.actors import base
+from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Enqueue, Report, Retire
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.reaping import Reaping
 
 
 class Reaper(base.Child):
+    address = addresses.REAPER
     name = "reaper"
 
     def __init__(self, config, store, new_jobs=None):
@@ -39,7 +40,7 @@ class Reaper(base.Child):
         self._tell_changes(result)
         for encoder_id in result.lost_encoders:
             self.log.warning("encoder stopped heartbeating", encoder_id=encoder_id)
-            base.tell("Scaler", Retire(encoder_id))
+            base.tell(addresses.SCALER, Retire(encoder_id))
             self.store.forget_encoder(encoder_id)
         return {"requeued": len(result.requeued), "failed": len(result.failed),
                 "abandoned": len(result.abandoned), "lost_encoders": len(result.lost_encoders)}
@@ -47,7 +48,7 @@ class Reaper(base.Child):
     def _tell_changes(self, result):
         for job in result.changed:
             self.log.info("job reaped", job_id=job.id, state=job.state.value, details=job.details)
-            base.tell("Dispatcher", Report({"job_id": job.id, "state": job.state.value,
+            base.tell(addresses.DISPATCHER, Report({"job_id": job.id, "state": job.state.value,
                                             "details": job.details, "at": job.updated_at}))
         for job in result.requeued:
-            base.tell("Dispatcher", Enqueue(job.id))
+            base.tell(addresses.DISPATCHER, Enqueue(job.id))

@@ -2,7 +2,7 @@
 fleet capacity and launches encoders within the configured bounds, and ends
 the machines whose encoder never started (``boot_timeout``)."""
 
-from nommer.actors import base
+from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.metrics import FeederMetrics
@@ -10,6 +10,7 @@ from nommer.core.scaling import encoders_to_start, unbooted
 
 
 class Scaler(base.Child):
+    address = addresses.SCALER
     name = "scaler"
 
     def __init__(self, config, fleet, store=None, metrics=None):
@@ -92,7 +93,7 @@ class Scaler(base.Child):
             if self.fleet.retire(member.id):
                 ended.append(member)
                 # tell: the Reaper hands back any job it holds.
-                base.tell("Reaper", EncoderGone(member.id, reason))
+                base.tell(addresses.REAPER, EncoderGone(member.id, reason))
         return ended
 
     def members(self):

@@ -8,6 +8,8 @@ import time
 
 import pykka
 
+from nommer.actors import addresses
+
 from nommer.actors.base import ChildFailed, StartFailed, ping
 from nommer.core import log
 from nommer.core.backoff import Backoff
@@ -33,6 +35,7 @@ class ChildSpec:
 
 
 class Supervisor(pykka.ThreadingActor):
+    address = addresses.SUPERVISOR
     def __init__(self, specs, max_restarts, window, on_give_up):
         super().__init__()
         self.specs = {spec.name: spec for spec in specs}

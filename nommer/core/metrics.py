@@ -18,7 +18,7 @@ from prometheus_client import (
     CollectorRegistry, Counter, GCCollector, Histogram, PlatformCollector,
     ProcessCollector, generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from nommer.core.jobs import State, parse_time
@@ -156,6 +156,12 @@ class _Snapshot:
         for state, count in sorted(by_state.items()):
             encoders.add_metric([state], count)
         yield encoders
+        dropped = CounterMetricFamily("nommer_actor_messages_undelivered",
+                                      "Messages told to a feeder actor that was not running (restarting), by actor.",
+                                      labels=["actor"])
+        for actor, count in sorted((snapshot.get("undelivered") or {}).items()):
+            dropped.add_metric([actor], count)
+        yield dropped
         queues = snapshot.get("queues")
         if queues:
             depth = GaugeMetricFamily("nommer_queue_messages",

@@ -5,6 +5,7 @@ only, however many finished jobs it holds."""
 import pykka
 import pytest
 
+from nommer.actors import addresses
 from nommer.actors.job_tracker import JobTracker
 from nommer.actors.messages import Workload
 from nommer.actors.ticker import Tick
@@ -31,7 +32,9 @@ class CountingStore:
 
 
 class Scaler(pykka.ThreadingActor):
-    """Stands in for the Scaler under its class name, keeping the workloads."""
+    """Stands at the Scaler's address, keeping the workloads."""
+
+    address = addresses.SCALER
 
     def __init__(self, seen):
         super().__init__()
@@ -56,7 +59,7 @@ def test_a_tick_counts_the_unfinished_states_only(store, tmp_path):
         if n:
             store.update(job.transition(State.CANCELED))
     seen = []
-    scaler = type("Scaler", (Scaler,), {}).start(seen)
+    scaler = Scaler.start(seen)
     tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
                                store, storage=None)
     try:

@@ -8,6 +8,7 @@ import threading
 import pykka
 import pytest
 
+from nommer.actors import addresses
 from nommer.actors.messages import Ack, Notify
 from nommer.actors.notifier import Notifier
 from nommer.core import config as config_mod
@@ -58,8 +59,10 @@ def event(kind, n):
 
 
 class Dispatcher(pykka.ThreadingActor):
-    """Stands where the feeder's Dispatcher is found by name: it keeps the
-    acknowledgements the Notifier sends it."""
+    """Stands at the Dispatcher's address: it keeps the acknowledgements the
+    Notifier sends it."""
+
+    address = addresses.DISPATCHER
 
     def __init__(self):
         super().__init__()

@@ -4,7 +4,7 @@ purpose: the Supervisor restarts them and the farm goes on."""
 import pykka
 import pytest
 
-from nommer.actors import base
+from nommer.actors import addresses, base
 from nommer.core import config as config_mod
 from nommer.feeder import Feeder
 from nommer.testing.media import make_clip
@@ -40,7 +40,8 @@ def health(url):
     return call(url, "GET", "/health")[1]
 
 
-@pytest.mark.parametrize("actor_name, child", [("JobTracker", "job_tracker"), ("Dispatcher", "dispatcher")])
+@pytest.mark.parametrize("actor_name, child", [(addresses.JOB_TRACKER, "job_tracker"),
+                                               (addresses.DISPATCHER, "dispatcher")])
 def test_crashed_actor_is_restarted_and_the_next_job_finishes(running_feeder, actor_name, child):
     feeder, url, media = running_feeder
     old = crash(actor_name)
@@ -62,10 +63,10 @@ def test_crashed_actor_is_restarted_and_the_next_job_finishes(running_feeder, ac
 def test_an_actor_that_keeps_crashing_stops_the_feeder(running_feeder):
     feeder, url, media = running_feeder
     for n in range(3):  # max_restarts is 2
-        old = crash("Reaper")
+        old = crash(addresses.REAPER)
         wait_for(lambda: not old.is_alive(), 5, "the actor to die")
         if n < 2:
-            wait_for(lambda: base.lookup("Reaper") not in (None, old), 10, "the restart")
+            wait_for(lambda: base.lookup(addresses.REAPER) not in (None, old), 10, "the restart")
     wait_for(feeder.fatal.is_set, 10, "the supervisor to give up")
     assert "reaper actor kept crashing" in feeder.fatal_reason
 
@@ -140,7 +141,7 @@ def test_a_dead_child_is_reported_dead():
     try:
         supervisor.proxy().start_children().get(timeout=10)
         assert supervisor.proxy().health().get(timeout=5)["flaky"]["state"] == "running"
-        base.lookup(Fine).stop()  # gone without a word to the Supervisor
+        pykka.ActorRegistry.get_by_class(Fine)[0].stop()  # gone without a word to the Supervisor
         assert supervisor.proxy().health().get(timeout=5)["flaky"]["state"] == "dead"
     finally:
         stop_all()
@@ -154,3 +155,22 @@ def test_ping_says_why_an_actor_did_not_start():
     with pytest.raises(base.StartFailed, match="it failed to start: OSError: no such device"):
         base.ping(Broken.start())
     stop_all()
+
+
+def test_a_message_to_an_actor_that_is_not_running_is_logged_and_counted():
+    import structlog
+
+    before = base.UNDELIVERED["Scaler"]
+    with structlog.testing.capture_logs() as logs:
+        assert base.tell(addresses.SCALER, object()) is False
+    assert base.UNDELIVERED["Scaler"] == before + 1
+    assert [e["to"] for e in logs if e["event"] == "message to an actor that is not running"] == ["Scaler"]
+
+
+def test_actors_are_found_by_address_whatever_their_class_is_called():
+    from nommer.actors.dispatcher import Dispatcher
+
+    Renamed = type("SomethingElse", (Dispatcher,), {})
+    assert Renamed.address == addresses.DISPATCHER
+    with pytest.raises(TypeError, match="addressed by an Address"):
+        base.lookup("Dispatcher")
