@@ -444,7 +444,7 @@ def document():
                         "properties": {
                             "name": {"type": "string"},
                             "description": {"type": "string"},
-                            "kind": {"type": "string", "enum": ["file", "hls", "images"]},
+                            "kind": {"type": "string", "enum": ["file", "hls", "cmaf", "dash", "images"]},
                             "extension": {"type": "string"},
                             "needs_video": {"type": "boolean"},
                             "needs_audio": {"type": "boolean"},

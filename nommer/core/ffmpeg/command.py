@@ -10,9 +10,9 @@ import dataclasses
 import os
 
 from nommer.core.errors import InvalidInput
-from nommer.core.ffmpeg import cascade, images, sources, threads
+from nommer.core.ffmpeg import captions, cascade, images, sources, threads
 from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
-from nommer.core.ffmpeg.preset import Preset
+from nommer.core.ffmpeg.preset import LADDER_KINDS, Preset
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
 
 # -progress pipe:1 puts key=value progress on stdout, where the runner reads it;
@@ -174,10 +174,20 @@ def _arguments(target, probe, output, labels):
     preset = target.requested.preset
     mine = {stream: label for (index, stream), label in labels.items() if index == target.index}
     if not mine:
-        return preset.arguments(target.path, probe, output)
-    if preset.kind == "hls":
+        args = preset.arguments(target.path, probe, output)
+        args[-1:-1] = _captions(preset, probe)
+        return args
+    if preset.kind in LADDER_KINDS:
         return preset.make_args(target.path, probe, output, labels=mine)
-    return cascade.rewrite_file_args(preset.output_args, mine[0]) + [target.path]
+    return cascade.rewrite_file_args(preset.output_args, mine[0]) + _captions(preset, probe) + [target.path]
+
+
+def _captions(preset, probe):
+    """Arguments carrying the source's text subtitles into an MP4 preset's output."""
+    if (preset.kind == "file" and preset.extension == "mp4" and preset.make_args is None
+            and preset.origin == "built-in"):
+        return captions.mp4_args(probe)
+    return []
 
 
 def passes_plan(ffmpeg, source_path, target, workdir):

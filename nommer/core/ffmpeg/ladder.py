@@ -9,6 +9,7 @@ the source are dropped (the smallest is always kept), so a 480p source gets a
 import dataclasses
 import os
 
+from nommer.core.ffmpeg.captions import sidecar_args
 from nommer.core.ffmpeg.scaling import fit_filter, short_side
 
 MASTER = "master.m3u8"
@@ -68,7 +69,8 @@ def hls_args(folder, probe, output, labels=None):
     rungs = rungs_for(probe)
     audio = has_audio(probe) or not probe
     labels = labels or {}
-    args = []
+    # Text subtitles as WebVTT files, outputs of their own before the ladder's.
+    args = sidecar_args(folder, probe)
     for i, _ in enumerate(rungs):
         video = f"[{labels[i]}]" if i in labels else "0:V:0"
         args += ["-map", video] + (["-map", "0:a:0"] if audio else [])

@@ -15,7 +15,9 @@ from nommer.core.ffmpeg.sandbox import EXIT_SANDBOX
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>.+?), from ")
 _DURATION = re.compile(r"^\s*Duration: (?P<duration>[^,]+)(?:, start: [^,]+)?(?:, bitrate: (?P<bitrate>.+))?$")
-_STREAM = re.compile(r"^\s*Stream #0:(?P<index>\d+)\S*: (?P<kind>\w+): (?P<rest>.*)$")
+_STREAM = re.compile(r"^\s*Stream #0:(?P<index>\d+)(?P<tags>\S*): (?P<kind>\w+): (?P<rest>.*)$")
+# "Stream #0:2(eng): ...": the stream's language tag, when it has one.
+_LANGUAGE = re.compile(r"\((?P<language>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)\)")
 _KINDS = {"Video": "video", "Audio": "audio", "Subtitle": "subtitle", "Data": "data", "Attachment": "attachment"}
 _CHANNELS = {
     "mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "4.0": 4, "quad": 4,
@@ -116,7 +118,11 @@ def parse_probe(stderr):
             info["duration"] = _clock(m["duration"])
             info["bitrate"] = _rate(m["bitrate"])
         elif m := _STREAM.match(line):
-            info["streams"].append(_stream(int(m["index"]), m["kind"], m["rest"]))
+            stream = _stream(int(m["index"]), m["kind"], m["rest"])
+            if stream["type"] == "subtitle":
+                language = _LANGUAGE.search(m["tags"])
+                stream["language"] = language["language"] if language else None
+            info["streams"].append(stream)
     return info
 
 

@@ -1,0 +1,156 @@
+"""Subtitles of the source carried into the outputs.
+
+Text subtitle streams (SubRip, WebVTT, ASS, MP4's mov_text...) go:
+
+- into an MP4 output as mov_text streams, each with its language tag;
+- beside an HLS, CMAF or DASH output as WebVTT sidecars, one file per
+  stream, named ``subs-N-LANG.vtt`` (N counts from 0, LANG is the stream's
+  language tag or ``und``), which the manifests then list: an
+  ``EXT-X-MEDIA:TYPE=SUBTITLES`` rendition (with a one-segment subtitle
+  playlist ``subs-N-LANG.m3u8``) in the HLS master playlist, and an
+  AdaptationSet of ``text/vtt`` in the DASH manifest.
+
+Picture subtitles (DVD, Blu-ray PGS, DVB) cannot become text and are left
+out. The sidecars are made in the same ffmpeg run as the renditions; the
+manifests are completed after it (:func:`add_to_master`, :func:`add_to_mpd`).
+"""
+
+import math
+import os
+import re
+
+# ffmpeg decoder names of text subtitles: each converts to WebVTT and mov_text.
+TEXT_CODECS = frozenset({
+    "subrip", "srt", "webvtt", "ass", "ssa", "mov_text", "text", "subviewer", "subviewer1",
+    "microdvd", "mpl2", "jacosub", "realtext", "sami", "stl", "vplayer", "pjs",
+})
+GROUP = "subs"
+_SIDECAR = re.compile(r"^subs-(?P<n>\d+)-(?P<language>[A-Za-z0-9-]+)\.vtt$")
+
+
+def text_subtitles(probe):
+    """[(n, language)]: each text subtitle stream of the probed source, by
+    its rank ``n`` among the source's subtitle streams (ffmpeg's ``0:s:n``),
+    with its language tag or ``und``."""
+    streams = [s for s in (probe or {}).get("streams", ()) if s["type"] == "subtitle"]
+    return [(n, s.get("language") or "und") for n, s in enumerate(streams) if s.get("codec") in TEXT_CODECS]
+
+
+def mp4_args(probe):
+    """Output arguments that carry the source's text subtitles into an MP4."""
+    subtitles = text_subtitles(probe)
+    if not subtitles:
+        return []
+    args = []
+    for n, _ in subtitles:
+        args += ["-map", f"0:s:{n}"]
+    # Not shown unless chosen: ffmpeg would mark the first one default.
+    return args + ["-c:s", "mov_text", "-disposition:s", "0"]
+
+
+def sidecar_name(k, language):
+    return f"subs-{k}-{language}.vtt"
+
+
+def sidecar_args(folder, probe):
+    """Output arguments of one WebVTT file per text subtitle stream, in ``folder``.
+
+    Each is an output of its own, so these go before the output they accompany.
+    """
+    args = []
+    for k, (n, language) in enumerate(text_subtitles(probe)):
+        args += ["-map", f"0:s:{n}", "-c:s", "webvtt", "-f", "webvtt",
+                 os.path.join(folder, sidecar_name(k, language))]
+    return args
+
+
+def sidecars(folder):
+    """[(file name, language)] of the WebVTT sidecars made in ``folder``, in order."""
+    found = []
+    for name in os.listdir(folder):
+        m = _SIDECAR.match(name)
+        if m:
+            found.append((int(m["n"]), name, m["language"]))
+    return [(name, language) for _, name, language in sorted(found)]
+
+
+def playlist_name(sidecar):
+    return sidecar[: -len(".vtt")] + ".m3u8"
+
+
+def add_to_master(folder, master_name, duration):
+    """List the sidecars of ``folder`` in its HLS master playlist: a subtitle
+    playlist each (one segment of ``duration`` seconds, the whole file) and
+    an ``EXT-X-MEDIA:TYPE=SUBTITLES`` rendition in a group every variant
+    names. Returns the names of the playlists written."""
+    found = sidecars(folder)
+    if not found:
+        return []
+    seconds = max(float(duration or 0), 0.001)
+    written = []
+    for name, _ in found:
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{math.ceil(seconds)}",
+                 "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD",
+                 f"#EXTINF:{seconds:.3f},", name, "#EXT-X-ENDLIST"]
+        _write(os.path.join(folder, playlist_name(name)), "\n".join(lines) + "\n")
+        written.append(playlist_name(name))
+    master = os.path.join(folder, master_name)
+    with open(master, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    if any(line.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES") for line in lines):
+        return written  # listed already
+    media = [
+        f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{GROUP}",NAME="{language}-{k}",LANGUAGE="{language}",'
+        f'DEFAULT=NO,AUTOSELECT=YES,URI="{playlist_name(name)}"'
+        for k, (name, language) in enumerate(found)
+    ]
+    out, placed = [], False
+    for line in lines:
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            if not placed:
+                out += media
+                placed = True
+            if "SUBTITLES=" not in line:
+                line += f',SUBTITLES="{GROUP}"'
+        out.append(line)
+    if not placed:
+        out += media
+    _write(master, "\n".join(out) + "\n")
+    return written
+
+
+def add_to_mpd(folder, mpd_name):
+    """Add an AdaptationSet of ``text/vtt`` per sidecar of ``folder`` to the
+    DASH manifest ``mpd_name`` (its last Period). Returns how many."""
+    found = sidecars(folder)
+    if not found:
+        return 0
+    path = os.path.join(folder, mpd_name)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if 'mimeType="text/vtt"' in text:
+        return 0  # listed already
+    taken = [int(i) for i in re.findall(r'<AdaptationSet id="(\d+)"', text)]
+    first = max(taken, default=-1) + 1
+    sets = "".join(
+        f'\t\t<AdaptationSet id="{first + k}" contentType="text" mimeType="text/vtt" lang="{language}">\n'
+        '\t\t\t<Role schemeIdUri="urn:mpeg:dash:role:2011" value="subtitle" />\n'
+        f'\t\t\t<Representation id="subs-{k}" bandwidth="256">\n'
+        f"\t\t\t\t<BaseURL>{name}</BaseURL>\n"
+        "\t\t\t</Representation>\n"
+        "\t\t</AdaptationSet>\n"
+        for k, (name, language) in enumerate(found)
+    )
+    end = text.rfind("</Period>")
+    if end < 0:
+        raise ValueError(f"{mpd_name} has no Period to add subtitles to")
+    line_start = text.rfind("\n", 0, end) + 1
+    _write(path, text[:line_start] + sets + text[line_start:])
+    return len(found)
+
+
+def _write(path, text):
+    tmp = path + ".part"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
