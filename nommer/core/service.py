@@ -7,6 +7,7 @@ import urllib.parse
 from nommer.core import credentials
 from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
 from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, validate_output
+from nommer.core.ffmpeg import captions as captions_mod
 from nommer.core.jobs import Job, State, UNFINISHED_STATES
 from nommer.core.netguard import AddressPolicy
 from nommer.core.storage import scheme_of
@@ -64,7 +65,23 @@ def _refuse_overlap(here, other):
 
 
 # What a stored output keeps of a submission: where, how, and its preset's options.
-OUTPUT_KEYS = ("destination", "preset", "options", "interval")
+OUTPUT_KEYS = ("destination", "preset", "options", "interval", "captions")
+
+
+def check_captions(captions, field, storage):
+    """An output's ``captions``: each URI under the source's rules (scheme,
+    allowed roots, addresses), and never with credentials in it, since only
+    the source and destinations are stored sealed."""
+
+    def check_uri(uri, here):
+        check_scheme(uri, SOURCE_SCHEMES, here)
+        storage.check(uri, write=False, field=here)
+        if credentials.carries_secret(uri):
+            raise InvalidInput(here, "carries credentials (user:password@ or a signature/token in the "
+                                     "query); a caption URI must not: give the machines their own access "
+                                     "to it (an instance profile, a readable folder)")
+
+    captions_mod.check_option(captions, field, check_uri)
 
 
 class JobService:
@@ -103,6 +120,8 @@ class JobService:
             places.append(here)
             self.storage.check(destination, write=True, field=f"{field}.destination",
                                folder=requested.writes_folder)
+            if "captions" in output:
+                check_captions(output["captions"], f"{field}.captions", self.storage)
         check_notify_url(notify_url, policy=self.policy)
         if progress_events and not notify_url:
             raise InvalidInput("progress_events", "needs a notify_url to send the progress events to")

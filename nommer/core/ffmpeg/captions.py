@@ -36,14 +36,17 @@ def text_subtitles(probe):
     return [(n, s.get("language") or "und") for n, s in enumerate(streams) if s.get("codec") in TEXT_CODECS]
 
 
-def mp4_args(probe):
-    """Output arguments that carry the source's text subtitles into an MP4."""
+def mp4_args(probe, extra=()):
+    """Output arguments that carry the source's text subtitles, and the
+    caption files ``extra`` [(input number, language)], into an MP4."""
     subtitles = text_subtitles(probe)
-    if not subtitles:
+    if not subtitles and not extra:
         return []
     args = []
     for n, _ in subtitles:
         args += ["-map", f"0:s:{n}"]
+    for k, (number, language) in enumerate(extra, start=len(subtitles)):
+        args += ["-map", f"{number}:s:0", f"-metadata:s:s:{k}", f"language={language}"]
     # Not shown unless chosen: ffmpeg would mark the first one default.
     return args + ["-c:s", "mov_text", "-disposition:s", "0"]
 
@@ -52,14 +55,18 @@ def sidecar_name(k, language):
     return f"subs-{k}-{language}.vtt"
 
 
-def sidecar_args(folder, probe):
-    """Output arguments of one WebVTT file per text subtitle stream, in ``folder``.
+def sidecar_args(folder, probe, extra=()):
+    """Output arguments of one WebVTT file per text subtitle stream of the
+    source, then per caption file of ``extra`` [(input number, language)],
+    in ``folder``.
 
     Each is an output of its own, so these go before the output they accompany.
     """
+    streams = [(f"0:s:{n}", language) for n, language in text_subtitles(probe)]
+    streams += [(f"{number}:s:0", language) for number, language in extra]
     args = []
-    for k, (n, language) in enumerate(text_subtitles(probe)):
-        args += ["-map", f"0:s:{n}", "-c:s", "webvtt", "-f", "webvtt",
+    for k, (stream, language) in enumerate(streams):
+        args += ["-map", stream, "-c:s", "webvtt", "-f", "webvtt",
                  os.path.join(folder, sidecar_name(k, language))]
     return args
 
@@ -154,3 +161,88 @@ def _write(path, text):
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+# -- captions from a URI (an output's ``captions`` option) ------------------------
+
+#: The most sidecar caption files one output may add.
+MAX_CAPTIONS = 16
+#: The largest caption file nommer reads: subtitles are small text.
+MAX_CAPTION_BYTES = 10 * 1024 * 1024
+# A BCP 47 tag of the common shape: a 2 or 3 letter language, then subtags
+# ("en", "pt-BR", "zh-Hant", "sr-Latn-RS").
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}$")
+# The only demuxers a caption file is opened with; neither opens other files.
+CAPTION_FORMATS = ("srt", "webvtt")
+_SRT_START = re.compile(r"^\d+[ \t]*\r?\n\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}[ \t]+-->[ \t]+")
+
+
+def check_option(captions, field, check_uri=None):
+    """Check an output's ``captions`` option: a list of {"uri", "language"}.
+
+    ``check_uri(uri, field)`` checks each URI under the source's rules.
+    Raises InvalidInput naming the field.
+    """
+    from nommer.core.errors import InvalidInput
+
+    if not isinstance(captions, list) or not captions:
+        raise InvalidInput(field, 'must be a non-empty list of {"uri": ..., "language": ...}')
+    if len(captions) > MAX_CAPTIONS:
+        raise InvalidInput(field, f"at most {MAX_CAPTIONS} caption files per output")
+    for j, caption in enumerate(captions):
+        here = f"{field}[{j}]"
+        if not isinstance(caption, dict):
+            raise InvalidInput(here, 'must be an object with "uri" and "language"')
+        for key in caption:
+            if key not in ("uri", "language"):
+                raise InvalidInput(f"{here}.{key}", 'is not a field of a caption (it takes "uri" and "language")')
+        uri = caption.get("uri")
+        if not isinstance(uri, str) or not uri.strip():
+            raise InvalidInput(f"{here}.uri", "must be the URI of a .srt or .vtt file")
+        language = caption.get("language")
+        if not isinstance(language, str) or not _LANGUAGE_TAG.match(language):
+            raise InvalidInput(f"{here}.language",
+                               'must be a language tag such as "en", "de" or "pt-BR" (BCP 47: a 2 or 3 '
+                               "letter lowercase language, then optional subtags)")
+        if check_uri is not None:
+            check_uri(uri, f"{here}.uri")
+
+
+def caption_format(path):
+    """``srt`` or ``webvtt``: what the downloaded caption file at ``path`` is.
+
+    Raises JobFailed (CAPTION_INVALID) when it is not a UTF-8 SubRip or
+    WebVTT text file of at most MAX_CAPTION_BYTES.
+    """
+    from nommer.core.errors import JobFailed
+
+    def invalid(why):
+        return JobFailed(f"caption file {os.path.basename(path)} {why}; a caption must be a "
+                         "SubRip (.srt) or WebVTT (.vtt) text file in UTF-8", code="CAPTION_INVALID")
+
+    size = os.path.getsize(path)
+    if size > MAX_CAPTION_BYTES:
+        raise invalid(f"has {size} bytes, over the {MAX_CAPTION_BYTES} a caption may have")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid("is not UTF-8 text") from None
+    if "\x00" in text:
+        raise invalid("is not text")
+    text = text.lstrip("\ufeff \t\r\n")
+    if text.startswith("WEBVTT") and (len(text) == 6 or text[6] in " \t\r\n"):
+        return "webvtt"
+    if _SRT_START.match(text):
+        return "srt"
+    raise invalid("is neither SubRip (a cue number, then a 00:00:00,000 --> time line) nor WebVTT "
+                  "(a first line WEBVTT)")
+
+
+def caption_input(path, fmt):
+    """The input arguments of a caption file: only its own demuxer, local files only."""
+    if fmt not in CAPTION_FORMATS:
+        raise ValueError(f"caption format {fmt!r} is not one of {CAPTION_FORMATS}")
+    return ["-protocol_whitelist", "file", "-format_whitelist", ",".join(CAPTION_FORMATS),
+            "-f", fmt, "-i", os.path.abspath(path)]

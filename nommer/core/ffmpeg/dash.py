@@ -26,12 +26,12 @@ MEDIA_NAME = "chunk-$RepresentationID$-$Number%05d$.$ext$"
 _NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 
 
-def _args(folder, probe, labels, hls):
+def _args(folder, probe, labels, hls, extra=()):
     rungs = rungs_for(probe)
     audio = has_audio(probe) or not probe
     labels = labels or {}
     # The sidecars are outputs of their own: before the manifest, which ends the list.
-    args = captions.sidecar_args(folder, probe)
+    args = captions.sidecar_args(folder, probe, extra)
     for i, _ in enumerate(rungs):
         args += ["-map", f"[{labels[i]}]" if i in labels else "0:V:0"]
     if audio:
@@ -65,15 +65,15 @@ def _args(folder, probe, labels, hls):
     return args + [os.path.join(folder, MPD)]
 
 
-def cmaf_args(folder, probe, output, labels=None):
+def cmaf_args(folder, probe, output, labels=None, captions=()):
     """The CMAF ladder's output arguments: fMP4 segments, a DASH manifest
-    and an HLS master playlist over them."""
-    return _args(folder, probe, labels, hls=True)
+    and an HLS master playlist over them (``captions``: see ladder.hls_args)."""
+    return _args(folder, probe, labels, True, captions)
 
 
-def dash_args(folder, probe, output, labels=None):
+def dash_args(folder, probe, output, labels=None, captions=()):
     """The DASH ladder's output arguments: fMP4 segments and a DASH manifest."""
-    return _args(folder, probe, labels, hls=False)
+    return _args(folder, probe, labels, False, captions)
 
 
 cmaf_args.cascades = True

@@ -62,15 +62,16 @@ def rungs_for(probe, ladder=H264_LADDER):
     return kept or [min(ladder, key=lambda r: r.side)]
 
 
-def hls_args(folder, probe, output, labels=None):
+def hls_args(folder, probe, output, labels=None, captions=()):
     """The ladder's output arguments. ``labels`` (rendition number → filter
     label) feed renditions from a shared chain of scalers (see cascade)
-    instead of each fitting the source itself."""
+    instead of each fitting the source itself. ``captions`` [(input number,
+    language)] are caption files read as further inputs."""
     rungs = rungs_for(probe)
     audio = has_audio(probe) or not probe
     labels = labels or {}
     # Text subtitles as WebVTT files, outputs of their own before the ladder's.
-    args = sidecar_args(folder, probe)
+    args = sidecar_args(folder, probe, captions)
     for i, _ in enumerate(rungs):
         video = f"[{labels[i]}]" if i in labels else "0:V:0"
         args += ["-map", video] + (["-map", "0:a:0"] if audio else [])

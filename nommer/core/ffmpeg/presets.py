@@ -28,6 +28,7 @@ def _mp4_h264(side, crf, maxrate):
         ),
         extension="mp4",
         needs_video=True,
+        options=("captions",),
         output_args=(
             *_VIDEO_AND_AUDIO,
             "-vf", fit_filter(side),
@@ -50,6 +51,7 @@ def _mp4_h265(side, crf, maxrate):
         ),
         extension="mp4",
         needs_video=True,
+        options=("captions",),
         output_args=(
             *_VIDEO_AND_AUDIO,
             "-vf", fit_filter(side),
@@ -85,6 +87,7 @@ MP4_AV1_720P = Preset(
     description="AV1 (SVT-AV1, a fast preset) and AAC in MP4, at most 720 pixels on the short side",
     extension="mp4",
     needs_video=True,
+    options=("captions",),
     output_args=(
         *_VIDEO_AND_AUDIO,
         "-vf", fit_filter(720),
@@ -145,6 +148,7 @@ HLS_H264_LADDER = Preset(
     extension="m3u8",
     needs_video=True,
     kind="hls",
+    options=("captions",),
     make_args=ladder.hls_args,
 )
 
@@ -163,6 +167,7 @@ CMAF_H264_LADDER = Preset(
     extension="mpd",
     needs_video=True,
     kind="cmaf",
+    options=("captions",),
     make_args=dash.cmaf_args,
 )
 
@@ -172,6 +177,7 @@ DASH_H264_LADDER = Preset(
     extension="mpd",
     needs_video=True,
     kind="dash",
+    options=("captions",),
     make_args=dash.dash_args,
 )
 
