@@ -46,9 +46,30 @@ def mp4_args(probe, extra=()):
     for n, _ in subtitles:
         args += ["-map", f"0:s:{n}"]
     for k, (number, language) in enumerate(extra, start=len(subtitles)):
-        args += ["-map", f"{number}:s:0", f"-metadata:s:s:{k}", f"language={language}"]
+        args += ["-map", f"{number}:s:0", f"-metadata:s:s:{k}", f"language={mp4_language(language)}"]
     # Not shown unless chosen: ffmpeg would mark the first one default.
     return args + ["-c:s", "mov_text", "-disposition:s", "0"]
+
+
+# ISO 639-1 → ISO 639-2/B, for the languages MP4 files are most often
+# subtitled in: an MP4 stream's language is a three-letter code.
+_TWO_TO_THREE = dict(pair.split(":") for pair in (
+    "en:eng de:ger fr:fre es:spa it:ita pt:por nl:dut sv:swe no:nor nb:nob nn:nno da:dan fi:fin "
+    "is:ice pl:pol cs:cze sk:slo sl:slv hu:hun ro:rum bg:bul hr:hrv sr:srp bs:bos uk:ukr ru:rus "
+    "be:bel el:gre tr:tur ar:ara he:heb fa:per hi:hin bn:ben ur:urd pa:pan ta:tam te:tel mr:mar "
+    "th:tha vi:vie id:ind ms:may zh:chi ja:jpn ko:kor ca:cat eu:baq gl:glg et:est lv:lav lt:lit "
+    "ga:gle cy:wel sq:alb mk:mac hy:arm ka:geo af:afr sw:swa tl:tgl la:lat eo:epo"
+).split())
+
+
+def mp4_language(tag):
+    """The three-letter code an MP4 stream can hold for the BCP 47 ``tag``
+    (its language subtag): as it is when it has three letters, from ISO
+    639-1 for the common two-letter ones, ``und`` otherwise."""
+    primary = tag.split("-", 1)[0].lower()
+    if len(primary) == 3:
+        return primary
+    return _TWO_TO_THREE.get(primary, "und")
 
 
 def sidecar_name(k, language):
@@ -217,7 +238,7 @@ def caption_format(path):
     from nommer.core.errors import JobFailed
 
     def invalid(why):
-        return JobFailed(f"caption file {os.path.basename(path)} {why}; a caption must be a "
+        return JobFailed(f"the caption file {why}; a caption must be a "
                          "SubRip (.srt) or WebVTT (.vtt) text file in UTF-8", code="CAPTION_INVALID")
 
     size = os.path.getsize(path)

@@ -126,3 +126,119 @@ def test_a_source_without_subtitles_gets_no_sidecars(made, make_clip, ffmpeg_exe
     plans, targets = plan_job(ffmpeg_exe, source, probe_media(source),
                               [{"destination": "unused/", "preset": "dash-h264-ladder"}], tmp_path)
     assert "webvtt" not in plans[0].commands[0] and "mov_text" not in plans[0].commands[0]
+
+
+# -- the captions option: caption files from URIs ------------------------------------
+
+VTT_DE = "\ufeffWEBVTT\n\n00:00.000 --> 00:00.800\nGuten Tag\n\n00:01.000 --> 00:01.800\nAuf Wiedersehen\n"
+SRT_EN = "1\n00:00:00,000 --> 00:00:00,800\nGood day\n\n2\n00:00:01,000 --> 00:00:01,800\nFarewell\n"
+
+
+@pytest.fixture(scope="module")
+def with_files(make_clip, ffmpeg_exe, probe_media, tmp_path_factory):
+    """An MP4 and a DASH ladder from a clip without subtitles, each given an
+    .srt (en) and a .vtt (de) caption file."""
+    work = tmp_path_factory.mktemp("caption-files")
+    srt, vtt = work / "en.txt", work / "de.txt"
+    srt.write_text(SRT_EN, encoding="utf-8")
+    vtt.write_text(VTT_DE, encoding="utf-8")
+    files = [(str(srt), captions.caption_format(srt), "en"), (str(vtt), captions.caption_format(vtt), "de")]
+    source = make_clip("captions.mp4", seconds=2)
+    probe = probe_media(source)
+    names = ("mp4-h264-360p", "dash-h264-ladder")
+    outputs = [{"destination": "unused", "preset": n} for n in names]
+    plans, targets = plan_job(ffmpeg_exe, source, probe, outputs, work, captions={0: files, 1: files})
+    run_plan(plans[0], probe["duration"])
+    facts = {n: results.describe(ffmpeg_exe, t) for n, t in zip(names, targets)}
+    return {"paths": {n: pathlib.Path(t.path) for n, t in zip(names, targets)}, "facts": facts,
+            "argv": plans[0].commands[0]}
+
+
+def test_caption_files_are_read_by_their_own_demuxer_only(with_files):
+    argv = with_files["argv"]
+    inputs = [i for i, a in enumerate(argv) if a == "-i"]
+    assert len(inputs) == 5  # the source, and two caption files for each of two outputs
+    for i in inputs[1:]:
+        assert argv[i - 6:i - 1] == ["-protocol_whitelist", "file", "-format_whitelist", "srt,webvtt", "-f"]
+        assert argv[i - 1] in ("srt", "webvtt")
+
+
+def test_caption_files_become_mov_text_streams_of_an_mp4(with_files, probe_output, ffmpeg_exe, tmp_path):
+    path = with_files["paths"]["mp4-h264-360p"]
+    subs = [s for s in probe_output(path)["streams"] if s["type"] == "subtitle"]
+    assert [s["codec"] for s in subs] == ["mov_text", "mov_text"]
+    out = tmp_path / "de.srt"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-i", str(path), "-map", "0:s:1", str(out)], check=True, timeout=30)
+    assert "Guten Tag" in out.read_text() and "Auf Wiedersehen" in out.read_text()
+
+
+def test_caption_files_become_sidecars_in_the_mpd(with_files):
+    folder = with_files["paths"]["dash-h264-ladder"]
+    assert list(sidecar_texts(folder)) == ["subs-0-en.vtt", "subs-1-de.vtt"]
+    assert "Farewell" in (folder / "subs-0-en.vtt").read_text()
+    root = ET.parse(folder / dash.MPD).getroot()
+    text = [s for s in root.find("d:Period", NS).findall("d:AdaptationSet", NS) if s.get("contentType") == "text"]
+    assert [(s.get("lang"), s.find("d:Representation/d:BaseURL", NS).text) for s in text] == [
+        ("en", "subs-0-en.vtt"), ("de", "subs-1-de.vtt")]
+
+
+@pytest.mark.parametrize("value,field,words", [
+    ("en.srt", "outputs[0].captions", "non-empty list"),
+    ([], "outputs[0].captions", "non-empty list"),
+    ([{"uri": "file:///a.srt", "language": "en"}] * 17, "outputs[0].captions", "at most 16"),
+    (["file:///a.srt"], "outputs[0].captions[0]", "object"),
+    ([{"uri": "file:///a.srt"}], "outputs[0].captions[0].language", "language tag"),
+    ([{"uri": "file:///a.srt", "language": "EN"}], "outputs[0].captions[0].language", "language tag"),
+    ([{"uri": "file:///a.srt", "language": "english"}], "outputs[0].captions[0].language", "language tag"),
+    ([{"uri": "file:///a.srt", "language": "en_US"}], "outputs[0].captions[0].language", "language tag"),
+    ([{"uri": "", "language": "en"}], "outputs[0].captions[0].uri", ".srt or .vtt"),
+    ([{"uri": "file:///a.srt", "language": "en", "kind": "sdh"}], "outputs[0].captions[0].kind", "not a field"),
+])
+def test_bad_captions_options_are_refused_naming_the_field(value, field, words):
+    from nommer.core.errors import InvalidInput
+    from nommer.core.ffmpeg import validate_output
+
+    with pytest.raises(InvalidInput) as err:
+        validate_output({"destination": "file:///o.mp4", "preset": "mp4-h264-360p", "captions": value})
+    assert err.value.field == field and words in str(err.value)
+
+
+def test_captions_are_refused_on_presets_that_cannot_carry_them():
+    from nommer.core.errors import InvalidInput
+    from nommer.core.ffmpeg import validate_output
+
+    with pytest.raises(InvalidInput) as err:
+        validate_output({"destination": "file:///o.webm", "preset": "webm-vp9-720p",
+                         "captions": [{"uri": "file:///a.srt", "language": "en"}]})
+    assert err.value.field == "outputs[0].captions" and "mp4-h264-360p" in str(err.value)
+
+
+@pytest.mark.parametrize("content,why", [
+    (b"\x00\x00\x00\x18ftypmp42", "not text"),
+    ("[Script Info]\nTitle: x\n".encode(), "neither SubRip"),
+    (b"#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n", "neither SubRip"),
+    ("1\n00:00:00,000 --> 00:00:01,000\nCaf\xe9\n".encode("latin-1"), "not UTF-8"),
+    (b"WEBVTTX\n", "neither SubRip"),
+    (b"1\n00:00:00,000 --> 00:00:01,000\nnul \x00 inside\n", "not text"),
+])
+def test_a_caption_file_that_is_not_subtitle_text_is_refused(tmp_path, content, why):
+    from nommer.core.errors import JobFailed
+
+    path = tmp_path / "caption"
+    path.write_bytes(content)
+    with pytest.raises(JobFailed) as err:
+        captions.caption_format(path)
+    assert err.value.code == "CAPTION_INVALID" and why in str(err.value)
+
+
+def test_subrip_and_webvtt_are_recognised(tmp_path):
+    (tmp_path / "a").write_text(SRT_EN, encoding="utf-8")
+    (tmp_path / "b").write_text(VTT_DE, encoding="utf-8")
+    (tmp_path / "c").write_text("\r\n" + SRT_EN.replace("\n", "\r\n"), encoding="utf-8")
+    assert [captions.caption_format(tmp_path / n) for n in "abc"] == ["srt", "webvtt", "srt"]
+
+
+def test_mp4_caption_streams_get_three_letter_languages(with_files, probe_output):
+    subs = [s for s in probe_output(with_files["paths"]["mp4-h264-360p"])["streams"] if s["type"] == "subtitle"]
+    assert [s["language"] for s in subs] == ["eng", "ger"]
+    assert [captions.mp4_language(t) for t in ("pt-BR", "fil", "xx", "zh-Hant")] == ["por", "fil", "und", "chi"]
