@@ -32,8 +32,9 @@ from nommer.core.ffmpeg.ladder import MASTER
 from nommer.core.media_types import media_type
 from nommer.core.storage import folder_files
 
-#: The manifest's name in an output folder. ffmpeg writes only .ts, .m3u8
-#: and .jpg files there, so it cannot be the name of an output file.
+#: The manifest's name in an output folder. ffmpeg writes only .ts, .m4s,
+#: .m3u8, .mpd, .vtt and .jpg files there, so it cannot be the name of an
+#: output file.
 MANIFEST = "nommer-manifest.json"
 MANIFEST_VERSION = 1
 #: A result lists its files (``files``) only up to this many; a bigger
