@@ -205,17 +205,21 @@ def _media(info, size, still=False):
 
 
 def _hls(ffmpeg_exe, folder, sandbox=None):
-    renditions, playlists = [], {}
+    renditions, playlists, start = [], {}, None
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".m3u8") or name == MASTER or name.startswith("subs-"):
             continue
         segments = playlists[name] = media_segments(os.path.join(folder, name))
         size = sum(os.path.getsize(os.path.join(folder, seg)) for seg, _ in segments)
         info = probe(ffmpeg_exe, os.path.join(folder, name), own=True, sandbox=sandbox)
+        video = _video(info)
+        if start is None and video is not None:
+            start = video.get("start")
         renditions.append({"name": name[: -len(".m3u8")], "playlist": name, **_media(info, size)})
     renditions.sort(key=lambda r: -(r["height"] or 0) * (r["width"] or 0))
     ensure_master(folder, MASTER, renditions)
     duration = renditions[0].get("duration") if renditions else None
+    captions.add_timestamp_map(folder, start)
     subtitle_lists = captions.add_to_master(folder, MASTER, duration)
     sizes = {f: os.path.getsize(os.path.join(folder, f)) for f in folder_files(folder)}
     facts = ladder_facts(renditions, playlists, sizes)

@@ -19,6 +19,8 @@ import math
 import os
 import re
 
+from nommer.core.ffmpeg.sources import CAPTION_FORMATS, CAPTION_GUARD
+
 # ffmpeg decoder names of text subtitles: each converts to WebVTT and mov_text.
 TEXT_CODECS = frozenset({
     "subrip", "srt", "webvtt", "ass", "ssa", "mov_text", "text", "subviewer", "subviewer1",
@@ -104,6 +106,24 @@ def sidecars(folder):
 
 def playlist_name(sidecar):
     return sidecar[: -len(".vtt")] + ".m3u8"
+
+
+def add_timestamp_map(folder, start):
+    """Tie the sidecars of ``folder`` to MPEG-TS segments whose first frame
+    (the source's time 0) is at ``start`` seconds: an HLS player places a
+    WebVTT cue by its ``X-TIMESTAMP-MAP`` (without one it takes cue time 0
+    for MPEG-TS time 0, and ffmpeg's segments start about 1.4 s later)."""
+    if start is None:
+        return
+    header = f"X-TIMESTAMP-MAP=MPEGTS:{round(start * 90000)},LOCAL:00:00:00.000"
+    for name, _ in sidecars(folder):
+        path = os.path.join(folder, name)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        first, _, rest = text.partition("\n")
+        if not first.startswith("WEBVTT") or rest.startswith("X-TIMESTAMP-MAP="):
+            continue
+        _write(path, f"{first}\n{header}\n{rest}")
 
 
 def add_to_master(folder, master_name, duration):
@@ -193,8 +213,6 @@ MAX_CAPTION_BYTES = 10 * 1024 * 1024
 # A BCP 47 tag of the common shape: a 2 or 3 letter language, then subtags
 # ("en", "pt-BR", "zh-Hant", "sr-Latn-RS").
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}$")
-# The only demuxers a caption file is opened with; neither opens other files.
-CAPTION_FORMATS = ("srt", "webvtt")
 _SRT_START = re.compile(r"^\d+[ \t]*\r?\n\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}[ \t]+-->[ \t]+")
 
 
@@ -265,5 +283,4 @@ def caption_input(path, fmt):
     """The input arguments of a caption file: only its own demuxer, local files only."""
     if fmt not in CAPTION_FORMATS:
         raise ValueError(f"caption format {fmt!r} is not one of {CAPTION_FORMATS}")
-    return ["-protocol_whitelist", "file", "-format_whitelist", ",".join(CAPTION_FORMATS),
-            "-f", fmt, "-i", os.path.abspath(path)]
+    return [*CAPTION_GUARD, "-f", fmt, "-i", os.path.abspath(path)]

@@ -36,7 +36,8 @@ def probe(ffmpeg, path, timeout=30, own=False, sandbox=None):
     or None, bitrate bits/s or None, and per stream a dict of index, type
     (video, audio, subtitle, data or attachment), codec and, as they apply,
     width, height, fps, pix_fmt, sar (pixel aspect "n:d"), attached_pic,
-    sample_rate, channels.
+    sample_rate, channels; a video stream's ``start`` (seconds) where ffmpeg
+    prints one (MPEG-TS, HLS); a subtitle stream's ``language`` (its tag or None).
 
     Raises JobFailed with code SOURCE_NOT_FOUND, SOURCE_UNREADABLE,
     SOURCE_UNSAFE (a playlist, list or other format that opens further files:
@@ -139,7 +140,9 @@ def _stream(index, kind, rest):
         for n, part in enumerate(parts[1:], start=1):
             if (m := re.search(r"\bSAR (\d+):(\d+)", part)) and stream["sar"] is None:
                 stream["sar"] = f"{m[1]}:{m[2]}"
-            if m := re.match(r"^(\d+)x(\d+)\b", part):
+            if m := re.match(r"^start (-?\d+(?:\.\d+)?)$", part):
+                stream["start"] = float(m[1])  # printed for MPEG-TS and HLS: the first frame's time
+            elif m := re.match(r"^(\d+)x(\d+)\b", part):
                 stream["width"], stream["height"] = int(m[1]), int(m[2])
             elif m := re.match(r"^([\d.]+)(k?) fps\b", part):
                 stream["fps"] = float(m[1]) * (1000 if m[2] else 1)

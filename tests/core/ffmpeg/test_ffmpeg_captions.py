@@ -64,6 +64,14 @@ def test_ladders_get_a_webvtt_sidecar_per_language(made, name):
     for (file, text), language in zip(texts.items(), LANGUAGES):
         assert text.startswith("WEBVTT")
         assert all(cue[2] in text for cue in CUES[language])
+    # HLS over MPEG-TS: cue time 0 is the first frame's time in the segments.
+    maps = [t.splitlines()[1] for t in texts.values()]
+    if name == "hls-h264-ladder":
+        ticks = {int(m.split("MPEGTS:")[1].split(",")[0]) for m in maps}
+        assert len(ticks) == 1 and 1.3 * 90000 <= ticks.pop() <= 1.6 * 90000, maps
+        assert all(m.endswith(",LOCAL:00:00:00.000") for m in maps)
+    else:
+        assert not any(m.startswith("X-TIMESTAMP-MAP") for m in maps)
     assert made["facts"][name]["subtitles"] == [{"language": "eng", "file": "subs-0-eng.vtt"},
                                                {"language": "ger", "file": "subs-1-ger.vtt"}]
 
@@ -242,3 +250,23 @@ def test_mp4_caption_streams_get_three_letter_languages(with_files, probe_output
     subs = [s for s in probe_output(with_files["paths"]["mp4-h264-360p"])["streams"] if s["type"] == "subtitle"]
     assert [s["language"] for s in subs] == ["eng", "ger"]
     assert [captions.mp4_language(t) for t in ("pt-BR", "fil", "xx", "zh-Hant")] == ["por", "fil", "und", "chi"]
+
+
+def test_the_caption_guard_admits_only_subrip_and_webvtt(ffmpeg_exe, tmp_path):
+    from nommer.core.ffmpeg import sources
+
+    assert sources.CAPTION_FORMATS == ("srt", "webvtt")
+    (tmp_path / "seg.ts").write_bytes(b"")
+    playlist = tmp_path / "list.m3u8"
+    playlist.write_text("#EXTM3U\n#EXTINF:1,\nseg.ts\n#EXT-X-ENDLIST\n")
+    for forced in ("hls", "concat"):
+        done = subprocess.run([ffmpeg_exe, "-hide_banner", *sources.CAPTION_GUARD, "-f", forced,
+                               "-i", str(playlist)], capture_output=True, text=True, timeout=30)
+        assert done.returncode != 0 and "not on whitelist" in done.stderr, done.stderr[-500:]
+    with pytest.raises(ValueError):
+        captions.caption_input(playlist, "hls")
+    srt = tmp_path / "a.srt"
+    srt.write_text(SRT_EN, encoding="utf-8")
+    done = subprocess.run([ffmpeg_exe, "-hide_banner", *captions.caption_input(srt, "srt"), "-f", "webvtt", "-"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and "Farewell" in done.stdout, done.stderr[-500:]

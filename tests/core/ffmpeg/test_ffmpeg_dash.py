@@ -181,3 +181,12 @@ def test_a_segment_the_mpd_lists_but_that_is_missing_fails_the_output(made, ffmp
                                           ("4s", None), ("", None)])
 def test_mpd_durations_are_read_as_xs_duration(text, seconds):
     assert dash.seconds(text) == seconds
+
+
+def test_manifests_are_stored_after_the_segments_they_list(made):
+    from nommer.core.storage import folder_files
+
+    order = folder_files(made["folders"]["cmaf-h264-ladder"])
+    assert set(order[-2:]) == {dash.MPD, MASTER}
+    last_segment = max(i for i, f in enumerate(order) if f.endswith(".m4s"))
+    assert all(order.index(p) > last_segment for p in order if p.endswith((".m3u8", ".mpd")))
