@@ -13,6 +13,9 @@ from nommer.core.netguard import AddressPolicy
 from nommer.core.storage import scheme_of
 
 MAX_OUTPUTS = 20
+# Caption files of all the outputs of a job together: their URIs are kept in
+# the job record, which must fit every job store.
+MAX_JOB_CAPTIONS = 20
 MAX_NOTIFICATIONS = 20  # delivery records kept on a job, newest last
 WRITE_RETRIES = 20
 # What each URI of a job may be, whatever adapters are installed.
@@ -105,6 +108,11 @@ class JobService:
         if len(outputs) > MAX_OUTPUTS:
             raise InvalidInput("outputs", f"at most {MAX_OUTPUTS} outputs per job")
         places = [("source", self._location(source, "source"), False)]
+        captions = sum(len(o["captions"]) for o in outputs
+                       if isinstance(o, dict) and isinstance(o.get("captions"), list))
+        if captions > MAX_JOB_CAPTIONS:
+            raise InvalidInput("outputs", f"at most {MAX_JOB_CAPTIONS} caption files per job, all outputs "
+                                          f"together; these ask for {captions}")
         for i, output in enumerate(outputs):
             field = f"outputs[{i}]"
             if not isinstance(output, dict):

@@ -129,6 +129,7 @@ CASES = {
     "caption with credentials": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": "https://user:pw@cdn.example/a.srt", "language": "en"}])]}, "outputs[0].captions[0].uri"),
     "captions for webm": (lambda b, s, d, m: {**b, "outputs": [out((m / "o.webm").as_uri(), preset="webm-vp9-720p", captions=[{"uri": s, "language": "en"}])]}, "outputs[0].captions"),
     "seventeen captions": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": s, "language": "en"}] * 17)]}, "outputs[0].captions"),
+    "21 captions in a job": (lambda b, s, d, m: {**b, "outputs": [out((m / f"{i}.mp4").as_uri(), preset=PRESET, captions=[{"uri": s, "language": "en"}] * 7) for i in range(3)]}, "outputs"),
     "DASH to a file URI": (lambda b, s, d, m: {**b, "outputs": [out(d, preset="dash-h264-ladder")]}, "outputs[0].destination"),
     "progress_events without notify_url": (lambda b, s, d, m: {**b, "progress_events": True}, "progress_events"),
     "progress_events a string": (lambda b, s, d, m: {**b, "progress_events": "yes", "notify_url": "https://app.example/h"}, "progress_events"),
