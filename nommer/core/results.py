@@ -23,6 +23,7 @@ API.
 import json
 import os
 import re
+import xml.etree.ElementTree as ET
 
 from nommer.core.credentials import redact
 from nommer.core.errors import JobFailed
@@ -242,10 +243,13 @@ def _dash(folder, hls):
     for CMAF its HLS master playlist): every representation's files exist
     and its segments' seconds add up to its duration."""
     mpd = os.path.join(folder, dash.MPD)
-    captions.add_to_mpd(folder, dash.MPD)
-    listed = dash.representations(mpd)
-    with open(mpd, encoding="utf-8") as f:
-        total = dash.seconds(_attribute(f.read(), "mediaPresentationDuration"))
+    try:
+        captions.add_to_mpd(folder, dash.MPD)
+        listed = dash.representations(mpd)
+        with open(mpd, encoding="utf-8") as f:
+            total = dash.seconds(_attribute(f.read(), "mediaPresentationDuration"))
+    except (OSError, ValueError, ET.ParseError) as e:
+        raise JobFailed(f"the DASH manifest ffmpeg wrote cannot be read: {e}", code="ENCODE_FAILED") from None
     made, durations = [], {}
     for rep in listed:
         if rep["content"] not in ("video", "audio"):

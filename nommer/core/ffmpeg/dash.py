@@ -113,7 +113,7 @@ def representations(mpd_path):
                 base = rep.find("d:BaseURL", _NS)
                 if template is not None:
                     item["init"], item["segments"] = _template_files(template, rep.get("id"))
-                elif base is not None:
+                elif base is not None and (base.text or "").strip():
                     item["segments"] = [(base.text.strip(), None)]
                 made.append(item)
     return made

@@ -190,3 +190,15 @@ def test_manifests_are_stored_after_the_segments_they_list(made):
     assert set(order[-2:]) == {dash.MPD, MASTER}
     last_segment = max(i for i, f in enumerate(order) if f.endswith(".m4s"))
     assert all(order.index(p) > last_segment for p in order if p.endswith((".m3u8", ".mpd")))
+
+
+def test_an_unreadable_mpd_fails_the_output(made, ffmpeg_exe, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(made["folders"]["dash-h264-ladder"], folder)
+    (folder / dash.MPD).write_text("<MPD><Period>")
+    target = made["targets"]["dash-h264-ladder"]
+    with pytest.raises(JobFailed) as err:
+        results.describe(ffmpeg_exe, type(target)(target.index, str(folder), target.requested))
+    assert err.value.code == "ENCODE_FAILED" and "DASH manifest" in str(err.value)
