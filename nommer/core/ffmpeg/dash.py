@@ -17,8 +17,8 @@ import re
 import xml.etree.ElementTree as ET
 
 from nommer.core.ffmpeg import captions
-from nommer.core.ffmpeg.ladder import MASTER, SEGMENT_SECONDS, double_rate, has_audio, rungs_for
-from nommer.core.ffmpeg.scaling import fit_filter
+from nommer.core.ffmpeg.ladder import MASTER, SEGMENT_SECONDS, double_rate, has_audio, rungs_for, video_stream
+from nommer.core.ffmpeg.scaling import fit_filter, fitted_size
 
 MPD = "manifest.mpd"
 INIT_NAME = "init-$RepresentationID$.$ext$"
@@ -44,6 +44,7 @@ def _args(folder, probe, labels, hls, extra=()):
             f"-maxrate:v:{i}", rung.maxrate,
             f"-bufsize:v:{i}", double_rate(rung.maxrate),
         ]
+    args += _same_aspect(probe, rungs)
     args += [
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
         "-force_key_frames:v", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
@@ -63,6 +64,28 @@ def _args(folder, probe, labels, hls, extra=()):
     if hls:
         args += ["-hls_playlist", "1", "-hls_master_name", MASTER]
     return args + [os.path.join(folder, MPD)]
+
+
+def _same_aspect(probe, rungs):
+    """``-aspect`` for every rendition: the largest one's picture shape.
+
+    The renditions of one AdaptationSet must show the same aspect ratio, and
+    even sizes rarely keep it exactly (16:9 at 480 lines is 853.3 pixels
+    wide, made 854): ffmpeg's dash muxer refuses such a set. Each smaller
+    rendition is tagged with the largest one's display aspect ratio, a pixel
+    shape off square by a fraction of a percent (854x480 shows as 853.3x480).
+    """
+    stream = video_stream(probe)
+    if stream is None or len(rungs) < 2:
+        return []
+    size = fitted_size(stream, rungs[0].side)
+    if not size or not all(size):
+        return []
+    width, height = size
+    args = []
+    for i in range(len(rungs)):
+        args += [f"-aspect:v:{i}", f"{width}:{height}"]
+    return args
 
 
 def cmaf_args(folder, probe, output, labels=None, captions=()):

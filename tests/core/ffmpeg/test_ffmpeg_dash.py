@@ -4,6 +4,7 @@ they name present, segment durations adding up, and every representation
 decoded by the bundled ffmpeg."""
 
 import os
+import pathlib
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -21,8 +22,9 @@ PRESETS = ("cmaf-h264-ladder", "dash-h264-ladder")
 
 @pytest.fixture(scope="module")
 def made(make_clip, ffmpeg_exe, probe_media, tmp_path_factory):
-    """Both ladders from a 640x480 clip (two rungs: 480p and 360p), in one run, then described."""
-    source = make_clip("ladder-480.mp4", size="640x480", seconds=SECONDS, rate=10)
+    """Both ladders from a 16:9 854x480 clip (two rungs: 480p and 360p, whose even sizes differ in
+    shape by a hair), in one run, then described."""
+    source = make_clip("ladder-480.mp4", size="854x480", seconds=SECONDS, rate=10)
     work = tmp_path_factory.mktemp("dash")
     probe = probe_media(source)
     outputs = [{"destination": "unused/", "preset": name} for name in PRESETS]
@@ -82,7 +84,7 @@ def test_every_representation_of_the_mpd_is_whole_and_decodes(made, name, ffmpeg
     total = duration_of(root)
     assert total == pytest.approx(SECONDS, abs=0.1)
     assert sorted((c, w, h) for c, _, w, h, _, _ in reps) == [
-        ("audio", None, None), ("video", "480", "360"), ("video", "640", "480")]
+        ("audio", None, None), ("video", "640", "360"), ("video", "854", "480")]
     listed = set()
     for content, rid, _, _, files, seconds in reps:
         assert len(seconds) == 2  # 7 s in 6 s segments
@@ -140,6 +142,22 @@ def test_cmaf_hls_playlists_use_the_same_segments_as_its_mpd(made, ffmpeg_exe):
     assert played.returncode == 0 and not played.stderr.strip(), played.stderr
 
 
+@pytest.mark.parametrize("name", PRESETS)
+def test_video_representations_show_one_aspect_ratio(made, name):
+    """ffmpeg's dash muxer refuses an AdaptationSet whose renditions differ
+    in shape; 854x480 and 640x360 do, by a hair, so 360p is tagged with
+    480p's shape (as ffmpeg reduces it)."""
+    from fractions import Fraction
+
+    root = ET.parse(pathlib.Path(made["folders"][name]) / dash.MPD).getroot()
+    shapes = set()
+    for rep in root.iter("{urn:mpeg:dash:schema:mpd:2011}Representation"):
+        if rep.get("width"):
+            sar = Fraction(*map(int, rep.get("sar", "1:1").split(":")))
+            shapes.add(Fraction(int(rep.get("width")), int(rep.get("height"))) * sar)
+    assert len(shapes) == 1 and float(shapes.pop()) == pytest.approx(854 / 480, rel=0.002)
+
+
 def test_dash_ladder_writes_no_hls_playlists(made):
     assert not [f for f in os.listdir(made["folders"]["dash-h264-ladder"]) if f.endswith(".m3u8")]
 
@@ -151,7 +169,7 @@ def test_result_of_a_ladder_names_its_manifests_renditions_and_durations(made, n
     assert ("hls_playlist" in facts) == (name == "cmaf-h264-ladder")
     assert [(r["content"], r["name"], r["segments"]) for r in facts["renditions"]] == [
         ("video", "480p", 2), ("video", "360p", 2), ("audio", "audio", 2)]
-    assert (facts["width"], facts["height"]) == (640, 480)
+    assert (facts["width"], facts["height"]) == (854, 480)
     assert facts["duration"] == pytest.approx(SECONDS, abs=0.1)
     folder = made["folders"][name]
     assert facts["size"] == sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
