@@ -261,8 +261,10 @@ def _dash(folder, hls):
         size = sum(os.path.getsize(os.path.join(folder, n)) for n in names)
         seconds = sum(s for _, s in rep["segments"])
         durations.update({name: round(s, 3) for name, s in rep["segments"]})
+        video = rep["content"] == "video" and rep["width"] and rep["height"]
         made.append({
-            "name": f"{rep['height']}p" if rep["content"] == "video" and rep["height"] else rep["content"],
+            # Named by the short side, as the ladder's rungs are ("720p", portrait or not).
+            "name": f"{min(rep['width'], rep['height'])}p" if video else rep["content"],
             "id": rep["id"], "content": rep["content"], "segments": len(rep["segments"]),
             "duration": round(seconds, 3) if seconds else None,
             "width": rep["width"], "height": rep["height"],

@@ -193,3 +193,15 @@ def test_docs_presets_table_is_current():
 
     text = (pathlib.Path(__file__).parents[3] / "docs" / "presets.md").read_text()
     assert presets_markdown() in text, "docs/presets.md is out of date: paste presets_markdown() into it"
+
+
+@pytest.mark.parametrize("name", ["cmaf-h264-ladder", "dash-h264-ladder"])
+def test_dash_renditions_are_named_by_their_short_side(encoded, ffmpeg_exe, name):
+    from nommer.core import results
+    from nommer.core.ffmpeg import Target, validate_output
+
+    path = encoded["paths"][name]
+    facts = results.describe(ffmpeg_exe, Target(0, path, validate_output({"preset": name})))
+    video = [r for r in facts["renditions"] if r["content"] == "video"]
+    width, height = expected_size(*encoded["source"], 360)
+    assert [(r["name"], r["width"], r["height"]) for r in video] == [(f"{min(width, height)}p", width, height)]
