@@ -63,12 +63,19 @@ def to_uri(text):
 
 class _OutputPart(argparse.Action):
     """--preset and --to build the outputs in order, a pair at a time;
-    --interval applies to the output being built."""
+    --interval and --caption apply to the output being built."""
 
     def __call__(self, parser, namespace, value, option_string=None):
         outputs = getattr(namespace, "outputs", None) or []
-        key = {"preset": "preset", "to": "destination", "interval": "interval"}[self.dest]
-        if key == "interval":
+        key = {"preset": "preset", "to": "destination", "interval": "interval", "caption": "captions"}[self.dest]
+        if key == "captions":
+            if not outputs:
+                parser.error("--caption must follow the --preset it is for")
+            language, sep, where = value.partition("=")
+            if not sep or not language or not where:
+                parser.error(f"--caption {value!r}: give LANGUAGE=FILE, e.g. en=talk.en.srt")
+            outputs[-1].setdefault("captions", []).append({"uri": to_uri(where), "language": language})
+        elif key == "interval":
             if not outputs:
                 parser.error("--interval must follow the --preset it is for")
             outputs[-1][key] = value
@@ -107,6 +114,9 @@ def parser():
                         help="destination of that output: a file, or a folder ending in / for HLS and thumbnails")
     submit.add_argument("--interval", action=_OutputPart, type=float, metavar="SECONDS",
                         help="seconds between thumbnails, for a thumbnails-jpeg output")
+    submit.add_argument("--caption", action=_OutputPart, metavar="LANG=FILE",
+                        help="a .srt or .vtt file (path or URI) to add to that output, e.g. en=talk.en.srt; "
+                             "repeatable (MP4, HLS, CMAF and DASH presets)")
     submit.add_argument("--notify", metavar="URL", help="webhook told of every state change")
     submit.add_argument("--progress-events", action="store_true", help="also send job.progress webhooks")
     submit.add_argument("--wait", action="store_true", help="wait for the job to end, showing its progress")

@@ -19,6 +19,7 @@ from nommer.core.backoff import Backoff
 from nommer.core import outputs as outputs_mod
 from nommer.core import progress as progress_mod
 from nommer.core.error_codes import job_error_code
+from nommer.core.ffmpeg.captions import caption_format
 from nommer.core.ffmpeg.probe import has_packets
 from nommer.core.ffmpeg.sandbox import landlock_abi
 from nommer.core.errors import (
@@ -56,6 +57,8 @@ class Task:
     facts: dict = dataclasses.field(default_factory=dict)  # output index -> results.describe()
     phases: dict = dataclasses.field(default_factory=progress_mod.empty)
     notes: list = dataclasses.field(default_factory=list)
+    # output index -> [(local path, "srt" or "webvtt", language)]: its caption files, downloaded
+    captions: dict = dataclasses.field(default_factory=dict)
     run: object = None  # the PlanRun in progress, to stop it on cancel
     landlock: bool = True  # whether its ffmpeg runs are confined (confinement.decide)
     last_progress_write: float = 0.0
@@ -293,8 +296,30 @@ class EncoderCore:
         # ffmpeg reads the untrusted source here first: confined already.
         task.probe = ffmpeg.probe(self.ffmpeg_exe, task.source_path, sandbox=self._sandbox(task))
         self._check_source(task)
+        self._fetch_captions(task)
         task.phases["download"] = 100
         self.set_state(task, State.ENCODING, probe=task.probe)
+
+    def _fetch_captions(self, task):
+        """Download the caption files of the outputs' ``captions`` options
+        and check that each is SubRip or WebVTT text (CAPTION_UNREADABLE,
+        CAPTION_INVALID otherwise)."""
+        for index, output in enumerate(task.outputs):
+            for j, caption in enumerate(output.get("captions") or ()):
+                field = f"outputs[{index}].captions[{j}].uri"
+                path = task.workdir / f"caption-{index}-{j}.txt"
+                try:
+                    self.storage.check(caption["uri"], write=False, field=field)
+                    self._retrying(
+                        lambda uri=caption["uri"]: self.storage.fetch(uri, path, cancel=task.cancel),
+                        task, "download")
+                except (InvalidInput, JobFailed) as e:
+                    raise JobFailed(f"{field} could not be read: {e}", code="CAPTION_UNREADABLE") from None
+                try:
+                    fmt = caption_format(path)
+                except JobFailed as e:
+                    raise JobFailed(f"{field}: {e}", code=e.code) from None
+                task.captions.setdefault(index, []).append((str(path), fmt, caption["language"]))
 
     def _check_source(self, task):
         duration = task.probe.get("duration")
@@ -324,7 +349,7 @@ class EncoderCore:
         job = task.job
         duration = (task.probe or job.probe or {}).get("duration")
         plans, targets = ffmpeg.plan_job(self.ffmpeg_exe, task.source_path, task.probe or job.probe,
-                                         task.outputs, task.workdir, self.presets)
+                                         task.outputs, task.workdir, self.presets, captions=task.captions)
         task.targets = {t.index: t for t in targets}
         for plan in plans:
             task.notes.extend(plan.notes)
@@ -388,6 +413,7 @@ class EncoderCore:
         plan = ffmpeg.build_commands(
             self.ffmpeg_exe, task.source_path, target, task.outputs[index],
             task.workdir / f"alone-{index}", f"outputs[{index}]", task.probe, self.presets,
+            captions=task.captions.get(index, ()),
         )
         return dataclasses.replace(plan, outputs=(index,))
 

@@ -36,6 +36,14 @@ JOB_ERROR_ADVICE = {
         'The source lasts zero seconds: it holds no frame or sample at all. Found before any encoding.',
         'Check the source file.',
     ),
+    'CAPTION_UNREADABLE': (
+        "A caption file of an output's `captions` option could not be read: it does not exist, its URI is outside what the encoder may read (`file_roots`, the address rules of sources), or the download kept failing. `details` names the caption (`outputs[0].captions[1].uri`). Found before any encoding.",
+        "Check the caption's URI and its access rights.",
+    ),
+    'CAPTION_INVALID': (
+        "A caption file of an output's `captions` option is not a SubRip or WebVTT text file in UTF-8 (at most 10 MiB): it is binary, in another encoding or another subtitle format. It is never handed to ffmpeg. Found before any encoding.",
+        'Give a `.srt` or `.vtt` file in UTF-8 (convert other formats first).',
+    ),
     'DESTINATION_INVALID': (
         'A destination cannot be written by the encoder: outside `file_roots`, not writable, a file URI where the output makes a folder (or the reverse), or an existing file nommer did not write (without `allow_overwrite`). Found before the download, and checked again just before each file is stored.',
         "Fix the destination, or the encoder's settings.",

@@ -13,6 +13,8 @@ JOB_ERROR_CODES = {
     "PROBE_TIMEOUT": "ffmpeg could not describe the source in time.",
     "SOURCE_UNSAFE": "The source is a playlist, list or other file that would make ffmpeg open further files, or not a regular file.",
     "SECRET_KEY": "The job's sealed URIs cannot be decrypted: the encoder has no or another `secret_key`.",
+    "CAPTION_UNREADABLE": "A caption file of an output's `captions` option could not be read (missing, not allowed, unreachable).",
+    "CAPTION_INVALID": "A caption file of an output's `captions` option is not SubRip or WebVTT text.",
     "NO_VIDEO_STREAM": "An output's preset needs a video stream and the source has none.",
     "NO_AUDIO_STREAM": "An output's preset needs an audio stream and the source has none.",
     "ZERO_DURATION": "The source lasts zero seconds: there is nothing to encode.",

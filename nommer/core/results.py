@@ -22,16 +22,20 @@ API.
 
 import json
 import os
+import re
+import xml.etree.ElementTree as ET
 
 from nommer.core.credentials import redact
-from nommer.core.ffmpeg import probe
+from nommer.core.errors import JobFailed
+from nommer.core.ffmpeg import captions, dash, probe
 from nommer.core.ffmpeg.hls_master import ensure_master, media_segments
 from nommer.core.ffmpeg.ladder import MASTER
 from nommer.core.media_types import media_type
 from nommer.core.storage import folder_files
 
-#: The manifest's name in an output folder. ffmpeg writes only .ts, .m3u8
-#: and .jpg files there, so it cannot be the name of an output file.
+#: The manifest's name in an output folder. ffmpeg writes only .ts, .m4s,
+#: .m3u8, .mpd, .vtt and .jpg files there, so it cannot be the name of an
+#: output file.
 MANIFEST = "nommer-manifest.json"
 MANIFEST_VERSION = 1
 #: A result lists its files (``files``) only up to this many; a bigger
@@ -56,6 +60,8 @@ def describe(ffmpeg_exe, target, sandbox=None):
         return {"size": size, **facts}
     if target.requested.kind == "hls":
         return _hls(ffmpeg_exe, target.path, sandbox)
+    if target.requested.kind in ("cmaf", "dash"):
+        return _dash(target.path, hls=target.requested.kind == "cmaf")
     return _images(ffmpeg_exe, target.path, sandbox)
 
 
@@ -96,7 +102,10 @@ def manifest(facts, files, about=None):
         **{k: facts.get(k) for k in _MEDIA_FACTS},
     }
     if "renditions" in facts:
-        book["playlist"] = MASTER
+        book["playlist"] = facts.get("playlist", MASTER)
+        for key in ("hls_playlist", "subtitles"):
+            if key in facts:
+                book[key] = facts[key]
         book["renditions"] = [dict(r) for r in facts["renditions"]]
     book["files"] = [
         {"path": name, "size": size, "duration": durations.get(name), "content_type": media_type(name)}
@@ -113,7 +122,10 @@ def summary(facts, files, folder):
     if "count" in facts:
         made["count"] = facts["count"]
     if "renditions" in facts:
-        made["playlist"] = MASTER
+        made["playlist"] = facts.get("playlist", MASTER)
+        for key in ("hls_playlist", "subtitles"):
+            if key in facts:
+                made[key] = facts[key]
         made["renditions"] = [dict(r) for r in facts["renditions"]]
     if folder:
         made["manifest"] = MANIFEST
@@ -123,6 +135,8 @@ def summary(facts, files, folder):
             made["files"] = [name for name, _ in files]
             if result_bytes(made) > MAX_RESULT_BYTES:
                 del made["files"]  # long names: the manifest has them
+    if "subtitles" in made and result_bytes(made) > MAX_RESULT_BYTES:
+        del made["subtitles"]  # many languages: the manifest has them
     if result_bytes(made) > MAX_RESULT_BYTES:
         raise ValueError(f"an output's result takes {result_bytes(made)} bytes, over {MAX_RESULT_BYTES}")
     return made
@@ -152,9 +166,11 @@ def shown(result, destination):
         made["files"] = [uri(f) for f in made["files"]]
     elif not destination.endswith("/"):
         made["files"] = [destination]
-    for key in ("playlist", "manifest", "first"):
+    for key in ("playlist", "hls_playlist", "manifest", "first"):
         if made.get(key):
             made[key] = uri(made[key])
+    if made.get("subtitles"):
+        made["subtitles"] = [{**s, "file": uri(s["file"])} for s in made["subtitles"]]
     if "renditions" in made:
         made["renditions"] = [{**r, "playlist": uri(r["playlist"])} if r.get("playlist") else dict(r)
                               for r in made["renditions"]]
@@ -190,18 +206,93 @@ def _media(info, size, still=False):
 
 
 def _hls(ffmpeg_exe, folder, sandbox=None):
-    renditions, playlists = [], {}
+    renditions, playlists, start = [], {}, None
     for name in sorted(os.listdir(folder)):
-        if not name.endswith(".m3u8") or name == MASTER:
+        if not name.endswith(".m3u8") or name == MASTER or name.startswith("subs-"):
             continue
         segments = playlists[name] = media_segments(os.path.join(folder, name))
         size = sum(os.path.getsize(os.path.join(folder, seg)) for seg, _ in segments)
         info = probe(ffmpeg_exe, os.path.join(folder, name), own=True, sandbox=sandbox)
+        video = _video(info)
+        if start is None and video is not None:
+            start = video.get("start")
         renditions.append({"name": name[: -len(".m3u8")], "playlist": name, **_media(info, size)})
     renditions.sort(key=lambda r: -(r["height"] or 0) * (r["width"] or 0))
     ensure_master(folder, MASTER, renditions)
+    duration = renditions[0].get("duration") if renditions else None
+    captions.add_timestamp_map(folder, start)
+    subtitle_lists = captions.add_to_master(folder, MASTER, duration)
     sizes = {f: os.path.getsize(os.path.join(folder, f)) for f in folder_files(folder)}
-    return ladder_facts(renditions, playlists, sizes)
+    facts = ladder_facts(renditions, playlists, sizes)
+    _add_subtitles(facts, folder, duration, subtitle_lists)
+    return facts
+
+
+def _add_subtitles(facts, folder, duration, playlists=()):
+    """The sidecars of ``folder`` in an output's facts: their names and
+    languages, and their durations (the whole output's)."""
+    found = captions.sidecars(folder)
+    if found:
+        facts["subtitles"] = [{"language": language, "file": name} for name, language in found]
+        for name in [n for n, _ in found] + list(playlists):
+            facts["durations"][name] = duration
+
+
+def _dash(folder, hls):
+    """The facts of a DASH or CMAF output, read from its DASH manifest (and
+    for CMAF its HLS master playlist): every representation's files exist
+    and its segments' seconds add up to its duration."""
+    mpd = os.path.join(folder, dash.MPD)
+    try:
+        captions.add_to_mpd(folder, dash.MPD)
+        listed = dash.representations(mpd)
+        with open(mpd, encoding="utf-8") as f:
+            total = dash.seconds(_attribute(f.read(), "mediaPresentationDuration"))
+    except (OSError, ValueError, ET.ParseError) as e:
+        raise JobFailed(f"the DASH manifest ffmpeg wrote cannot be read: {e}", code="ENCODE_FAILED") from None
+    made, durations = [], {}
+    for rep in listed:
+        if rep["content"] not in ("video", "audio"):
+            continue
+        names = ([rep["init"]] if rep["init"] else []) + [name for name, _ in rep["segments"]]
+        missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+        if missing:
+            raise JobFailed(f"{dash.MPD} lists {missing[0]}, which ffmpeg did not write", code="ENCODE_FAILED")
+        size = sum(os.path.getsize(os.path.join(folder, n)) for n in names)
+        seconds = sum(s for _, s in rep["segments"])
+        durations.update({name: round(s, 3) for name, s in rep["segments"]})
+        video = rep["content"] == "video" and rep["width"] and rep["height"]
+        made.append({
+            # Named by the short side, as the ladder's rungs are ("720p", portrait or not).
+            "name": f"{min(rep['width'], rep['height'])}p" if video else rep["content"],
+            "id": rep["id"], "content": rep["content"], "segments": len(rep["segments"]),
+            "duration": round(seconds, 3) if seconds else None,
+            "width": rep["width"], "height": rep["height"],
+            "bitrate": int(size * 8 / seconds) if seconds else None,
+        })
+    made.sort(key=lambda r: (r["content"] != "video", -(r["height"] or 0)))
+    top = made[0] if made else {}
+    duration = round(total, 3) if total else top.get("duration")
+    durations[dash.MPD] = duration
+    facts = {"renditions": made, "playlist": dash.MPD, "durations": durations}
+    if hls:
+        if not os.path.isfile(os.path.join(folder, MASTER)):
+            raise JobFailed(f"ffmpeg wrote no {MASTER} beside {dash.MPD}", code="ENCODE_FAILED")
+        facts["hls_playlist"] = MASTER
+        playlists = captions.add_to_master(folder, MASTER, duration)
+        durations[MASTER] = duration
+    else:
+        playlists = []
+    sizes = {f: os.path.getsize(os.path.join(folder, f)) for f in folder_files(folder)}
+    facts.update(size=sum(sizes.values()), duration=duration,
+                 **{k: top.get(k) for k in ("width", "height", "bitrate")})
+    _add_subtitles(facts, folder, duration, playlists)
+    return facts
+
+
+def _attribute(text, name):
+    m = re.search(rf'\b{name}="([^"]*)"', text)
+    return m[1] if m else None
 
 
 def ladder_facts(renditions, playlists, sizes):

@@ -7,11 +7,15 @@ import urllib.parse
 from nommer.core import credentials
 from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
 from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, validate_output
+from nommer.core.ffmpeg import captions as captions_mod
 from nommer.core.jobs import Job, State, UNFINISHED_STATES
 from nommer.core.netguard import AddressPolicy
 from nommer.core.storage import scheme_of
 
 MAX_OUTPUTS = 20
+# Caption files of all the outputs of a job together: their URIs are kept in
+# the job record, which must fit every job store.
+MAX_JOB_CAPTIONS = 20
 MAX_NOTIFICATIONS = 20  # delivery records kept on a job, newest last
 WRITE_RETRIES = 20
 # What each URI of a job may be, whatever adapters are installed.
@@ -64,7 +68,23 @@ def _refuse_overlap(here, other):
 
 
 # What a stored output keeps of a submission: where, how, and its preset's options.
-OUTPUT_KEYS = ("destination", "preset", "options", "interval")
+OUTPUT_KEYS = ("destination", "preset", "options", "interval", "captions")
+
+
+def check_captions(captions, field, storage):
+    """An output's ``captions``: each URI under the source's rules (scheme,
+    allowed roots, addresses), and never with credentials in it, since only
+    the source and destinations are stored sealed."""
+
+    def check_uri(uri, here):
+        check_scheme(uri, SOURCE_SCHEMES, here)
+        storage.check(uri, write=False, field=here)
+        if credentials.carries_secret(uri):
+            raise InvalidInput(here, "carries credentials (user:password@ or a signature/token in the "
+                                     "query); a caption URI must not: give the machines their own access "
+                                     "to it (an instance profile, a readable folder)")
+
+    captions_mod.check_option(captions, field, check_uri)
 
 
 class JobService:
@@ -88,6 +108,11 @@ class JobService:
         if len(outputs) > MAX_OUTPUTS:
             raise InvalidInput("outputs", f"at most {MAX_OUTPUTS} outputs per job")
         places = [("source", self._location(source, "source"), False)]
+        captions = sum(len(o["captions"]) for o in outputs
+                       if isinstance(o, dict) and isinstance(o.get("captions"), list))
+        if captions > MAX_JOB_CAPTIONS:
+            raise InvalidInput("outputs", f"at most {MAX_JOB_CAPTIONS} caption files per job, all outputs "
+                                          f"together; these ask for {captions}")
         for i, output in enumerate(outputs):
             field = f"outputs[{i}]"
             if not isinstance(output, dict):
@@ -103,6 +128,8 @@ class JobService:
             places.append(here)
             self.storage.check(destination, write=True, field=f"{field}.destination",
                                folder=requested.writes_folder)
+            if "captions" in output:
+                check_captions(output["captions"], f"{field}.captions", self.storage)
         check_notify_url(notify_url, policy=self.policy)
         if progress_events and not notify_url:
             raise InvalidInput("progress_events", "needs a notify_url to send the progress events to")

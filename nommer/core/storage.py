@@ -76,7 +76,7 @@ class Storage(abc.ABC):
 
 def folder_files(folder):
     """Relative paths of the files under ``folder``, in upload order:
-    media first, then playlists, then master playlists."""
+    media first, then playlists, then master playlists and DASH manifests."""
     found = []
     for base, _dirs, names in os.walk(folder):
         for name in names:
@@ -84,6 +84,8 @@ def folder_files(folder):
 
     def rank(name):
         leaf = name.rsplit("/", 1)[-1]
+        if leaf.endswith(".mpd"):
+            return 2
         if not leaf.endswith(".m3u8"):
             return 0
         return 2 if leaf.startswith("master") else 1

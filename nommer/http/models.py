@@ -65,6 +65,13 @@ class Pass(_Body):
     move_atom_to_front: bool = Field(False, description="Put the moov atom first (-movflags +faststart).")
 
 
+class Caption(_Body):
+    """A caption file to add to an output, as the ``captions`` option lists it."""
+
+    uri: Uri = Field(description="A SubRip (.srt) or WebVTT (.vtt) file, under the same rules as the source; no credentials in it.")
+    language: StrictStr = Field(description='Its language, a BCP 47 tag such as "en", "de" or "pt-BR".')
+
+
 class OutputSpec(_Body):
     """One file to make from the source: a named preset or explicit passes."""
 
@@ -76,6 +83,10 @@ class OutputSpec(_Body):
     preset: StrictStr | None = Field(None, description="A preset name, e.g. mp4-h264-720p (GET /presets lists them).")
     options: list[Pass] | None = Field(None, min_length=1, description="Explicit ffmpeg passes.")
     interval: float | None = Field(None, description="thumbnails-jpeg: seconds between two images (default 10).")
+    captions: list[Caption] | None = Field(
+        None, min_length=1, max_length=16,
+        description="MP4, HLS, CMAF and DASH presets: caption files to add, as mov_text streams in MP4 or "
+                    "WebVTT sidecars listed by the manifests (docs/presets.md).")
 
     @model_validator(mode="after")
     def _preset_or_options(self):

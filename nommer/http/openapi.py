@@ -284,6 +284,19 @@ SUBMIT_EXAMPLES = {
             "progress_events": True,
         },
     },
+    "streaming": {
+        "summary": "CMAF (HLS and DASH over one set of segments) with a caption file, and DASH",
+        "value": {
+            "source": "s3://media-in/talk.mkv",
+            "outputs": [
+                {"destination": "s3://media-out/talk-cmaf/", "preset": "cmaf-h264-ladder",
+                 "captions": [{"uri": "s3://media-in/talk.en.srt", "language": "en"}]},
+                {"destination": "s3://media-out/talk-dash/", "preset": "dash-h264-ladder"},
+                {"destination": "s3://media-out/talk.mp4", "preset": "mp4-h264-720p",
+                 "captions": [{"uri": "s3://media-in/talk.de.vtt", "language": "de"}]},
+            ],
+        },
+    },
     "options": {
         "summary": "Explicit ffmpeg options",
         "value": {
@@ -444,7 +457,7 @@ def document():
                         "properties": {
                             "name": {"type": "string"},
                             "description": {"type": "string"},
-                            "kind": {"type": "string", "enum": ["file", "hls", "images"]},
+                            "kind": {"type": "string", "enum": ["file", "hls", "cmaf", "dash", "images"]},
                             "extension": {"type": "string"},
                             "needs_video": {"type": "boolean"},
                             "needs_audio": {"type": "boolean"},

@@ -92,6 +92,34 @@ def test_submit_sends_the_outputs_in_order_with_the_token(api_answering, tmp_pat
     }
 
 
+def test_captions_go_with_the_output_being_built(api_answering, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.mkv").write_bytes(b"video")
+    api = api_answering(201, {"id": "0123456789abcdef0123", "state": "PENDING"})
+    status, _, err = run("--url", api.url, "submit", "in.mkv", "--preset", "cmaf-h264-ladder", "--to", "cmaf/",
+                         "--caption", "en=talk.en.srt", "--caption", "pt-BR=s3://subs/talk.pt.vtt",
+                         "--preset", "dash-h264-ladder", "--to", "dash/")
+    assert status == 0, err
+    assert api.requests[0]["body"]["outputs"] == [
+        {"preset": "cmaf-h264-ladder", "destination": f"file://{tmp_path}/cmaf/",
+         "captions": [{"uri": f"file://{tmp_path}/talk.en.srt", "language": "en"},
+                      {"uri": "s3://subs/talk.pt.vtt", "language": "pt-BR"}]},
+        {"preset": "dash-h264-ladder", "destination": f"file://{tmp_path}/dash/"}]
+
+
+@pytest.mark.parametrize("args,words", [
+    (("--caption", "en=a.srt", "--preset", "p", "--to", "x/"), "--caption must follow the --preset"),
+    (("--preset", "p", "--to", "x/", "--caption", "a.srt"), "give LANGUAGE=FILE"),
+    (("--preset", "p", "--to", "x/", "--caption", "en="), "give LANGUAGE=FILE"),
+])
+def test_a_malformed_caption_is_refused_before_sending(api_answering, capsys, args, words):
+    api = api_answering(201, {})
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error
+        run("--url", api.url, "submit", "in.mov", *args)
+    assert stop.value.code == 2 and words in capsys.readouterr().err
+    assert api.requests == []
+
+
 def test_an_output_without_its_pair_is_refused_before_sending(api_answering):
     api = api_answering(201, {})
     status, _, err = run("--url", api.url, "submit", "in.mov", "--preset", "a", "--to", "x.mp4", "--preset", "b")

@@ -272,3 +272,73 @@ def test_a_job_run_again_replaces_its_outputs_but_never_a_file_nommer_did_not_wr
     assert done.state == State.ERROR and done.error_code == "DESTINATION_INVALID", done.details
     assert "nommer did not write it" in done.details
     assert (media / "again" / "out.mp4").read_bytes() == b"the operator's own file"
+
+
+@pytest.fixture(scope="module")
+def streaming(farm, ffmpeg_exe):
+    """A job from a source with two subtitle languages, plus a caption file:
+    a CMAF ladder, a DASH ladder and an MP4."""
+    from nommer.testing.media import add_subtitles, srt_text
+
+    media = farm["media"]
+    clip = make_clip(ffmpeg_exe, media / "talk-plain.mp4", seconds=1.0, size="480x270")
+    add_subtitles(ffmpeg_exe, clip, media / "talk.mkv")
+    (media / "talk.fr.srt").write_text(srt_text([("00:00:00,100", "00:00:00,900", "Bonjour")]), encoding="utf-8")
+    caption = [{"uri": uri(media / "talk.fr.srt"), "language": "fr"}]
+    outputs = [
+        {"destination": uri(media / "streaming" / "cmaf") + "/", "preset": "cmaf-h264-ladder", "captions": caption},
+        {"destination": uri(media / "streaming" / "dash") + "/", "preset": "dash-h264-ladder"},
+        {"destination": uri(media / "streaming" / "talk.mp4"), "preset": "mp4-h264-360p", "captions": caption},
+    ]
+    job = place_job(farm["parts"], uri(media / "talk.mkv"), outputs)
+    done = wait_final(farm["parts"].store, job.id, timeout=180)
+    assert done.state == State.FINISHED, done.details
+    return done
+
+
+@pytest.mark.parametrize("index,preset", [(0, "cmaf-h264-ladder"), (1, "dash-h264-ladder")])
+def test_streaming_ladders_land_whole_with_their_manifests(farm, streaming, index, preset):
+    import xml.etree.ElementTree as ET
+
+    from nommer.core.ffmpeg import dash
+
+    output = streaming.outputs[index]
+    result = output["result"]
+    folder = farm["media"] / "streaming" / ("cmaf" if index == 0 else "dash")
+    shown = results.shown(result, output["destination"])
+    assert shown["playlist"] == uri(folder) + "/" + dash.MPD
+    assert (shown.get("hls_playlist") == uri(folder) + "/master.m3u8") == (index == 0)
+    book = json.loads((folder / results.MANIFEST).read_text())
+    assert book["preset"] == preset
+    assert sorted(f["path"] for f in book["files"]) == sorted(set(os.listdir(folder)) - {results.MANIFEST})
+    # Every file the MPD names is there, and the subtitles are listed.
+    ns = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+    root = ET.parse(folder / dash.MPD).getroot()
+    listed = dash.representations(folder / dash.MPD)
+    for rep in listed:
+        for name in ([rep["init"]] if rep["init"] else []) + [n for n, _ in rep["segments"]]:
+            assert (folder / name).is_file(), name
+    langs = [s.get("lang") for s in root.iter(f"{{{ns['d']}}}AdaptationSet") if s.get("contentType") == "text"]
+    assert langs == (["eng", "ger", "fr"] if index == 0 else ["eng", "ger"])
+    video = [r for r in result["renditions"] if r["content"] == "video"]
+    assert [(r["width"], r["height"]) for r in video] == [(480, 270)]
+    assert result["duration"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_streaming_mp4_carries_the_source_subtitles_and_the_caption_file(farm, streaming, ffmpeg_exe):
+    info = ffmpeg.probe(ffmpeg_exe, farm["media"] / "streaming" / "talk.mp4", own=True)
+    subs = [(s["codec"], s["language"]) for s in info["streams"] if s["type"] == "subtitle"]
+    assert subs == [("mov_text", "eng"), ("mov_text", "ger"), ("mov_text", "fre")]
+
+
+def test_a_caption_file_that_is_not_subtitles_ends_the_job_before_encoding(farm, ffmpeg_exe):
+    media = farm["media"]
+    make_clip(ffmpeg_exe, media / "plain.mp4", seconds=0.5, size="160x90")
+    job = place_job(farm["parts"], uri(media / "plain.mp4"), [
+        {"destination": uri(media / "badcaption" / "o.mp4"), "preset": "mp4-h264-360p",
+         "captions": [{"uri": uri(media / "plain.mp4"), "language": "en"}]},
+    ])
+    done = wait_final(farm["parts"].store, job.id, timeout=60)
+    assert done.state == State.ERROR and done.error_code == "CAPTION_INVALID", done.details
+    assert "outputs[0].captions[0].uri" in done.details
+    assert not (media / "badcaption").exists()

@@ -117,6 +117,20 @@ CASES = {
     "interval of a year": (lambda b, s, d, m: {**b, "outputs": [out(m.as_uri() + "/t/", preset="thumbnails-jpeg", interval=3e7)]}, "outputs[0].interval"),
     "interval a string": (lambda b, s, d, m: {**b, "outputs": [out(m.as_uri() + "/t/", preset="thumbnails-jpeg", interval="5")]}, "outputs[0].interval"),
     "interval true": (lambda b, s, d, m: {**b, "outputs": [out(m.as_uri() + "/t/", preset="thumbnails-jpeg", interval=True)]}, "outputs[0].interval"),
+    # Caption files: the source's rules, a language tag, presets that carry them.
+    "captions not a list": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions={"uri": s, "language": "en"})]}, "outputs[0].captions"),
+    "caption without uri": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"language": "en"}])]}, "outputs[0].captions[0].uri"),
+    "caption with an unknown field": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": s, "language": "en", "forced": True}])]}, "outputs[0].captions[0].forced"),
+    "caption language a name": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": s, "language": "English"}])]}, "outputs[0].captions[0].language"),
+    "caption language with underscore": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": s, "language": "pt_BR"}])]}, "outputs[0].captions[0].language"),
+    "caption outside the roots": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": "file:///etc/passwd", "language": "en"}])]}, "outputs[0].captions[0].uri"),
+    "second caption on loopback": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": s, "language": "en"}, {"uri": "http://127.0.0.1:8001/a.srt", "language": "de"}])]}, "outputs[0].captions[1].uri"),
+    "caption over ftp": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": "ftp://files.example/a.srt", "language": "en"}])]}, "outputs[0].captions[0].uri"),
+    "caption with credentials": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": "https://user:pw@cdn.example/a.srt", "language": "en"}])]}, "outputs[0].captions[0].uri"),
+    "captions for webm": (lambda b, s, d, m: {**b, "outputs": [out((m / "o.webm").as_uri(), preset="webm-vp9-720p", captions=[{"uri": s, "language": "en"}])]}, "outputs[0].captions"),
+    "seventeen captions": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, captions=[{"uri": s, "language": "en"}] * 17)]}, "outputs[0].captions"),
+    "21 captions in a job": (lambda b, s, d, m: {**b, "outputs": [out((m / f"{i}.mp4").as_uri(), preset=PRESET, captions=[{"uri": s, "language": "en"}] * 7) for i in range(3)]}, "outputs"),
+    "DASH to a file URI": (lambda b, s, d, m: {**b, "outputs": [out(d, preset="dash-h264-ladder")]}, "outputs[0].destination"),
     "progress_events without notify_url": (lambda b, s, d, m: {**b, "progress_events": True}, "progress_events"),
     "progress_events a string": (lambda b, s, d, m: {**b, "progress_events": "yes", "notify_url": "https://app.example/h"}, "progress_events"),
 }
@@ -141,6 +155,20 @@ def test_the_good_body_of_the_table_is_accepted(post, source, dest, stored_jobs)
     # Guards the table above: its cases fail for their change, not the base.
     assert post("/jobs", good(source, dest)).status_code == 201
     assert stored_jobs() == 1
+
+
+def test_captions_and_the_streaming_presets_are_accepted_and_kept(post, source, dest, media, store):
+    captions = [{"uri": (media / "in.en.srt").as_uri(), "language": "en"},
+                {"uri": (media / "in.pt.vtt").as_uri(), "language": "pt-BR"}]
+    body = {"source": source, "outputs": [
+        {"destination": dest, "preset": PRESET, "captions": captions},
+        {"destination": (media / "cmaf").as_uri() + "/", "preset": "cmaf-h264-ladder", "captions": captions[:1]},
+        {"destination": (media / "dash").as_uri() + "/", "preset": "dash-h264-ladder"},
+    ]}
+    answer = post("/jobs", body)
+    assert answer.status_code == 201, answer.get_json()
+    job = store.get(answer.get_json()["id"])
+    assert [o.get("captions") for o in job.outputs] == [captions, captions[:1], None]
 
 
 def test_an_unknown_field_message_lists_the_known_ones(post, source, dest):

@@ -16,6 +16,7 @@ the others keep their own filters.
 import dataclasses
 
 from nommer.core.ffmpeg.ladder import rungs_for
+from nommer.core.ffmpeg.preset import LADDER_KINDS
 from nommer.core.ffmpeg.scaling import fit_filter
 
 
@@ -35,7 +36,7 @@ def sinks_of(targets, probe):
         preset = t.requested.preset
         if preset is None:
             continue
-        if preset.kind == "hls" and preset.make_args is not None and getattr(preset.make_args, "cascades", False):
+        if preset.kind in LADDER_KINDS and preset.make_args is not None and getattr(preset.make_args, "cascades", False):
             sinks += [Sink(t.index, i, r.side) for i, r in enumerate(rungs_for(probe))]
         elif preset.kind == "file" and preset.side and fits_alone(preset):
             sinks.append(Sink(t.index, 0, preset.side))

@@ -10,9 +10,10 @@ import dataclasses
 import os
 
 from nommer.core.errors import InvalidInput
+from nommer.core.ffmpeg import captions as captions_mod
 from nommer.core.ffmpeg import cascade, images, sources, threads
 from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
-from nommer.core.ffmpeg.preset import Preset
+from nommer.core.ffmpeg.preset import LADDER_KINDS, Preset
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
 
 # -progress pipe:1 puts key=value progress on stdout, where the runner reads it;
@@ -107,6 +108,8 @@ def validate_output(output, field="outputs[0]", presets=BUILT_IN_CATALOGUE):
             raise InvalidInput(f"{field}.{key}", f"is not an option of {requested.label}{hint}")
     if "interval" in output:
         images.check_interval(output["interval"], f"{field}.interval")
+    if "captions" in output:
+        captions_mod.check_option(output["captions"], f"{field}.captions")
     return requested
 
 
@@ -127,11 +130,13 @@ def target_path(workdir, index, requested):
     return os.path.join(os.path.abspath(workdir), f"out-{index}.{extension}")
 
 
-def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATALOGUE):
+def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATALOGUE, captions=None):
     """The runs that make every output of a job, and where each output lands.
 
     Returns (plans, targets): one Plan for all preset outputs together, one
     per output given as passes; ``targets[i]`` is the Target of output i.
+    ``captions`` ({output index: [(local path, "srt" or "webvtt", language)]})
+    are the caption files of the outputs' ``captions`` options, downloaded.
     """
     targets = []
     for index, output in enumerate(outputs):
@@ -140,7 +145,7 @@ def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATA
     shared = [t for t in targets if t.requested.preset is not None]
     plans = []
     if shared:
-        plans.append(combined_plan(ffmpeg, source_path, probe, outputs, shared, workdir))
+        plans.append(combined_plan(ffmpeg, source_path, probe, outputs, shared, workdir, captions))
     for t in targets:
         if t.requested.preset is None:
             # A folder of its own: two-pass logs are never shared.
@@ -149,10 +154,17 @@ def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATA
     return plans, targets
 
 
-def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir):
+def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir, captions=None):
     """One ffmpeg run writing every preset output of ``targets``, its video
-    encoders sharing the cores (see ``threads``)."""
+    encoders sharing the cores (see ``threads``); caption files (see
+    plan_job) are further inputs, each read by the output that asked for it."""
     argv = [ffmpeg, *GLOBAL_ARGS, *INPUT_GUARD, "-i", os.path.abspath(source_path)]
+    inputs, number = {}, 0  # output index -> [(input number, language)]; the source is input 0
+    for t in targets:
+        for path, fmt, language in (captions or {}).get(t.index, ()):
+            number += 1
+            argv += captions_mod.caption_input(path, fmt)
+            inputs.setdefault(t.index, []).append((number, language))
     chain, labels = cascade.graph(cascade.sinks_of(targets, probe))
     if chain:
         argv += ["-filter_complex", chain]
@@ -160,7 +172,7 @@ def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir):
     for t in targets:
         if t.folder:
             os.makedirs(t.path, exist_ok=True)
-        args = _arguments(t, probe, outputs[t.index], labels)
+        args = _arguments(t, probe, outputs[t.index], labels, inputs.get(t.index, ()))
         if t.index in shares:
             # Options go before the output path, which every preset ends with.
             args[-1:-1] = threads.thread_args(shares[t.index])
@@ -169,15 +181,27 @@ def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir):
                 outputs=tuple(t.index for t in targets))
 
 
-def _arguments(target, probe, output, labels):
-    """The target's output arguments, fed from the shared scaler chain where it takes part."""
+def _arguments(target, probe, output, labels, extra=()):
+    """The target's output arguments, fed from the shared scaler chain where
+    it takes part; ``extra`` [(input number, language)] are its caption files."""
     preset = target.requested.preset
     mine = {stream: label for (index, stream), label in labels.items() if index == target.index}
+    if preset.kind in LADDER_KINDS:
+        return preset.make_args(target.path, probe, output, labels=mine, captions=extra)
     if not mine:
-        return preset.arguments(target.path, probe, output)
-    if preset.kind == "hls":
-        return preset.make_args(target.path, probe, output, labels=mine)
-    return cascade.rewrite_file_args(preset.output_args, mine[0]) + [target.path]
+        args = preset.arguments(target.path, probe, output)
+        args[-1:-1] = _captions(preset, probe, extra)
+        return args
+    return cascade.rewrite_file_args(preset.output_args, mine[0]) + _captions(preset, probe, extra) + [target.path]
+
+
+def _captions(preset, probe, extra=()):
+    """Arguments carrying the source's text subtitles and the caption files
+    ``extra`` into an MP4 preset's output."""
+    if (preset.kind == "file" and preset.extension == "mp4" and preset.make_args is None
+            and preset.origin == "built-in"):
+        return captions_mod.mp4_args(probe, extra)
+    return []
 
 
 def passes_plan(ffmpeg, source_path, target, workdir):
@@ -208,7 +232,7 @@ def passes_plan(ffmpeg, source_path, target, workdir):
 
 
 def build_commands(ffmpeg, source_path, output_path, output, workdir, field="outputs[0]",
-                   probe=None, presets=BUILT_IN_CATALOGUE):
+                   probe=None, presets=BUILT_IN_CATALOGUE, captions=()):
     """The Plan that makes one ``output`` at ``output_path`` (a folder for
     folder kinds). Paths are made absolute so that a name like ``a:b.mp4``
     is never read as a protocol."""
@@ -217,7 +241,8 @@ def build_commands(ffmpeg, source_path, output_path, output, workdir, field="out
     if requested.preset is None:
         plan = passes_plan(ffmpeg, source_path, target, workdir)
     else:
-        plan = combined_plan(ffmpeg, source_path, probe, [output], [target], workdir)
+        plan = combined_plan(ffmpeg, source_path, probe, [output], [target], workdir,
+                             {0: list(captions)} if captions else None)
     return plan
 
 

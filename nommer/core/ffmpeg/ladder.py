@@ -9,6 +9,7 @@ the source are dropped (the smallest is always kept), so a 480p source gets a
 import dataclasses
 import os
 
+from nommer.core.ffmpeg.captions import sidecar_args
 from nommer.core.ffmpeg.scaling import fit_filter, short_side
 
 MASTER = "master.m3u8"
@@ -61,14 +62,16 @@ def rungs_for(probe, ladder=H264_LADDER):
     return kept or [min(ladder, key=lambda r: r.side)]
 
 
-def hls_args(folder, probe, output, labels=None):
+def hls_args(folder, probe, output, labels=None, captions=()):
     """The ladder's output arguments. ``labels`` (rendition number → filter
     label) feed renditions from a shared chain of scalers (see cascade)
-    instead of each fitting the source itself."""
+    instead of each fitting the source itself. ``captions`` [(input number,
+    language)] are caption files read as further inputs."""
     rungs = rungs_for(probe)
     audio = has_audio(probe) or not probe
     labels = labels or {}
-    args = []
+    # Text subtitles as WebVTT files, outputs of their own before the ladder's.
+    args = sidecar_args(folder, probe, captions)
     for i, _ in enumerate(rungs):
         video = f"[{labels[i]}]" if i in labels else "0:V:0"
         args += ["-map", video] + (["-map", "0:a:0"] if audio else [])

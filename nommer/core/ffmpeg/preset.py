@@ -1,10 +1,14 @@
 """What a preset is: a named, documented set of ffmpeg output settings.
 
-A preset makes one of three kinds of output:
+A preset makes one of five kinds of output:
 
 - ``file``: one file (``destination`` names it);
 - ``hls``: an HLS package, a master playlist with variant playlists and
   segments (``destination`` is a folder URI ending in ``/``);
+- ``cmaf``: CMAF, fragmented MP4 segments with both a DASH manifest and an
+  HLS master playlist over them (``destination`` is a folder URI);
+- ``dash``: MPEG-DASH, fragmented MP4 segments and a DASH manifest
+  (``destination`` is a folder URI);
 - ``images``: a series of still images (``destination`` is a folder URI).
 
 Most presets are fixed arguments (:attr:`Preset.output_args`); those whose
@@ -18,8 +22,10 @@ import typing
 
 from nommer.core.errors import JobFailed
 
-KINDS = ("file", "hls", "images")
-FOLDER_KINDS = frozenset({"hls", "images"})
+KINDS = ("file", "hls", "cmaf", "dash", "images")
+FOLDER_KINDS = frozenset({"hls", "cmaf", "dash", "images"})
+# Kinds made as a ladder of renditions (ladder.rungs_for) in one run.
+LADDER_KINDS = frozenset({"hls", "cmaf", "dash"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,7 @@ in the configuration file (``[presets.NAME]``, see ``custom``), and a
 """
 
 from nommer.core.errors import InvalidInput
-from nommer.core.ffmpeg import images, ladder
+from nommer.core.ffmpeg import dash, images, ladder
 from nommer.core.ffmpeg.preset import Preset
 from nommer.core.ffmpeg.scaling import fit_filter
 
@@ -28,6 +28,7 @@ def _mp4_h264(side, crf, maxrate):
         ),
         extension="mp4",
         needs_video=True,
+        options=("captions",),
         output_args=(
             *_VIDEO_AND_AUDIO,
             "-vf", fit_filter(side),
@@ -50,6 +51,7 @@ def _mp4_h265(side, crf, maxrate):
         ),
         extension="mp4",
         needs_video=True,
+        options=("captions",),
         output_args=(
             *_VIDEO_AND_AUDIO,
             "-vf", fit_filter(side),
@@ -85,6 +87,7 @@ MP4_AV1_720P = Preset(
     description="AV1 (SVT-AV1, a fast preset) and AAC in MP4, at most 720 pixels on the short side",
     extension="mp4",
     needs_video=True,
+    options=("captions",),
     output_args=(
         *_VIDEO_AND_AUDIO,
         "-vf", fit_filter(720),
@@ -145,7 +148,37 @@ HLS_H264_LADDER = Preset(
     extension="m3u8",
     needs_video=True,
     kind="hls",
+    options=("captions",),
     make_args=ladder.hls_args,
+)
+
+_LADDER_WORDS = (
+    "H.264 renditions of at most 1080, 720, 480 and 360 pixels on the short side "
+    f"(those larger than the source left out) and one AAC audio, as fragmented MP4 in {ladder.SEGMENT_SECONDS} s "
+    "segments (init-ID.m4s, chunk-ID-NNNNN.m4s)"
+)
+
+CMAF_H264_LADDER = Preset(
+    name="cmaf-h264-ladder",
+    description=(
+        f"CMAF: {_LADDER_WORDS}, with both a DASH manifest ({dash.MPD}) and an HLS master playlist "
+        f"({ladder.MASTER}, media_N.m3u8) over the same segments"
+    ),
+    extension="mpd",
+    needs_video=True,
+    kind="cmaf",
+    options=("captions",),
+    make_args=dash.cmaf_args,
+)
+
+DASH_H264_LADDER = Preset(
+    name="dash-h264-ladder",
+    description=f"MPEG-DASH: {_LADDER_WORDS}, and a DASH manifest ({dash.MPD})",
+    extension="mpd",
+    needs_video=True,
+    kind="dash",
+    options=("captions",),
+    make_args=dash.dash_args,
 )
 
 BUILT_IN = (
@@ -158,6 +191,8 @@ BUILT_IN = (
     WEBM_VP9_720P,
     MP4_AV1_720P,
     HLS_H264_LADDER,
+    CMAF_H264_LADDER,
+    DASH_H264_LADDER,
     M4A_AAC,
     OGG_OPUS,
     THUMBNAILS_JPEG,

@@ -15,7 +15,9 @@ from nommer.core.ffmpeg.sandbox import EXIT_SANDBOX
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>.+?), from ")
 _DURATION = re.compile(r"^\s*Duration: (?P<duration>[^,]+)(?:, start: [^,]+)?(?:, bitrate: (?P<bitrate>.+))?$")
-_STREAM = re.compile(r"^\s*Stream #0:(?P<index>\d+)\S*: (?P<kind>\w+): (?P<rest>.*)$")
+_STREAM = re.compile(r"^\s*Stream #0:(?P<index>\d+)(?P<tags>\S*): (?P<kind>\w+): (?P<rest>.*)$")
+# "Stream #0:2(eng): ...": the stream's language tag, when it has one.
+_LANGUAGE = re.compile(r"\((?P<language>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)\)")
 _KINDS = {"Video": "video", "Audio": "audio", "Subtitle": "subtitle", "Data": "data", "Attachment": "attachment"}
 _CHANNELS = {
     "mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "4.0": 4, "quad": 4,
@@ -34,7 +36,8 @@ def probe(ffmpeg, path, timeout=30, own=False, sandbox=None):
     or None, bitrate bits/s or None, and per stream a dict of index, type
     (video, audio, subtitle, data or attachment), codec and, as they apply,
     width, height, fps, pix_fmt, sar (pixel aspect "n:d"), attached_pic,
-    sample_rate, channels.
+    sample_rate, channels; a video stream's ``start`` (seconds) where ffmpeg
+    prints one (MPEG-TS, HLS); a subtitle stream's ``language`` (its tag or None).
 
     Raises JobFailed with code SOURCE_NOT_FOUND, SOURCE_UNREADABLE,
     SOURCE_UNSAFE (a playlist, list or other format that opens further files:
@@ -116,7 +119,11 @@ def parse_probe(stderr):
             info["duration"] = _clock(m["duration"])
             info["bitrate"] = _rate(m["bitrate"])
         elif m := _STREAM.match(line):
-            info["streams"].append(_stream(int(m["index"]), m["kind"], m["rest"]))
+            stream = _stream(int(m["index"]), m["kind"], m["rest"])
+            if stream["type"] == "subtitle":
+                language = _LANGUAGE.search(m["tags"])
+                stream["language"] = language["language"] if language else None
+            info["streams"].append(stream)
     return info
 
 
@@ -133,7 +140,9 @@ def _stream(index, kind, rest):
         for n, part in enumerate(parts[1:], start=1):
             if (m := re.search(r"\bSAR (\d+):(\d+)", part)) and stream["sar"] is None:
                 stream["sar"] = f"{m[1]}:{m[2]}"
-            if m := re.match(r"^(\d+)x(\d+)\b", part):
+            if m := re.match(r"^start (-?\d+(?:\.\d+)?)$", part):
+                stream["start"] = float(m[1])  # printed for MPEG-TS and HLS: the first frame's time
+            elif m := re.match(r"^(\d+)x(\d+)\b", part):
                 stream["width"], stream["height"] = int(m[1]), int(m[2])
             elif m := re.match(r"^([\d.]+)(k?) fps\b", part):
                 stream["fps"] = float(m[1]) * (1000 if m[2] else 1)

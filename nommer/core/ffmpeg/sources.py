@@ -14,6 +14,9 @@ kin), so a source must be in a plain media format:
   (:func:`check_container`).
 
 Every refusal is a JobFailed with code SOURCE_UNSAFE.
+
+Caption files are text by nature, so they have a guard of their own
+(:data:`CAPTION_GUARD`): only the SubRip and WebVTT demuxers.
 """
 
 from nommer.core.errors import JobFailed
@@ -30,6 +33,15 @@ SOURCE_FORMATS = (
 INPUT_GUARD = (
     "-protocol_whitelist", "file",
     "-format_whitelist", ",".join(SOURCE_FORMATS),
+)
+
+# A caption file (an output's ``captions`` option) is read by one of these
+# demuxers, named with -f; neither opens any other file. Nothing else is
+# admitted for it, whatever the file holds.
+CAPTION_FORMATS = ("srt", "webvtt")
+CAPTION_GUARD = (
+    "-protocol_whitelist", "file",
+    "-format_whitelist", ",".join(CAPTION_FORMATS),
 )
 
 # (what the first bytes start with, after blanks; what it is)

@@ -13,6 +13,7 @@ import math
 import os
 
 from nommer.core.ffmpeg.ladder import rungs_for, video_stream
+from nommer.core.ffmpeg.preset import LADDER_KINDS
 from nommer.core.ffmpeg.scaling import fitted_size
 
 
@@ -22,7 +23,7 @@ def video_pixels(target, probe):
     stream = video_stream(probe)
     if preset is None or stream is None or not preset.needs_video or preset.still:
         return []
-    if preset.kind == "hls":
+    if preset.kind in LADDER_KINDS:
         sides = [r.side for r in rungs_for(probe)]
     else:
         sides = [preset.side or 1_000_000]  # unknown: the source's own size

@@ -9,6 +9,7 @@ import pytest
 
 from nommer.core.errors import InvalidInput, JobFailed
 from nommer.core.ffmpeg import PRESETS, build_commands, get_preset, plan_job, run_plan
+from nommer.core.ffmpeg.dash import MPD
 from nommer.core.ffmpeg.ladder import MASTER
 
 INTERVAL = 0.25
@@ -24,6 +25,8 @@ EXPECTED = {
     "webm-vp9-720p": ("vp9", "opus", 720),
     "mp4-av1-720p": ("av1", "aac", 720),
     "hls-h264-ladder": ("h264", "aac", None),
+    "cmaf-h264-ladder": ("h264", "aac", None),
+    "dash-h264-ladder": ("h264", "aac", None),
     "m4a-aac": (None, "aac", None),
     "ogg-opus": (None, "opus", None),
     "thumbnails-jpeg": ("mjpeg", None, 360),
@@ -83,8 +86,10 @@ def test_preset_output_has_its_codecs_size_and_duration(encoded, probe_output, n
         # One at 0 s, then every INTERVAL while the picture lasts.
         assert files == [f"thumb-{n:05d}.jpg" for n in range(1, math.ceil(SECONDS / INTERVAL) + 1)]
         path = os.path.join(path, files[-1])
-    elif name == "hls-h264-ladder":
+    elif name in ("hls-h264-ladder", "cmaf-h264-ladder"):
         path = os.path.join(path, MASTER)
+    elif name == "dash-h264-ladder":
+        path = os.path.join(path, MPD)
     info = probe_output(path)
     videos, audios = streams(info, "video"), streams(info, "audio")
     assert [s["codec"] for s in audios[:1]] == ([audio_codec] if audio_codec else [])
@@ -176,7 +181,7 @@ def test_check_source_passes_a_clip_with_video(probe_media, sample_clip):
 def test_every_preset_describes_itself():
     for preset in PRESETS.values():
         about = preset.describe()
-        assert about["kind"] in ("file", "hls", "images")
+        assert about["kind"] in ("file", "hls", "cmaf", "dash", "images")
         assert about["description"] and about["extension"]
         assert about["origin"] == "built-in"
 
@@ -188,3 +193,15 @@ def test_docs_presets_table_is_current():
 
     text = (pathlib.Path(__file__).parents[3] / "docs" / "presets.md").read_text()
     assert presets_markdown() in text, "docs/presets.md is out of date: paste presets_markdown() into it"
+
+
+@pytest.mark.parametrize("name", ["cmaf-h264-ladder", "dash-h264-ladder"])
+def test_dash_renditions_are_named_by_their_short_side(encoded, ffmpeg_exe, name):
+    from nommer.core import results
+    from nommer.core.ffmpeg import Target, validate_output
+
+    path = encoded["paths"][name]
+    facts = results.describe(ffmpeg_exe, Target(0, path, validate_output({"preset": name})))
+    video = [r for r in facts["renditions"] if r["content"] == "video"]
+    width, height = expected_size(*encoded["source"], 360)
+    assert [(r["name"], r["width"], r["height"]) for r in video] == [(f"{min(width, height)}p", width, height)]
