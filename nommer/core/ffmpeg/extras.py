@@ -97,13 +97,15 @@ def _within(value, bounds, field, what):
 
 
 def _loudness(value, field, preset):
-    if "-an" in preset.output_args or (preset.output_args and "-c:a" not in preset.output_args):
+    args = preset.output_args
+    if "-an" in args or not any(a in args for a in ("-c:a", "-acodec", "-codec:a")):
         raise InvalidInput(field, f"preset {preset.name!r} makes no audio to normalize")
     if preset.kind != "file":
         raise InvalidInput(field, f"is an option of single-file presets; {preset.name!r} makes a {preset.kind}")
     names = ", ".join([*LOUDNESS_TARGETS, MEASURE])
+    target_field = f"{field}.target"
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        value = {"target": value}
+        value, target_field = {"target": value}, field  # the shorthand: the target alone
     if not isinstance(value, dict):
         raise InvalidInput(field, f"must be a target ({names} or LUFS as a number) or an object")
     unknown = set(value) - {"target", "true_peak", "range", "measure_only"}
@@ -119,11 +121,10 @@ def _loudness(value, field, preset):
         if target == MEASURE:
             target, measure_only = "ebu-r128", True
         if target not in LOUDNESS_TARGETS:
-            raise InvalidInput(f"{field}.target" if "target" in value else field,
-                               f"{target!r} is not a loudness target; give {names} or LUFS as a number")
+            raise InvalidInput(target_field, f"{target[:40]!r} is not a loudness target; give {names} or LUFS as a number")
         target, peak = LOUDNESS_TARGETS[target]
     else:
-        target = _within(target, TARGET_RANGE, f"{field}.target", "integrated loudness in LUFS")
+        target = _within(target, TARGET_RANGE, target_field, "integrated loudness in LUFS")
     if "true_peak" in value:
         peak = _within(value["true_peak"], TRUE_PEAK_RANGE, f"{field}.true_peak", "true peak in dBTP")
     lra = _within(value["range"], LRA_RANGE, f"{field}.range", "loudness range in LU") \
