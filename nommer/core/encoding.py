@@ -62,6 +62,7 @@ class Task:
     notes: list = dataclasses.field(default_factory=list)
     # output index -> what was measured or chosen before its encode (extras.py)
     before: dict = dataclasses.field(default_factory=dict)
+    tuning: dict = dataclasses.field(default_factory=dict)  # output index -> ffmpeg Tuning
     run: object = None  # the PlanRun in progress, to stop it on cancel
     landlock: bool = True  # whether its ffmpeg runs are confined (confinement.decide)
     last_progress_write: float = 0.0
@@ -357,7 +358,7 @@ class EncoderCore:
         """
         job = task.job
         duration = (task.probe or job.probe or {}).get("duration")
-        tuning = self._prepare(task, duration)
+        tuning = task.tuning = self._prepare(task, duration)
         plans, targets = ffmpeg.plan_job(self.ffmpeg_exe, task.source_path, task.probe or job.probe,
                                          task.outputs, task.workdir, self.presets, tuning)
         task.targets = {t.index: t for t in targets}
@@ -424,6 +425,7 @@ class EncoderCore:
         plan = ffmpeg.build_commands(
             self.ffmpeg_exe, task.source_path, target, task.outputs[index],
             task.workdir / f"alone-{index}", f"outputs[{index}]", task.probe, self.presets,
+            tuning=task.tuning.get(index),
         )
         return dataclasses.replace(plan, outputs=(index,))
 

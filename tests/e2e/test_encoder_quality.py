@@ -13,12 +13,16 @@ from nommer.core.jobs import State
 from .farm import farm_env, open_parts, place_job, start_encoder, uri, wait_final
 
 
+BROKEN = {"broken": {"description": "asks for a pixel format that does not exist", "extension": "mp4",
+                     "args": ["-c:v", "libx264", "-pix_fmt", "no_such_format"]}}
+
+
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory, ffmpeg_exe):
     root = tmp_path_factory.mktemp("quality-farm")
     media = root / "media"
     media.mkdir()
-    env = farm_env(root / "data", [media], jobs_per_encoder=2)
+    env = farm_env(root / "data", [media], jobs_per_encoder=2, presets=json.dumps(BROKEN))
     parts = open_parts(env)
     proc = start_encoder(env, "enc-quality", root / "encoder.log")
     yield {"parts": parts, "media": media, "root": root}
@@ -92,3 +96,14 @@ def test_keep_if_smaller_skips_an_output_larger_than_its_source(farm, ffmpeg_exe
     assert "result" not in done.outputs[0]
     assert not (media / "keep" / "skipped.mp4").exists()
     assert (media / "keep" / "kept.mp4").stat().st_size > source.stat().st_size
+
+
+def test_an_output_tried_alone_after_a_failed_shared_run_keeps_its_loudness(farm, ffmpeg_exe):
+    media = farm["media"]
+    quiet = clip(ffmpeg_exe, media / "quiet-alone.mp4", "sine=frequency=440,volume=-36dB")
+    outputs = [{"destination": uri(media / "alone" / "broken.mp4"), "preset": "broken"},
+               {"destination": uri(media / "alone" / "norm.m4a"), "preset": "m4a-aac", "loudness": -16}]
+    done = run_job(farm, quiet, outputs)
+    assert done.state == State.ERROR
+    assert [o["state"] for o in done.outputs] == ["ERROR", "FINISHED"]
+    assert done.outputs[1]["result"]["loudness"]["after"]["integrated"] == pytest.approx(-16, abs=1.0)
