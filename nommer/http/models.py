@@ -86,25 +86,27 @@ LOUDNESS_SCHEMA = {
             "range": {"type": "number", "minimum": extras.LRA_RANGE[0], "maximum": extras.LRA_RANGE[1]},
             "measure_only": {"type": "boolean"},
         }},
+        {"type": "null"},
     ],
     "examples": ["ebu-r128", -16, {"target": "atsc-a85", "true_peak": -2}],
 }
 QUALITY_SCHEMA = {
-    "type": "array", "minItems": 1, "items": {"type": "string", "enum": list(extras.METRICS)},
+    "type": ["array", "null"], "minItems": 1, "items": {"type": "string", "enum": list(extras.METRICS)},
     "description": "Compare the output with its source (scaled to the output's size): mean, minimum and "
                    "5th percentile of each metric go into the result. Single-file video presets.",
     "examples": [["vmaf"], ["psnr", "ssim", "vmaf"]],
 }
 TARGET_VMAF_SCHEMA = {
-    "type": "number", "minimum": extras.VMAF_RANGE[0], "maximum": extras.VMAF_RANGE[1],
+    "type": ["number", "null"], "minimum": extras.VMAF_RANGE[0], "maximum": extras.VMAF_RANGE[1],
     "description": "Per-title encoding: the CRF that reaches this VMAF on samples of the source replaces "
                    "the preset's. Single-file video presets that encode at a CRF.",
     "examples": [93],
 }
 KEEP_SCHEMA = {
-    "type": "boolean", "default": False,
+    "type": ["boolean", "null"],
     "description": "End the output SKIPPED, storing nothing, when it is larger than its source or misses "
-                   "its quality target (target_vmaf by more than 1) or its quality check fails.",
+                   "its quality target (target_vmaf by more than 1) or its quality check fails. "
+                   "Off by default.",
 }
 
 

@@ -100,3 +100,20 @@ def test_keep_if_smaller_skips_larger_outputs_and_missed_targets():
     assert extras.skip_reason(wanted, {"size": 1000, "target_vmaf": {"measured_vmaf": 92.5}}, 1000) is None
     assert "below its target_vmaf" in extras.skip_reason(
         wanted, {"size": 10, "target_vmaf": {"measured_vmaf": 91.9}}, 1000)
+
+
+def test_the_filters_nommer_builds_pass_the_checks_of_user_filters():
+    from nommer.core.ffmpeg import loudness, quality, safety
+
+    wanted = parse(loudness={"target": -16.5, "true_peak": -1.5, "range": 9}).loudness
+    measured = {"integrated": -40.123, "range": 3.2, "true_peak": -30.0, "threshold": -50.5, "offset": 0.4}
+    graph = loudness.correct_filter(wanted, measured)
+    safety.check_filtergraph("af", graph, "outputs[0].loudness")
+    assert "I=-16.5:TP=-1.5:LRA=9.0:measured_I=-40.12" in graph
+    args = quality.compare_args("/w/out.mp4", "/w/source.mp4", ("psnr", "ssim", "vmaf"), 640, 360, "o0")
+    graph = args[args.index("-filter_complex") + 1]
+    # The score files are bare names in the run's own folder.
+    for name in quality.files(("psnr", "ssim", "vmaf"), "o0").values():
+        assert f"={name}" in graph and "/" not in name
+    with pytest.raises(ValueError):
+        quality.files(("vmaf",), "../x")
