@@ -6,7 +6,7 @@ import urllib.parse
 
 from nommer.core import credentials
 from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
-from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, validate_output
+from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, extras, validate_output
 from nommer.core.jobs import Job, State, UNFINISHED_STATES
 from nommer.core.netguard import AddressPolicy
 from nommer.core.storage import scheme_of
@@ -64,7 +64,7 @@ def _refuse_overlap(here, other):
 
 
 # What a stored output keeps of a submission: where, how, and its preset's options.
-OUTPUT_KEYS = ("destination", "preset", "options", "interval")
+OUTPUT_KEYS = ("destination", "preset", "options", "interval", *extras.OPTIONS)
 
 
 class JobService:
