@@ -74,7 +74,7 @@ RESULT_SCHEMA = {
             "the comparison took.")},
         "target_vmaf": {"type": "object", "description": (
             "target_vmaf: target, crf chosen, preset_crf, predicted_vmaf (on the samples), measured_vmaf "
-            "(the whole output), samples, encodes, predicted_bitrate_saved_percent, search_seconds.")},
+            "(the whole output), samples, crfs_tried, predicted_bitrate_saved_percent, search_seconds.")},
         "first": {"type": "string", "description": "Images: URI of the first one."},
         "manifest": {
             "type": "string",

@@ -221,7 +221,7 @@ def test_measurements_of_the_extra_options_are_kept_within_the_bound():
                      "after": {"integrated": -23.02, "range": 10.0, "true_peak": -21.71}},
         "quality": {"psnr": scores, "ssim": scores, "vmaf": scores, "seconds": 12345.67},
         "target_vmaf": {"target": 93.0, "crf": 26, "preset_crf": 23, "predicted_vmaf": 93.68,
-                        "measured_vmaf": 93.9, "samples": 3, "encodes": 6,
+                        "measured_vmaf": 93.9, "samples": 3, "crfs_tried": 6,
                         "predicted_bitrate_saved_percent": -124.3, "search_seconds": 12121.4},
     }
     facts = {"size": 10**12, "duration": 10800.123, "width": 3840, "height": 2160, "bitrate": 10**9, **measured}

@@ -16,9 +16,11 @@ Sample`` that encodes and scores.
 
 import dataclasses
 
-#: CRF range of each encoder a preset may use.
-CRF_RANGES = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libsvtav1": (1, 63)}
-DEFAULT_RANGE = (0, 51)
+#: The CRFs searched for each encoder a preset may use: from 10 (below it
+#: files grow fast for no visible gain, and CRF 0 is lossless, which the
+#: presets' H.264 High profile refuses) to the encoder's top.
+CRF_RANGES = {"libx264": (10, 51), "libx265": (10, 51), "libvpx-vp9": (10, 63), "libsvtav1": (10, 63)}
+DEFAULT_RANGE = (10, 51)
 SAMPLE_SECONDS = 2.0
 MAX_SAMPLES = 3
 MAX_STEPS = 6

@@ -65,7 +65,7 @@ class Choice:
         return {
             "crf": self.crf, "preset_crf": self.preset_crf,
             "predicted_vmaf": round(self.found.predicted_vmaf, 2),
-            "samples": len(self.spans), "encodes": len(self.found.tried),
+            "samples": len(self.spans), "crfs_tried": len(self.found.tried),
             # Of the samples at the chosen CRF against the preset's own.
             "predicted_bitrate_saved_percent": round(saved * 100, 1) if saved is not None else None,
             "search_seconds": round(self.seconds, 2),

@@ -3,10 +3,9 @@ refused under, and how they adjust a preset's arguments."""
 
 import pytest
 
-from nommer.core.errors import InvalidInput
+from nommer.core.errors import InvalidInput, JobFailed
 from nommer.core.ffmpeg import extras, validate_output
 from nommer.core.ffmpeg.command import Tuning, check_source
-from nommer.core.errors import JobFailed
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
 
 H264 = BUILT_IN_CATALOGUE.get("mp4-h264-480p")

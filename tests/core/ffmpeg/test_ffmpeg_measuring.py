@@ -92,3 +92,9 @@ def test_crf_search_meets_the_target_on_its_samples(tools, ffmpeg_exe):
     assert report["crf"] != 23 or at_preset.vmaf >= 90
     if report["crf"] > 23:
         assert report["predicted_bitrate_saved_percent"] > 0
+
+
+def test_an_unreachable_target_stops_at_the_lowest_crf_the_encoder_takes(tools, ffmpeg_exe):
+    source = clip(ffmpeg_exe, f"{tools.workdir}/hard.mp4", "sine", seconds=1)
+    choice = measuring.find_crf(tools, source, H264, 1.0, 100, "u")
+    assert choice.crf == min(s.crf for s in choice.found.tried) == 10
