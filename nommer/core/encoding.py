@@ -435,7 +435,7 @@ class EncoderCore:
         """Measure and choose what the outputs' extra options need before
         the encode: the source's loudness, the CRF of a VMAF target.
         Returns {output index: Tuning}."""
-        tuning = {}
+        tuning, measured_source = {}, {}  # the source is measured once per loudness asked for
         tools = _Tools(self, task)
         for index, output in enumerate(task.outputs):
             requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
@@ -450,7 +450,10 @@ class EncoderCore:
                 crf = choice.crf
                 before["target_vmaf"] = {"target": wanted.target_vmaf, **choice.report()}
             if wanted.loudness:
-                measured = measuring.measure_loudness(tools, task.source_path, wanted.loudness)
+                if wanted.loudness not in measured_source:
+                    measured_source[wanted.loudness] = measuring.measure_loudness(
+                        tools, task.source_path, wanted.loudness)
+                measured = measured_source[wanted.loudness]
                 before["loudness"] = measured
                 if measured is None:
                     task.notes.append(f"outputs[{index}].loudness: the source's audio is silent; left as it is")
