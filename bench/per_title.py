@@ -107,7 +107,7 @@ def main():
         return [one_source(tools, name, pattern, i) for i, (name, pattern) in enumerate(SOURCES.items())]
 
 
-def section(rows):
+def section(rows, measured=""):
     table = "".join(
         f"| {r['name']} | {r['preset_crf']} → **{r['crf']}** | {r['fixed_kbps']:.0f} → {r['tuned_kbps']:.0f} "
         f"| **{r['saved_percent']:+.1f} %** ({r['predicted_saved_percent']:+.1f} % predicted) "
@@ -125,7 +125,7 @@ test card, a moving pattern, the moving pattern under heavy temporal noise),
 each encoded with `{PRESET}` at its own CRF and with `"target_vmaf": {TARGET:g}`: the
 CRF found on samples (up to 3 of 2 s), the bitrate against the preset's CRF,
 the VMAF predicted on the samples and measured on the whole output. The very
-ffmpeg runs the encoder makes, run directly.
+ffmpeg runs the encoder makes, run directly.{measured}
 
 | source | CRF | kbit/s | bitrate saved | VMAF at preset CRF | predicted | measured | encodes searched |
 |---|---|---|---|---|---|---|---|
@@ -145,4 +145,13 @@ encode at the CRF found.
 
 
 if __name__ == "__main__":
-    print(section(main()))
+    import datetime
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    import common
+
+    found = main()
+    load = os.getloadavg()[0]
+    print(section(found, f" Measured on {datetime.date.today().isoformat()}, on {common.machine()}, "
+                         f"shared with other work (load average {load:.1f} at the end), so the seconds "
+                         "are those of a loaded machine."))
