@@ -1,7 +1,7 @@
 """Per-title encoding (target_vmaf) and the cost of a quality report, on
 three 6 s 1280x720 sources of different complexity made with the bundled
 ffmpeg: a still-ish test card (testsrc), a moving pattern (testsrc2) and the
-moving pattern under heavy temporal noise.
+moving pattern under temporal noise.
 
 For each source and the ``mp4-h264-720p`` preset, the very ffmpeg runs the
 encoder makes: the preset at its own CRF; the CRF search on samples
@@ -121,13 +121,13 @@ def section(rows, measured=""):
     return f"""## Per-title encoding and quality reports (bench/per_title.py)
 
 Three {SECONDS} s 1280x720 sources made with the bundled ffmpeg (a still-ish
-test card, a moving pattern, the moving pattern under heavy temporal noise),
+test card, a moving pattern, the moving pattern under temporal noise),
 each encoded with `{PRESET}` at its own CRF and with `"target_vmaf": {TARGET:g}`: the
-CRF found on samples (up to 3 of 2 s), the bitrate against the preset's CRF,
+CRF found on samples (2 s each; one for a 6 s source), the bitrate against the preset's CRF,
 the VMAF predicted on the samples and measured on the whole output. The very
 ffmpeg runs the encoder makes, run directly.{measured}
 
-| source | CRF | kbit/s | bitrate saved | VMAF at preset CRF | predicted | measured | encodes searched |
+| source | CRF | kbit/s | bitrate saved | VMAF at preset CRF | predicted | measured | CRFs tried |
 |---|---|---|---|---|---|---|---|
 {table}
 A negative saving means the target needed a lower CRF than the preset's
