@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from nommer.core.jobs import State
+from nommer.http.resources import output_resource
 
 from .farm import farm_env, open_parts, place_job, start_encoder, uri, wait_final
 
@@ -93,6 +94,8 @@ def test_keep_if_smaller_skips_an_output_larger_than_its_source(farm, ffmpeg_exe
     assert done.state == State.FINISHED, done.details
     assert [o["state"] for o in done.outputs] == ["SKIPPED", "FINISHED"]
     assert "larger than its source" in done.outputs[0]["reason"]
+    shown = output_resource(done.outputs[0])  # as GET /jobs/<id> and webhooks show it
+    assert (shown["state"], shown["reason"], shown["result"]) == ("SKIPPED", done.outputs[0]["reason"], None)
     assert "result" not in done.outputs[0]
     assert not (media / "keep" / "skipped.mp4").exists()
     assert (media / "keep" / "kept.mp4").stat().st_size > source.stat().st_size
