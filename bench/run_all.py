@@ -13,6 +13,7 @@ import common  # noqa: E402
 import ladder  # noqa: E402
 import latency  # noqa: E402
 import overhead  # noqa: E402
+import per_title  # noqa: E402
 import throughput  # noqa: E402
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "benchmarks.md"
@@ -52,6 +53,7 @@ def main():
     lat = latency.main()
     tp = [throughput.main() for _ in range(3)]
     lad = [ladder.main(jobs_per_encoder=n) for n in (1, 2)]
+    titles = per_title.main()
     best = max(tp, key=lambda r: r["per_second"])
     today = datetime.date.today().isoformat()
     text = f"""# Benchmarks
@@ -102,7 +104,7 @@ answer). The client runs on the same 2 cores.
               for i, r in enumerate(tp)) + f"""
 Best: **{best['per_second']:.0f}/s** (target ≥ 300).
 
-""" + ladder_section(lad)
+""" + ladder_section(lad) + "\n" + per_title.section(titles)
     DOC.write_text(text)
     print(text)
 

@@ -20,7 +20,11 @@ from nommer.core import outputs as outputs_mod
 from nommer.core import progress as progress_mod
 from nommer.core.error_codes import job_error_code
 from nommer.core.ffmpeg.captions import caption_format
+from nommer.core.ffmpeg import extras as extras_mod
+from nommer.core.ffmpeg import loudness, measuring
+from nommer.core.ffmpeg.command import Tuning
 from nommer.core.ffmpeg.probe import has_packets
+from nommer.core.ffmpeg.runner import FfmpegRun
 from nommer.core.ffmpeg.sandbox import landlock_abi
 from nommer.core.errors import (
     Canceled,
@@ -59,6 +63,9 @@ class Task:
     notes: list = dataclasses.field(default_factory=list)
     # output index -> [(local path, "srt" or "webvtt", language)]: its caption files, downloaded
     captions: dict = dataclasses.field(default_factory=dict)
+    # output index -> what was measured or chosen before its encode (extras.py)
+    before: dict = dataclasses.field(default_factory=dict)
+    tuning: dict = dataclasses.field(default_factory=dict)  # output index -> ffmpeg Tuning
     run: object = None  # the PlanRun in progress, to stop it on cancel
     landlock: bool = True  # whether its ffmpeg runs are confined (confinement.decide)
     last_progress_write: float = 0.0
@@ -73,6 +80,34 @@ class Task:
         run = self.run
         if run is not None:
             run.cancel()
+
+
+class _Tools:
+    """How the extra options' measurements run ffmpeg (see
+    ffmpeg/measuring.py): confined like the encode, in the work folder,
+    stopped when the job's work stops."""
+
+    def __init__(self, core, task):
+        self.core, self.task = core, task
+        self.workdir = str(task.workdir)
+
+    def run(self, args):
+        task = self.task
+        limit = self.core.config.encode_timeout or None
+        argv = [self.core.ffmpeg_exe, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *args]
+        task.run = FfmpegRun(argv, cwd=self.workdir, sandbox=self.core._sandbox(task), timeout=limit)
+        if task.cancel.is_set():
+            task.run = None
+            raise Canceled("work on the job stopped")
+        try:
+            return task.run.run().stderr_tail
+        finally:
+            task.run = None
+
+    def size_of(self, path):
+        info = ffmpeg.probe(self.core.ffmpeg_exe, path, own=True, sandbox=self.core._sandbox(self.task))
+        video = next(s for s in info["streams"] if s["type"] == "video")
+        return video["width"], video["height"]
 
 
 def _notes(task):
@@ -233,7 +268,7 @@ class EncoderCore:
                 self.new_jobs.delete(message.receipt)
                 return None
             # A new attempt starts from nothing: outputs back to PENDING.
-            fresh = [{k: v for k, v in o.items() if k not in ("result", "error", "error_code")}
+            fresh = [{k: v for k, v in o.items() if k not in ("result", "error", "error_code", "reason")}
                      | {"state": outputs_mod.PENDING} for o in job.outputs]
             try:
                 job = self.store.update(job.transition(
@@ -348,8 +383,10 @@ class EncoderCore:
         """
         job = task.job
         duration = (task.probe or job.probe or {}).get("duration")
+        tuning = task.tuning = self._prepare(task, duration)
         plans, targets = ffmpeg.plan_job(self.ffmpeg_exe, task.source_path, task.probe or job.probe,
-                                         task.outputs, task.workdir, self.presets, captions=task.captions)
+                                         task.outputs, task.workdir, self.presets, tuning,
+                                         captions=task.captions)
         task.targets = {t.index: t for t in targets}
         for plan in plans:
             task.notes.extend(plan.notes)
@@ -384,10 +421,11 @@ class EncoderCore:
             else:
                 for index in plan.outputs:
                     self._describe(task, index)
+                    self._check(task, index)
             done += len(plan.outputs)
         made = [i for i in task.targets if i in task.facts]
-        if not made:
-            failed = outputs_mod.failures(task.outputs)
+        failed = outputs_mod.failures(task.outputs)
+        if not made and failed:
             raise JobFailed(outputs_mod.failure_details(task.outputs), code=failed[0][1]["error_code"])
         for index in made:
             task.outputs[index] = {**task.outputs[index], "state": outputs_mod.UPLOADING}
@@ -414,8 +452,86 @@ class EncoderCore:
             self.ffmpeg_exe, task.source_path, target, task.outputs[index],
             task.workdir / f"alone-{index}", f"outputs[{index}]", task.probe, self.presets,
             captions=task.captions.get(index, ()),
+            tuning=task.tuning.get(index),
         )
         return dataclasses.replace(plan, outputs=(index,))
+
+    # -- extra output options (ffmpeg/extras.py) ---------------------------------
+
+    def _prepare(self, task, duration):
+        """Measure and choose what the outputs' extra options need before
+        the encode: the source's loudness, the CRF of a VMAF target.
+        Returns {output index: Tuning}."""
+        tuning, measured_source = {}, {}  # the source is measured once per loudness asked for
+        tools = _Tools(self, task)
+        for index, output in enumerate(task.outputs):
+            requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
+            wanted = requested.extras
+            if not wanted or outputs_mod.state_of(output) != outputs_mod.PENDING:
+                continue
+            before = task.before[index] = {}
+            crf = audio = None
+            if wanted.target_vmaf is not None:
+                choice = measuring.find_crf(tools, task.source_path, requested.preset, duration,
+                                           wanted.target_vmaf, f"o{index}")
+                crf = choice.crf
+                before["target_vmaf"] = {"target": wanted.target_vmaf, **choice.report()}
+            if wanted.loudness:
+                if wanted.loudness not in measured_source:
+                    measured_source[wanted.loudness] = measuring.measure_loudness(
+                        tools, task.source_path, wanted.loudness)
+                measured = measured_source[wanted.loudness]
+                before["loudness"] = measured
+                if measured is None:
+                    task.notes.append(f"outputs[{index}].loudness: the source's audio is silent; left as it is")
+                elif not wanted.loudness.measure_only:
+                    audio = loudness.correct_filter(wanted.loudness, measured)
+            if crf is not None or audio is not None:
+                tuning[index] = Tuning(crf=crf, audio_filter=audio)
+        return tuning
+
+    def _check(self, task, index):
+        """Measure output ``index`` as its extra options ask, and skip it
+        (keep_if_smaller) when it is larger than the source or misses its
+        quality target."""
+        target = task.targets[index]
+        wanted = target.requested.extras
+        facts = task.facts.get(index)
+        if not wanted or facts is None:
+            return
+        before = task.before.get(index, {})
+        tools = _Tools(self, task)
+        try:
+            if wanted.loudness and before.get("loudness"):
+                after = measuring.measure_loudness(tools, target.path, wanted.loudness)
+                if after is not None:
+                    facts["loudness"] = loudness.report(wanted.loudness, before["loudness"], after)
+            if wanted.metrics:
+                facts["quality"] = measuring.quality_report(
+                    tools, target.path, task.source_path, wanted.metrics, facts["width"], facts["height"],
+                    f"o{index}")
+            if "target_vmaf" in before:
+                facts["target_vmaf"] = {**before["target_vmaf"],
+                                        "measured_vmaf": facts["quality"]["vmaf"]["mean"]}
+        except JobFailed as e:
+            if e.code != "ENCODE_FAILED" or not wanted.keep_if_smaller:
+                task.facts.pop(index, None)
+                self._mark(task, [index], outputs_mod.ERROR, error_code=e.code,
+                           error=f"the output could not be measured: {e}")
+                return
+            return self._skip(task, index, f"its quality check failed: {e}")
+        if wanted.keep_if_smaller:
+            reason = extras_mod.skip_reason(wanted, facts, task.source_path.stat().st_size)
+            if reason:
+                self._skip(task, index, reason)
+
+    def _skip(self, task, index, reason):
+        """End output ``index`` SKIPPED: nothing of it is stored."""
+        task.facts.pop(index, None)
+        path = pathlib.Path(task.targets[index].path)
+        path.unlink(missing_ok=True)
+        self.log.info("output skipped", job_id=task.id, output=index, reason=reason)
+        self._mark(task, [index], outputs_mod.SKIPPED, reason=reason)
 
     def _sandbox(self, task):
         """How the job's ffmpeg runs are confined: writing only in its work

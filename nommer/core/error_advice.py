@@ -29,7 +29,7 @@ JOB_ERROR_ADVICE = {
         'Use an audio preset (`m4a-aac`, `ogg-opus`) for such sources.',
     ),
     'NO_AUDIO_STREAM': (
-        'An audio-only preset was asked of a source without sound. Found before any encoding.',
+        'An audio-only preset, or `loudness` on an output, was asked of a source without sound. Found before any encoding.',
         'Drop the audio output for silent sources.',
     ),
     'ZERO_DURATION': (

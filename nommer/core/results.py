@@ -45,6 +45,8 @@ MAX_LISTED_FILES = 10
 MAX_RESULT_BYTES = 2048
 
 _MEDIA_FACTS = ("duration", "width", "height", "bitrate")
+# What the extra output options measured (ffmpeg/extras.py), kept as they are.
+_MEASURED_FACTS = ("loudness", "quality", "target_vmaf")
 
 
 def describe(ffmpeg_exe, target, sandbox=None):
@@ -121,6 +123,7 @@ def summary(facts, files, folder):
             **{k: facts.get(k) for k in _MEDIA_FACTS}}
     if "count" in facts:
         made["count"] = facts["count"]
+    made.update({k: facts[k] for k in _MEASURED_FACTS if k in facts})
     if "renditions" in facts:
         made["playlist"] = facts.get("playlist", MASTER)
         for key in ("hls_playlist", "subtitles"):

@@ -6,7 +6,7 @@ import urllib.parse
 
 from nommer.core import credentials
 from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
-from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, validate_output
+from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, extras, validate_output
 from nommer.core.ffmpeg import captions as captions_mod
 from nommer.core.jobs import Job, State, UNFINISHED_STATES
 from nommer.core.netguard import AddressPolicy
@@ -68,7 +68,7 @@ def _refuse_overlap(here, other):
 
 
 # What a stored output keeps of a submission: where, how, and its preset's options.
-OUTPUT_KEYS = ("destination", "preset", "options", "interval", "captions")
+OUTPUT_KEYS = ("destination", "preset", "options", "interval", "captions", *extras.OPTIONS)
 
 
 def check_captions(captions, field, storage):

@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from nommer.core.ffmpeg import extras
+
 FFMPEG_NOMMER = "media_nommer.ec2nommerd.nommers.ffmpeg.FFmpegNommer"
 # Every name media-nommer's ffmpeg nommer had over its releases (the class
 # moved between packages), and the short name.
@@ -70,6 +72,47 @@ class Caption(_Body):
 
     uri: Uri = Field(description="A SubRip (.srt) or WebVTT (.vtt) file, under the same rules as the source; no credentials in it.")
     language: StrictStr = Field(description='Its language, a BCP 47 tag such as "en", "de" or "pt-BR".')
+LOUDNESS_SCHEMA = {
+    "description": (
+        "Normalize the audio to a loudness target with a measured two-pass loudnorm, or only measure it: "
+        "ebu-r128 (-23 LUFS, -1 dBTP), atsc-a85 (-24 LUFS, -2 dBTP), streaming (-16 LUFS, -1 dBTP), "
+        "measure, a number (LUFS, -70 to -5), or an object {target, true_peak (-9 to 0 dBTP), "
+        "range (1 to 50 LU), measure_only}. Single-file presets with audio."
+    ),
+    "oneOf": [
+        {"type": "string", "enum": list(extras.LOUDNESS_TARGETS) + [extras.MEASURE]},
+        {"type": "number", "minimum": extras.TARGET_RANGE[0], "maximum": extras.TARGET_RANGE[1]},
+        {"type": "object", "additionalProperties": False, "properties": {
+            "target": {"oneOf": [{"type": "string", "enum": list(extras.LOUDNESS_TARGETS) + [extras.MEASURE]},
+                                 {"type": "number", "minimum": extras.TARGET_RANGE[0],
+                                  "maximum": extras.TARGET_RANGE[1]}]},
+            "true_peak": {"type": "number", "minimum": extras.TRUE_PEAK_RANGE[0],
+                          "maximum": extras.TRUE_PEAK_RANGE[1]},
+            "range": {"type": "number", "minimum": extras.LRA_RANGE[0], "maximum": extras.LRA_RANGE[1]},
+            "measure_only": {"type": "boolean"},
+        }},
+        {"type": "null"},
+    ],
+    "examples": ["ebu-r128", -16, {"target": "atsc-a85", "true_peak": -2}],
+}
+QUALITY_SCHEMA = {
+    "type": ["array", "null"], "minItems": 1, "items": {"type": "string", "enum": list(extras.METRICS)},
+    "description": "Compare the output with its source (scaled to the output's size): mean, minimum and "
+                   "5th percentile of each metric go into the result. Single-file video presets.",
+    "examples": [["vmaf"], ["psnr", "ssim", "vmaf"]],
+}
+TARGET_VMAF_SCHEMA = {
+    "type": ["number", "null"], "minimum": extras.VMAF_RANGE[0], "maximum": extras.VMAF_RANGE[1],
+    "description": "Per-title encoding: the CRF that reaches this VMAF on samples of the source replaces "
+                   "the preset's. Single-file video presets that encode at a CRF.",
+    "examples": [93],
+}
+KEEP_SCHEMA = {
+    "type": ["boolean", "null"],
+    "description": "End the output SKIPPED, storing nothing, when it is larger than its source or misses "
+                   "its quality target (target_vmaf by more than 1) or its quality check fails. "
+                   "Off by default.",
+}
 
 
 class OutputSpec(_Body):
@@ -87,6 +130,12 @@ class OutputSpec(_Body):
         None, min_length=1, max_length=16,
         description="MP4, HLS, CMAF and DASH presets: caption files to add, as mov_text streams in MP4 or "
                     "WebVTT sidecars listed by the manifests (docs/presets.md).")
+    # Values are checked by the JobService (nommer/core/ffmpeg/extras.py),
+    # which names the exact field of a bad one; the schema documents them.
+    loudness: Annotated[Any, WithJsonSchema(LOUDNESS_SCHEMA)] = None
+    quality: Annotated[Any, WithJsonSchema(QUALITY_SCHEMA)] = None
+    target_vmaf: Annotated[Any, WithJsonSchema(TARGET_VMAF_SCHEMA)] = None
+    keep_if_smaller: Annotated[Any, WithJsonSchema(KEEP_SCHEMA)] = None
 
     @model_validator(mode="after")
     def _preset_or_options(self):

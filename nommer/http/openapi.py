@@ -11,7 +11,16 @@ from nommer.core.jobs import MAX_HISTORY, State
 from nommer.core.outputs import OUTPUT_STATES
 from nommer.core.progress import PHASES
 from nommer.core.results import MANIFEST, MAX_LISTED_FILES, MAX_RESULT_BYTES
-from nommer.http.models import MAX_LIST_LIMIT, ListQuery, LegacySubmitRequest, SubmitRequest
+from nommer.http.models import (
+    KEEP_SCHEMA,
+    LOUDNESS_SCHEMA,
+    MAX_LIST_LIMIT,
+    QUALITY_SCHEMA,
+    TARGET_VMAF_SCHEMA,
+    LegacySubmitRequest,
+    ListQuery,
+    SubmitRequest,
+)
 
 _NULLABLE_STR = {"type": ["string", "null"]}
 
@@ -57,6 +66,15 @@ RESULT_SCHEMA = {
             },
         },
         "count": {"type": "integer", "description": "Images: how many."},
+        "loudness": {"type": "object", "description": (
+            "loudness: target and true_peak_limit, integrated (LUFS), range (LU) and true_peak (dBTP) "
+            "measured before (the source) and after (the output), and mode: linear, dynamic or measured.")},
+        "quality": {"type": "object", "description": (
+            "quality: per metric (psnr, ssim, vmaf) mean, min, p5 (5th percentile) and frames; seconds "
+            "the comparison took.")},
+        "target_vmaf": {"type": "object", "description": (
+            "target_vmaf: target, crf chosen, preset_crf, predicted_vmaf (on the samples), measured_vmaf "
+            "(the whole output), samples, crfs_tried, predicted_bitrate_saved_percent, search_seconds.")},
         "first": {"type": "string", "description": "Images: URI of the first one."},
         "manifest": {
             "type": "string",
@@ -95,7 +113,13 @@ JOB_SCHEMA = {
                     "preset": {"type": "string"},
                     "options": {"type": "array", "items": {"$ref": "#/components/schemas/Pass"}},
                     "interval": {"type": "number"},
+                    "loudness": LOUDNESS_SCHEMA,
+                    "quality": QUALITY_SCHEMA,
+                    "target_vmaf": TARGET_VMAF_SCHEMA,
+                    "keep_if_smaller": KEEP_SCHEMA,
                     "state": {"type": "string", "enum": list(OUTPUT_STATES)},
+                    "reason": {"type": "string", "description": "Why a SKIPPED output was not stored "
+                                                                "(keep_if_smaller)."},
                     "error_code": {"type": ["string", "null"]},
                     "error": {"type": ["string", "null"]},
                     "result": RESULT_SCHEMA,
@@ -295,6 +319,15 @@ SUBMIT_EXAMPLES = {
                 {"destination": "s3://media-out/talk.mp4", "preset": "mp4-h264-720p",
                  "captions": [{"uri": "s3://media-in/talk.de.vtt", "language": "de"}]},
             ],
+        },
+    },
+    "quality": {
+        "summary": "Loudness, a quality target and a quality report",
+        "value": {
+            "source": "s3://media-in/talk.mov",
+            "outputs": [{"destination": "s3://media-out/talk-720p.mp4", "preset": "mp4-h264-720p",
+                         "loudness": "ebu-r128", "target_vmaf": 93, "quality": ["psnr", "ssim", "vmaf"],
+                         "keep_if_smaller": True}],
         },
     },
     "options": {

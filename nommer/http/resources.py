@@ -44,12 +44,14 @@ def job_resource(job):
 
 def output_resource(output):
     shown = {"destination": redact(output.get("destination"))}
-    for key in ("preset", "options", "interval"):
+    for key in ("preset", "options", "interval", "loudness", "quality", "target_vmaf", "keep_if_smaller"):
         if output.get(key) is not None:
             shown[key] = output[key]
     shown["state"] = state_of(output)
     shown["error_code"] = output.get("error_code")
     shown["error"] = output.get("error")
+    if output.get("reason"):
+        shown["reason"] = output["reason"]  # why a SKIPPED output was not stored
     shown["result"] = _redacted_result(output.get("result"), output.get("destination"))
     return shown
 

@@ -211,3 +211,20 @@ def test_the_docs_give_the_bounds_and_a_manifest_of_the_shape_written():
     assert list(example) == list(book)
     assert set(example["renditions"][0]) == set(book["renditions"][0])
     assert [list(f) for f in example["files"]] == [list(book["files"][0])] * len(example["files"])
+
+
+def test_measurements_of_the_extra_options_are_kept_within_the_bound():
+    scores = {"mean": 99.1234, "min": 99.1234, "p5": 99.1234, "frames": 1_000_000}
+    measured = {
+        "loudness": {"target": -23.0, "true_peak_limit": -1.0, "mode": "dynamic",
+                     "before": {"integrated": -56.82, "range": 10.0, "true_peak": -52.5},
+                     "after": {"integrated": -23.02, "range": 10.0, "true_peak": -21.71}},
+        "quality": {"psnr": scores, "ssim": scores, "vmaf": scores, "seconds": 12345.67},
+        "target_vmaf": {"target": 93.0, "crf": 26, "preset_crf": 23, "predicted_vmaf": 93.68,
+                        "measured_vmaf": 93.9, "samples": 3, "crfs_tried": 6,
+                        "predicted_bitrate_saved_percent": -124.3, "search_seconds": 12121.4},
+    }
+    facts = {"size": 10**12, "duration": 10800.123, "width": 3840, "height": 2160, "bitrate": 10**9, **measured}
+    made = results.summary(facts, [("", 10**12)], folder=False)
+    assert {k: made[k] for k in measured} == measured
+    assert results.result_bytes(made) <= results.MAX_RESULT_BYTES

@@ -69,3 +69,16 @@ def test_any_content_type_is_read_as_json(post, source, dest):
     for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
         answer = post("/jobs", body, content_type=content_type)
         assert answer.status_code == 201, (content_type, answer.get_json())
+
+
+def test_loudness_quality_and_targets_are_kept_and_shown(post, source, dest, store):
+    extra = {"loudness": {"target": "atsc-a85", "true_peak": -3}, "quality": ["vmaf", "psnr"],
+             "target_vmaf": 92.5, "keep_if_smaller": True}
+    answer = post("/jobs", {"source": source, "outputs": [{"destination": dest, "preset": "mp4-h264-720p",
+                                                           **extra}]})
+
+    assert answer.status_code == 201, answer.get_json()
+    shown = answer.get_json()["outputs"][0]
+    assert {k: shown[k] for k in extra} == extra
+    assert store.get(answer.get_json()["id"]).outputs[0] == {
+        "destination": dest, "preset": "mp4-h264-720p", "state": "PENDING", **extra}

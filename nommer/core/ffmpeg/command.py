@@ -9,9 +9,10 @@ input options and two-pass logs belong to them alone.
 import dataclasses
 import os
 
-from nommer.core.errors import InvalidInput
+from nommer.core.errors import InvalidInput, JobFailed
 from nommer.core.ffmpeg import captions as captions_mod
 from nommer.core.ffmpeg import cascade, images, sources, threads
+from nommer.core.ffmpeg import extras as extras_mod
 from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
 from nommer.core.ffmpeg.preset import LADDER_KINDS, Preset
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
@@ -24,7 +25,7 @@ INPUT_GUARD = sources.INPUT_GUARD
 # Output fields that are not options of a preset.
 OUTPUT_FIELDS = ("destination", "preset", "options")
 # Fields the encoder adds as it works.
-STATUS_FIELDS = ("state", "result", "error", "error_code")
+STATUS_FIELDS = ("state", "result", "error", "error_code", "reason")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Requested:
 
     preset: Preset | None
     spec: EncodeSpec | None
+    extras: extras_mod.Extras = extras_mod.Extras()
 
     @property
     def kind(self):
@@ -100,7 +102,7 @@ def validate_output(output, field="outputs[0]", presets=BUILT_IN_CATALOGUE):
         )
     taken = requested.preset.options if requested.preset else ()
     for key in output:
-        if key in OUTPUT_FIELDS or key in STATUS_FIELDS:
+        if key in OUTPUT_FIELDS or key in STATUS_FIELDS or key in extras_mod.OPTIONS:
             continue
         if key not in taken:
             takers = [p.name for p in presets if key in p.options]
@@ -110,6 +112,9 @@ def validate_output(output, field="outputs[0]", presets=BUILT_IN_CATALOGUE):
         images.check_interval(output["interval"], f"{field}.interval")
     if "captions" in output:
         captions_mod.check_option(output["captions"], f"{field}.captions")
+    found = extras_mod.parse(output, field, requested.preset)
+    if found:
+        requested = dataclasses.replace(requested, extras=found)
     return requested
 
 
@@ -120,6 +125,8 @@ def check_source(output, probed, presets=BUILT_IN_CATALOGUE):
     """
     if isinstance(output, dict) and "preset" in output:
         presets.get(output["preset"]).check_source(probed)
+        if "loudness" in output and not any(s["type"] == "audio" for s in (probed or {}).get("streams", ())):
+            raise JobFailed("loudness needs an audio stream and the source has none", code="NO_AUDIO_STREAM")
 
 
 def target_path(workdir, index, requested):
@@ -130,13 +137,33 @@ def target_path(workdir, index, requested):
     return os.path.join(os.path.abspath(workdir), f"out-{index}.{extension}")
 
 
-def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATALOGUE, captions=None):
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """What the encoder decided for one preset output before its encode:
+    a CRF in place of the preset's (``target_vmaf``), an audio filter
+    (``loudness``, nommer's own text)."""
+
+    crf: int | None = None
+    audio_filter: str | None = None
+
+    def apply(self, args):
+        """Output ``args`` (ending with the path) tuned."""
+        if self.crf is not None:
+            args = extras_mod.with_crf(args, self.crf)
+        if self.audio_filter is not None:
+            args = extras_mod.with_audio_filter(args, self.audio_filter)
+        return list(args)
+
+
+def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATALOGUE, tuning=None,
+             captions=None):
     """The runs that make every output of a job, and where each output lands.
 
     Returns (plans, targets): one Plan for all preset outputs together, one
     per output given as passes; ``targets[i]`` is the Target of output i.
     ``captions`` ({output index: [(local path, "srt" or "webvtt", language)]})
     are the caption files of the outputs' ``captions`` options, downloaded.
+    ``tuning`` ({output index: Tuning}) adjusts preset outputs.
     """
     targets = []
     for index, output in enumerate(outputs):
@@ -145,7 +172,7 @@ def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATA
     shared = [t for t in targets if t.requested.preset is not None]
     plans = []
     if shared:
-        plans.append(combined_plan(ffmpeg, source_path, probe, outputs, shared, workdir, captions))
+        plans.append(combined_plan(ffmpeg, source_path, probe, outputs, shared, workdir, tuning, captions))
     for t in targets:
         if t.requested.preset is None:
             # A folder of its own: two-pass logs are never shared.
@@ -154,7 +181,7 @@ def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATA
     return plans, targets
 
 
-def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir, captions=None):
+def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir, tuning=None, captions=None):
     """One ffmpeg run writing every preset output of ``targets``, its video
     encoders sharing the cores (see ``threads``); caption files (see
     plan_job) are further inputs, each read by the output that asked for it."""
@@ -173,6 +200,8 @@ def combined_plan(ffmpeg, source_path, probe, outputs, targets, workdir, caption
         if t.folder:
             os.makedirs(t.path, exist_ok=True)
         args = _arguments(t, probe, outputs[t.index], labels, inputs.get(t.index, ()))
+        if tuning and t.index in tuning:
+            args = tuning[t.index].apply(args)
         if t.index in shares:
             # Options go before the output path, which every preset ends with.
             args[-1:-1] = threads.thread_args(shares[t.index])
@@ -232,7 +261,7 @@ def passes_plan(ffmpeg, source_path, target, workdir):
 
 
 def build_commands(ffmpeg, source_path, output_path, output, workdir, field="outputs[0]",
-                   probe=None, presets=BUILT_IN_CATALOGUE, captions=()):
+                   probe=None, presets=BUILT_IN_CATALOGUE, captions=(), tuning=None):
     """The Plan that makes one ``output`` at ``output_path`` (a folder for
     folder kinds). Paths are made absolute so that a name like ``a:b.mp4``
     is never read as a protocol."""
@@ -241,7 +270,8 @@ def build_commands(ffmpeg, source_path, output_path, output, workdir, field="out
     if requested.preset is None:
         plan = passes_plan(ffmpeg, source_path, target, workdir)
     else:
-        plan = combined_plan(ffmpeg, source_path, probe, [output], [target], workdir,
+        own = {0: tuning} if tuning is not None else None
+        plan = combined_plan(ffmpeg, source_path, probe, [output], [target], workdir, own,
                              {0: list(captions)} if captions else None)
     return plan
 
