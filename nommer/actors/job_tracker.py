@@ -14,7 +14,7 @@ from nommer.core.metrics import FeederMetrics
 from nommer.core.netguard import AddressPolicy
 from nommer.core.notify import payload, wanted
 from nommer.core.service import JobService
-from nommer.http.resources import job_resource
+from nommer.core.resources import job_resource
 
 
 class JobTracker(base.Child):

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from nommer.core.jobs import State
-from nommer.http.resources import output_resource
+from nommer.core.resources import output_resource
 
 from .farm import farm_env, open_parts, place_job, start_encoder, uri, wait_final
 

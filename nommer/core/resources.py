@@ -1,4 +1,6 @@
-"""How a job looks in API answers: credentials hidden, links included."""
+"""How a job looks to the outside, in API answers and in webhook bodies
+alike: credentials hidden, links included. In core, so that the HTTP layer
+and the Notifier build it the same way and core never imports ``http``."""
 
 from nommer.core import progress, results
 from nommer.core.credentials import redact, scrub
@@ -47,6 +49,8 @@ def output_resource(output):
     for key in ("preset", "options", "interval", "loudness", "quality", "target_vmaf", "keep_if_smaller"):
         if output.get(key) is not None:
             shown[key] = output[key]
+    if output.get("captions"):
+        shown["captions"] = [{**c, "uri": redact(c.get("uri"))} for c in output["captions"]]
     shown["state"] = state_of(output)
     shown["error_code"] = output.get("error_code")
     shown["error"] = output.get("error")

@@ -4,7 +4,7 @@ import dataclasses
 
 from nommer.core import results
 from nommer.core.jobs import Job, State
-from nommer.http.resources import job_resource
+from nommer.core.resources import job_resource
 from tests.core.long_outputs import hls_ladder_upload
 
 
