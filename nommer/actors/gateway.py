@@ -40,10 +40,11 @@ class ActorGateway:
         except pykka.Timeout:
             raise Unavailable(f"the {actor_name} did not answer within {self.timeout:g} s") from None
 
-    def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
-        self.validate(source, outputs, notify_url, progress_events)
+    def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
+               priority=0):
+        self.validate(source, outputs, notify_url, progress_events, priority)
         return self._ask("JobTracker", "create", source, outputs, notify_url, notify_format,
-                         progress_events)
+                         progress_events, priority)
 
     def presets(self):
         if self._presets is None:
@@ -64,9 +65,10 @@ class ActorGateway:
     def retry(self, job_id):
         # Checked again like a new submission, in this thread, as submit does.
         again = self._ask("JobTracker", "retry_submission", job_id)
-        self.validate(again["source"], again["outputs"], again["notify_url"], again["progress_events"])
+        self.validate(again["source"], again["outputs"], again["notify_url"], again["progress_events"],
+                      again.get("priority", 0))
         return self._ask("JobTracker", "create", again["source"], again["outputs"], again["notify_url"],
-                         again["notify_format"], again["progress_events"])
+                         again["notify_format"], again["progress_events"], again.get("priority", 0))
 
     def fleet(self):
         members = self._ask("Scaler", "members")

@@ -39,15 +39,17 @@ class JobTracker(base.Child):
 
     # asked through the gateway ------------------------------------------------
 
-    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
+    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
+               priority=0):
         """Store a submission the gateway has validated, and queue it."""
-        job = self.service.create(source, outputs, notify_url, notify_format, progress_events)
+        job = self.service.create(source, outputs, notify_url, notify_format, progress_events,
+                                  priority)
         self._log_state(job)
         self.metrics.job_submitted(job)
         # The PENDING report goes first, so that its webhook comes before the
         # encoder's DOWNLOADING.
         self._report(job)
-        base.tell("Dispatcher", Enqueue(job.id))
+        base.tell("Dispatcher", Enqueue(job.id, job.priority))
         self._cache(job)
         return job
 
@@ -93,9 +95,9 @@ class JobTracker(base.Child):
             self._recount()
         elif isinstance(message, ResendPending):
             self._reload()
-            pending = [j.id for j in self.unfinished.values() if j.state == State.PENDING]
-            for job_id in pending:
-                base.tell("Dispatcher", Enqueue(job_id))
+            pending = [j for j in self.unfinished.values() if j.state == State.PENDING]
+            for job in pending:
+                base.tell("Dispatcher", Enqueue(job.id, job.priority))
             if pending:
                 self.log.info("pending jobs queued again", count=len(pending))
         else:

@@ -8,6 +8,7 @@ class Enqueue:
     """Put a job on the new-job queue (Dispatcher)."""
 
     job_id: str
+    priority: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -50,4 +50,4 @@ class Reaper(base.Child):
             base.tell("Dispatcher", Report({"job_id": job.id, "state": job.state.value,
                                             "details": job.details, "at": job.updated_at}))
         for job in result.requeued:
-            base.tell("Dispatcher", Enqueue(job.id))
+            base.tell("Dispatcher", Enqueue(job.id, job.priority))

@@ -573,7 +573,7 @@ class EncoderCore:
         # (a spot instance taken back) must not count toward the receives
         # after which SQS dead-letters a job. New first: a stop between the
         # two leaves a duplicate, which encoders drop, never nothing.
-        self.new_jobs.send(message_body(task.id))
+        self.new_jobs.send(message_body(task.id), priority=job.priority)
         self.new_jobs.delete(task.receipt)
         self.stats["released"] += 1
         self.log.info("job released", job_id=task.id)

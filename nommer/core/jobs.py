@@ -108,6 +108,8 @@ class Job:
     progress: int = 0  # overall percent, 0..100
     phases: dict | None = None  # percent per phase: download, encode, upload
     progress_events: bool = False  # whether notify_url also gets job.progress events
+    # -50 to 50, MediaConvert's range: higher is taken first, FIFO within one.
+    priority: int = 0
     attempt: int = 0
     encoder_id: str | None = None
     created_at: str = ""
@@ -130,7 +132,7 @@ class Job:
 
     @classmethod
     def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json",
-            sealed=None, progress_events=False):
+            sealed=None, progress_events=False, priority=0):
         now = utcnow()
         return cls(
             id=job_id or new_job_id(),
@@ -141,6 +143,7 @@ class Job:
             notify_format=notify_format,
             sealed=sealed,
             progress_events=progress_events,
+            priority=priority,
             created_at=now,
             updated_at=now,
             history=((State.PENDING.value, now),),
@@ -204,6 +207,7 @@ class Job:
         values["notifications"] = tuple(dict(n) for n in values.get("notifications", ()))
         values["notes"] = tuple(values.get("notes") or ())
         values["history"] = tuple(tuple(h) for h in values.get("history", ()))
+        values["priority"] = int(values.get("priority") or 0)
         return cls(**values)
 
 

@@ -84,6 +84,7 @@ JOB_SCHEMA = {
             "properties": {p: {"type": "integer", "minimum": 0, "maximum": 100} for p in PHASES},
         },
         "progress_events": {"type": "boolean", "description": "Whether notify_url also gets job.progress events."},
+        "priority": {"type": "integer", "minimum": -50, "maximum": 50, "description": "Higher is taken first; first-in-first-out within one priority."},
         "attempt": {"type": "integer", "minimum": 0},
         "source": {"type": "string", "description": "Credentials in the URI are shown as ***."},
         "outputs": {
@@ -282,6 +283,7 @@ SUBMIT_EXAMPLES = {
             ],
             "notify_url": "https://example.com/hooks/nommer",
             "progress_events": True,
+            "priority": 10,
         },
     },
     "options": {
