@@ -9,7 +9,7 @@ from nommer.actors.messages import (
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core import credentials
 from nommer.core.errors import NommerError, NotFound
-from nommer.core.jobs import UNFINISHED_STATES, State
+from nommer.core.jobs import UNFINISHED_STATES, State, oldest_pending
 from nommer.core.metrics import FeederMetrics
 from nommer.core.netguard import AddressPolicy
 from nommer.core.notify import payload, wanted
@@ -168,4 +168,12 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
-        base.tell("Scaler", Workload(len(self.unfinished)))
+        base.tell("Scaler", Workload(len(self.unfinished), self._oldest_pending()))
+
+    def _oldest_pending(self):
+        """When (epoch seconds) the job waiting longest for an encoder began
+        to wait; None when none waits. Only looked for where it is used
+        (ec2_spot with on_demand_after): it reads every unfinished job."""
+        if not (self.config.ec2_spot and self.config.on_demand_after > 0):
+            return None
+        return oldest_pending(self.unfinished.values())

@@ -14,6 +14,7 @@ class Member:
     state: str  # "starting", "running", "stopping", "stopped"
     started_at: str
     detail: str = ""
+    market: str = ""  # "spot" or "on-demand" on EC2; "" where there is no market
 
 
 class Fleet(abc.ABC):
@@ -35,6 +36,11 @@ class Fleet(abc.ABC):
         launches fail, ``{"spot_error": {...}}`` while spot launches are
         refused for a reason on-demand ones worked around. Empty when none."""
         return {}
+
+    def note_wait(self, seconds):
+        """The oldest job waiting for an encoder has waited ``seconds`` (None:
+        none waits). The Scaler tells it before launching; a fleet that
+        chooses between markets may use it (EC2: ``on_demand_after``)."""
 
     def retry_launches(self):
         """Forget the wait after a failed launch, so that the next look of

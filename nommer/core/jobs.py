@@ -212,3 +212,20 @@ class Job:
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Job))
+
+
+def pending_since(job):
+    """When ``job`` last became PENDING (epoch seconds): its latest history
+    entry when that is PENDING, else its creation."""
+    if job.history and job.history[-1][0] == State.PENDING.value:
+        text = job.history[-1][1]
+    else:
+        text = job.created_at
+    when = parse_time(text)
+    return when.timestamp() if when else None
+
+
+def oldest_pending(jobs):
+    """The earliest pending_since of the PENDING ``jobs``; None when none is."""
+    times = [t for t in (pending_since(j) for j in jobs if j.state == State.PENDING) if t is not None]
+    return min(times) if times else None
