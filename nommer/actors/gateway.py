@@ -5,6 +5,7 @@ import pykka
 
 from nommer.actors import base
 from nommer.core.errors import Unavailable
+from nommer.core.fleet import merged_members
 
 
 class ActorGateway:
@@ -73,7 +74,8 @@ class ActorGateway:
     def fleet(self):
         members = self._ask("Scaler", "members")
         encoders = self._ask("JobTracker", "encoders")
-        return {"members": members, "encoders": encoders, **self._ask("Scaler", "problems")}
+        return {"members": merged_members(members, encoders), "encoders": encoders,
+                **self._ask("Scaler", "problems")}
 
     def encoder_states(self):
         """{state: count} of the fleet's members (starting, running...)."""

@@ -50,3 +50,22 @@ class Fleet(abc.ABC):
         """Stop every encoder this fleet started (feeder shutdown)."""
         for member in self.members():
             self.retire(member.id)
+
+
+def merged_members(members, encoders):
+    """The fleet's ``members`` (dicts) with what their encoders' heartbeat
+    records add: the market when the fleet does not know it, and state
+    ``interrupted`` with the notice (``interrupted``) once the encoder got a
+    spot interruption notice. ``encoders`` are the store's heartbeat records."""
+    infos = {e.get("id"): e.get("info") or {} for e in encoders}
+    merged = []
+    for member in members:
+        member = dict(member)
+        info = infos.get(member.get("id"), {})
+        if not member.get("market") and info.get("market"):
+            member["market"] = info["market"]
+        if info.get("interrupted"):
+            member["state"] = "interrupted"
+            member["interrupted"] = info["interrupted"]
+        merged.append(member)
+    return merged

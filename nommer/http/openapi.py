@@ -154,10 +154,13 @@ FLEET_SCHEMA = {
             "description": "The encoders the fleet started and has not seen stop.",
             "items": {"type": "object", "properties": {
                 "id": {"type": "string", "description": "The encoder id it heartbeats under."},
-                "state": {"type": "string", "enum": ["starting", "running", "stopping", "stopped"]},
+                "state": {"type": "string", "enum": ["starting", "running", "stopping", "stopped", "interrupted"],
+                          "description": "interrupted: its encoder got a spot interruption notice (or a rebalance recommendation), handed its work back and ends its instance."},
                 "started_at": {"type": "string"},
                 "detail": {"type": "string", "description": "Locally the pid; on EC2 the instance type, "
                                                            "market (spot or on-demand) and zone."},
+                "market": {"type": "string", "enum": ["spot", "on-demand", ""], "description": "On EC2, spot or on-demand (from the launch or DescribeInstances' InstanceLifecycle); empty locally."},
+                "interrupted": {"type": "object", "description": "The notice, once one came: kind (instance-action or rebalance), action, time (EC2's), seen_at."},
             }},
         },
         "encoders": {
@@ -167,7 +170,8 @@ FLEET_SCHEMA = {
                 "id": {"type": "string"},
                 "last_seen": {"type": "string", "format": "date-time"},
                 "info": {"type": "object", "description": "What the encoder reports: pid, started_at, "
-                                                          "jobs (ids), slots, finished, failed, released."},
+                                                          "jobs (ids), slots, finished, failed, released; "
+                                                          "on EC2 market, and interrupted (the spot notice) once one came."},
             }},
         },
     },
