@@ -223,7 +223,7 @@ def run(config, encoder_id, stop):
         try:
             if interrupted.is_set():
                 # Kept, marked interrupted, for /fleet; the Reaper removes it
-                # once it is older than heartbeat_timeout.
+                # as it does every record no longer refreshed.
                 parts.store.heartbeat(encoder_id, {"pid": os.getpid(), "started_at": started_at,
                                                    **core.heartbeat_fields()})
             else:
