@@ -208,8 +208,9 @@ LAUNCH_PROBLEM_SCHEMA = {
 FLEET_SCHEMA = {
     "type": "object",
     "properties": {
-        "members": {"type": "array", "items": {"type": "object"}},
-        "encoders": {"type": "array", "items": {"type": "object"}},
+        # The members and encoders described above, with the launch problems.
+        "members": FLEET_SCHEMA["properties"]["members"],
+        "encoders": FLEET_SCHEMA["properties"]["encoders"],
         "launch_error": LAUNCH_PROBLEM_SCHEMA,
         "spot_error": {**LAUNCH_PROBLEM_SCHEMA, "description": "Why spot launches are refused while on-demand ones work."},
     },
