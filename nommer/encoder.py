@@ -1,7 +1,7 @@
 """``python -m nommer.encoder``: pull jobs, fetch, encode with ffmpeg, upload.
 
 One straight-line run: start the actors in dependency order, wait for a stop
-(signal or idle time), stop intake first, let work in flight finish within the
+(signal, idle time or a spot interruption notice), stop intake first, let work in flight finish within the
 grace period, hand the rest back to the queue, stop the rest in reverse.
 """
 
