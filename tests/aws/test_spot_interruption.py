@@ -45,8 +45,9 @@ def instance_state(ec2_client, instance_id):
     return reservation["Instances"][0]["State"]["Name"]
 
 
+@pytest.mark.parametrize("notice", ["instance-action", "rebalance"])
 def test_an_interruption_mid_encode_hands_the_job_back_and_it_finishes_elsewhere(
-        feeder, bucket, s3_client, ec2_client, make_clip, tmp_path):
+        feeder, bucket, s3_client, ec2_client, make_clip, tmp_path, notice):
     # Long enough that the encode outlasts a look (every spot_check_interval, 5 s).
     clip = make_clip("spot-long.mp4", size="640x360", seconds=60)
     s3_client.upload_file(str(clip), bucket, "in/long.mp4")
@@ -64,7 +65,10 @@ def test_an_interruption_mid_encode_hands_the_job_back_and_it_finishes_elsewhere
             encoders.append(start_encoder(feeder, first["id"], imds, logs[0]))
             wait_for(lambda: (lambda j: j["state"] == "ENCODING" and j["encoder_id"] == first["id"])(
                 feeder.get(f"/jobs/{job['id']}")[1]), 90, "the first encoder to encode")
-            imds.announce_interruption()
+            if notice == "instance-action":
+                imds.announce_interruption()
+            else:
+                imds.recommend_rebalance()
             back = wait_for(lambda: (lambda j: j if j["state"] == "PENDING" else None)(
                 feeder.get(f"/jobs/{job['id']}")[1]), 30, "the job handed back", step=0.05)
             handed_back = time.monotonic() - imds.announced_at
@@ -72,7 +76,7 @@ def test_an_interruption_mid_encode_hands_the_job_back_and_it_finishes_elsewhere
             assert encoders[0].wait(60) == 0, logs[0].read_text()[-3000:]
         said = logs[0].read_text()
         [line] = [json.loads(l) for l in said.splitlines() if "work handed back" in l]
-        print(f"\nspot hand-back: {handed_back:.2f} s from the notice to the job back in the queue "
+        print(f"\nspot hand-back ({notice}): {handed_back:.2f} s from the notice to the job back in the queue "
               f"({line['seconds']:.2f} s of it from the encoder seeing the notice)")
         assert handed_back < HAND_BACK_LIMIT, logs[0].read_text()[-3000:]
         assert back["encoder_id"] is None and back["attempt"] == 0  # not counted
@@ -81,12 +85,14 @@ def test_an_interruption_mid_encode_hands_the_job_back_and_it_finishes_elsewhere
 
         # /fleet tells of the interruption, from the heartbeat record.
         [record] = [e for e in feeder.get("/fleet")[1]["encoders"] if e["id"] == first["id"]]
-        assert record["info"]["interrupted"]["kind"] == "instance-action"
+        assert record["info"]["interrupted"]["kind"] == notice
         assert record["info"]["jobs"] == [] and record["info"]["market"] == "spot"
 
         # The Scaler sees the encoder go and launches the capacity again.
         [second] = wait_for(lambda: [m for m in feeder.get("/fleet")[1]["members"]
                                      if m["id"] != first["id"]], 30, "a new instance")
+        if notice == "rebalance":
+            return  # the rest is the same for both
         with ImdsServer(second["id"], "us-east-1", lifecycle="spot") as quiet:
             encoders.append(start_encoder(feeder, second["id"], quiet, logs[1]))
             done = feeder.wait_job(job["id"], timeout=180)
