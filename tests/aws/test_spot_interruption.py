@@ -98,6 +98,7 @@ def test_an_interruption_mid_encode_hands_the_job_back_and_it_finishes_elsewhere
             done = feeder.wait_job(job["id"], timeout=180)
         assert done["state"] == "FINISHED", (done, logs[1].read_text()[-3000:])
         assert done["encoder_id"] == second["id"] and done["attempt"] == 1
+        assert done["priority"] == 20  # kept through the hand-back
         states = [s for s, _ in done["history"]]
         assert states[:4] == ["PENDING", "DOWNLOADING", "ENCODING", "PENDING"], states
         assert s3_client.head_object(Bucket=bucket, Key="out/long.webm")["ContentLength"] > 1000
