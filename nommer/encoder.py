@@ -132,12 +132,20 @@ def spot_imds(config, logger):
 def hand_back(core, noticed_at, logger):
     """A spot notice came: every job in flight goes back to the queue at once
     as a fresh message (Task.release_on_cancel), its attempt not counted."""
-    tasks = core.in_flight()
-    for task in tasks:
-        task.release_on_cancel = True
-        task.stop()
-    all_back = wait_until(lambda: not core.in_flight(), 15.0, step=0.05)
-    logger.warning("spot interruption: work handed back", jobs=len(tasks), all_back=all_back,
+    handed = set()
+
+    def all_handed_back():
+        # Again at each look: a claim under way when the notice came adds its task late.
+        tasks = core.in_flight()
+        for task in tasks:
+            if task.id not in handed:
+                handed.add(task.id)
+                task.release_on_cancel = True
+                task.stop()
+        return not tasks
+
+    all_back = wait_until(all_handed_back, 15.0, step=0.05)
+    logger.warning("spot interruption: work handed back", jobs=len(handed), all_back=all_back,
                    seconds=round(time.monotonic() - noticed_at, 2))
 
 
