@@ -1,7 +1,7 @@
 """``python -m nommer.encoder``: pull jobs, fetch, encode with ffmpeg, upload.
 
 One straight-line run: start the actors in dependency order, wait for a stop
-(signal or idle time), stop intake first, let work in flight finish within the
+(signal, idle time or a spot interruption notice), stop intake first, let work in flight finish within the
 grace period, hand the rest back to the queue, stop the rest in reverse.
 """
 
@@ -19,6 +19,7 @@ from nommer.actors import base
 from nommer.actors.encoder.keeper import Keeper
 from nommer.actors.encoder.messages import SlotFreed
 from nommer.actors.encoder.puller import Puller
+from nommer.actors.encoder.spot import SpotWatcher
 from nommer.actors.encoder.stages import Encoder, Fetcher, Uploader
 from nommer.core import backends as backends_mod
 from nommer.core.adapters.local_fleet import remove_dead_workdirs, write_pid_file
@@ -27,6 +28,7 @@ from nommer.core import log
 from nommer.core import shutdown
 from nommer.core.encoding import EncoderCore
 from nommer.core.errors import ConfigError
+from nommer.core.jobs import utcnow
 
 
 def parse_args(argv):
@@ -108,6 +110,46 @@ def end_machine(config, encoder_id, logger):
     return 0
 
 
+def spot_imds(config, logger):
+    """The metadata service to watch for spot interruption notices, and this
+    instance's market ("spot", "on-demand" or "" when not said); no service
+    (None) off AWS, with spot_check_interval 0, on an on-demand instance, or
+    when the service does not answer (not on EC2)."""
+    if config.backend != "aws" or config.spot_check_interval <= 0:
+        return None, ""
+    from nommer.core.adapters.imds import Imds, ImdsUnavailable
+    from nommer.core.spot import SpotWatch
+
+    imds = Imds(config.imds_endpoint)
+    try:
+        market = SpotWatch(imds).market()
+    except ImdsUnavailable as e:
+        logger.info("no instance metadata service: not watching for spot interruptions",
+                    error=str(e))
+        return None, ""
+    return (None if market == "on-demand" else imds), market
+
+
+def hand_back(core, noticed_at, logger):
+    """A spot notice came: every job in flight goes back to the queue at once
+    as a fresh message (Task.release_on_cancel), its attempt not counted."""
+    handed = set()
+
+    def all_handed_back():
+        # Again at each look: a claim under way when the notice came adds its task late.
+        tasks = core.in_flight()
+        for task in tasks:
+            if task.id not in handed:
+                handed.add(task.id)
+                task.release_on_cancel = True
+                task.stop()
+        return not tasks
+
+    all_back = wait_until(all_handed_back, 15.0, step=0.05)
+    logger.warning("spot interruption: work handed back", jobs=len(handed), all_back=all_back,
+                   seconds=round(time.monotonic() - noticed_at, 2))
+
+
 def run(config, encoder_id, stop):
     """Run the encoder until ``stop`` (a threading.Event) is set. Returns the
     exit status."""
@@ -117,6 +159,15 @@ def run(config, encoder_id, stop):
     refs = {}
     idle = threading.Event()
     lost = threading.Event()
+    interrupted = threading.Event()
+    noticed_at = []
+
+    def on_notice(notice):
+        noticed_at.append(time.monotonic())
+        core.interruption = notice.to_dict()
+        core.intake_open = False
+        interrupted.set()
+        stop.set()
 
     def on_idle():
         idle.set()
@@ -139,8 +190,11 @@ def run(config, encoder_id, stop):
         pid_file = write_pid_file(config, encoder_id)
         for name in remove_dead_workdirs(config):
             logger.info("removed the work folder of a dead encoder", folder=name)
+    imds, core.market = spot_imds(config, logger)
+    started_at = utcnow()
     try:
-        refs["keeper"] = Keeper.start(core, on_idle=on_idle, on_lost_contact=on_lost_contact)
+        refs["keeper"] = Keeper.start(core, on_idle=on_idle, on_lost_contact=on_lost_contact,
+                                      started_at=started_at)
         started.append(refs["keeper"])
         base.ping(refs["keeper"])
         refs["uploader"] = Uploader.start(core, slots, None, slot_freed)
@@ -155,10 +209,20 @@ def run(config, encoder_id, stop):
         refs["puller"] = Puller.start(core, refs["fetcher"], slots, config.poll_wait)
         started.append(refs["puller"])
         base.ping(refs["puller"])
-        logger.info("encoder started", slots=slots, data_dir=str(config.data_dir))
-        while not stop.wait(0.5):
+        if imds is not None:
+            refs["spot"] = SpotWatcher.start(core, imds, on_notice)
+            started.append(refs["spot"])
+            base.ping(refs["spot"])
+        logger.info("encoder started", slots=slots, data_dir=str(config.data_dir),
+                    market=core.market or None, watching_spot=imds is not None)
+        while not stop.wait(0.1 if imds is not None else 0.5):
             pass
         logger.info("encoder stopping", in_flight=len(core.in_flight()))
+        if interrupted.is_set():
+            # Two minutes at most are left: hand everything back now (the
+            # Puller takes nothing more, core.intake_open), before stopping
+            # the Puller, which may be in a long poll.
+            hand_back(core, noticed_at[0], logger)
         # Intake first, then let work in flight finish, then hand back the rest.
         started.remove(refs["puller"])
         refs["puller"].stop()
@@ -172,7 +236,13 @@ def run(config, encoder_id, stop):
             ref.stop()
         pykka.ActorRegistry.stop_all()
         try:
-            parts.store.forget_encoder(encoder_id)
+            if interrupted.is_set():
+                # Kept, marked interrupted, for /fleet; the Reaper removes it
+                # as it does every record no longer refreshed.
+                parts.store.heartbeat(encoder_id, {"pid": os.getpid(), "started_at": started_at,
+                                                   **core.heartbeat_fields()})
+            else:
+                parts.store.forget_encoder(encoder_id)
         except Exception:
             logger.exception("could not remove the heartbeat record")
         parts.close()
@@ -182,8 +252,11 @@ def run(config, encoder_id, stop):
     if lost.is_set():
         return give_up(config, f"no contact with the job store or the queue for "
                                f"lost_contact_timeout ({config.lost_contact_timeout:g} s)", logger)
-    if idle.is_set():
-        # Its heartbeat record is gone by now, so the feeder does not wait for it.
+    if idle.is_set() or interrupted.is_set():
+        # Idle: its heartbeat record is gone by now, so the feeder does not
+        # wait for it. Interrupted: the instance goes now rather than in two
+        # minutes (or never, after a rebalance recommendation), so that the
+        # Scaler sees it go and launches the capacity again.
         return end_machine(config, encoder_id, logger)
     return 0
 

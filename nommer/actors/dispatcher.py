@@ -36,7 +36,7 @@ class Dispatcher(base.Child):
 
     def on_receive(self, message):
         if isinstance(message, Enqueue):
-            self.new_jobs.send(message_body(message.job_id))
+            self.new_jobs.send(message_body(message.job_id), priority=message.priority)
         elif isinstance(message, Report):
             self.state_changes.send(json.dumps(message.change))
         elif isinstance(message, Ack):

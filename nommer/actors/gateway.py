@@ -5,6 +5,7 @@ import pykka
 
 from nommer.actors import addresses, base
 from nommer.core.errors import Unavailable
+from nommer.core.fleet import merged_members
 
 
 class ActorGateway:
@@ -41,10 +42,11 @@ class ActorGateway:
         except pykka.Timeout:
             raise Unavailable(f"the {actor_name} did not answer within {self.timeout:g} s") from None
 
-    def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
-        self.validate(source, outputs, notify_url, progress_events)
+    def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
+               priority=0):
+        self.validate(source, outputs, notify_url, progress_events, priority)
         return self._ask(addresses.JOB_TRACKER, "create", source, outputs, notify_url, notify_format,
-                         progress_events)
+                         progress_events, priority)
 
     def presets(self):
         if self._presets is None:
@@ -65,14 +67,16 @@ class ActorGateway:
     def retry(self, job_id):
         # Checked again like a new submission, in this thread, as submit does.
         again = self._ask(addresses.JOB_TRACKER, "retry_submission", job_id)
-        self.validate(again["source"], again["outputs"], again["notify_url"], again["progress_events"])
+        self.validate(again["source"], again["outputs"], again["notify_url"], again["progress_events"],
+                      again.get("priority", 0))
         return self._ask(addresses.JOB_TRACKER, "create", again["source"], again["outputs"], again["notify_url"],
-                         again["notify_format"], again["progress_events"])
+                         again["notify_format"], again["progress_events"], again.get("priority", 0))
 
     def fleet(self):
         members = self._ask(addresses.SCALER, "members")
         encoders = self._ask(addresses.JOB_TRACKER, "encoders")
-        return {"members": members, "encoders": encoders, **self._ask(addresses.SCALER, "problems")}
+        return {"members": merged_members(members, encoders), "encoders": encoders,
+                **self._ask(addresses.SCALER, "problems")}
 
     def encoder_states(self):
         """{state: count} of the fleet's members (starting, running...)."""

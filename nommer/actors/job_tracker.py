@@ -9,7 +9,7 @@ from nommer.actors.messages import (
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core import credentials
 from nommer.core.errors import NommerError, NotFound
-from nommer.core.jobs import UNFINISHED_STATES, State
+from nommer.core.jobs import UNFINISHED_STATES, State, oldest_pending
 from nommer.core.metrics import FeederMetrics
 from nommer.core.netguard import AddressPolicy
 from nommer.core.notify import payload, wanted
@@ -40,15 +40,17 @@ class JobTracker(base.Child):
 
     # asked through the gateway ------------------------------------------------
 
-    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
+    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
+               priority=0):
         """Store a submission the gateway has validated, and queue it."""
-        job = self.service.create(source, outputs, notify_url, notify_format, progress_events)
+        job = self.service.create(source, outputs, notify_url, notify_format, progress_events,
+                                  priority)
         self._log_state(job)
         self.metrics.job_submitted(job)
         # The PENDING report goes first, so that its webhook comes before the
         # encoder's DOWNLOADING.
         self._report(job)
-        base.tell(addresses.DISPATCHER, Enqueue(job.id))
+        base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
         self._cache(job)
         return job
 
@@ -94,9 +96,9 @@ class JobTracker(base.Child):
             self._recount()
         elif isinstance(message, ResendPending):
             self._reload()
-            pending = [j.id for j in self.unfinished.values() if j.state == State.PENDING]
-            for job_id in pending:
-                base.tell(addresses.DISPATCHER, Enqueue(job_id))
+            pending = [j for j in self.unfinished.values() if j.state == State.PENDING]
+            for job in pending:
+                base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
             if pending:
                 self.log.info("pending jobs queued again", count=len(pending))
         else:
@@ -167,4 +169,12 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
-        base.tell(addresses.SCALER, Workload(len(self.unfinished)))
+        base.tell(addresses.SCALER, Workload(len(self.unfinished), self._oldest_pending()))
+
+    def _oldest_pending(self):
+        """When (epoch seconds) the job waiting longest for an encoder began
+        to wait; None when none waits. Only looked for where it is used
+        (ec2_spot with on_demand_after): it reads every unfinished job."""
+        if not (self.config.ec2_spot and self.config.on_demand_after > 0):
+            return None
+        return oldest_pending(self.unfinished.values())

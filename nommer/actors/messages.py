@@ -8,6 +8,7 @@ class Enqueue:
     """Put a job on the new-job queue (Dispatcher)."""
 
     job_id: str
+    priority: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,9 +58,11 @@ class Notified:
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-    """The number of unfinished jobs now (Scaler)."""
+    """The number of unfinished jobs now (Scaler), and when (epoch seconds)
+    the job waiting longest for an encoder began to wait (None: not known)."""
 
     unfinished: int
+    oldest_pending: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

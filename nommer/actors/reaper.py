@@ -51,4 +51,4 @@ class Reaper(base.Child):
             base.tell(addresses.DISPATCHER, Report({"job_id": job.id, "state": job.state.value,
                                             "details": job.details, "at": job.updated_at}))
         for job in result.requeued:
-            base.tell(addresses.DISPATCHER, Enqueue(job.id))
+            base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))

@@ -2,6 +2,8 @@
 fleet capacity and launches encoders within the configured bounds, and ends
 the machines whose encoder never started (``boot_timeout``)."""
 
+import time
+
 from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
@@ -22,6 +24,7 @@ class Scaler(base.Child):
         # Read for the encoders' heartbeats only; None: no boot check.
         self.store = store
         self.unfinished = 0
+        self.oldest_pending = None  # epoch seconds; spot or on demand (fleet.note_wait)
         self.ticker = None
         self.booted = set()  # members seen heartbeating: never ended for a slow boot
 
@@ -36,6 +39,7 @@ class Scaler(base.Child):
         if isinstance(message, Workload):
             first = self.unfinished == 0 and message.unfinished > 0
             self.unfinished = message.unfinished
+            self.oldest_pending = message.oldest_pending
             if first:
                 self._scale()  # the first job of a quiet spell should not wait a tick
         elif isinstance(message, Tick):
@@ -57,6 +61,8 @@ class Scaler(base.Child):
             self.config.min_encoders,
         )
         if count:
+            self.fleet.note_wait(None if self.oldest_pending is None
+                                 else max(0.0, time.time() - self.oldest_pending))
             launched = self.fleet.launch(count)
             self._count_launches(launched)
             if launched:  # none while failed launches back off: that is logged by the fleet

@@ -1,6 +1,6 @@
 """``nommer``: the command-line client of a nommer feeder.
 
-    nommer submit SOURCE --preset NAME --to DEST [--preset NAME --to DEST ...] [--notify URL] [--wait]
+    nommer submit SOURCE --preset NAME --to DEST [--preset NAME --to DEST ...] [--notify URL] [--priority N] [--wait]
     nommer status ID [--json]
     nommer wait ID
     nommer cancel ID
@@ -119,6 +119,8 @@ def parser():
                              "repeatable (MP4, HLS, CMAF and DASH presets)")
     submit.add_argument("--notify", metavar="URL", help="webhook told of every state change")
     submit.add_argument("--progress-events", action="store_true", help="also send job.progress webhooks")
+    submit.add_argument("--priority", type=int, metavar="N",
+                        help="-50 to 50 (default 0): higher priorities are encoded first")
     submit.add_argument("--wait", action="store_true", help="wait for the job to end, showing its progress")
 
     for name, text in (("status", "show a job"), ("wait", "wait for a job to end, showing its progress"),
@@ -195,6 +197,8 @@ def cmd_submit(client, args, out, err):
         body["notify_url"] = args.notify
     if args.progress_events:
         body["progress_events"] = True
+    if args.priority is not None:
+        body["priority"] = args.priority  # the API checks the range, naming priority
     job = client.post("/jobs", body)
     print(job["id"], file=out)
     if args.wait:

@@ -87,7 +87,8 @@ def aws_store(config):
 
 def aws_queues(config):
     """The new-job and state-change SQS queues, created when missing."""
-    from nommer.core.adapters.sqs_queue import MAX_RECEIVES, MAX_TIMEOUT, SqsWorkQueue
+    from nommer.core.adapters.sqs_queue import (
+        MAX_RECEIVES, MAX_TIMEOUT, SqsPriorityQueue, SqsWorkQueue)
 
     if config.lease_seconds > MAX_TIMEOUT:
         raise ConfigError(f"setting 'lease_seconds': SQS holds a message at most {MAX_TIMEOUT} s, "
@@ -97,8 +98,9 @@ def aws_queues(config):
                           f"got {config.max_attempts}")
     prefix = queue_prefix(config)
     region = config.aws_region or None
-    new_jobs = SqsWorkQueue(prefix + NEW_JOBS, visibility_timeout=config.lease_seconds,
-                            max_receives=config.max_attempts, region=region)
+    # One queue per priority class: <prefix>new-jobs-high, <prefix>new-jobs, <prefix>new-jobs-low.
+    new_jobs = SqsPriorityQueue(prefix + NEW_JOBS, visibility_timeout=config.lease_seconds,
+                                max_receives=config.max_attempts, region=region)
     try:
         state_changes = SqsWorkQueue(prefix + STATE_CHANGES, visibility_timeout=30,
                                      max_receives=STATE_CHANGE_MAX_RECEIVES, region=region)

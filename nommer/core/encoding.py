@@ -146,6 +146,20 @@ class EncoderCore:
         # When a call to the job store or the queue last worked (monotonic);
         # the Keeper gives up after lost_contact_timeout without one.
         self.last_contact = time.monotonic()
+        # False once the encoder stops taking jobs (a spot interruption notice).
+        self.intake_open = True
+        self.market = ""  # "spot" or "on-demand" on EC2, as the metadata service says
+        self.interruption = None  # the spot Notice's dict once one came
+
+    def heartbeat_fields(self):
+        """What the heartbeat record says of this encoder's work, besides pid and start."""
+        fields = {"jobs": [t.id for t in self.in_flight()], "slots": self.config.jobs_per_encoder,
+                  **self.stats}
+        if self.market:
+            fields["market"] = self.market
+        if self.interruption:
+            fields["interrupted"] = dict(self.interruption)
+        return fields
 
     def made_contact(self):
         self.last_contact = time.monotonic()
@@ -715,7 +729,7 @@ class EncoderCore:
         # (a spot instance taken back) must not count toward the receives
         # after which SQS dead-letters a job. New first: a stop between the
         # two leaves a duplicate, which encoders drop, never nothing.
-        self.new_jobs.send(message_body(task.id))
+        self.new_jobs.send(message_body(task.id), priority=job.priority)
         self.new_jobs.delete(task.receipt)
         self.stats["released"] += 1
         self.log.info("job released", job_id=task.id)

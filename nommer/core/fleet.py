@@ -14,6 +14,7 @@ class Member:
     state: str  # "starting", "running", "stopping", "stopped"
     started_at: str
     detail: str = ""
+    market: str = ""  # "spot" or "on-demand" on EC2; "" where there is no market
 
 
 class Fleet(abc.ABC):
@@ -36,6 +37,11 @@ class Fleet(abc.ABC):
         refused for a reason on-demand ones worked around. Empty when none."""
         return {}
 
+    def note_wait(self, seconds):
+        """The oldest job waiting for an encoder has waited ``seconds`` (None:
+        none waits). The Scaler tells it before launching; a fleet that
+        chooses between markets may use it (EC2: ``on_demand_after``)."""
+
     def retry_launches(self):
         """Forget the wait after a failed launch, so that the next look of
         the Scaler launches at once (the operator fixed the cause)."""
@@ -44,3 +50,22 @@ class Fleet(abc.ABC):
         """Stop every encoder this fleet started (feeder shutdown)."""
         for member in self.members():
             self.retire(member.id)
+
+
+def merged_members(members, encoders):
+    """The fleet's ``members`` (dicts) with what their encoders' heartbeat
+    records add: the market when the fleet does not know it, and state
+    ``interrupted`` with the notice (``interrupted``) once the encoder got a
+    spot interruption notice. ``encoders`` are the store's heartbeat records."""
+    infos = {e.get("id"): e.get("info") or {} for e in encoders}
+    merged = []
+    for member in members:
+        member = dict(member)
+        info = infos.get(member.get("id"), {})
+        if not member.get("market") and info.get("market"):
+            member["market"] = info["market"]
+        if info.get("interrupted"):
+            member["state"] = "interrupted"
+            member["interrupted"] = info["interrupted"]
+        merged.append(member)
+    return merged

@@ -108,6 +108,8 @@ class Job:
     progress: int = 0  # overall percent, 0..100
     phases: dict | None = None  # percent per phase: download, encode, upload
     progress_events: bool = False  # whether notify_url also gets job.progress events
+    # -50 to 50, MediaConvert's range: higher is taken first, FIFO within one.
+    priority: int = 0
     attempt: int = 0
     encoder_id: str | None = None
     created_at: str = ""
@@ -130,7 +132,7 @@ class Job:
 
     @classmethod
     def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json",
-            sealed=None, progress_events=False):
+            sealed=None, progress_events=False, priority=0):
         now = utcnow()
         return cls(
             id=job_id or new_job_id(),
@@ -141,6 +143,7 @@ class Job:
             notify_format=notify_format,
             sealed=sealed,
             progress_events=progress_events,
+            priority=priority,
             created_at=now,
             updated_at=now,
             history=((State.PENDING.value, now),),
@@ -204,7 +207,25 @@ class Job:
         values["notifications"] = tuple(dict(n) for n in values.get("notifications", ()))
         values["notes"] = tuple(values.get("notes") or ())
         values["history"] = tuple(tuple(h) for h in values.get("history", ()))
+        values["priority"] = int(values.get("priority") or 0)
         return cls(**values)
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Job))
+
+
+def pending_since(job):
+    """When ``job`` last became PENDING (epoch seconds): its latest history
+    entry when that is PENDING, else its creation."""
+    if job.history and job.history[-1][0] == State.PENDING.value:
+        text = job.history[-1][1]
+    else:
+        text = job.created_at
+    when = parse_time(text)
+    return when.timestamp() if when else None
+
+
+def oldest_pending(jobs):
+    """The earliest pending_since of the PENDING ``jobs``; None when none is."""
+    times = [t for t in (pending_since(j) for j in jobs if j.state == State.PENDING) if t is not None]
+    return min(times) if times else None

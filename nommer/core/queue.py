@@ -31,10 +31,15 @@ class WorkQueue(abc.ABC):
     #: its timeout lapses. SQS's standard queues deliver at least once, and
     #: now and then twice; a job's claim is a conditional write for that reason.
     delivers_once = True
+    #: True when receive hands out higher priorities first (SQLite: by the
+    #: priority itself; SQS: by class, one queue per class polled in order).
+    prioritized = False
 
     @abc.abstractmethod
-    def send(self, body):
-        """Append a message (text); returns its id."""
+    def send(self, body, priority=0):
+        """Append a message (text); returns its id. A queue that keeps
+        priorities (``prioritized``) hands out messages of a higher
+        ``priority`` (-50 to 50) before lower ones; others ignore it."""
 
     @abc.abstractmethod
     def receive(self, max_messages=1, visibility_timeout=None, wait_seconds=0.0):

@@ -24,6 +24,7 @@ def job_resource(job):
         "outputs": [output_resource(o) for o in job.outputs],
         "notify_url": redact(job.notify_url),
         "progress_events": job.progress_events,
+        "priority": job.priority,
         "encoder_id": job.encoder_id,
         "created_at": job.created_at,
         "updated_at": job.updated_at,

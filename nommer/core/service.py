@@ -16,6 +16,18 @@ MAX_OUTPUTS = 20
 # Caption files of all the outputs of a job together: their URIs are kept in
 # the job record, which must fit every job store.
 MAX_JOB_CAPTIONS = 20
+
+# MediaConvert's range: higher is taken first, first-in-first-out within one.
+MIN_PRIORITY, MAX_PRIORITY = -50, 50
+
+
+def check_priority(priority):
+    """``priority`` as an int from -50 to 50; InvalidInput naming it otherwise."""
+    if isinstance(priority, bool) or not isinstance(priority, int) \
+            or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise InvalidInput("priority", f"must be a whole number from {MIN_PRIORITY} to "
+                                       f"{MAX_PRIORITY}, not {priority!r}")
+    return priority
 MAX_NOTIFICATIONS = 20  # delivery records kept on a job, newest last
 WRITE_RETRIES = 20
 # What each URI of a job may be, whatever adapters are installed.
@@ -99,8 +111,9 @@ class JobService:
         self.box = box
         self.presets = presets
 
-    def validate(self, source, outputs, notify_url=None, progress_events=False):
+    def validate(self, source, outputs, notify_url=None, progress_events=False, priority=0):
         """Check a submission completely; raises InvalidInput naming the field."""
+        check_priority(priority)
         check_scheme(source, SOURCE_SCHEMES, "source")
         self.storage.check(source, write=False, field="source")
         if not isinstance(outputs, (list, tuple)) or not outputs:
@@ -145,13 +158,15 @@ class JobService:
         except AttributeError:  # a storage that cannot tell: compare the URIs
             return ("uri", uri)
 
-    def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
+    def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
+               priority=0):
         """Validate and store a new PENDING job; returns it. Nothing is stored
         when any part is wrong."""
-        self.validate(source, outputs, notify_url, progress_events)
-        return self.create(source, outputs, notify_url, notify_format, progress_events)
+        self.validate(source, outputs, notify_url, progress_events, priority)
+        return self.create(source, outputs, notify_url, notify_format, progress_events, priority)
 
-    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
+    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
+               priority=0):
         """Store a new PENDING job from a submission :meth:`validate` passed."""
         clean = [{k: v for k, v in o.items() if k in OUTPUT_KEYS} for o in outputs]
         if notify_format not in ("json", "form"):
@@ -163,7 +178,7 @@ class JobService:
         source, clean, notify_url, sealed = credentials.seal_uris(self.box, source, clean, notify_url)
         return self.store.create(
             Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed,
-                    progress_events=bool(progress_events))
+                    progress_events=bool(progress_events), priority=check_priority(priority))
         )
 
     def get(self, job_id):
@@ -195,7 +210,8 @@ class JobService:
         outputs = [{**{k: v for k, v in o.items() if k in OUTPUT_KEYS}, "destination": d}
                    for o, d in zip(job.outputs, uris["destinations"])]
         return {"source": uris["source"], "outputs": outputs, "notify_url": uris["notify_url"],
-                "notify_format": job.notify_format, "progress_events": job.progress_events}
+                "notify_format": job.notify_format, "progress_events": job.progress_events,
+                "priority": job.priority}
 
     def retry(self, job_id):
         """A new PENDING job with the submission of the finished job

@@ -14,7 +14,7 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
     """A Flask app serving ``api``.
 
     ``api`` has ``submit(source, outputs, notify_url, notify_format=,
-    progress_events=)``, ``get(job_id)``, ``list(state, limit, cursor)``,
+    progress_events=, priority=)``, ``get(job_id)``, ``list(state, limit, cursor)``,
     ``cancel(job_id)``, ``retry(job_id)``, ``presets()`` (a list of preset descriptions),
     ``fleet()`` and ``health() -> (ok, report)``, raising nommer's errors; the
     feeder passes a gateway to its actors, tests a JobService wrapper. With

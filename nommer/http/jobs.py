@@ -37,7 +37,7 @@ def blueprint(api):
     def submit():
         body = parse_body(request, SubmitRequest)
         job = api.submit(body.source, output_dicts(body.outputs), body.notify_url,
-                         progress_events=body.progress_events)
+                         progress_events=body.progress_events, priority=body.priority)
         return job_resource(job), 201, {"Location": f"/jobs/{job.id}"}
 
     @bp.get("/jobs")

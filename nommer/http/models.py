@@ -153,6 +153,7 @@ class SubmitRequest(_Body):
     outputs: list[OutputSpec] = Field(min_length=1)
     notify_url: StrictStr | None = Field(None, description="http(s) URL told of every state change.")
     progress_events: bool = Field(False, description="Also POST job.progress events to notify_url (at most one per progress_interval).")
+    priority: int = Field(0, ge=-50, le=50, description="-50 to 50 (default 0): jobs of a higher priority are taken first, first-in-first-out within one priority.")
 
 
 def _ffmpeg_nommer(value):

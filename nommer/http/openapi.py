@@ -102,6 +102,7 @@ JOB_SCHEMA = {
             "properties": {p: {"type": "integer", "minimum": 0, "maximum": 100} for p in PHASES},
         },
         "progress_events": {"type": "boolean", "description": "Whether notify_url also gets job.progress events."},
+        "priority": {"type": "integer", "minimum": -50, "maximum": 50, "description": "Higher is taken first; first-in-first-out within one priority."},
         "attempt": {"type": "integer", "minimum": 0},
         "source": {"type": "string", "description": "Credentials in the URI are shown as ***."},
         "outputs": {
@@ -177,10 +178,13 @@ FLEET_SCHEMA = {
             "description": "The encoders the fleet started and has not seen stop.",
             "items": {"type": "object", "properties": {
                 "id": {"type": "string", "description": "The encoder id it heartbeats under."},
-                "state": {"type": "string", "enum": ["starting", "running", "stopping", "stopped"]},
+                "state": {"type": "string", "enum": ["starting", "running", "stopping", "stopped", "interrupted"],
+                          "description": "interrupted: its encoder got a spot interruption notice (or a rebalance recommendation), handed its work back and ends its instance."},
                 "started_at": {"type": "string"},
                 "detail": {"type": "string", "description": "Locally the pid; on EC2 the instance type, "
                                                            "market (spot or on-demand) and zone."},
+                "market": {"type": "string", "enum": ["spot", "on-demand", ""], "description": "On EC2, spot or on-demand (from the launch or DescribeInstances' InstanceLifecycle); empty locally."},
+                "interrupted": {"type": "object", "description": "The notice, once one came: kind (instance-action or rebalance), action, time (EC2's), seen_at."},
             }},
         },
         "encoders": {
@@ -190,7 +194,8 @@ FLEET_SCHEMA = {
                 "id": {"type": "string"},
                 "last_seen": {"type": "string", "format": "date-time"},
                 "info": {"type": "object", "description": "What the encoder reports: pid, started_at, "
-                                                          "jobs (ids), slots, finished, failed, released."},
+                                                          "jobs (ids), slots, finished, failed, released; "
+                                                          "on EC2 market, and interrupted (the spot notice) once one came."},
             }},
         },
     },
@@ -227,8 +232,9 @@ LAUNCH_PROBLEM_SCHEMA = {
 FLEET_SCHEMA = {
     "type": "object",
     "properties": {
-        "members": {"type": "array", "items": {"type": "object"}},
-        "encoders": {"type": "array", "items": {"type": "object"}},
+        # The members and encoders described above, with the launch problems.
+        "members": FLEET_SCHEMA["properties"]["members"],
+        "encoders": FLEET_SCHEMA["properties"]["encoders"],
         "launch_error": LAUNCH_PROBLEM_SCHEMA,
         "spot_error": {**LAUNCH_PROBLEM_SCHEMA, "description": "Why spot launches are refused while on-demand ones work."},
     },
@@ -306,6 +312,7 @@ SUBMIT_EXAMPLES = {
             ],
             "notify_url": "https://example.com/hooks/nommer",
             "progress_events": True,
+            "priority": 10,
         },
     },
     "streaming": {

@@ -4,16 +4,25 @@ The real service answers only inside an EC2 instance (169.254.169.254), so
 the tests talk to this one: it hands out a session token on
 ``PUT /latest/api/token`` and answers ``GET /latest/meta-data/...`` only with
 that token, as IMDSv2 does when IMDSv1 is disabled.
+
+On a spot instance (``lifecycle="spot"``) it answers 404 at
+``spot/instance-action`` and ``events/recommendations/rebalance`` until a test
+calls :meth:`announce_interruption` or :meth:`recommend_rebalance`, as EC2 does.
 """
 
+import datetime
 import http.server
+import json
 import secrets
 import threading
+import time
 
 
 class ImdsServer:
-    def __init__(self, instance_id, region):
-        self.values = {"instance-id": instance_id, "placement/region": region}
+    def __init__(self, instance_id, region, lifecycle="on-demand"):
+        self.values = {"instance-id": instance_id, "placement/region": region,
+                       "instance-life-cycle": lifecycle}
+        self.announced_at = None  # time.monotonic() of the announcement
         self.token = secrets.token_hex(16)
         self.accept_tokens = True
         self.requests = []  # (method, path, had a valid token)
@@ -49,6 +58,21 @@ class ImdsServer:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @staticmethod
+    def _in(seconds):
+        when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def announce_interruption(self, action="terminate"):
+        """EC2's two-minute notice: the instance is taken back."""
+        self.announced_at = time.monotonic()
+        self.values["spot/instance-action"] = json.dumps({"action": action, "time": self._in(120)})
+
+    def recommend_rebalance(self):
+        """EC2's rebalance recommendation: the instance is at raised risk."""
+        self.announced_at = time.monotonic()
+        self.values["events/recommendations/rebalance"] = json.dumps({"noticeTime": self._in(0)})
 
     def __enter__(self):
         self.thread.start()

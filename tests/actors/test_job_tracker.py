@@ -73,3 +73,31 @@ def test_a_tick_counts_the_unfinished_states_only(store, tmp_path):
 
     assert store.asked and all(set(a) == set(UNFINISHED_STATES) for a in store.asked)
     assert not any(s.is_final for a in store.asked for s in a)
+
+
+@pytest.mark.parametrize("spot_first", [True, False])
+def test_the_workload_says_since_when_the_oldest_pending_job_waits(store, tmp_path, spot_first):
+    import time
+
+    first = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4",
+                                                       "preset": "mp4-h264-480p"}]))
+    time.sleep(0.05)
+    store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4",
+                                               "preset": "mp4-h264-480p"}]))
+    seen = []
+    scaler = type("Scaler", (Scaler,), {}).start(seen)
+    settings = {"data_dir": str(tmp_path), "ec2_spot": spot_first, "on_demand_after": 30}
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides=settings), store, storage=None)
+    try:
+        tracker.tell(Tick("tracker"))
+        wait_for(lambda: seen and seen[-1].unfinished == 2, 5, "the workload")
+    finally:
+        tracker.stop()
+        scaler.stop()
+
+    if spot_first:
+        from nommer.core.jobs import parse_time
+
+        assert seen[-1].oldest_pending == parse_time(first.created_at).timestamp()
+    else:  # not looked for where nothing uses it
+        assert seen[-1].oldest_pending is None

@@ -32,7 +32,11 @@ def test_queues_are_named_after_the_cluster_with_dead_letter_queues(aws_endpoint
         aws_config(cluster=unique, max_attempts=4, lease_seconds=90))
     try:
         assert (new_jobs.name, state_changes.name) == (f"{unique}-new-jobs", f"{unique}-state-changes")
-        assert redrive(new_jobs) == (4, "90")
+        # One new-job queue per priority class, each with its dead-letter queue.
+        assert [q.name for q in new_jobs.queues.values()] == [
+            f"{unique}-new-jobs-high", f"{unique}-new-jobs", f"{unique}-new-jobs-low"]
+        for queue in new_jobs.queues.values():
+            assert redrive(queue) == (4, "90")
         assert redrive(state_changes) == (backends.STATE_CHANGE_MAX_RECEIVES, "30")
     finally:
         new_jobs.close()

@@ -147,6 +147,63 @@ def test_refused_spot_capacity_falls_back_to_on_demand(aws_config, ami, ec2_clie
     assert "on-demand" in member.detail
 
 
+def test_each_member_says_its_market_at_launch_and_when_listed(aws_config, ami, ec2_client):
+    fleet = Ec2Fleet(aws_config(ec2_ami=ami, ec2_spot=True))
+    [spot] = fleet.launch(1)
+    refuse_spot(fleet, "InsufficientInstanceCapacity")
+    [on_demand] = fleet.launch(1)
+
+    assert (spot.market, on_demand.market) == ("spot", "on-demand")
+    listed = {m.id: m.market for m in fleet.members()}
+    assert listed == {spot.id: "spot", on_demand.id: "on-demand"}
+
+
+def launched_markets(fleet):
+    """The market each RunInstances call of ``fleet`` asked for."""
+    asked = []
+
+    def hook(params, **_):
+        asked.append(params["body"].get("InstanceMarketOptions.MarketType") or "on-demand")
+
+    fleet.client.meta.events.register("before-call.ec2.RunInstances", hook)
+    return asked
+
+
+def test_spot_first_until_work_waited_longer_than_on_demand_after(aws_config, ami):
+    fleet = Ec2Fleet(aws_config(ec2_ami=ami, ec2_spot=True, on_demand_after=60))
+    asked = launched_markets(fleet)
+
+    fleet.note_wait(None)  # nothing waits
+    [first] = fleet.launch(1)
+    fleet.note_wait(59.0)
+    [second] = fleet.launch(1)
+    fleet.note_wait(60.0)
+    [third] = fleet.launch(1)
+    fleet.note_wait(5.0)  # the wait is back under it: spot again
+    [fourth] = fleet.launch(1)
+
+    assert asked == ["spot", "spot", "on-demand", "spot"]
+    assert [m.market for m in (first, second, third, fourth)] == ["spot", "spot", "on-demand", "spot"]
+
+
+def test_on_demand_after_0_or_without_spot_changes_nothing(aws_config, ami):
+    assert Ec2Fleet(aws_config(ec2_ami=ami, ec2_spot=True)).market_for_launch() == "spot"
+    always = Ec2Fleet(aws_config(ec2_ami=ami, ec2_spot=True))
+    always.note_wait(10_000.0)
+    assert always.market_for_launch() == "spot"  # on_demand_after = 0: never
+    plain = Ec2Fleet(aws_config(ec2_ami=ami, on_demand_after=1))
+    plain.note_wait(10_000.0)
+    assert plain.market_for_launch() == "on-demand"
+
+
+def test_a_negative_on_demand_after_is_refused_naming_it():
+    from nommer.core import config as config_mod
+    from nommer.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="on_demand_after"):
+        config_mod.load(environ={}, overrides={"on_demand_after": -1})
+
+
 def test_a_launch_ec2_refuses_is_not_retried_at_once(aws_config, ami, unique):
     calls = []
     fleet = Ec2Fleet(aws_config(ec2_ami=ami, ec2_subnet="subnet-0123456789abcdef0"))

@@ -210,3 +210,27 @@ def test_an_encoder_that_lost_the_store_and_queue_stops_and_asks_for_a_shutdown(
     assert status == 3, log_text()[-3000:]
     assert marker.read_text() == "halt\n"
     assert "lost_contact_timeout" in log_text()
+
+
+# --- spot interruptions -----------------------------------------------------------------
+
+
+def test_only_an_encoder_on_a_spot_instance_watches_for_interruptions(logger):
+    with ImdsServer("i-0abc1234def567890", "us-east-1", lifecycle="spot") as spot:
+        imds, market = encoder.spot_imds(aws_config(imds_endpoint=spot.url), logger)
+        assert (imds.endpoint, market) == (spot.url, "spot")
+        # 0 turns the looks off; locally there is nothing to watch.
+        assert encoder.spot_imds(aws_config(imds_endpoint=spot.url, spot_check_interval=0),
+                                 logger) == (None, "")
+        assert encoder.spot_imds(config_mod.load(environ={}, overrides={
+            "imds_endpoint": spot.url}), logger) == (None, "")
+    with ImdsServer("i-0abc1234def567890", "us-east-1") as on_demand:
+        assert encoder.spot_imds(aws_config(imds_endpoint=on_demand.url), logger) == (None, "on-demand")
+    # Off EC2 (no metadata service): not watching, and starting all the same.
+    dead = f"http://127.0.0.1:{free_port()}"
+    assert encoder.spot_imds(aws_config(imds_endpoint=dead), logger) == (None, "")
+
+
+def test_a_negative_spot_check_interval_is_refused_naming_it():
+    with pytest.raises(ConfigError, match="spot_check_interval"):
+        aws_config(spot_check_interval=-1)

@@ -65,7 +65,8 @@ def test_the_feeder_policy_allows_what_the_feeder_calls(aws_endpoint, unique, ca
     config = settings(unique)
     new_jobs, state_changes = backends.aws_queues(config)
     try:
-        new_jobs.send("{}")
+        for priority in (10, 0, -10):
+            new_jobs.send("{}", priority=priority)
         new_jobs.depth()
         state_changes.send("{}")
         for message in state_changes.receive(max_messages=10):
@@ -102,6 +103,7 @@ def test_the_encoder_policy_allows_what_an_encoder_calls_and_no_more(
         [message] = new_jobs.receive(visibility_timeout=30)
         new_jobs.extend(message.receipt, 60)
         state_changes.send("{}")
+        new_jobs.send("{}", priority=5)  # a job handed back (a spot interruption)
         new_jobs.delete(message.receipt)
         new_jobs.release("gone")
     finally:

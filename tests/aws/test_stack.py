@@ -109,6 +109,24 @@ def test_the_roles_allow_what_deploy_iam_allows_on_dynamodb_instead_of_simpledb(
     assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"} <= granted
 
 
+def test_the_template_makes_every_new_job_queue_nommer_uses():
+    from nommer.core.adapters.sqs_queue import DEAD_SUFFIX, priority_queue_names
+
+    resources = template()["Resources"]
+    made = {r["Properties"]["QueueName"]["Fn::Sub"]: name for name, r in resources.items()
+            if r["Type"] == "AWS::SQS::Queue"}
+    wanted = priority_queue_names("${Cluster}-new-jobs")
+    assert set(wanted) | {q + DEAD_SUFFIX for q in wanted} <= set(made)
+    [take] = [s for s in resources["EncoderRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+              ["Statement"] if s["Sid"] == "TakeJobs"]
+    assert {r["Fn::GetAtt"][0] for r in take["Resource"]} == {made[q] for q in wanted}
+    assert "sqs:SendMessage" in take["Action"]  # a job handed back is sent again
+    shipped = json.loads((ROOT / "deploy" / "iam" / "encoder-policy.json").read_text())
+    [take] = [s for s in shipped["Statement"] if s["Sid"] == "TakeJobs"]
+    assert set(take["Resource"]) == {f"arn:aws:sqs:REGION:ACCOUNT_ID:{q}"
+                                     for q in priority_queue_names("CLUSTER-new-jobs")}
+
+
 def test_the_encoders_get_no_more_than_their_work_needs():
     granted = role_actions("EncoderRole")
     for never in ("sqs:CreateQueue", "ec2:RunInstances", "iam:PassRole", "ec2:CreateTags",

@@ -118,6 +118,13 @@ def test_a_malformed_caption_is_refused_before_sending(api_answering, capsys, ar
         run("--url", api.url, "submit", "in.mov", *args)
     assert stop.value.code == 2 and words in capsys.readouterr().err
     assert api.requests == []
+def test_submit_sends_a_priority_when_given(api_answering, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.mov").write_bytes(b"video")
+    api = api_answering(201, {"id": "0123456789abcdef0123", "state": "PENDING"})
+    status, _, _ = run("--url", api.url, "submit", "in.mov", "--preset", "mp4-h264-720p", "--to", "a.mp4",
+                       "--priority", "-20")
+    assert status == 0 and api.requests[0]["body"]["priority"] == -20
 
 
 def test_an_output_without_its_pair_is_refused_before_sending(api_answering):

@@ -119,3 +119,17 @@ def test_records_stored_before_the_history_read_with_an_empty_one():
     del data["history"]
 
     assert Job.from_dict(data).history == ()
+
+
+def test_oldest_pending_counts_from_when_a_job_last_became_pending():
+    from nommer.core.jobs import oldest_pending, parse_time, pending_since
+
+    new = Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "p"}])
+    running = new.transition(State.DOWNLOADING)
+    released = running.transition(State.PENDING)
+
+    assert pending_since(new) == parse_time(new.created_at).timestamp()
+    assert pending_since(released) == parse_time(released.history[-1][1]).timestamp()
+    assert pending_since(released) > pending_since(new)
+    assert oldest_pending([running]) is None
+    assert oldest_pending([released, new, running]) == pending_since(new)

@@ -29,10 +29,10 @@ PROJECT_ROOT = pathlib.Path(nommer.__file__).resolve().parent.parent
 # moto's server looks at a waiting long poll again only each second (a send
 # wakes it at once), and SQS itself promises no bound; the point, that the
 # receiver gets the message during its wait, holds for both.
-RELEASE_REACHES_WAITER = {"sqlite": 0.3, "sqs": 1.3}
+RELEASE_REACHES_WAITER = {"sqlite": 0.3, "sqs": 1.3, "sqs-priority": 1.3}
 # Each SQS call is an HTTP request to moto's server (about 20 ms); 60
 # messages still make four consumers race, in a few seconds.
-MESSAGES_TO_RACE = {"sqlite": 200, "sqs": 60}
+MESSAGES_TO_RACE = {"sqlite": 200, "sqs": 60, "sqs-priority": 60}
 
 
 def sqs_queue(prefix, name):
@@ -41,7 +41,14 @@ def sqs_queue(prefix, name):
     return SqsWorkQueue(prefix + name)
 
 
-@pytest.fixture(params=["sqlite", "sqs"])
+def sqs_priority_queue(prefix, name):
+    from nommer.core.adapters.sqs_queue import SqsPriorityQueue
+
+    return SqsPriorityQueue(prefix + name)
+
+
+# sqs-priority: the new-job queue on AWS, one SQS queue per priority class.
+@pytest.fixture(params=["sqlite", "sqs", "sqs-priority"])
 def adapter(request):
     return request.param
 
@@ -57,6 +64,9 @@ def queue_factory(adapter, request, tmp_path):
         request.getfixturevalue("aws_endpoint")
         # moto's server lives for the whole session: fresh queue names per test.
         return functools.partial(sqs_queue, f"t{uuid.uuid4().hex[:12]}-")
+    if adapter == "sqs-priority":
+        request.getfixturevalue("aws_endpoint")
+        return functools.partial(sqs_priority_queue, f"t{uuid.uuid4().hex[:12]}-")
     raise AssertionError(adapter)
 
 
@@ -147,6 +157,64 @@ def test_each_message_comes_out_once_and_in_order_where_promised(queue):
     # SQS's standard queues are best-effort first-in-first-out, not strict.
     if queue.ordered:
         assert bodies == [str(n) for n in range(10)]
+
+
+# --- priorities ---------------------------------------------------------------------
+
+
+def test_higher_priority_comes_out_first_where_kept(queue):
+    sent = [("low-1", -5), ("normal-1", 0), ("high-1", 50), ("low-2", -50), ("high-2", 3),
+            ("normal-2", 0)]
+    for body, priority in sent:
+        queue.send(body, priority=priority)
+
+    bodies = [queue.receive()[0].body for _ in sent]
+
+    assert sorted(bodies) == sorted(b for b, _ in sent)
+    if queue.prioritized:
+        classes = [b.split("-")[0] for b in bodies]
+        assert classes == ["high", "high", "normal", "normal", "low", "low"]
+    if queue.prioritized and queue.ordered:
+        # By the priority itself, first-in-first-out within one.
+        assert bodies == ["high-1", "high-2", "normal-1", "normal-2", "low-1", "low-2"]
+
+
+def test_priority_order_holds_within_one_receive(queue):
+    queue.send("low", priority=-1)
+    queue.send("normal")
+    queue.send("high", priority=1)
+
+    taken = queue.receive(max_messages=2)
+
+    if queue.prioritized:
+        assert [m.body for m in taken] == ["high", "normal"]
+    else:
+        assert len(taken) == 2
+
+
+def test_a_prioritized_message_is_extended_released_and_deleted_like_any(queue):
+    queue.send("high", priority=10)
+    [message] = queue.receive(visibility_timeout=30)
+    assert queue.extend(message.receipt, 30)
+    assert queue.depth() == (0, 1)
+    assert queue.release(message.receipt)
+    [again] = queue.receive(visibility_timeout=30)
+    assert (again.id, again.receive_count) == (message.id, 2)
+    assert queue.delete(again.receipt)
+    assert queue.depth() == (0, 0)
+
+
+def test_a_waiting_receive_gets_a_high_priority_message_sent_meanwhile(queue):
+    from nommer.core.adapters.sqs_queue import PRIORITY_SLICE
+
+    join = receive_in_thread(queue, wait_seconds=9)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    queue.send("urgent", priority=50)
+    messages, returned = join()
+    assert [m.body for m in messages] == ["urgent"]
+    # On SQS a waiting receive long-polls the normal queue a slice at a time.
+    assert returned - sent < PRIORITY_SLICE + 2
 
 
 # --- visibility ---------------------------------------------------------------------

@@ -417,3 +417,12 @@ def test_random_conditional_writes_obey_versions_and_state_machine(store):
         lambda: ConditionalWrites(store),
         settings=settings(max_examples=examples, stateful_step_count=15, deadline=None),
     )
+
+
+@pytest.mark.parametrize("priority", [-50, 0, 7, 50])
+def test_a_jobs_priority_comes_back_as_a_number(store, priority):
+    job = store.create(new_job(priority=priority))
+    assert store.get(job.id).priority == priority
+    [listed] = [j for j in store.list()[0] if j.id == job.id]
+    assert listed.priority == priority
+

@@ -216,3 +216,25 @@ def test_screenshots_of_each_page(browser, feeder, media, tmp_path):
 
     for shot in shots:
         assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+
+
+def test_fleet_page_shows_an_interrupted_spot_encoder(page, feeder):
+    from nommer.core.adapters.sqlite_store import SqliteJobStore
+
+    # The heartbeat record a spot encoder leaves when EC2's notice came.
+    notice = {"kind": "instance-action", "action": "terminate", "time": "2026-12-02T10:02:00Z",
+              "seen_at": "2026-12-02T10:00:01.000000Z"}
+    store = SqliteJobStore(feeder.workdir / "data" / "nommer.sqlite3")
+    try:
+        store.heartbeat("i-0spot00000000001", {"pid": 1, "jobs": [], "slots": 2, "finished": 0,
+                                               "failed": 0, "released": 1, "market": "spot",
+                                               "interrupted": notice})
+        page.click("#nav-fleet")
+        cell = 'tr[data-encoder="i-0spot00000000001"] .state'
+        page.wait(lambda d: page.find(cell), what="the interrupted encoder")
+        row = page.text('tr[data-encoder="i-0spot00000000001"]')
+        assert page.text(cell) == "interrupted"
+        assert "spot" in row
+    finally:
+        store.forget_encoder("i-0spot00000000001")
+        store.close()

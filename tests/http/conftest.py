@@ -28,8 +28,10 @@ class ServiceApi:
         self.service = service
         self.healthy = True
 
-    def submit(self, source, outputs, notify_url, notify_format="json", progress_events=False):
-        return self.service.submit(source, outputs, notify_url, notify_format, progress_events)
+    def submit(self, source, outputs, notify_url, notify_format="json", progress_events=False,
+               priority=0):
+        return self.service.submit(source, outputs, notify_url, notify_format, progress_events,
+                                   priority)
 
     def presets(self):
         return self.service.presets.describe()

@@ -35,7 +35,7 @@ CASES = {
     "number as source": (lambda b, s, d, m: {**b, "source": 42}, "source"),
     "null source": (lambda b, s, d, m: {**b, "source": None}, "source"),
     "empty source": (lambda b, s, d, m: {**b, "source": ""}, "source"),
-    "unknown field": (lambda b, s, d, m: {**b, "priority": 1}, "priority"),
+    "unknown field": (lambda b, s, d, m: {**b, "urgency": 1}, "urgency"),
     "unknown field in an output": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, bitrate="1M")]}, "outputs[0].bitrate"),
     "missing outputs": (lambda b, s, d, m: {"source": s}, "outputs"),
     "empty outputs": (lambda b, s, d, m: {**b, "outputs": []}, "outputs"),
@@ -147,6 +147,12 @@ CASES = {
     "keep_if_smaller a string": (lambda b, s, d, m: {**b, "outputs": [out(d, preset=PRESET, keep_if_smaller="yes")]}, "outputs[0].keep_if_smaller"),
     "progress_events without notify_url": (lambda b, s, d, m: {**b, "progress_events": True}, "progress_events"),
     "progress_events a string": (lambda b, s, d, m: {**b, "progress_events": "yes", "notify_url": "https://app.example/h"}, "progress_events"),
+    "priority above 50": (lambda b, s, d, m: {**b, "priority": 51}, "priority"),
+    "priority below -50": (lambda b, s, d, m: {**b, "priority": -51}, "priority"),
+    "priority a string": (lambda b, s, d, m: {**b, "priority": "high"}, "priority"),
+    "priority a fraction": (lambda b, s, d, m: {**b, "priority": 1.5}, "priority"),
+    "priority true": (lambda b, s, d, m: {**b, "priority": True}, "priority"),
+    "priority null": (lambda b, s, d, m: {**b, "priority": None}, "priority"),
 }
 
 
@@ -332,3 +338,25 @@ def test_a_spelled_out_loopback_webhook_is_refused(client, store, source, dest):
     answer = client.post("/jobs", json={**good(source, dest), "notify_url": "http://%31%32%37.0.0.1:9/h"})
     assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "notify_url"
     assert sum(store.counts().values()) == 0
+
+
+@pytest.mark.parametrize("priority", [-50, 0, 50])
+def test_a_priority_in_range_is_kept_and_shown(post, client, source, dest, priority):
+    answer = post("/jobs", {**good(source, dest), "priority": priority})
+
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["priority"] == priority
+    assert client.get(answer.headers["Location"]).get_json()["priority"] == priority
+
+
+def test_priority_defaults_to_0(post, source, dest):
+    assert post("/jobs", good(source, dest)).get_json()["priority"] == 0
+
+
+def test_the_service_refuses_a_priority_out_of_range_and_stores_nothing(api, source, dest, stored_jobs):
+    from nommer.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        api.submit(source, [out(dest, preset=PRESET)], None, priority=99)
+    assert refused.value.field == "priority"
+    assert stored_jobs() == 0

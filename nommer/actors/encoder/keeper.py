@@ -62,14 +62,11 @@ class Keeper(base.ReportsStart, pykka.ThreadingActor):
             self.on_lost_contact()
 
     def _heartbeat(self):
-        tasks = self.core.in_flight()
         try:
             self.core.store.heartbeat(self.core.encoder_id, {
                 "pid": os.getpid(),
                 "started_at": self.started_at,
-                "jobs": [t.id for t in tasks],
-                "slots": self.config.jobs_per_encoder,
-                **self.core.stats,
+                **self.core.heartbeat_fields(),
             })
             self.core.made_contact()
             self.core.heartbeat_jobs()

@@ -40,6 +40,8 @@ class Puller(base.ReportsStart, pykka.ThreadingActor):
             self._pull()
 
     def _pull(self):
+        if not self.core.intake_open:
+            return  # interrupted: takes nothing more
         free = self.slots - len(self.core.in_flight())
         if free <= 0:
             self.waiting_for_slot = True  # a SlotFreed brings the next Pull
@@ -64,6 +66,13 @@ class Puller(base.ReportsStart, pykka.ThreadingActor):
             self.timer.start()
             return
         for message in messages:
+            if not self.core.intake_open:
+                # Received while the encoder was told to go: back at once, unclaimed.
+                try:
+                    self.core.new_jobs.release(message.receipt)
+                except Exception:
+                    self.core.log.exception("release failed", body=message.body[:200])
+                continue
             try:
                 task = self.core.claim(message)
             except Exception:

@@ -97,6 +97,7 @@ def _member(instance):
         state="starting" if state == "pending" else "running",
         started_at=_started_at(instance),
         detail=" ".join(filter(None, [instance.get("InstanceType"), lifecycle, zone])),
+        market="spot" if lifecycle == "spot" else "on-demand",
     )
 
 
@@ -159,6 +160,7 @@ class Ec2Fleet(Fleet):
         self._launch_error = None
         self._spot_error = None
         self._recent = {}  # instance id -> (Member, monotonic launch time)
+        self._waited = None  # seconds the oldest waiting job has waited (note_wait)
         self._last = {}
 
     # -- launching ----------------------------------------------------------------
@@ -206,6 +208,21 @@ class Ec2Fleet(Fleet):
         answer = self.client.run_instances(**params, ClientToken=uuid.uuid4().hex)
         return [_member(i) for i in answer["Instances"]]
 
+    def note_wait(self, seconds):
+        self._waited = seconds
+
+    def market_for_launch(self):
+        """"spot" or "on-demand": spot when ``ec2_spot`` is set (spot first),
+        unless ``on_demand_after`` is set and the oldest waiting job (as last
+        told by note_wait) has waited that long: work that waited too long
+        gets capacity that cannot be refused or taken back."""
+        if not self.config.ec2_spot:
+            return "on-demand"
+        after = self.config.on_demand_after
+        if after > 0 and self._waited is not None and self._waited >= after:
+            return "on-demand"
+        return "spot"
+
     def launch(self, count):
         """Start up to ``count`` encoders, one RunInstances call each, so each
         gets spot or on-demand capacity on its own and a shortage stops the
@@ -221,9 +238,13 @@ class Ec2Fleet(Fleet):
         if time.monotonic() < self._launch_after and fingerprint == self._failed_with:
             return []
         launched = []
+        market = self.market_for_launch()
+        if market == "on-demand" and self.config.ec2_spot:
+            log.info("jobs waited longer than on_demand_after; launching on demand",
+                     waited=round(self._waited, 1), on_demand_after=self.config.on_demand_after)
         try:
             for _ in range(count):
-                members = self._launch_spot(params) if self.config.ec2_spot else None
+                members = self._launch_spot(params) if market == "spot" else None
                 if members is None:
                     members = self._run(params)
                 launched.extend(members)

@@ -51,6 +51,22 @@ class Imds:
             f"{self.endpoint}/latest/meta-data/{path}",
             headers={"X-aws-ec2-metadata-token": token}))
 
+    def get_optional(self, path, token):
+        """The value at ``path``, or None when the service answers 404 (the
+        interruption notice and the rebalance recommendation are there only
+        when given)."""
+        request = urllib.request.Request(f"{self.endpoint}/latest/meta-data/{path}",
+                                         headers={"X-aws-ec2-metadata-token": token})
+        try:
+            with self._opener.open(request, timeout=self.timeout) as answer:
+                return answer.read().decode().strip()
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            return self._open(request)  # raises ImdsUnavailable naming the status
+        except (urllib.error.URLError, OSError):
+            return self._open(request)
+
     def identity(self):
         """The instance id and region of this instance; ImdsUnavailable off EC2."""
         token = self.token()

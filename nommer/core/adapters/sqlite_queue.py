@@ -39,12 +39,17 @@ SCHEMA = (
         visible_at REAL NOT NULL,
         receive_count INTEGER NOT NULL DEFAULT 0,
         receipt TEXT,
-        sent_at REAL NOT NULL
+        sent_at REAL NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0
     )""",
-    # Serves receive (in order), the next-visible peek and depth with one range scan.
+    # Serves the next-visible peek and depth with one range scan.
     """CREATE INDEX IF NOT EXISTS queue_messages_visible
         ON queue_messages (queue, visible_at, id)""",
 )
+# A file made before priorities has the table without the column.
+UPGRADE = "ALTER TABLE queue_messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0"
+PRIORITY_INDEX = """CREATE INDEX IF NOT EXISTS queue_messages_priority
+    ON queue_messages (queue, priority DESC, visible_at, id)"""
 
 
 def _private_dir(path):
@@ -199,31 +204,48 @@ class SqliteWorkQueue(WorkQueue):
     """
 
     ordered = True
+    prioritized = True
 
     def __init__(self, path, name, visibility_timeout=30.0, busy_timeout=30.0):
         self.db = SqliteDatabase(path, busy_timeout=busy_timeout)
         self.db.ensure_schema(SCHEMA)
+        self._upgrade()
         self.name = name
         self.visibility_timeout = _check_timeout(visibility_timeout)
         self.bell = Doorbell(f"{self.db.path}\0{name}")
         self.receive_attempts = 0
         self._closed = False
 
-    def send(self, body):
+    def _upgrade(self):
+        columns = {row[1] for row in self.db.read("PRAGMA table_info(queue_messages)")}
+        if "priority" not in columns:
+            try:
+                self.db.write(UPGRADE)
+            except Exception:
+                # Another process added it first.
+                columns = {row[1] for row in self.db.read("PRAGMA table_info(queue_messages)")}
+                if "priority" not in columns:
+                    raise
+        self.db.write(PRIORITY_INDEX)
+
+    def send(self, body, priority=0):
+        """See WorkQueue.send: a higher ``priority`` is received first."""
         if not isinstance(body, str):
             raise TypeError(f"a message body is text, not {type(body).__name__}")
+        if not _is_number(priority, int):
+            raise ValueError(f"priority must be a whole number, not {priority!r}")
         now = time.time()
         cursor = self.db.write(
-            "INSERT INTO queue_messages (queue, body, visible_at, sent_at)"
-            " VALUES (?, ?, ?, ?)",
-            (self.name, body, now, now),
+            "INSERT INTO queue_messages (queue, body, visible_at, sent_at, priority)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (self.name, body, now, now, priority),
         )
         self.bell.ring()
         return str(cursor.lastrowid)
 
     def receive(self, max_messages=1, visibility_timeout=None, wait_seconds=0.0):
-        """See WorkQueue.receive. Messages come in the order they became visible
-        (sending order for fresh ones). ``max_messages`` is 1 to 10, as on SQS."""
+        """See WorkQueue.receive. Messages come by priority, highest first, and
+        within one in the order they became visible (sending order for fresh ones). ``max_messages`` is 1 to 10, as on SQS."""
         if not _is_number(max_messages, int) or not 1 <= max_messages <= MAX_MESSAGES:
             raise ValueError(f"max_messages must be 1 to {MAX_MESSAGES}, not {max_messages!r}")
         timeout = _check_timeout(
@@ -278,7 +300,7 @@ class SqliteWorkQueue(WorkQueue):
         now = time.time()
         rows = conn.execute(
             "SELECT id, body, receive_count FROM queue_messages"
-            " WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, id LIMIT ?",
+            " WHERE queue = ? AND visible_at <= ? ORDER BY priority DESC, visible_at, id LIMIT ?",
             (self.name, now, count),
         ).fetchall()
         messages = [

@@ -143,7 +143,8 @@ class SqsWorkQueue(WorkQueue):
 
     # -- the port ----------------------------------------------------------------
 
-    def send(self, body):
+    def send(self, body, priority=0):
+        """See WorkQueue.send; one SQS queue has no priorities (SqsPriorityQueue has)."""
         if not isinstance(body, str):
             raise TypeError(f"a message body is text, not {type(body).__name__}")
         return self._call("send", lambda: self.client.send_message(
@@ -239,3 +240,132 @@ class SqsWorkQueue(WorkQueue):
         its current long poll (at most 20 s)."""
         self._closed = True
         self.client.close()
+
+
+# The classes of the new-job queues, highest first, and the name suffix of each.
+PRIORITY_CLASSES = (("high", "-high"), ("normal", ""), ("low", "-low"))
+# A waiting receive long-polls the normal queue this long at a time, then
+# looks at the others again: a job of another class sent meanwhile waits at
+# most this long (SQS has no wait across queues).
+PRIORITY_SLICE = 5
+
+
+def priority_class(priority):
+    """high above 0, normal at 0, low below 0."""
+    return "high" if priority > 0 else "low" if priority < 0 else "normal"
+
+
+def priority_queue_names(name):
+    """The SQS queue names of the priority classes of ``name``, highest first."""
+    return [name + suffix for _, suffix in PRIORITY_CLASSES]
+
+
+class SqsPriorityQueue(WorkQueue):
+    """Priorities on SQS, MediaConvert's way: one standard queue per class
+    (``<name>-high`` for priorities above 0, ``<name>`` for 0, ``<name>-low``
+    below 0), each with its dead-letter queue, polled in that order. Within
+    one class SQS's best-effort order holds. A receipt carries its class, so
+    extend and delete reach the right queue."""
+
+    refuses_stale_receipts = False
+    delivers_once = False
+    prioritized = True
+
+    def __init__(self, name, visibility_timeout=30.0, max_receives=None, region=None):
+        self.name = name
+        self.queues = {}
+        try:
+            for cls, suffix in PRIORITY_CLASSES:
+                self.queues[cls] = SqsWorkQueue(name + suffix, visibility_timeout=visibility_timeout,
+                                                max_receives=max_receives, region=region)
+        except BaseException:
+            self.close()
+            raise
+        self._closed = False
+
+    @property
+    def receive_attempts(self):
+        return sum(q.receive_attempts for q in self.queues.values())
+
+    def _route(self, receipt):
+        cls, bar, inner = str(receipt or "").partition("|")
+        if not bar or cls not in self.queues:
+            return None, None
+        return self.queues[cls], inner
+
+    @staticmethod
+    def _tagged(cls, messages):
+        return [Message(m.id, m.body, f"{cls}|{m.receipt}", m.receive_count) for m in messages]
+
+    def send(self, body, priority=0):
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise ValueError(f"priority must be a whole number, not {priority!r}")
+        return self.queues[priority_class(priority)].send(body)
+
+    def _sweep(self, count, timeout):
+        """Zero-wait receives, highest class first, until ``count`` are taken."""
+        taken = []
+        for cls, _ in PRIORITY_CLASSES:
+            if len(taken) >= count:
+                break
+            taken += self._tagged(cls, self.queues[cls].receive(count - len(taken), timeout, 0))
+        return taken
+
+    def receive(self, max_messages=1, visibility_timeout=None, wait_seconds=0.0):
+        """See WorkQueue.receive: the high queue first, then normal, then low.
+        While none has a message, the normal queue is long-polled in slices of
+        PRIORITY_SLICE seconds with the other two looked at in between."""
+        if isinstance(max_messages, bool) or not isinstance(max_messages, int) \
+                or not 1 <= max_messages <= MAX_MESSAGES:
+            raise ValueError(f"max_messages must be 1 to {MAX_MESSAGES}, not {max_messages!r}")
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        taken = self._sweep(max_messages, visibility_timeout)
+        normal = self.queues["normal"]
+        while not taken and not self._closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            taken = self._tagged("normal", normal.receive(
+                max_messages, visibility_timeout, min(PRIORITY_SLICE, remaining)))
+            if taken:
+                # A higher class may have got one meanwhile: it goes first next time.
+                break
+            if deadline - time.monotonic() > 0:
+                taken = self._sweep(max_messages, visibility_timeout)
+        return taken
+
+    def extend(self, receipt, visibility_timeout):
+        queue, inner = self._route(receipt)
+        if queue is None:
+            _seconds(visibility_timeout, "visibility timeout", MAX_TIMEOUT)
+            return False
+        return queue.extend(inner, visibility_timeout)
+
+    def delete(self, receipt):
+        queue, inner = self._route(receipt)
+        return False if queue is None else queue.delete(inner)
+
+    def depth(self):
+        visible = in_flight = 0
+        for queue in self.queues.values():
+            v, f = queue.depth()
+            visible, in_flight = visible + v, in_flight + f
+        return visible, in_flight
+
+    def dead_letters(self, max_messages=10, visibility_timeout=60):
+        letters = []
+        for cls, _ in PRIORITY_CLASSES:
+            if len(letters) >= max_messages:
+                break
+            letters += self._tagged(cls, self.queues[cls].dead_letters(
+                max_messages - len(letters), visibility_timeout))
+        return letters
+
+    def forget_dead_letter(self, receipt):
+        queue, inner = self._route(receipt)
+        return False if queue is None else queue.forget_dead_letter(inner)
+
+    def close(self):
+        self._closed = True
+        for queue in self.queues.values():
+            queue.close()

@@ -540,14 +540,18 @@ function fleetView() {
       const info = (e.beat && e.beat.info) || {};
       const seen = e.beat ? parseTime(e.beat.last_seen) : null;
       const age = seen ? (now() - seen.getTime()) / 1000 : null;
-      const state = e.member ? e.member.state : "heartbeating";
+      // A spot interruption notice shows as state "interrupted", the
+      // heartbeat record outliving the member whose instance went.
+      const notice = (e.member && e.member.interrupted) || info.interrupted;
+      const state = notice ? "interrupted" : (e.member ? e.member.state : "heartbeating");
       counts[state] = (counts[state] || 0) + 1;
       const jobs = jobsOf.get(e.id) || [];
       for (const id of info.jobs || []) if (!jobs.some((j) => j.id === id)) jobs.push({id: id, progress: null});
       return el("tr", {"data-encoder": e.id},
         el("td", {class: "id", text: e.id}),
-        el("td", {}, el("span", {class: "state " + state, text: state})),
-        el("td", {text: market(e.member && e.member.detail)}),
+        el("td", {}, el("span", {class: "state " + state, text: state,
+          title: notice ? notice.kind + " " + notice.action + " (seen " + notice.seen_at + ")" : ""})),
+        el("td", {text: (e.member && e.member.market) || info.market || market(e.member && e.member.detail)}),
         el("td", {text: e.member ? e.member.detail : ""}),
         el("td", {}, e.member && e.member.started_at ? timeCell(e.member.started_at) : (info.started_at ? timeCell(info.started_at) : "")),
         el("td", {class: age != null && age > 60 ? "stale" : "", title: e.beat ? e.beat.last_seen : "",

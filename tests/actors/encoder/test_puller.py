@@ -29,7 +29,8 @@ class FailingQueue:
 def test_a_queue_that_fails_at_once_is_asked_with_backoff_not_in_a_loop():
     queue = FailingQueue()
     core = types.SimpleNamespace(new_jobs=queue, in_flight=lambda: [], log=log.get("test"),
-                                 config=types.SimpleNamespace(lease_seconds=60), made_contact=lambda: None)
+                                 config=types.SimpleNamespace(lease_seconds=60), made_contact=lambda: None,
+                                 intake_open=True)
     puller = Puller.start(core, fetcher=None, slots=2, wait_seconds=0)
     try:
         time.sleep(1.0)

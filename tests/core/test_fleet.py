@@ -1,0 +1,29 @@
+"""What /fleet says of each member: its market, and interrupted once its
+encoder got a spot interruption notice (from the heartbeat record)."""
+
+from nommer.core.fleet import merged_members
+
+NOTICE = {"kind": "instance-action", "action": "terminate", "time": "2026-12-02T10:02:00Z",
+          "seen_at": "2026-12-02T10:00:01.000000Z"}
+
+
+def test_an_interrupted_encoder_makes_its_member_interrupted():
+    members = [{"id": "i-1", "state": "running", "market": "spot"},
+               {"id": "i-2", "state": "running", "market": "on-demand"},
+               {"id": "i-3", "state": "starting", "market": "spot"}]
+    encoders = [{"id": "i-1", "info": {"jobs": [], "market": "spot", "interrupted": NOTICE}},
+                {"id": "i-2", "info": {"jobs": ["j"], "market": "on-demand"}}]
+
+    merged = merged_members(members, encoders)
+
+    assert [(m["id"], m["state"], m["market"]) for m in merged] == [
+        ("i-1", "interrupted", "spot"), ("i-2", "running", "on-demand"), ("i-3", "starting", "spot")]
+    assert merged[0]["interrupted"] == NOTICE
+    assert "interrupted" not in merged[1]
+    assert members[0]["state"] == "running"  # the fleet's own list is left as it was
+
+
+def test_the_heartbeat_tells_the_market_the_fleet_does_not_know():
+    merged = merged_members([{"id": "a", "state": "running", "market": ""}],
+                            [{"id": "a", "info": {"market": "spot"}}])
+    assert merged[0]["market"] == "spot"
