@@ -8,6 +8,7 @@ from nommer.actors.messages import (
 )
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core import credentials
+from nommer.core.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.jobs import UNFINISHED_STATES, State
 from nommer.core.metrics import FeederMetrics
@@ -27,6 +28,11 @@ class JobTracker(base.Child):
         self.box = credentials.SecretBox.from_config(config)
         self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box)
         self.unfinished = {}
+        # Predicted encoder-seconds per unfinished job and their sum, kept as
+        # jobs change so that a long queue is never summed again.
+        self.costs = CostModel(config.default_job_seconds, instance_type=instance_type(config))
+        self.predicted = {}
+        self.backlog = 0.0
         self.ticker = None
 
     def on_start(self):
@@ -110,10 +116,19 @@ class JobTracker(base.Child):
 
     def _cache(self, job):
         if job.is_final:
-            self.unfinished.pop(job.id, None)
+            if self.unfinished.pop(job.id, None) is not None and self.costs.learn(job):
+                self.log.debug("cost learned", job_id=job.id, factors=self.costs.table())
         else:
             self.unfinished[job.id] = job
+        self._predict(job)
         self._workload()
+
+    def _predict(self, job):
+        before = self.predicted.pop(job.id, 0.0)
+        now = 0.0 if job.is_final else self.costs.predict(job)
+        if now:
+            self.predicted[job.id] = now
+        self.backlog = max(0.0, self.backlog + now - before)
 
     def _log_state(self, job, change=None):
         """The operator's line for a job's state change: one per change, with
@@ -150,6 +165,8 @@ class JobTracker(base.Child):
 
     def _reload(self):
         self.unfinished = {job.id: job for job in self.service.unfinished()}
+        self.predicted = {job.id: self.costs.predict(job) for job in self.unfinished.values()}
+        self.backlog = sum(self.predicted.values())
         for job in self.unfinished.values():
             if job.state == State.PENDING:
                 self.metrics.job_pending(job)
@@ -166,4 +183,17 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
-        base.tell("Scaler", Workload(len(self.unfinished)))
+        base.tell("Scaler", Workload(len(self.unfinished), self.backlog))
+
+    def cost_factors(self):
+        """The cost factors known now, ``{preset[@instance type]: factor}``."""
+        return self.costs.table()
+
+
+def instance_type(config):
+    """The instance type cost factors are learned for: the encoders' EC2
+    type on AWS (the launch template's when unset is not known here, so
+    ``aws``), ``local`` for encoder processes."""
+    if config.backend == "aws":
+        return config.ec2_instance_type or "aws"
+    return "local"

@@ -57,9 +57,11 @@ class Notified:
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-    """The number of unfinished jobs now (Scaler)."""
+    """The number of unfinished jobs now and the encoder-seconds they are
+    predicted to need still (Scaler)."""
 
     unfinished: int
+    backlog_seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
