@@ -70,3 +70,23 @@ def test_a_tick_counts_the_unfinished_states_only(store, tmp_path):
 
     assert store.asked and all(set(a) == set(UNFINISHED_STATES) for a in store.asked)
     assert not any(s.is_final for a in store.asked for s in a)
+
+
+def test_the_workload_carries_the_predicted_seconds_of_the_jobs(store, tmp_path):
+    probed = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4",
+                                                        "preset": "mp4-h264-720p"}]))
+    probed = store.update(probed.transition(State.DOWNLOADING))
+    probed = store.update(probed.transition(State.ENCODING, probe={"duration": 1000.0}))
+    store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4", "preset": "mp4-h264-720p"}]))
+    seen = []
+    scaler = type("Scaler", (Scaler,), {}).start(seen)
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "default_job_seconds": 50})
+    tracker = JobTracker.start(config, store, storage=None)
+    try:
+        wait_for(lambda: seen, 5, "the workload")
+        factor = tracker.proxy().cost_factors().get(timeout=5)["mp4-h264-720p"]
+        assert seen[-1].unfinished == 2
+        assert seen[-1].backlog_seconds == pytest.approx(1000.0 * factor + 50)
+    finally:
+        tracker.stop()
+        scaler.stop()
