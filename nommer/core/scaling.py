@@ -151,11 +151,12 @@ def _media_nommer(view, rules):
 def wanted_encoders(backlog_seconds, unfinished, rules):
     """ceil(backlog / (target_wait × slots)): enough encoders for the
     predicted work to be started within ``target_wait``; never more than the
-    jobs can fill (one job runs in one slot), within the bounds."""
-    if not rules.autoscale or unfinished <= 0 or backlog_seconds <= 0:
+    jobs can fill (one job runs in one slot), at least one while any job is
+    unfinished, within the bounds."""
+    if not rules.autoscale or unfinished <= 0:
         wanted = 0
     else:
-        by_time = math.ceil(backlog_seconds / (rules.target_wait * rules.slots))
+        by_time = math.ceil(max(0.0, backlog_seconds) / (rules.target_wait * rules.slots))
         by_jobs = math.ceil(unfinished / rules.slots)
         wanted = max(1, min(by_time, by_jobs))
     return max(rules.minimum, min(wanted, rules.maximum))

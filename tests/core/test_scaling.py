@@ -39,6 +39,7 @@ def test_wanted_encoders_is_backlog_over_target_wait_times_slots():
     assert wanted_encoders(1000.0, 3, WAIT) == 2
     # ... at least one for any work, within the bounds.
     assert wanted_encoders(1.0, 1, WAIT) == 1
+    assert wanted_encoders(0.0, 1, WAIT) == 1  # nothing predicted yet, still a job
     assert wanted_encoders(0.0, 0, WAIT) == 0
     assert wanted_encoders(10_000.0, 100, WAIT) == 10
     assert wanted_encoders(0.0, 0, dataclasses.replace(WAIT, minimum=2)) == 2
