@@ -111,6 +111,11 @@ class Scaler(base.Child):
         """The last decision and its reason (for /fleet)."""
         return self.last_decision
 
+    def look(self):
+        """Take a look now (as a tick does) and return its decision."""
+        self._scale()
+        return self.last_decision
+
     def _count_launches(self, launched):
         self.metrics.encoders_launched(len(launched))
         failure = (self.fleet.problems().get("launch_error") or {}).get("at")

@@ -73,6 +73,7 @@ class Result:
     interruptions: int
     end: float
     unfinished: int = 0
+    work_seconds: float = 0.0  # slot-seconds of encoding the jobs took (the floor, over slots)
     never_stopped_mid_job: bool = True
 
     def percentile(self, p):
@@ -86,7 +87,8 @@ class Result:
                 "instance_seconds": round(self.instance_seconds), "cost": round(self.cost, 4),
                 "wait_p50": self.percentile(50), "wait_p95": self.percentile(95),
                 "wait_max": max(self.waits, default=0.0), "launches": self.launches,
-                "interruptions": self.interruptions, "unfinished": self.unfinished}
+                "interruptions": self.interruptions, "unfinished": self.unfinished,
+                "work_seconds": round(self.work_seconds)}
 
 
 def simulate(trace, rules, params=Params(), costs=None):
@@ -186,4 +188,5 @@ def simulate(trace, rules, params=Params(), costs=None):
     price = params.spot_price if params.spot else params.price
     return Result(rules.policy, len(jobs), billed, used, billed / 3600.0 * price,
                   [w for w in waits if w is not None], launched, interruptions, t,
-                  unfinished=len(jobs) - done, never_stopped_mid_job=clean)
+                  unfinished=len(jobs) - done, work_seconds=sum(math.ceil(j.actual) for j in jobs),
+                  never_stopped_mid_job=clean)
