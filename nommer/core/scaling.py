@@ -107,7 +107,7 @@ class Rules:
     target_wait: float = 120.0
     autoscale: bool = True
     retire_idle_after: float = 10.0  # least seconds seen idle before it may be retired
-    warm_horizon: float = 120.0  # keep_warm
+    warm_horizon: float = 0.0  # keep_warm
     billing_minimum: float = BILLING_MINIMUM
 
     @classmethod
@@ -118,6 +118,20 @@ class Rules:
                    autoscale=config.autoscale,
                    retire_idle_after=2 * config.heartbeat_interval,
                    warm_horizon=config.keep_warm)
+
+
+def idle_limit(config):
+    """Seconds an idle encoder waits before it stops itself. Under
+    media-nommer's rule that is the fleet's only scale-in:
+    ``max_inactivity``. Under the wait target the Scaler retires idle
+    encoders itself and may keep some warm for ``keep_warm`` seconds of
+    expected work, so the encoder's own stop waits that much longer: it is
+    the safety net for a feeder that is gone. 0: never (idle_terminate off)."""
+    if not config.idle_terminate:
+        return 0.0
+    if config.scaling_policy == "media-nommer":
+        return config.max_inactivity
+    return config.max_inactivity + config.keep_warm
 
 
 @dataclasses.dataclass(frozen=True)

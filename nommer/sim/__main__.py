@@ -8,7 +8,7 @@ import sys
 
 from nommer.core import config as config_mod
 from nommer.core.errors import ConfigError
-from nommer.core.scaling import POLICIES, Rules
+from nommer.core.scaling import POLICIES, Rules, idle_limit
 from nommer.sim import traces
 from nommer.sim.engine import Params, simulate
 
@@ -76,10 +76,11 @@ def main(argv=None):
             return 2
     params = Params(boot_delay=args.boot_delay, billing_minimum=args.billing_minimum, price=args.price,
                     spot=args.spot, spot_price=args.spot_price, interruptions_per_hour=args.interruptions,
-                    scale_interval=args.scale_interval, max_inactivity=config.max_inactivity
-                    if config.idle_terminate else 0.0, default_job_seconds=config.default_job_seconds,
+                    scale_interval=args.scale_interval, default_job_seconds=config.default_job_seconds,
                     probed_at_submit=args.probed_at_submit, seed=args.seed)
-    results = [simulate(trace, rules_for(config, policy, args.max_encoders), params).summary()
+    results = [simulate(trace, rules_for(config, policy, args.max_encoders),
+                        dataclasses.replace(params, max_inactivity=idle_limit(
+                            config.replace(scaling_policy=policy)))).summary()
                for policy in (args.policy or POLICIES)]
     if args.json:
         print(json.dumps({"trace": args.trace, "seed": args.seed, "results": results}, indent=2))

@@ -25,7 +25,9 @@ def test_minimum_is_kept_even_without_work():
 
 # The policies (nommer.core.scaling.decide) ------------------------------------
 
-from nommer.core.scaling import ArrivalRate, Encoder, Rules, View, decide, wanted_encoders  # noqa: E402
+from nommer.core.scaling import (  # noqa: E402
+    ArrivalRate, Encoder, Rules, View, decide, idle_limit, wanted_encoders,
+)
 
 WAIT = Rules(policy="wait-target", slots=2, minimum=0, maximum=10, target_wait=100.0,
              retire_idle_after=10.0, warm_horizon=0.0)
@@ -138,3 +140,10 @@ def test_rules_come_from_the_settings():
     assert (rules.policy, rules.target_wait, rules.slots, rules.maximum, rules.minimum,
             rules.warm_horizon, rules.retire_idle_after) == ("media-nommer", 30.0, 3, 7, 1, 45.0, 8.0)
     assert Rules.from_config(config_mod.load(environ={})).policy == "wait-target"
+
+
+def test_an_idle_encoder_stops_itself_later_when_the_scaler_keeps_some_warm():
+    base = {"max_inactivity": 60, "keep_warm": 90}
+    assert idle_limit(config_mod.load(environ={}, overrides=base)) == 150
+    assert idle_limit(config_mod.load(environ={}, overrides={**base, "scaling_policy": "media-nommer"})) == 60
+    assert idle_limit(config_mod.load(environ={}, overrides={**base, "idle_terminate": False})) == 0
