@@ -56,13 +56,49 @@ def decide_ms(encoders=1000, repeats=50):
     return statistics.median(took)
 
 
+def sim_at_scale(jobs=100_000, encoders=1000):
+    """The simulator with ``jobs`` clips submitted at once and up to
+    ``encoders`` encoders: the longest and median policy look (view built
+    and decided) and the whole run's seconds."""
+    import dataclasses
+    import random
+
+    from nommer.sim import engine
+
+    rng = random.Random(0)
+    trace = [traces.Submission(0.0, rng.uniform(10, 120), "mp4-h264-720p") for _ in range(jobs)]
+    rules = dataclasses.replace(rules_for(load(environ={}), "wait-target"), maximum=encoders)
+    took = []
+    real = engine.decide
+
+    def timed(view, rules):
+        t0 = time.perf_counter()
+        try:
+            return real(view, rules)
+        finally:
+            took.append((time.perf_counter() - t0) * 1000)
+
+    engine.decide = timed
+    try:
+        t0 = time.perf_counter()
+        result = simulate(trace, rules, Params(seed=0))
+        run_s = time.perf_counter() - t0
+    finally:
+        engine.decide = real
+    return {"jobs": jobs, "encoders": encoders, "looks": len(took), "look_ms_median": statistics.median(took),
+            "look_ms_max": max(took), "run_s": run_s, "launches": result.launches,
+            "wait_p95": result.percentile(95)}
+
+
 def main():
     runs = policy_runs()
     for r in runs:
         print(f"{r['label']}: wait-target {r['new']}, media-nommer {r['old']}, saved {r['saved']:.1%}")
     ms = decide_ms()
     print(f"decide() over 1000 encoders: {ms:.2f} ms")
-    return {"runs": runs, "decide_ms": ms}
+    scale = sim_at_scale()
+    print(f"simulator at scale: {scale}")
+    return {"runs": runs, "decide_ms": ms, "scale": scale}
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from nommer.core.errors import NommerError, NotFound
 from nommer.core.jobs import UNFINISHED_STATES, State
 from nommer.core.metrics import FeederMetrics
 from nommer.core.netguard import AddressPolicy
+from nommer.core.store import MAX_PAGE
 from nommer.core.notify import payload, wanted
 from nommer.core.service import JobService
 from nommer.http.resources import job_resource
@@ -27,7 +28,7 @@ class JobTracker(base.Child):
         self.metrics = metrics or FeederMetrics()
         self.box = credentials.SecretBox.from_config(config)
         self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box)
-        self.unfinished = {}
+        self.unfinished = {}  # job id: State, of every unfinished job
         # Predicted encoder-seconds per unfinished job and their sum, kept as
         # jobs change so that a long queue is never summed again.
         self.costs = CostModel(config.default_job_seconds, instance_type=instance_type(config))
@@ -99,7 +100,7 @@ class JobTracker(base.Child):
             self._recount()
         elif isinstance(message, ResendPending):
             self._reload()
-            pending = [j.id for j in self.unfinished.values() if j.state == State.PENDING]
+            pending = [job_id for job_id, state in self.unfinished.items() if state == State.PENDING]
             for job_id in pending:
                 base.tell("Dispatcher", Enqueue(job_id))
             if pending:
@@ -119,7 +120,7 @@ class JobTracker(base.Child):
             if self.unfinished.pop(job.id, None) is not None and self.costs.learn(job):
                 self.log.debug("cost learned", job_id=job.id, factors=self.costs.table())
         else:
-            self.unfinished[job.id] = job
+            self.unfinished[job.id] = job.state
         self._predict(job)
         self._workload()
 
@@ -164,12 +165,21 @@ class JobTracker(base.Child):
             base.tell("Dispatcher", Ack(receipt))
 
     def _reload(self):
-        self.unfinished = {job.id: job for job in self.service.unfinished()}
-        self.predicted = {job.id: self.costs.predict(job) for job in self.unfinished.values()}
-        self.backlog = sum(self.predicted.values())
-        for job in self.unfinished.values():
-            if job.state == State.PENDING:
-                self.metrics.job_pending(job)
+        # Page by page, keeping only each job's state and predicted seconds:
+        # a queue of 100,000 jobs is never held whole in memory.
+        unfinished, predicted = {}, {}
+        cursor = None
+        while True:
+            jobs, cursor = self.service.store.list(state=UNFINISHED_STATES, limit=MAX_PAGE, cursor=cursor)
+            for job in jobs:
+                unfinished[job.id] = job.state
+                predicted[job.id] = self.costs.predict(job)
+                if job.state == State.PENDING:
+                    self.metrics.job_pending(job)
+            if cursor is None:
+                break
+        self.unfinished, self.predicted = unfinished, predicted
+        self.backlog = sum(predicted.values())
         self._workload()
 
     def _recount(self):
