@@ -12,8 +12,7 @@ from nommer.actors import base
 from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.metrics import FeederMetrics
-from nommer.core.jobs import parse_time
-from nommer.core.scaling import Encoder, Rules, View, decide, unbooted
+from nommer.core.scaling import Encoder, Rules, View, decide, launch_time, unbooted
 
 
 class Scaler(base.Child):
@@ -99,7 +98,7 @@ class Scaler(base.Child):
                 self.idle_since.pop(member.id, None)
             else:
                 self.idle_since.setdefault(member.id, now)
-            launched = parse_time(member.started_at)
+            launched = launch_time(member.started_at)
             encoders.append(Encoder(
                 id=member.id, launched_at=launched.timestamp() if launched else now,
                 booted=beat is not None or member.id in self.booted,
