@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -93,11 +94,11 @@ def main(jobs=100_000, encoders=1000, looks=30, lists=50):
         config = load(environ={}, overrides={
             "data_dir": tmp, "port": common.free_port(), "max_encoders": encoders + 100,
             "scale_interval": 60.0, "log_level": "warning", "retention_days": 0})
-        store = SqliteJobStore(config.db_path)
         began = time.perf_counter()
-        fill(store, jobs, encoders)
+        # Filled by another process: this one's memory is the feeder's alone.
+        subprocess.run([sys.executable, __file__, "--fill", str(config.db_path), "--jobs", str(jobs),
+                        "--encoders", str(encoders)], check=True)
         filled_s = time.perf_counter() - began
-        store.close()
         fleet = IdleFleet([Member(f"enc-{e:04d}", "running", utcnow()) for e in range(encoders)])
         backends.build_fleet = lambda config: fleet  # the feeder takes its fleet from here
         rss_before = rss_mb()
@@ -148,5 +149,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--encoders", type=int, default=1000)
+    parser.add_argument("--fill", metavar="DB", help="only fill the SQLite store DB")
     args = parser.parse_args()
-    main(args.jobs, args.encoders)
+    if args.fill:
+        store = SqliteJobStore(args.fill)
+        fill(store, args.jobs, args.encoders)
+        store.close()
+    else:
+        main(args.jobs, args.encoders)
