@@ -60,7 +60,7 @@ def scaling_section(sim, scale, today=None, under_load=True):
         f"| {r['new']['work_seconds']:,} | ${r['old']['cost']:.2f} / ${r['new']['cost']:.2f} |\n"
         for r in sim["runs"])
     load = (" The machine was shared with other workers running tests at the time "
-            "(load average 5 to 10 on 2 cores), so the times are pessimistic." if under_load else "")
+            "(load average 5 to 14 on 2 cores), so the times are pessimistic." if under_load else "")
     s = scale
     met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
     return f"""## Scaling policies in the simulator (bench/scaling_sim.py)
@@ -85,13 +85,14 @@ daily-cycle and long-tail traces, is **not met**:
   media-nommer's rule starts one per two jobs beyond the overflow, most of
   which boot after the burst is done.
 - **Daily cycle**: most of the bill is boots. A lone job at night or
-  between bursts of arrivals needs a cold start under any policy, and the
-  90 s boot is billed. media-nommer's 60 s idle linger is already close to
-  the break-even for a 90 s boot; retiring sooner saves the tail but causes
-  more cold starts (a higher median wait), keeping warm
-  (`keep_warm` 120) cuts the median wait to about 1 s but costs more
-  instance-seconds. The p95 wait is the boot either way, within a second of
-  media-nommer's; at 200 jobs an hour it is worse (73 s against 61 s).
+  between arrivals needs a cold start under any policy, and the 90 s boot is
+  billed. media-nommer's 60 s idle linger is already close to the
+  break-even for a 90 s boot; retiring sooner (the default, `keep_warm` 0)
+  saves the tail but causes more cold starts: fewer instance-seconds, a
+  higher median wait, a p95 wait about equal (the boot either way) at 40
+  jobs an hour and worse at 200. Keeping encoders warm (`keep_warm` 120)
+  turns that round: a far lower median wait and a p95 as good or better,
+  for about the instance-seconds of media-nommer's rule.
 - **Long tail**: the films' own encoding is nearly the whole bill (compare
   *work*), and a running job is never moved or stopped, so no policy saves
   much; the wait target costs about 2 % more because media-nommer's rule

@@ -18,23 +18,26 @@ from nommer.sim import traces  # noqa: E402
 from nommer.sim.__main__ import rules_for  # noqa: E402
 from nommer.sim.engine import Params, simulate  # noqa: E402
 
-RUNS = [  # (trace, keyword arguments, label)
-    ("steady", {}, "steady Poisson, 30 jobs/h, 6 h"),
-    ("daily", {}, "daily cycle, 40 jobs/h mean, 24 h"),
-    ("daily", {"rate": 200.0}, "daily cycle, 200 jobs/h mean, 24 h"),
-    ("bursts", {}, "bursts of 60 clips every 2 h, 6 h"),
-    ("longtail", {}, "long tail (1 in 10 a film), 20 jobs/h, 24 h"),
+RUNS = [  # (trace, keyword arguments, label, settings changed)
+    ("steady", {}, "steady Poisson, 30 jobs/h, 6 h", {}),
+    ("daily", {}, "daily cycle, 40 jobs/h mean, 24 h", {}),
+    ("daily", {}, "the same, `keep_warm` 120", {"keep_warm": 120.0}),
+    ("daily", {"rate": 200.0}, "daily cycle, 200 jobs/h mean, 24 h", {}),
+    ("bursts", {}, "bursts of 60 clips every 2 h, 6 h", {}),
+    ("longtail", {}, "long tail (1 in 10 a film), 20 jobs/h, 24 h", {}),
 ]
 
 
 def policy_runs(seed=0):
-    config = load(environ={})
-    params = Params(max_inactivity=config.max_inactivity, default_job_seconds=config.default_job_seconds,
-                    seed=seed)
     out = []
-    for name, kwargs, label in RUNS:
+    for name, kwargs, label, settings in RUNS:
+        config = load(environ={}, overrides=settings)
         trace = traces.BUILT_IN[name](seed=seed, **kwargs)
-        by = {p: simulate(trace, rules_for(config, p), params).summary() for p in scaling.POLICIES}
+        by = {}
+        for policy in scaling.POLICIES:
+            params = Params(max_inactivity=scaling.idle_limit(config.replace(scaling_policy=policy)),
+                            default_job_seconds=config.default_job_seconds, seed=seed)
+            by[policy] = simulate(trace, rules_for(config, policy), params).summary()
         new, old = by["wait-target"], by["media-nommer"]
         out.append({"trace": name, "label": label, "jobs": len(trace), "new": new, "old": old,
                     "saved": 1 - new["instance_seconds"] / old["instance_seconds"]})
