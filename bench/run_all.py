@@ -90,9 +90,11 @@ daily-cycle and long-tail traces, is **not met**:
   break-even for a 90 s boot; retiring sooner (the default, `keep_warm` 0)
   saves the tail but causes more cold starts: fewer instance-seconds, a
   higher median wait, a p95 wait about equal (the boot either way) at 40
-  jobs an hour and worse at 200. Keeping encoders warm (`keep_warm` 120)
-  turns that round: a far lower median wait and a p95 as good or better,
-  for about the instance-seconds of media-nommer's rule.
+  jobs an hour and worse at 200. Keeping idle encoders for the jobs the
+  submission rate predicts turns that round: with `keep_warm` 60 the p95
+  and the median wait are as good or better than media-nommer's at both
+  rates, for fewer instance-seconds (see the rows), and with `keep_warm`
+  120 the waits are lower still for about media-nommer's instance-seconds.
 - **Long tail**: the films' own encoding is nearly the whole bill (compare
   *work*), and a running job is never moved or stopped, so no policy saves
   much; the wait target costs about 2 % more because media-nommer's rule

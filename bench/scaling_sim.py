@@ -21,8 +21,10 @@ from nommer.sim.engine import Params, simulate  # noqa: E402
 RUNS = [  # (trace, keyword arguments, label, settings changed)
     ("steady", {}, "steady Poisson, 30 jobs/h, 6 h", {}),
     ("daily", {}, "daily cycle, 40 jobs/h mean, 24 h", {}),
+    ("daily", {}, "the same, `keep_warm` 60", {"keep_warm": 60.0}),
     ("daily", {}, "the same, `keep_warm` 120", {"keep_warm": 120.0}),
     ("daily", {"rate": 200.0}, "daily cycle, 200 jobs/h mean, 24 h", {}),
+    ("daily", {"rate": 200.0}, "the same, `keep_warm` 60", {"keep_warm": 60.0}),
     ("bursts", {}, "bursts of 60 clips every 2 h, 6 h", {}),
     ("longtail", {}, "long tail (1 in 10 a film), 20 jobs/h, 24 h", {}),
 ]
