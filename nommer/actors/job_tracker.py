@@ -34,6 +34,7 @@ class JobTracker(base.Child):
         self.costs = CostModel(config.default_job_seconds, instance_type=instance_type(config))
         self.predicted = {}
         self.backlog = 0.0
+        self.submitted = 0  # the Scaler derives the submission rate from it
         self.ticker = None
 
     def on_start(self):
@@ -49,6 +50,7 @@ class JobTracker(base.Child):
     def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False):
         """Store a submission the gateway has validated, and queue it."""
         job = self.service.create(source, outputs, notify_url, notify_format, progress_events)
+        self.submitted += 1
         self._log_state(job)
         self.metrics.job_submitted(job)
         # The PENDING report goes first, so that its webhook comes before the
@@ -193,7 +195,7 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
-        base.tell("Scaler", Workload(len(self.unfinished), self.backlog))
+        base.tell("Scaler", Workload(len(self.unfinished), self.backlog, self.submitted))
 
     def cost_factors(self):
         """The cost factors known now, ``{preset[@instance type]: factor}``."""

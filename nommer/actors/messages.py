@@ -62,6 +62,7 @@ class Workload:
 
     unfinished: int
     backlog_seconds: float = 0.0
+    submitted: int = 0  # jobs created since the JobTracker started: a running count
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ from nommer.actors import base
 from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.metrics import FeederMetrics
-from nommer.core.scaling import Encoder, Rules, View, decide, launch_time, unbooted
+from nommer.core.scaling import ArrivalRate, Encoder, Rules, View, decide, launch_time, unbooted
 
 
 class Scaler(base.Child):
@@ -28,6 +28,8 @@ class Scaler(base.Child):
         self.store = store
         self.unfinished = 0
         self.backlog_seconds = 0.0
+        self.submitted = 0
+        self.arrivals = ArrivalRate()
         self.rules = Rules.from_config(config)
         self.idle_since = {}  # encoder id: when it was first seen holding nothing
         self.last_decision = None
@@ -46,6 +48,7 @@ class Scaler(base.Child):
             first = self.unfinished == 0 and message.unfinished > 0
             self.unfinished = message.unfinished
             self.backlog_seconds = message.backlog_seconds
+            self.submitted = message.submitted
             if first:
                 self._scale()  # the first job of a quiet spell should not wait a tick
         elif isinstance(message, Tick):
@@ -104,7 +107,8 @@ class Scaler(base.Child):
                 booted=beat is not None or member.id in self.booted,
                 jobs=jobs, idle_since=self.idle_since.get(member.id)))
         return View(now=now, encoders=tuple(encoders), unfinished=self.unfinished,
-                    backlog_seconds=self.backlog_seconds)
+                    backlog_seconds=self.backlog_seconds,
+                    arrival_rate=self.arrivals.observe(now, self.submitted))
 
     def decision(self):
         """The last decision and its reason (for /fleet)."""

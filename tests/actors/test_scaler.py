@@ -114,3 +114,21 @@ def test_media_nommer_policy_never_retires(store, started):
 
     time.sleep(0.5)  # several ticks
     assert fleet.retired == [] and fleet.launched == []
+
+
+def test_an_idle_encoder_is_kept_warm_while_jobs_keep_coming(store, started):
+    fleet = RecordingFleet([Member("idle", "running", ago(300))])
+    store.heartbeat("idle", {"jobs": []})
+    # Seen idle 2 s (two heartbeat intervals) before it may be retired.
+    scaler = Scaler.start(settings(keep_warm=120, heartbeat_interval=1), fleet, store)
+    started.append(scaler)
+    scaler.tell(Workload(unfinished=0, submitted=0))
+    import time
+
+    time.sleep(0.3)
+    scaler.tell(Workload(unfinished=0, submitted=30))  # 30 jobs came and went
+    time.sleep(2.5)
+    decision = scaler.proxy().decision().get(timeout=5)
+    assert fleet.retired == []
+    assert "1 there" in decision["reason"] and "kept warm" in decision["reason"]
+    assert " 0 kept warm" not in decision["reason"]
