@@ -105,3 +105,20 @@ def test_a_csv_trace_is_read_and_a_bad_line_refused(tmp_path, capsys):
 def test_a_bad_setting_is_refused_by_the_command_naming_it(capsys):
     assert cli.main(["--trace", "steady", "--hours", "0.1", "--target-wait", "0"]) == 2
     assert "'target_wait'" in capsys.readouterr().err
+
+
+def test_python_dash_m_nommer_sim_runs_both_policies():
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env = {k: v for k, v in env.items() if not k.startswith("NOMMER_")}
+    done = subprocess.run([sys.executable, "-m", "nommer.sim", "--trace", "bursts", "--hours", "2",
+                           "--seed", "1"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("trace bursts, ") and "seed 1" in lines[0]
+    assert [line.split()[0] for line in lines[2:]] == ["wait-target", "media-nommer"]
