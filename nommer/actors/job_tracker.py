@@ -8,10 +8,12 @@ from nommer.actors.messages import (
 )
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core import credentials
+from nommer.core.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
-from nommer.core.jobs import UNFINISHED_STATES, State, oldest_pending
+from nommer.core.jobs import UNFINISHED_STATES, State, pending_since
 from nommer.core.metrics import FeederMetrics
 from nommer.core.netguard import AddressPolicy
+from nommer.core.store import MAX_PAGE
 from nommer.core.notify import payload, wanted
 from nommer.core.service import JobService
 from nommer.core.resources import job_resource
@@ -27,7 +29,14 @@ class JobTracker(base.Child):
         self.metrics = metrics or FeederMetrics()
         self.box = credentials.SecretBox.from_config(config)
         self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box)
-        self.unfinished = {}
+        self.unfinished = {}  # job id: State, of every unfinished job
+        self.waiting = {}  # job id: (priority, pending since), of every PENDING job
+        # Predicted encoder-seconds per unfinished job and their sum, kept as
+        # jobs change so that a long queue is never summed again.
+        self.costs = CostModel(config.default_job_seconds, instance_type=instance_type(config))
+        self.predicted = {}
+        self.backlog = 0.0
+        self.submitted = 0  # the Scaler derives the submission rate from it
         self.ticker = None
 
     def on_start(self):
@@ -45,6 +54,7 @@ class JobTracker(base.Child):
         """Store a submission the gateway has validated, and queue it."""
         job = self.service.create(source, outputs, notify_url, notify_format, progress_events,
                                   priority)
+        self.submitted += 1
         self._log_state(job)
         self.metrics.job_submitted(job)
         # The PENDING report goes first, so that its webhook comes before the
@@ -96,9 +106,9 @@ class JobTracker(base.Child):
             self._recount()
         elif isinstance(message, ResendPending):
             self._reload()
-            pending = [j for j in self.unfinished.values() if j.state == State.PENDING]
-            for job in pending:
-                base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
+            pending = list(self.waiting.items())
+            for job_id, (priority, _since) in pending:
+                base.tell(addresses.DISPATCHER, Enqueue(job_id, priority))
             if pending:
                 self.log.info("pending jobs queued again", count=len(pending))
         else:
@@ -113,10 +123,28 @@ class JobTracker(base.Child):
 
     def _cache(self, job):
         if job.is_final:
-            self.unfinished.pop(job.id, None)
+            if self.unfinished.pop(job.id, None) is not None and self.costs.learn(job):
+                self.log.debug("cost learned", job_id=job.id, factors=self.costs.table())
         else:
-            self.unfinished[job.id] = job
+            self.unfinished[job.id] = job.state
+        self._note_waiting(self.waiting, job)
+        self._predict(job)
         self._workload()
+
+    @staticmethod
+    def _note_waiting(waiting, job):
+        """Keep (priority, waiting since) of the job while it is PENDING."""
+        if job.state == State.PENDING:
+            waiting[job.id] = (job.priority, pending_since(job))
+        else:
+            waiting.pop(job.id, None)
+
+    def _predict(self, job):
+        before = self.predicted.pop(job.id, 0.0)
+        now = 0.0 if job.is_final else self.costs.predict(job)
+        if now:
+            self.predicted[job.id] = now
+        self.backlog = max(0.0, self.backlog + now - before)
 
     def _log_state(self, job, change=None):
         """The operator's line for a job's state change: one per change, with
@@ -152,10 +180,22 @@ class JobTracker(base.Child):
             base.tell(addresses.DISPATCHER, Ack(receipt))
 
     def _reload(self):
-        self.unfinished = {job.id: job for job in self.service.unfinished()}
-        for job in self.unfinished.values():
-            if job.state == State.PENDING:
-                self.metrics.job_pending(job)
+        # Page by page, keeping only each job's state and predicted seconds:
+        # a queue of 100,000 jobs is never held whole in memory.
+        unfinished, predicted, waiting = {}, {}, {}
+        cursor = None
+        while True:
+            jobs, cursor = self.service.store.list(state=UNFINISHED_STATES, limit=MAX_PAGE, cursor=cursor)
+            for job in jobs:
+                unfinished[job.id] = job.state
+                predicted[job.id] = self.costs.predict(job)
+                self._note_waiting(waiting, job)
+                if job.state == State.PENDING:
+                    self.metrics.job_pending(job)
+            if cursor is None:
+                break
+        self.unfinished, self.predicted, self.waiting = unfinished, predicted, waiting
+        self.backlog = sum(predicted.values())
         self._workload()
 
     def _recount(self):
@@ -169,12 +209,27 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
-        base.tell(addresses.SCALER, Workload(len(self.unfinished), self._oldest_pending()))
+        base.tell(addresses.SCALER, Workload(len(self.unfinished), self.backlog, self.submitted,
+                                             self._oldest_pending()))
 
     def _oldest_pending(self):
         """When (epoch seconds) the job waiting longest for an encoder began
-        to wait; None when none waits. Only looked for where it is used
-        (ec2_spot with on_demand_after): it reads every unfinished job."""
+        to wait; None when none waits, or where it is not used (ec2_spot with
+        on_demand_after)."""
         if not (self.config.ec2_spot and self.config.on_demand_after > 0):
             return None
-        return oldest_pending(self.unfinished.values())
+        times = [since for _priority, since in self.waiting.values() if since is not None]
+        return min(times) if times else None
+
+    def cost_factors(self):
+        """The cost factors known now, ``{preset[@instance type]: factor}``."""
+        return self.costs.table()
+
+
+def instance_type(config):
+    """The instance type cost factors are learned for: the encoders' EC2
+    type on AWS (the launch template's when unset is not known here, so
+    ``aws``), ``local`` for encoder processes."""
+    if config.backend == "aws":
+        return config.ec2_instance_type or "aws"
+    return "local"

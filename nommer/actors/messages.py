@@ -58,10 +58,14 @@ class Notified:
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-    """The number of unfinished jobs now (Scaler), and when (epoch seconds)
-    the job waiting longest for an encoder began to wait (None: not known)."""
+    """The number of unfinished jobs now, the encoder-seconds they are
+    predicted to need still, a running count of submissions, and when (epoch
+    seconds) the job waiting longest for an encoder began to wait (None: not
+    known) (Scaler)."""
 
     unfinished: int
+    backlog_seconds: float = 0.0
+    submitted: int = 0  # jobs created since the JobTracker started: a running count
     oldest_pending: float | None = None
 
 

@@ -1,6 +1,12 @@
-"""The Scaler owns the Fleet: on each tick it compares unfinished work with
-fleet capacity and launches encoders within the configured bounds, and ends
-the machines whose encoder never started (``boot_timeout``)."""
+"""The Scaler owns the Fleet: on each tick it builds a view of the work
+(unfinished jobs and their predicted encoder-seconds, from the JobTracker)
+and of the fleet (members, their heartbeats), hands it to the policy of
+``nommer.core.scaling.decide`` and carries out what it decides: launches,
+and retirements of idle encoders. It also ends the machines whose encoder
+never started (``boot_timeout``). The simulator (``nommer.sim``) calls the
+same ``decide``."""
+
+import time
 
 import time
 
@@ -8,7 +14,7 @@ from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.metrics import FeederMetrics
-from nommer.core.scaling import encoders_to_start, unbooted
+from nommer.core.scaling import ArrivalRate, Encoder, Rules, View, decide, launch_time, unbooted
 
 
 class Scaler(base.Child):
@@ -25,6 +31,12 @@ class Scaler(base.Child):
         self.store = store
         self.unfinished = 0
         self.oldest_pending = None  # epoch seconds; spot or on demand (fleet.note_wait)
+        self.backlog_seconds = 0.0
+        self.submitted = 0
+        self.arrivals = ArrivalRate()
+        self.rules = Rules.from_config(config)
+        self.idle_since = {}  # encoder id: when it was first seen holding nothing
+        self.last_decision = None
         self.ticker = None
         self.booted = set()  # members seen heartbeating: never ended for a slow boot
 
@@ -40,6 +52,8 @@ class Scaler(base.Child):
             first = self.unfinished == 0 and message.unfinished > 0
             self.unfinished = message.unfinished
             self.oldest_pending = message.oldest_pending
+            self.backlog_seconds = message.backlog_seconds
+            self.submitted = message.submitted
             if first:
                 self._scale()  # the first job of a quiet spell should not wait a tick
         elif isinstance(message, Tick):
@@ -54,20 +68,63 @@ class Scaler(base.Child):
         members = [m for m in self.fleet.members() if m.state in ("starting", "running")]
         dead = {m.id for m in self._end_unbooted(members)}
         running = [m for m in members if m.id not in dead]
-        count = encoders_to_start(
-            self.unfinished if self.config.autoscale else 0,
-            len(running), self.config.jobs_per_encoder,
-            self.config.job_overflow_threshold, self.config.encoders_max,
-            self.config.min_encoders,
-        )
-        if count:
+        view = self._view(running)
+        decision = decide(view, self.rules)
+        self.last_decision = {"at": view.now, "launch": decision.launch,
+                              "retire": list(decision.retire), "desired": decision.desired,
+                              "reason": decision.reason}
+        if decision.launch:
             self.fleet.note_wait(None if self.oldest_pending is None
                                  else max(0.0, time.time() - self.oldest_pending))
-            launched = self.fleet.launch(count)
+            launched = self.fleet.launch(decision.launch)
             self._count_launches(launched)
             if launched:  # none while failed launches back off: that is logged by the fleet
                 self.log.info("encoders launched", count=len(launched),
-                              ids=[m.id for m in launched], unfinished=self.unfinished)
+                              ids=[m.id for m in launched], unfinished=self.unfinished,
+                              reason=decision.reason)
+        for encoder_id in decision.retire:
+            if self.fleet.retire(encoder_id):
+                self.idle_since.pop(encoder_id, None)
+                self.log.info("idle encoder retired", encoder_id=encoder_id, reason=decision.reason)
+
+    def _view(self, running):
+        """The farm as the policy sees it. The heartbeats (read only for the
+        policy that retires) say which members booted and what they hold."""
+        now = time.time()
+        beats = {}
+        if self.store is not None and self.rules.policy != "media-nommer" and running:
+            try:
+                beats = {e["id"]: e for e in self.store.encoders()}
+            except Exception:
+                # Without them no encoder is known idle: nothing is retired.
+                self.log.exception("cannot read the encoders' heartbeats")
+        current = {m.id for m in running}
+        self.idle_since = {k: v for k, v in self.idle_since.items() if k in current}
+        encoders = []
+        for member in running:
+            beat = beats.get(member.id)
+            jobs = len((beat.get("info") or {}).get("jobs") or ()) if beat else 0
+            if beat is None or jobs:
+                self.idle_since.pop(member.id, None)
+            else:
+                self.idle_since.setdefault(member.id, now)
+            launched = launch_time(member.started_at)
+            encoders.append(Encoder(
+                id=member.id, launched_at=launched.timestamp() if launched else now,
+                booted=beat is not None or member.id in self.booted,
+                jobs=jobs, idle_since=self.idle_since.get(member.id)))
+        return View(now=now, encoders=tuple(encoders), unfinished=self.unfinished,
+                    backlog_seconds=self.backlog_seconds,
+                    arrival_rate=self.arrivals.observe(now, self.submitted))
+
+    def decision(self):
+        """The last decision and its reason (for /fleet)."""
+        return self.last_decision
+
+    def look(self):
+        """Take a look now (as a tick does) and return its decision."""
+        self._scale()
+        return self.last_decision
 
     def _count_launches(self, launched):
         self.metrics.encoders_launched(len(launched))

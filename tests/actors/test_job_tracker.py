@@ -85,7 +85,7 @@ def test_the_workload_says_since_when_the_oldest_pending_job_waits(store, tmp_pa
     store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4",
                                                "preset": "mp4-h264-480p"}]))
     seen = []
-    scaler = type("Scaler", (Scaler,), {}).start(seen)
+    scaler = Scaler.start(seen)
     settings = {"data_dir": str(tmp_path), "ec2_spot": spot_first, "on_demand_after": 30}
     tracker = JobTracker.start(config_mod.load(environ={}, overrides=settings), store, storage=None)
     try:
@@ -101,3 +101,21 @@ def test_the_workload_says_since_when_the_oldest_pending_job_waits(store, tmp_pa
         assert seen[-1].oldest_pending == parse_time(first.created_at).timestamp()
     else:  # not looked for where nothing uses it
         assert seen[-1].oldest_pending is None
+def test_the_workload_carries_the_predicted_seconds_of_the_jobs(store, tmp_path):
+    probed = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4",
+                                                        "preset": "mp4-h264-720p"}]))
+    probed = store.update(probed.transition(State.DOWNLOADING))
+    probed = store.update(probed.transition(State.ENCODING, probe={"duration": 1000.0}))
+    store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4", "preset": "mp4-h264-720p"}]))
+    seen = []
+    scaler = Scaler.start(seen)
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "default_job_seconds": 50})
+    tracker = JobTracker.start(config, store, storage=None)
+    try:
+        wait_for(lambda: seen, 5, "the workload")
+        factor = tracker.proxy().cost_factors().get(timeout=5)["mp4-h264-720p"]
+        assert seen[-1].unfinished == 2
+        assert seen[-1].backlog_seconds == pytest.approx(1000.0 * factor + 50)
+    finally:
+        tracker.stop()
+        scaler.stop()

@@ -41,9 +41,9 @@ def test_the_scaler_says_how_long_the_oldest_job_waited_before_launching(tmp_pat
                                                     "scale_interval": 3600})
     scaler = Scaler.start(config, fleet)
     try:
-        scaler.tell(Workload(1, time.time() - 90))
+        scaler.tell(Workload(1, backlog_seconds=60.0, oldest_pending=time.time() - 90))
         scaler.ask(Tick("scaler"))
-        scaler.tell(Workload(100, None))
+        scaler.tell(Workload(100, backlog_seconds=100 * 600.0, oldest_pending=None))
         scaler.ask(Tick("scaler"))
     finally:
         scaler.stop()

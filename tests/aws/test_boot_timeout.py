@@ -66,7 +66,9 @@ def test_a_silent_instance_is_ended_its_job_requeued_and_replaced(
     actors.append(Reaper.start(config, store))
     scaler = Scaler.start(config, fleet, store)
     actors.append(scaler)
-    scaler.tell(Workload(unfinished=3))  # 2 jobs per encoder: the silent one is owed
+    # 3 jobs of 600 predicted seconds in all, 2 per encoder, target_wait
+    # 120: 2 encoders wanted, so the silent one is owed.
+    scaler.tell(Workload(unfinished=3, backlog_seconds=600.0))
 
     wait_for(lambda: state(ec2_client, silent.id) in ("shutting-down", "terminated"), 20,
              "the silent instance to be terminated")

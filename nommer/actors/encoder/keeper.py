@@ -12,6 +12,7 @@ from nommer.actors import base
 
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.jobs import utcnow
+from nommer.core.scaling import idle_limit
 
 
 class Keeper(base.ReportsStart, pykka.ThreadingActor):
@@ -84,7 +85,7 @@ class Keeper(base.ReportsStart, pykka.ThreadingActor):
             return
         idle = time.monotonic() - self.idle_since
         if (self.config.idle_terminate and not self.idle_reported
-                and idle >= self.config.max_inactivity):
+                and idle >= idle_limit(self.config)):
             self.idle_reported = True
             self.core.log.info("idle; stopping", idle_seconds=round(idle, 1))
             self.on_idle()
