@@ -55,6 +55,13 @@ def take(browser, feeder, jobs, folder):
     driver.get(feeder.base + "/#/jobs")
     browser.wait(lambda d: browser.find(f'tr[data-job="{jobs["running"]["id"]}"]'), what="the jobs list")
     driver.save_screenshot(str(folder / "jobs.png"))
+    # The fleet while the long job still runs, before the slower job pages.
+    driver.get(feeder.base + "/#/fleet")
+    running = feeder.get(f"/jobs/{jobs['running']['id']}")[1]
+    browser.wait(lambda d: browser.find(".encoder-job"),
+                 what=f"the fleet with its job (the job is {running['state']}, {running['progress']}%: "
+                      f"{running.get('details') or 'no details'})")
+    driver.save_screenshot(str(folder / "fleet.png"))
     size = driver.get_window_size()
     driver.set_window_size(size["width"], 1500)  # a job's page is long
     try:
@@ -66,12 +73,6 @@ def take(browser, feeder, jobs, folder):
         driver.save_screenshot(str(folder / "job-error.png"))
     finally:
         driver.set_window_size(size["width"], size["height"])
-    driver.get(feeder.base + "/#/fleet")
-    running = feeder.get(f"/jobs/{jobs['running']['id']}")[1]
-    browser.wait(lambda d: browser.find(".encoder-job"),
-                 what=f"the fleet with its job (the job is {running['state']}, {running['progress']}%: "
-                      f"{running.get('details') or 'no details'})")
-    driver.save_screenshot(str(folder / "fleet.png"))
     return [folder / name for name in ("jobs.png", "job.png", "job-error.png", "fleet.png")]
 
 
