@@ -1,11 +1,13 @@
 """The HTTP layer's way into the actors: every call is an ask with a timeout,
 and a missing, dead or slow actor becomes Unavailable (a 503), never a hang."""
 
+import datetime
+
 import pykka
 
 from nommer.actors import addresses, base
 from nommer.core.errors import Unavailable
-from nommer.core.fleet import merged_members
+from nommer.core.fleet import busy_until, merged_members
 
 
 class ActorGateway:
@@ -75,7 +77,13 @@ class ActorGateway:
     def fleet(self):
         members = self._ask(addresses.SCALER, "members")
         encoders = self._ask(addresses.JOB_TRACKER, "encoders")
-        return {"members": merged_members(members, encoders), "encoders": encoders,
+        held = sorted({j for e in encoders for j in (e.get("info") or {}).get("jobs") or []})
+        predicted = self._ask(addresses.JOB_TRACKER, "predicted_seconds", held) if held else {}
+        until = busy_until(encoders, predicted, datetime.datetime.now(datetime.timezone.utc))
+        encoders = [{**e, "busy_until": until.get(e.get("id"))} for e in encoders]
+        members = [{**m, "busy_until": until.get(m.get("id"))} for m in merged_members(members, encoders)]
+        return {"members": members, "encoders": encoders,
+                "scaler": {"decision": self._ask(addresses.SCALER, "decision")},
                 **self._ask(addresses.SCALER, "problems")}
 
     def encoder_states(self):

@@ -221,6 +221,11 @@ class JobTracker(base.Child):
         times = [since for _priority, since in self.waiting.values() if since is not None]
         return min(times) if times else None
 
+    def predicted_seconds(self, job_ids):
+        """{job id: encoder-seconds it is predicted to need still} of those
+        of ``job_ids`` that are unfinished (for /fleet's busy_until)."""
+        return {job_id: self.predicted[job_id] for job_id in job_ids if job_id in self.predicted}
+
     def cost_factors(self):
         """The cost factors known now, ``{preset[@instance type]: factor}``."""
         return self.costs.table()

@@ -69,3 +69,20 @@ def merged_members(members, encoders):
             member["interrupted"] = info["interrupted"]
         merged.append(member)
     return merged
+
+
+def busy_until(encoders, predicted, now):
+    """{encoder id: ISO time} when each encoder is predicted to be done with
+    the jobs it holds (its heartbeat's ``jobs``; they run side by side, so
+    the longest counts); an encoder holding nothing is not in it.
+    ``predicted`` is {job id: encoder-seconds still to go}."""
+    import datetime
+
+    until = {}
+    for record in encoders:
+        jobs = (record.get("info") or {}).get("jobs") or []
+        if jobs:
+            left = max(predicted.get(job_id, 0.0) for job_id in jobs)
+            at = now + datetime.timedelta(seconds=left)
+            until[record.get("id")] = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return until

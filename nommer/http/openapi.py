@@ -185,6 +185,7 @@ FLEET_SCHEMA = {
                                                            "market (spot or on-demand) and zone."},
                 "market": {"type": "string", "enum": ["spot", "on-demand", ""], "description": "On EC2, spot or on-demand (from the launch or DescribeInstances' InstanceLifecycle); empty locally."},
                 "interrupted": {"type": "object", "description": "The notice, once one came: kind (instance-action or rebalance), action, time (EC2's), seen_at."},
+                "busy_until": {"type": ["string", "null"], "format": "date-time", "description": "When it is predicted to be done with the jobs it holds (their predicted encoder-seconds left); null when it holds none."},
             }},
         },
         "encoders": {
@@ -196,6 +197,7 @@ FLEET_SCHEMA = {
                 "info": {"type": "object", "description": "What the encoder reports: pid, started_at, "
                                                           "jobs (ids), slots, finished, failed, released; "
                                                           "on EC2 market, and interrupted (the spot notice) once one came."},
+                "busy_until": {"type": ["string", "null"], "format": "date-time", "description": "When it is predicted to be done with the jobs it holds (their predicted encoder-seconds left); null when it holds none."},
             }},
         },
     },
@@ -237,6 +239,10 @@ FLEET_SCHEMA = {
         "encoders": FLEET_SCHEMA["properties"]["encoders"],
         "launch_error": LAUNCH_PROBLEM_SCHEMA,
         "spot_error": {**LAUNCH_PROBLEM_SCHEMA, "description": "Why spot launches are refused while on-demand ones work."},
+        "scaler": {"type": "object", "properties": {"decision": {
+            "type": ["object", "null"],
+            "description": "The Scaler's last decision: at, launch (how many), retire (which), desired (encoders), reason (in words).",
+        }}},
     },
     "required": ["members", "encoders"],
 }

@@ -27,3 +27,15 @@ def test_the_heartbeat_tells_the_market_the_fleet_does_not_know():
     merged = merged_members([{"id": "a", "state": "running", "market": ""}],
                             [{"id": "a", "info": {"market": "spot"}}])
     assert merged[0]["market"] == "spot"
+
+
+def test_busy_until_is_the_longest_predicted_job_an_encoder_holds():
+    import datetime
+
+    from nommer.core.fleet import busy_until
+
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    encoders = [{"id": "a", "info": {"jobs": ["j1", "j2"]}}, {"id": "b", "info": {"jobs": []}},
+                {"id": "c", "info": {"jobs": ["gone"]}}]
+    until = busy_until(encoders, {"j1": 30.0, "j2": 90.5}, now)
+    assert until == {"a": "2026-01-01T00:01:30.500000Z", "c": "2026-01-01T00:00:00.000000Z"}

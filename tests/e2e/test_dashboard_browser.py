@@ -181,6 +181,14 @@ def test_fleet_page_shows_each_encoder_with_its_state_heartbeat_and_jobs(page, f
     assert "running" in row and job["id"] in row and "encode" in row and " ago" in row
     summary = page.text("#fleet-summary")
     assert summary.startswith("1 encoder (1 running)") and not summary.rstrip().endswith(":")
+    # When the encoder is predicted to be done, and why the Scaler did what it did.
+    page.wait(lambda d: page.text(f'tr[data-encoder="{encoder}"] .busy-until').strip(), what="busy until")
+    fleet = feeder.get("/fleet")[1]
+    [beat] = [e for e in fleet["encoders"] if e["id"] == encoder]
+    assert beat["busy_until"] > beat["last_seen"]
+    assert fleet["scaler"]["decision"]["reason"]
+    page.wait(lambda d: fleet["scaler"]["decision"]["reason"].split()[0] in page.text("#scaler-decision"),
+              what="the Scaler's decision")
     assert feeder.post(f"/jobs/{job['id']}/cancel")[0] == 200
 
 

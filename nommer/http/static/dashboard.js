@@ -356,7 +356,7 @@ function jobsView(params) {
       el("td", {class: "duration", text: duration(job)}),
       el("td", {}, actions(job)))));
     if (!jobs.length) {
-      body.appendChild(el("tr", {}, el("td", {colspan: 9, class: "empty",
+      body.appendChild(el("tr", {}, el("td", {colspan: 10, class: "empty",
         text: search ? "no job on this page starts with " + search : (cursor ? "no more jobs" : "no jobs yet")})));
     }
     note.textContent = search ? "Showing the jobs of this page whose id starts with " + search + "; a whole id opens its job." : "";
@@ -514,7 +514,7 @@ function fleetView() {
   const body = el("tbody", {id: "encoders"});
   $("view").replaceChildren(summary, extra,
     el("table", {class: "fleet"},
-      el("thead", {}, el("tr", {}, ["encoder", "state", "market", "machine", "started", "heartbeat", "jobs", "slots", "finished / failed / released"].map((h) => el("th", {text: h})))),
+      el("thead", {}, el("tr", {}, ["encoder", "state", "market", "machine", "started", "heartbeat", "jobs", "busy until", "slots", "finished / failed / released"].map((h) => el("th", {text: h})))),
       body));
 
   async function refresh(mine) {
@@ -559,15 +559,22 @@ function fleetView() {
         el("td", {}, jobs.length ? jobs.map((j) => el("div", {class: "encoder-job"},
           el("a", {href: "#/jobs/" + j.id, class: "id", text: j.id}), " ",
           j.progress == null ? "" : jobProgress(j))) : "idle"),
+        el("td", {class: "busy-until"}, (e.beat && e.beat.busy_until) || (e.member && e.member.busy_until)
+          ? timeCell((e.beat && e.beat.busy_until) || e.member.busy_until) : ""),
         el("td", {text: info.slots == null ? "" : info.slots}),
         el("td", {text: info.finished == null ? "" : [info.finished, info.failed, info.released].join(" / ")}));
     }));
-    if (!rows.length) body.appendChild(el("tr", {}, el("td", {colspan: 9, class: "empty", text: "no encoders: the farm starts them when jobs wait"})));
+    if (!rows.length) body.appendChild(el("tr", {}, el("td", {colspan: 10, class: "empty", text: "no encoders: the farm starts them when jobs wait"})));
     const parts = Object.entries(counts).map(([state, n]) => n + " " + state);
     summary.textContent = rows.length + (rows.length === 1 ? " encoder" : " encoders") + (parts.length ? " (" + parts.join(", ") + ")" : "")
       + "; " + running.jobs.length + " job(s) running";
-    // Whatever else the feeder reports about its fleet, as it says it.
-    extra.replaceChildren(...Object.entries(fleet).filter(([k]) => k !== "members" && k !== "encoders").map(([k, v]) =>
+    // The Scaler's last decision in words, then whatever else the feeder
+    // reports about its fleet, as it says it.
+    const decision = fleet.scaler && fleet.scaler.decision;
+    const said = decision ? [el("p", {class: "note", id: "scaler-decision"}, el("strong", {text: "scaler: "}),
+      decision.reason + (decision.launch ? " (launching " + decision.launch + ")" : "")
+      + (decision.retire && decision.retire.length ? " (retiring " + decision.retire.join(", ") + ")" : ""))] : [];
+    extra.replaceChildren(...said, ...Object.entries(fleet).filter(([k]) => !["members", "encoders", "scaler"].includes(k)).map(([k, v]) =>
       el("p", {class: "note"}, el("strong", {text: k + ": "}), typeof v === "string" ? v : JSON.stringify(v))));
   }
   return {refresh};
