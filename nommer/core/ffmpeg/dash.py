@@ -17,8 +17,10 @@ import re
 import xml.etree.ElementTree as ET
 
 from nommer.core.ffmpeg import captions
-from nommer.core.ffmpeg.ladder import MASTER, SEGMENT_SECONDS, double_rate, has_audio, rungs_for, video_stream
-from nommer.core.ffmpeg.scaling import fit_filter, fitted_size
+from nommer.core.ffmpeg.ladder import (
+    MASTER, SEGMENT_SECONDS, has_audio, renditions_args, rungs_for, video_stream,
+)
+from nommer.core.ffmpeg.scaling import fitted_size
 
 MPD = "manifest.mpd"
 INIT_NAME = "init-$RepresentationID$.$ext$"
@@ -36,21 +38,8 @@ def _args(folder, probe, labels, hls, extra=()):
         args += ["-map", f"[{labels[i]}]" if i in labels else "0:V:0"]
     if audio:
         args += ["-map", "0:a:0"]
-    for i, rung in enumerate(rungs):
-        if i not in labels:
-            args += [f"-filter:v:{i}", fit_filter(rung.side)]
-        args += [
-            f"-crf:v:{i}", str(rung.crf),
-            f"-maxrate:v:{i}", rung.maxrate,
-            f"-bufsize:v:{i}", double_rate(rung.maxrate),
-        ]
+    args += renditions_args(rungs, labels, audio)
     args += _same_aspect(probe, rungs)
-    args += [
-        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
-        "-force_key_frames:v", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
-    ]
-    if audio:
-        args += ["-c:a", "aac", "-b:a", "128k", "-ac", "2"]
     sets = "id=0,streams=v" + (" id=1,streams=a" if audio else "")
     args += [
         "-f", "dash",

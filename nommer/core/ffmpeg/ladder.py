@@ -36,6 +36,29 @@ H264_LADDER = (
 )
 
 
+def renditions_args(rungs, labels, audio):
+    """The encoding of a ladder's renditions, the same in HLS, CMAF and DASH:
+    each scaled (unless ``labels`` says a shared filtergraph did it) and
+    rate-controlled, H.264 with a key frame at every segment boundary in
+    every rendition (so players switch between segments), AAC audio."""
+    args = []
+    for i, rung in enumerate(rungs):
+        if i not in labels:
+            args += [f"-filter:v:{i}", fit_filter(rung.side)]
+        args += [
+            f"-crf:v:{i}", str(rung.crf),
+            f"-maxrate:v:{i}", rung.maxrate,
+            f"-bufsize:v:{i}", double_rate(rung.maxrate),
+        ]
+    args += [
+        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+        "-force_key_frames:v", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
+    ]
+    if audio:
+        args += ["-c:a", "aac", "-b:a", "128k", "-ac", "2"]
+    return args
+
+
 def double_rate(rate):
     return f"{int(rate[:-1]) * 2}{rate[-1]}"
 
@@ -75,22 +98,7 @@ def hls_args(folder, probe, output, labels=None, captions=()):
     for i, _ in enumerate(rungs):
         video = f"[{labels[i]}]" if i in labels else "0:V:0"
         args += ["-map", video] + (["-map", "0:a:0"] if audio else [])
-    for i, rung in enumerate(rungs):
-        if i not in labels:
-            args += [f"-filter:v:{i}", fit_filter(rung.side)]
-        args += [
-            f"-crf:v:{i}", str(rung.crf),
-            f"-maxrate:v:{i}", rung.maxrate,
-            f"-bufsize:v:{i}", double_rate(rung.maxrate),
-        ]
-    args += [
-        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
-        # A key frame at every segment boundary, in every rendition, so that
-        # players can switch renditions between segments.
-        "-force_key_frames:v", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
-    ]
-    if audio:
-        args += ["-c:a", "aac", "-b:a", "128k", "-ac", "2"]
+    args += renditions_args(rungs, labels, audio)
     streams = " ".join(
         f"v:{i},a:{i},name:{r.name}" if audio else f"v:{i},name:{r.name}"
         for i, r in enumerate(rungs)
