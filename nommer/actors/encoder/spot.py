@@ -4,11 +4,12 @@ rebalance recommendation, and calls ``on_notice`` once when one comes."""
 
 import pykka
 
+from nommer.actors import base
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.spot import SpotWatch
 
 
-class SpotWatcher(pykka.ThreadingActor):
+class SpotWatcher(base.ReportsStart, pykka.ThreadingActor):
     def __init__(self, core, imds, on_notice):
         super().__init__()
         self.core = core
