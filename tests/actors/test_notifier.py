@@ -1,10 +1,6 @@
 """The Notifier delivers a job's events in order; a progress event that is
 still waiting when a newer one comes is replaced by it."""
 
-import http.server
-import json
-import threading
-
 import pykka
 import pytest
 
@@ -12,38 +8,9 @@ from nommer.actors import addresses
 from nommer.actors.messages import Ack, Notify
 from nommer.actors.notifier import Notifier
 from nommer.core import config as config_mod
+from nommer.testing.receiver import Receiver
 
 from ..e2e.farm import wait_for
-
-
-class SlowReceiver:
-    """Holds its first delivery until released; keeps every body."""
-
-    def __init__(self):
-        self.bodies = []
-        self.release = threading.Event()
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.bodies.append(body)
-                if len(receiver.bodies) == 1:
-                    receiver.release.wait(10)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -77,22 +44,22 @@ class Dispatcher(pykka.ThreadingActor):
 
 
 def test_a_slow_receiver_gets_the_latest_progress_and_every_state_change(notifier):
-    receiver = SlowReceiver()
+    receiver = Receiver(hold_first=True)  # holds its first delivery until released
     dispatcher = Dispatcher.start()
     try:
         def send(kind, n):
             notifier.tell(Notify("j", receiver.url, event(kind, n), receipt=f"r{n}"))
 
         send("job.state_changed", 0)
-        wait_for(lambda: receiver.bodies, 10, "the first delivery")  # now held
+        wait_for(lambda: receiver.posts, 10, "the first delivery")  # now held
         for n in range(1, 5):
             send("job.progress", n)
         send("job.state_changed", 5)
         send("job.progress", 6)
         send("job.progress", 7)
         receiver.release.set()
-        wait_for(lambda: receiver.bodies[-1]["n"] == 7, 10, "the rest")
-        seen = [b["n"] for b in receiver.bodies]
+        wait_for(lambda: receiver.bodies()[-1]["n"] == 7, 10, "the rest")
+        seen = [b["n"] for b in receiver.bodies()]
         # every state change, in order; of the progress events held back,
         # the latest (the one that was in flight when the rest came may go too)
         assert [n for n in seen if n in (0, 5)] == [0, 5]

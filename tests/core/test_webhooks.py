@@ -2,10 +2,7 @@
 retries with a capped backoff, refusals, and the record kept on the job."""
 
 import base64
-import http.server
 import json
-import threading
-import time
 import urllib.parse
 
 import pytest
@@ -16,6 +13,7 @@ from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.jobs import Job, State
 from nommer.core.netguard import AddressPolicy, opener
 from nommer.core.service import JobService
+from nommer.testing.receiver import Receiver
 from tests import documented
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -51,37 +49,6 @@ def test_backoff_doubles_up_to_the_cap():
     assert [next(delays) for _ in range(6)] == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
 
 
-class Receiver:
-    """Answers each POST with the next status of ``statuses`` (then 204),
-    verifying the signature as docs/security.md tells receivers to."""
-
-    def __init__(self, statuses=(), key=None, redirect=None):
-        self.posts = []
-        plan, posts = list(statuses), self.posts
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                posts.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "at": time.monotonic(),
-                              "verified": key is not None and _verify(key, self.headers, body)})
-                status = plan.pop(0) if plan else 204
-                self.send_response(status)
-                if redirect:
-                    self.send_header("Location", redirect)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 _documented = documented.verify_webhook()
 
 
@@ -92,8 +59,15 @@ def _verify(secret, headers, body):
 
 @pytest.fixture
 def receivers():
+    """Makes receivers answering with ``statuses`` (then 204) that verify
+    the signature with ``key`` as docs/security.md tells receivers to."""
     made = []
-    yield lambda *a, **kw: made.append(Receiver(*a, **kw)) or made[-1]
+
+    def make(statuses=(), key=None, redirect=None):
+        verify = (lambda headers, body: _verify(key, headers, body)) if key is not None else None
+        made.append(Receiver(statuses, redirect=redirect, verify=verify))
+        return made[-1]
+    yield make
     for receiver in made:
         receiver.close()
 

@@ -1,13 +1,10 @@
-"""A real feeder process on a free loopback port, an HTTP client for it, and
-a webhook receiver that records what it is told."""
+"""A real feeder process on a free loopback port and an HTTP client for it
+(the webhook receiver the tests use is nommer.testing.receiver's)."""
 
-import http.server
 import json
 import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -99,40 +96,3 @@ class FeederProcess:
             status, job = self.get(f"/jobs/{job_id}")
             return job if status == 200 and job["state"] in states else None
         return wait_for(done, timeout, f"job {job_id} to reach {states}", step=0.1)
-
-
-class Receiver:
-    """A webhook receiver on loopback that keeps every POST it gets."""
-
-    def __init__(self):
-        self.posts = []
-        received = self.posts
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                received.append({"path": self.path, "type": self.headers.get("Content-Type"),
-                                 "body": self.rfile.read(length).decode(), "at": time.monotonic()})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def states(self, job_id):
-        out = []
-        for post in list(self.posts):
-            if post["type"] == "application/json":
-                body = json.loads(post["body"])
-                if body["job_id"] == job_id:
-                    out.append(body["state"])
-        return out
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()

@@ -9,9 +9,10 @@ import sys
 import pytest
 
 from nommer.testing.media import make_clip
+from nommer.testing.receiver import Receiver
 
 from .farm import wait_for
-from .feeder import FeederProcess, Receiver
+from .feeder import FeederProcess
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,12 @@ import pytest
 SLOW = "webm-vp9-720p"
 
 from nommer.testing.media import make_clip
+from nommer.testing.receiver import Receiver
 
 from . import browser as browser_mod
 from . import dashboard_shots
 from .farm import wait_for
-from .feeder import FeederProcess, Receiver
+from .feeder import FeederProcess
 
 TOKEN = "dash-token-0123456789abcdef"
 

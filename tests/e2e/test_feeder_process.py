@@ -12,8 +12,9 @@ import pytest
 
 from nommer.core import ffmpeg
 from nommer.testing.media import make_clip
+from nommer.testing.receiver import Receiver
 
-from .feeder import FeederProcess, Receiver, call, free_port
+from .feeder import FeederProcess, call, free_port
 from .farm import wait_for
 from .farm import decodes, ffmpeg_processes_in, video_stream
 
@@ -103,7 +104,7 @@ def test_legacy_submit_and_form_webhooks(feeder, media, receiver, ffmpeg_exe):
     assert decodes(ffmpeg_exe, out)
 
     def form_states():
-        forms = [urllib.parse.parse_qs(p["body"]) for p in receiver.posts
+        forms = [urllib.parse.parse_qs(p["text"]) for p in receiver.posts
                  if p["path"].endswith("legacy=1")]
         return [f["job_state"][0] for f in forms if f["unique_id"][0] == answer["job_id"]]
     wait_for(lambda: "FINISHED" in form_states(), 10, "the last form webhook")

@@ -8,9 +8,10 @@ import pytest
 
 from nommer.core.jobs import Job
 from nommer.testing.media import make_clip
+from nommer.testing.receiver import Receiver
 
 from .farm import open_parts, wait_for
-from .feeder import FeederProcess, Receiver, call
+from .feeder import FeederProcess, call
 from .test_feeder_process import encoder_processes
 
 

@@ -13,9 +13,10 @@ import urllib.request
 import pytest
 
 from nommer.testing.media import make_clip
+from nommer.testing.receiver import Receiver
 
 from .farm import wait_for
-from .feeder import FeederProcess, Receiver, call
+from .feeder import FeederProcess, call
 
 TOKEN = "legacy-client-token-0123456789"
 FFMPEG_NOMMER = "media_nommer.ec2nommerd.nommers.ffmpeg.FFmpegNommer"
@@ -88,7 +89,7 @@ def forms(receiver, tag):
     for post in list(receiver.posts):
         if post["path"].endswith(f"?job={tag}"):
             assert post["type"] == "application/x-www-form-urlencoded", post
-            found.append(dict(urllib.parse.parse_qsl(post["body"], keep_blank_values=True)))
+            found.append(dict(urllib.parse.parse_qsl(post["text"], keep_blank_values=True)))
     return found
 
 

@@ -15,6 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from nommer.testing.media import make_clip
+from nommer.testing.receiver import Receiver
 from tests import documented
 
 from .farm import wait_for
@@ -63,36 +64,16 @@ class MediaServer:
 verify_webhook = documented.verify_webhook()  # exactly as docs/security.md shows it
 
 
-class HookReceiver:
-    def __init__(self):
-        self.posts = []
-        posts = self.posts
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                posts.append({"body": body, "headers": headers, "path": self.path,
-                              "verified": verify_webhook(WEBHOOK_SECRET, headers, body)})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = (f"http://hook:{HOOK_PASSWORD}@127.0.0.1:{self.server.server_address[1]}/hook"
-                    f"?client_secret={HOOK_CLIENT_SECRET}")
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, ffmpeg_exe):
     workdir = tmp_path_factory.mktemp("secrets")
     media = workdir / "media"
     media.mkdir()
     clip = make_clip(ffmpeg_exe, workdir / "clip.mp4", seconds=1.0, size="320x240")
-    source_server, receiver = MediaServer(clip), HookReceiver()
+    source_server = MediaServer(clip)
+    receiver = Receiver(verify=lambda headers, body: verify_webhook(WEBHOOK_SECRET, headers, body))
+    receiver.url = (f"http://hook:{HOOK_PASSWORD}@127.0.0.1:{receiver.port}/hook"
+                    f"?client_secret={HOOK_CLIENT_SECRET}")
     feeder = FeederProcess(
         workdir, [media], token=TOKEN, max_encoders=1, max_inactivity=30,
         secret_key=Fernet.generate_key().decode(), webhook_secret=WEBHOOK_SECRET,
@@ -101,9 +82,9 @@ def setup(tmp_path_factory, ffmpeg_exe):
     yield {"feeder": feeder, "media": media, "source": source_server, "receiver": receiver,
            "workdir": workdir}
     assert feeder.stop() == 0, feeder.log()
-    for server in (source_server.server, receiver.server):
-        server.shutdown()
-        server.server_close()
+    source_server.server.shutdown()
+    source_server.server.server_close()
+    receiver.close()
 
 
 def submit(setup, password, name):

@@ -18,9 +18,10 @@ import time
 import pytest
 
 from nommer.testing.media import make_clip
+from nommer.testing.receiver import Receiver
 
 from .farm import wait_for
-from .feeder import FeederProcess, Receiver
+from .feeder import FeederProcess
 from .test_feeder_process import encoder_processes
 
 JOBS = 100
