@@ -6,6 +6,7 @@ import datetime
 import pykka
 
 from nommer.actors import addresses, base
+from nommer.core.api_types import FleetReport, HealthProblem, HealthReport
 from nommer.core.errors import Unavailable
 from nommer.core.fleet import busy_until, merged_members
 
@@ -74,7 +75,7 @@ class ActorGateway:
         return self._ask(addresses.JOB_TRACKER, "create", again["source"], again["outputs"], again["notify_url"],
                          again["notify_format"], again["progress_events"], again.get("priority", 0))
 
-    def fleet(self):
+    def fleet(self) -> FleetReport:
         members = self._ask(addresses.SCALER, "members")
         encoders = self._ask(addresses.JOB_TRACKER, "encoders")
         held = sorted({j for e in encoders for j in (e.get("info") or {}).get("jobs") or []})
@@ -101,7 +102,7 @@ class ActorGateway:
         """Launch again now, without waiting out the backoff of failed launches."""
         return {"retried": True, **self._ask(addresses.SCALER, "retry")}
 
-    def health(self):
+    def health(self) -> tuple[bool, HealthReport]:
         """(ok, report). A part that is down makes ok False (a 503). Launches
         that fail make the status ``degraded`` with the reasons in
         ``problems`` but leave ok True: the feeder works, and a restart by a
@@ -117,7 +118,7 @@ class ActorGateway:
                                     else self._ask(addresses.SCALER, "problems"))
         except Unavailable:
             problems = []  # the Scaler restarting shows in "actors" already
-        report = {"status": "ok" if ok and not problems else "degraded", "actors": children,
+        report: HealthReport = {"status": "ok" if ok and not problems else "degraded", "actors": children,
                   "metrics": {"jobs": counts}}
         if problems:
             report["problems"] = problems
@@ -126,7 +127,7 @@ class ActorGateway:
         return ok, report
 
 
-def fleet_health(problems):
+def fleet_health(problems) -> list[HealthProblem]:
     """What /health, which answers without a token, says of the fleet's
     problems: what failed and which permission is missing, with ARNs and
     account ids left out (the full message is in /fleet, behind the token)."""

@@ -12,6 +12,7 @@ from nommer.actors import addresses
 
 from nommer.actors.base import ChildFailed, StartFailed, ping
 from nommer.core import log
+from nommer.core.api_types import ActorHealth
 from nommer.core.backoff import Backoff
 
 # 0.2 s after a first crash, doubling to 10 s while crashes come in a row.
@@ -72,7 +73,7 @@ class Supervisor(pykka.ThreadingActor):
                     self.log.warning("actor did not stop in time", actor=name)
             spec.state = "stopped"
 
-    def health(self):
+    def health(self) -> dict[str, ActorHealth]:
         return {
             name: {
                 # "running" as far as the Supervisor knows, but gone: dead.

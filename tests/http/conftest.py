@@ -7,6 +7,10 @@ import pytest
 
 from nommer.core.adapters.local_storage import FileStorage, HttpStorage
 from nommer.core.adapters.sqlite_store import SqliteJobStore
+from nommer.core.api_types import (
+    ActorHealth, EncoderRecord, FleetMember, FleetReport, HealthMetrics, HealthReport, ScalerDecision,
+    ScalerReport,
+)
 from nommer.core.credentials import SecretBox
 from nommer.core.netguard import AddressPolicy
 from nommer.core.service import JobService
@@ -16,12 +20,19 @@ from nommer.http.app import create_app
 MAX_BODY = 64 * 1024
 
 
+# The Supervisor's children, by the names the feeder starts them under.
+CHILDREN = ("job_tracker", "notifier", "dispatcher", "scaler", "reaper", "http_front")
+
+
 class ServiceApi:
     """The ``api`` the app serves: job calls go straight to a JobService.
 
-    ``fleet()`` and ``health()`` return dicts shaped like the feeder's. The
-    feeder supplies the real ones (from its Scaler and Supervisor) and is
-    tested end to end in tests/e2e; here they only need to be passed through.
+    ``fleet()`` and ``health()`` answer in the feeder's exact shapes
+    (nommer.core.api_types, which the ActorGateway's answers are checked
+    against in tests/actors/test_gateway_shapes.py) with made-up contents:
+    one local encoder, and while ``healthy`` is false the JobTracker
+    restarting after a crash. The feeder's real answers are tested end to
+    end in tests/e2e and tests/actors.
     """
 
     def __init__(self, service):
@@ -48,23 +59,30 @@ class ServiceApi:
     def retry(self, job_id):
         return self.service.retry(job_id)
 
-    def fleet(self):
-        return {
-            "encoders": [{"id": "enc-1", "state": "running", "jobs": [], "last_seen": "2024-01-01T00:00:00.000000Z"}],
-            "capacity": 2,
-            "max_encoders": 3,
-        }
+    def fleet(self) -> FleetReport:
+        seen = "2024-01-01T00:00:00.000000Z"
+        return FleetReport(
+            members=[FleetMember(id="enc-1", state="running", started_at=seen, detail="pid 4242",
+                                 market="", busy_until=None)],
+            encoders=[EncoderRecord(id="enc-1", last_seen=seen, busy_until=None,
+                                    info={"pid": 4242, "started_at": seen, "jobs": [], "slots": 1})],
+            scaler=ScalerReport(decision=ScalerDecision(at=1704067200.0, launch=0, retire=[], desired=1,
+                                                        reason="enough encoders")),
+        )
 
     def retry_fleet(self):
         self.retried = getattr(self, "retried", 0) + 1
         return {"retried": True}
 
-    def health(self):
-        return self.healthy, {
-            "ok": self.healthy,
-            "actors": {"JobTracker": "running" if self.healthy else "restarting", "Dispatcher": "running"},
-            "metrics": {"jobs": self.service.counts(), "encoders": 1},
-        }
+    def health(self) -> tuple[bool, HealthReport]:
+        actors = {name: ActorHealth(state="running", restarts=0, last_error=None) for name in CHILDREN}
+        if not self.healthy:
+            actors["job_tracker"] = ActorHealth(state="restarting", restarts=1,
+                                                last_error="JobTracker crashed: disk I/O error")
+        return self.healthy, HealthReport(
+            status="ok" if self.healthy else "degraded", actors=actors,
+            metrics=HealthMetrics(jobs=self.service.counts()),
+        )
 
 
 @pytest.fixture

@@ -1,5 +1,16 @@
 """GET /fleet, /health and /metrics pass on what the api reports."""
 
+from nommer.core.api_types import FleetReport, HealthReport, mismatches
+
+
+def test_the_double_answers_in_the_feeders_shapes(api):
+    # The same types a running feeder's answers are checked against
+    # (tests/actors/test_gateway_shapes.py), sick and well.
+    assert mismatches(api.fleet(), FleetReport) == []
+    assert mismatches(api.health()[1], HealthReport) == []
+    api.healthy = False
+    assert mismatches(api.health()[1], HealthReport) == []
+
 
 def test_fleet_answers_the_api_fleet(client, api):
     answer = client.get("/fleet")
@@ -21,7 +32,8 @@ def test_health_is_503_with_the_report_when_not(client, api):
     answer = client.get("/health")
 
     assert answer.status_code == 503
-    assert answer.get_json()["actors"]["JobTracker"] == "restarting"
+    assert answer.get_json()["status"] == "degraded"
+    assert answer.get_json()["actors"]["job_tracker"]["state"] == "restarting"
 
 
 def test_metrics_count_jobs_by_state(client, submit, api):
