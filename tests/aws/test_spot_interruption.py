@@ -36,7 +36,10 @@ def start_encoder(feeder, instance_id, imds, log_path):
         return subprocess.Popen(
             [sys.executable, "-m", "nommer.encoder", "--instance-id", instance_id],
             env={**feeder.env, "NOMMER_DATA_DIR": str(log_path.parent / f"data-{instance_id}"),
-                 "NOMMER_IMDS_ENDPOINT": imds.url, "NOMMER_HEARTBEAT_INTERVAL": "0.5"},
+                 "NOMMER_IMDS_ENDPOINT": imds.url, "NOMMER_HEARTBEAT_INTERVAL": "0.5",
+                 # A look every second rather than 5: on a quiet machine the
+                 # encode below takes only several seconds.
+                 "NOMMER_SPOT_CHECK_INTERVAL": "1"},
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
@@ -48,8 +51,8 @@ def instance_state(ec2_client, instance_id):
 @pytest.mark.parametrize("notice", ["instance-action", "rebalance"])
 def test_an_interruption_mid_encode_hands_the_job_back_and_it_finishes_elsewhere(
         feeder, bucket, s3_client, ec2_client, make_clip, tmp_path, notice):
-    # Long enough that the encode outlasts a look (every spot_check_interval, 5 s).
-    clip = make_clip("spot-long.mp4", size="640x360", seconds=60)
+    # Long enough that the encode outlasts several looks (spot_check_interval).
+    clip = make_clip("spot-long.mp4", size="640x360", seconds=150)
     s3_client.upload_file(str(clip), bucket, "in/long.mp4")
     status, job = feeder.post("/jobs", {
         "source": f"s3://{bucket}/in/long.mp4", "priority": 20,

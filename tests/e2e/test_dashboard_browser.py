@@ -184,7 +184,11 @@ def test_fleet_page_shows_each_encoder_with_its_state_heartbeat_and_jobs(page, f
     assert summary.startswith("1 encoder (1 running)") and not summary.rstrip().endswith(":")
     # When the encoder is predicted to be done, and why the Scaler did what it did.
     page.wait(lambda d: page.text(f'tr[data-encoder="{encoder}"] .busy-until').strip(), what="busy until")
-    fleet = feeder.get("/fleet")[1]
+    def fleet_with_busy_until():
+        fleet = feeder.get("/fleet")[1]
+        return fleet if any(e["id"] == encoder and e["busy_until"] for e in fleet["encoders"]) else None
+
+    fleet = wait_for(fleet_with_busy_until, 10, "busy_until in /fleet")
     [beat] = [e for e in fleet["encoders"] if e["id"] == encoder]
     assert beat["busy_until"] > beat["last_seen"]
     assert fleet["scaler"]["decision"]["reason"]
