@@ -31,15 +31,6 @@ class Backend:
         return fleet
 
 
-@pytest.fixture(scope="module")
-def _ami(aws_endpoint):
-    import boto3
-
-    images = boto3.client("ec2").describe_images(
-        Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}])["Images"]
-    return images[0]["ImageId"]
-
-
 @pytest.fixture(params=["local", "ec2"])
 def backend(request, tmp_path):
     if request.param == "local":
@@ -53,7 +44,7 @@ def backend(request, tmp_path):
         return
     from nommer.core.adapters.ec2_fleet import Ec2Fleet
 
-    ami = request.getfixturevalue("_ami")
+    ami = request.getfixturevalue("ami")
     config = config_mod.load(environ={}, overrides={
         "backend": "aws", "cluster": f"t{uuid.uuid4().hex[:12]}", "ec2_ami": ami})
 

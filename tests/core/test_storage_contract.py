@@ -31,7 +31,7 @@ class Backend:
     """What the tests need to know of one adapter, besides the port itself."""
 
     def __init__(self, storage, make_source, missing, dest=None, read=None, content_type=None,
-                 refused=(), same_place=None):
+                 refused=(), same_place=None, unwritable=None):
         self.storage = storage
         self.router = StorageRouter([storage])
         self.make_source = make_source  # (name, bytes) -> URI of a readable object
@@ -41,6 +41,7 @@ class Backend:
         self.content_type = content_type  # URI -> its Content-Type (None: it keeps none)
         self.refused = refused  # URIs its check refuses, whatever it is asked
         self.same_place = same_place  # two URIs of one object, when it can tell
+        self.unwritable = unwritable  # a destination URI whose put must fail the job
 
 
 def _file_backend(tmp_path):
@@ -59,7 +60,8 @@ def _file_backend(tmp_path):
         FileStorage([root]), make_source, f"file://{root}/missing.mp4",
         dest=lambda name: f"file://{root}/out/{name}", read=read,
         refused=[f"file://{tmp_path}/outside.mp4", "file://host/a.mp4", f"file://{root}/a.mp4?x=1"],
-        same_place=(f"file://{root}/a/b.mp4", f"file://{root}/a/../a/./b.mp4"))
+        same_place=(f"file://{root}/a/b.mp4", f"file://{root}/a/../a/./b.mp4"),
+        unwritable=f"file://{tmp_path}/outside/out.mp4")
 
 
 @pytest.fixture
@@ -108,7 +110,8 @@ def _s3_backend(s3_client, bucket):
                    dest=lambda name: f"s3://{bucket}/out/{name}", read=read,
                    content_type=content_type,
                    refused=["s3://", f"s3://{bucket}", f"s3://{bucket}/", "s3://a/key.mp4"],
-                   same_place=(f"s3://{bucket}/a/b.mp4", f"s3://{bucket}/a/b.mp4"))
+                   same_place=(f"s3://{bucket}/a/b.mp4", f"s3://{bucket}/a/b.mp4"),
+                   unwritable=f"s3://{bucket}-gone/out.mp4")
 
 
 @pytest.fixture(params=["file", "http", "s3"])
@@ -309,6 +312,17 @@ def test_a_put_canceled_before_it_starts_stores_nothing(backend, tmp_path):
         backend.storage.put(src, uri, cancel=cancel)
 
     assert backend.read(uri) is None
+
+
+def test_a_put_where_it_may_not_write_fails_the_job_and_stores_nothing(backend, tmp_path):
+    backend = writable(backend)
+    (tmp_path / "src").write_bytes(b"data")
+
+    with pytest.raises(JobFailed) as e:
+        backend.storage.put(tmp_path / "src", backend.unwritable)
+
+    assert e.value.code in ("DESTINATION_INVALID", "UPLOAD_FAILED")
+    assert not (tmp_path / "outside").exists()
 
 
 def test_put_sets_the_content_type_where_the_adapter_keeps_one(backend, tmp_path):
