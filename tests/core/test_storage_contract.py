@@ -173,9 +173,10 @@ def test_a_destination_is_accepted_where_it_can_be_written_and_refused_where_not
     if backend.dest is None:
         uri = backend.make_source("ok.mp4", b"data")
         assert not backend.storage.writable
-        with pytest.raises(InvalidInput) as e:
-            backend.router.check(uri, write=True, field="outputs[0].uri")
-        assert e.value.field == "outputs[0].uri"
+        for check in (backend.router.check, backend.storage.check):
+            with pytest.raises(InvalidInput) as e:
+                check(uri, write=True, field="outputs[0].uri")
+            assert e.value.field == "outputs[0].uri"
         with pytest.raises(InvalidInput) as e:
             backend.storage.put(__file__, uri)
         assert e.value.field == "destination"
