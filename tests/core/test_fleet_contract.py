@@ -113,6 +113,9 @@ def test_retire_stops_one_member_and_says_it_did(backend):
 
     assert fleet.retire(retired.id) is True
 
+    # At once no longer counted as working (the Scaler counts these states).
+    assert all(m.state not in ("starting", "running") for m in fleet.members()
+               if m.id == retired.id)
     assert wait_for(lambda: retired.id not in ids(fleet.members())), fleet.members()
     assert ids(fleet.members()) == [kept.id]
 
