@@ -88,3 +88,13 @@ def aws_endpoint(tmp_path_factory):
                 os.environ[name] = value
         os.environ.update(hidden)
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def ami(aws_endpoint):
+    """One of the AMIs moto's EC2 knows (listing them takes seconds: once)."""
+    import boto3
+
+    images = boto3.client("ec2").describe_images(
+        Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}])["Images"]
+    return images[0]["ImageId"]

@@ -12,14 +12,6 @@ from nommer.core.adapters.ec2_fleet import TAG_CLUSTER, TAG_ROLE, Ec2Fleet
 from nommer.core.errors import ConfigError
 
 
-@pytest.fixture(scope="session")
-def ami(aws_endpoint):
-    """One of the AMIs moto's EC2 knows (listing them takes seconds: once)."""
-    images = boto3.client("ec2").describe_images(
-        Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}])["Images"]
-    return images[0]["ImageId"]
-
-
 @pytest.fixture
 def aws_config(unique, aws_endpoint):
     """``aws_config(**settings)``: settings of the aws backend for a cluster

@@ -171,11 +171,12 @@ class LocalFleet(Fleet):
         return alive
 
     def retire(self, member_id):
+        """SIGTERM to the encoder; False (nothing done) when it is not one of
+        this fleet's, has ended, or was retired already, as on EC2."""
         entry = self._entries.get(member_id)
-        if entry is None:
+        if entry is None or entry.member.state == "stopping" or not entry.alive():
             return False
-        if entry.alive():
-            _signal(entry.pid, signal.SIGTERM)
+        _signal(entry.pid, signal.SIGTERM)
         m = entry.member
         entry.member = Member(m.id, "stopping", m.started_at, m.detail)
         return True

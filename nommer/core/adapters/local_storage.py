@@ -324,6 +324,8 @@ class HttpStorage(Storage):
         self._opener = opener(self.policy)
 
     def check(self, uri, *, write, field="uri"):
+        if write:
+            raise InvalidInput(field, "http(s):// URIs can be read but not written")
         parts = urllib.parse.urlsplit(uri)
         if not parts.hostname:
             raise InvalidInput(field, f"{shown(uri)!r} has no host")
