@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+from tests.core.ffmpeg.processes import kill_parent_and_expect_child_gone
+
 from nommer.core.errors import Canceled, JobFailed
 from nommer.core.ffmpeg import FfmpegRun, PlanRun, build_commands, run_plan
 
@@ -150,18 +152,7 @@ def test_ffmpeg_dies_with_the_process_that_started_it(ffmpeg_exe, tmp_path):
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
-    os.kill(parent.pid, signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(child, signal.SIGKILL)
-        pytest.fail("ffmpeg outlived its parent")
+    kill_parent_and_expect_child_gone(parent, child)
 
 
 def test_error_lines_name_files_by_their_names_and_drop_addresses():

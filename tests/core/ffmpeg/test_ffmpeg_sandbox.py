@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tests.core.ffmpeg.processes import kill_parent_and_expect_child_gone
+
 from nommer.core.errors import JobFailed
 from nommer.core.ffmpeg import FfmpegRun, PlanRun, Sandbox, build_commands
 from nommer.core.ffmpeg import sandbox as sandbox_mod
@@ -232,18 +234,7 @@ def test_ffmpeg_in_the_sandbox_dies_with_the_process_that_started_it(ffmpeg_exe,
     child = int(parent.stdout.readline())
     with open(f"/proc/{child}/cmdline", "rb") as f:
         assert f.read().split(b"\0")[0] == ffmpeg_exe.encode()  # the wrapper exec'd it
-    os.kill(parent.pid, signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(child, signal.SIGKILL)
-        pytest.fail("ffmpeg outlived its parent")
+    kill_parent_and_expect_child_gone(parent, child)
 
 
 @pytest.mark.parametrize("args, message", [
