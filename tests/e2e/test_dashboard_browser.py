@@ -26,6 +26,8 @@ def media(tmp_path_factory, ffmpeg_exe):
     make_clip(ffmpeg_exe, folder / "clip.mp4", seconds=1.0, size="320x240")
     # Few frames, quick to make; VP9 (SLOW) keeps a job of it encoding a while.
     make_clip(ffmpeg_exe, folder / "long.mp4", seconds=60.0, size="640x360", rate=10)
+    # Still encoding after the fleet page's checks, even on a quiet machine.
+    make_clip(ffmpeg_exe, folder / "longer.mp4", seconds=300.0, size="640x360", rate=10)
     (folder / "out").mkdir()
     return folder
 
@@ -119,7 +121,7 @@ def test_a_job_progresses_to_finished_on_the_page_and_its_page_shows_outputs_and
 
 
 def test_cancel_from_the_list_then_retry_from_the_job_page(page, feeder, media):
-    job = submit(feeder, media, "to-cancel.mp4", source="long.mp4", preset=SLOW)
+    job = submit(feeder, media, "to-cancel.mp4", source="longer.mp4", preset=SLOW)
     page.wait(lambda d: page.find(f'button.cancel[data-job="{job["id"]}"]'), what="the cancel button")
 
     page.click(f'button.cancel[data-job="{job["id"]}"]')
@@ -171,7 +173,7 @@ def test_filters_and_paging_past_the_first_page(page, feeder, media):
 
 
 def test_fleet_page_shows_each_encoder_with_its_state_heartbeat_and_jobs(page, feeder, media):
-    job = submit(feeder, media, "fleet.mp4", source="long.mp4", preset=SLOW)
+    job = submit(feeder, media, "fleet.mp4", source="longer.mp4", preset=SLOW)
     wait_for(lambda: feeder.get(f"/jobs/{job['id']}")[1]["state"] == "ENCODING", 60, "the job to encode", step=0.2)
     encoder = feeder.get(f"/jobs/{job['id']}")[1]["encoder_id"]
 
