@@ -1,6 +1,7 @@
 """Helpers of the end-to-end tests: a data folder, jobs placed the way the
 feeder places them, real encoder processes, and waits with deadlines."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -50,6 +51,28 @@ def start_encoder(env, instance_id, log_path):
     )
     log.close()
     return proc
+
+
+@contextlib.contextmanager
+def encoder_farm(root, instance_id, **settings):
+    """A store and queues under ``root``/data, a media folder, and one real
+    encoder process; yields {"env", "parts", "media", "root", "proc"} and, on
+    leaving, stops the encoder (it must exit 0) and closes the parts."""
+    media = root / "media"
+    media.mkdir()
+    env = farm_env(root / "data", [media], **settings)
+    parts = open_parts(env)
+    proc = start_encoder(env, instance_id, root / "encoder.log")
+    try:
+        yield {"env": env, "parts": parts, "media": media, "root": root, "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            assert proc.wait(30) == 0, (root / "encoder.log").read_text()[-3000:]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            parts.close()
 
 
 def wait_for(predicate, timeout, what, step=0.05):

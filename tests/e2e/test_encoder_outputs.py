@@ -16,7 +16,7 @@ from nommer.core.jobs import State
 from nommer.testing.media import make_clip
 
 from .farm import (
-    farm_env, open_parts, place_job, start_encoder, state_history, uri, wait_final, wait_for,
+    encoder_farm, farm_env, open_parts, place_job, start_encoder, state_history, uri, wait_final, wait_for,
 )
 
 BROKEN = {"broken": {"description": "asks for a pixel format that does not exist", "extension": "mp4",
@@ -50,22 +50,13 @@ class CountingServer:
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory, ffmpeg_exe):
-    root = tmp_path_factory.mktemp("outputs-farm")
-    media = root / "media"
-    media.mkdir()
-    env = farm_env(root / "data", [media], jobs_per_encoder=2, presets=json.dumps(BROKEN))
-    parts = open_parts(env)
-    proc = start_encoder(env, "enc-outputs", root / "encoder.log")
-    served = CountingServer(media)
-    yield {"env": env, "parts": parts, "media": media, "root": root, "proc": proc, "http": served}
-    served.close()
-    proc.terminate()
-    try:
-        assert proc.wait(30) == 0, (root / "encoder.log").read_text()[-3000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        parts.close()
+    with encoder_farm(tmp_path_factory.mktemp("outputs-farm"), "enc-outputs",
+                      jobs_per_encoder=2, presets=json.dumps(BROKEN)) as farm:
+        served = CountingServer(farm["media"])
+        try:
+            yield {**farm, "http": served}
+        finally:
+            served.close()
 
 
 

@@ -11,7 +11,7 @@ import pytest
 from nommer.core.jobs import State
 from nommer.core.resources import output_resource
 
-from .farm import farm_env, open_parts, place_job, start_encoder, uri, wait_final
+from .farm import encoder_farm, place_job, uri, wait_final
 
 
 BROKEN = {"broken": {"description": "asks for a pixel format that does not exist", "extension": "mp4",
@@ -20,20 +20,9 @@ BROKEN = {"broken": {"description": "asks for a pixel format that does not exist
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory, ffmpeg_exe):
-    root = tmp_path_factory.mktemp("quality-farm")
-    media = root / "media"
-    media.mkdir()
-    env = farm_env(root / "data", [media], jobs_per_encoder=2, presets=json.dumps(BROKEN))
-    parts = open_parts(env)
-    proc = start_encoder(env, "enc-quality", root / "encoder.log")
-    yield {"parts": parts, "media": media, "root": root}
-    proc.terminate()
-    try:
-        assert proc.wait(30) == 0, (root / "encoder.log").read_text()[-3000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        parts.close()
+    with encoder_farm(tmp_path_factory.mktemp("quality-farm"), "enc-quality",
+                      jobs_per_encoder=2, presets=json.dumps(BROKEN)) as farm:
+        yield farm
 
 
 def clip(ffmpeg, path, audio="sine=frequency=440", seconds=2, video_args=("-crf", "23")):
