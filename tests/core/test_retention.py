@@ -11,7 +11,7 @@ import pytest
 from nommer.core.adapters.simpledb_store import RETRIES, SimpleDbJobStore
 from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.errors import NotFound
-from nommer.core.jobs import Job, State
+from nommer.core.model.jobs import Job, State
 
 LONG_AGO = "2020-01-01T00:00:00.000000Z"
 

@@ -18,12 +18,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from nommer.core import results
+from nommer.core.model import results
 from nommer.core.adapters.local_storage import FileStorage
 from nommer.core.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, StaleWrite
-from nommer.core.jobs import Job, State, age_seconds, can_transition, utcnow
-from nommer.core.service import MAX_OUTPUTS
-from nommer.core.storage import MAX_URI_LENGTH, StorageRouter
+from nommer.core.model.jobs import Job, State, age_seconds, can_transition, utcnow
+from nommer.core.feeder.service import MAX_OUTPUTS
+from nommer.core.ports.storage import MAX_URI_LENGTH, StorageRouter
 
 from .long_outputs import hls_ladder_upload
 
