@@ -26,7 +26,7 @@ from nommer.core.adapters.local_fleet import remove_dead_workdirs, write_pid_fil
 from nommer.core import config as config_mod
 from nommer.core import log
 from nommer.core.encoder import shutdown
-from nommer.core.encoder.encoding import EncoderCore
+from nommer.core.encoder.core import EncoderCore
 from nommer.core.errors import ConfigError
 from nommer.core.model.jobs import utcnow
 

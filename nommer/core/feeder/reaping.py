@@ -5,7 +5,7 @@ stopped heartbeating."""
 import dataclasses
 
 from nommer.core import log
-from nommer.core.encoder.encoding import job_id_of
+from nommer.core.model.messages import job_id_of
 from nommer.core.errors import NotFound, StaleWrite
 from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds
 
