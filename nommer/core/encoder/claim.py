@@ -6,7 +6,8 @@ from nommer.core.encoder.task import Task
 from nommer.core.errors import NotFound, StaleWrite
 from nommer.core.model import outputs as outputs_mod
 from nommer.core.model import progress as progress_mod
-from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds, utcnow
+from nommer.core.model.jobs import RUNNING_STATES, State, utcnow
+from nommer.core.model.liveness import owner_lost
 from nommer.core.model.messages import job_id_of
 from nommer.core.ports.storage import redact
 
@@ -51,8 +52,7 @@ class Claim:
             if job_id in self.tasks:
                 return None  # a second delivery of a job already here
             if job.state in RUNNING_STATES:
-                silent = age_seconds(job.heartbeat_at or job.updated_at)
-                if silent is not None and silent < self.config.lease_seconds:
+                if not owner_lost(job, self.config.lease_seconds):
                     return None  # its encoder is alive; the message comes back later
                 self._take_back(job)
                 continue

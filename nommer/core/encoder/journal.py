@@ -12,6 +12,7 @@ import time
 from nommer.core.errors import Canceled, StaleWrite
 from nommer.core.model import progress as progress_mod
 from nommer.core.model.jobs import RUNNING_STATES, State, utcnow
+from nommer.core.model.messages import state_change
 from nommer.core.retrying import is_our_write
 
 WRITE_RETRIES = 20
@@ -28,12 +29,7 @@ class Journal:
     def report(self, job, event="job.state_changed"):
         """Tell the feeder, through the state-change queue, that ``job`` moved
         (or, with event ``job.progress``, got further)."""
-        change = {"job_id": job.id, "state": job.state.value, "details": job.details,
-                  "at": job.updated_at}
-        if event != "job.state_changed":
-            change.update(event=event, progress=job.progress, phases=job.phases,
-                          phase=progress_mod.phase_of(job.state))
-        body = json.dumps(change)
+        body = json.dumps(state_change(job, event))
         try:
             self.state_changes.send(body)
         except Exception:  # the store holds the truth; the feeder re-reads it
