@@ -122,7 +122,10 @@ def scan(ffmpeg, source, workdir, probe=None, sandbox=None, timeout=None):
     from nommer.core.ffmpeg.command import GLOBAL_ARGS
     from nommer.core.ffmpeg.runner import FfmpegRun
 
-    audio = any(s["type"] == "audio" for s in (probe or {}).get("streams", ()))
+    streams = (probe or {}).get("streams", ())
+    if probe is not None and not any(s["type"] == "video" and not s.get("attached_pic") for s in streams):
+        raise JobFailed("the source has no video stream to cut into segments", code="NO_VIDEO_STREAM")
+    audio = any(s["type"] == "audio" for s in streams)
     folder = os.path.abspath(workdir)
     os.makedirs(folder, exist_ok=True)
     argv = [ffmpeg, *GLOBAL_ARGS, "-v", "error", *scan_args(source, folder, audio)]
