@@ -25,10 +25,10 @@ from nommer.core import backends as backends_mod
 from nommer.core.adapters.local_fleet import remove_dead_workdirs, write_pid_file
 from nommer.core import config as config_mod
 from nommer.core import log
-from nommer.core import shutdown
-from nommer.core.encoding import EncoderCore
+from nommer.core.encoder import shutdown
+from nommer.core.encoder.encoding import EncoderCore
 from nommer.core.errors import ConfigError
-from nommer.core.jobs import utcnow
+from nommer.core.model.jobs import utcnow
 
 
 def parse_args(argv):
@@ -118,7 +118,7 @@ def spot_imds(config, logger):
     if config.backend != "aws" or config.spot_check_interval <= 0:
         return None, ""
     from nommer.core.adapters.imds import Imds, ImdsUnavailable
-    from nommer.core.spot import SpotWatch
+    from nommer.core.encoder.spot import SpotWatch
 
     imds = Imds(config.imds_endpoint)
     try:

@@ -6,9 +6,9 @@ import datetime
 import pykka
 
 from nommer.actors import addresses, base
-from nommer.core.api_types import FleetReport, HealthProblem, HealthReport
+from nommer.core.feeder.api_types import FleetReport, HealthProblem, HealthReport
 from nommer.core.errors import Unavailable
-from nommer.core.fleet import busy_until, merged_members
+from nommer.core.ports.fleet import busy_until, merged_members
 
 
 class ActorGateway:

@@ -7,16 +7,16 @@ from nommer.actors.messages import (
     Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Workload,
 )
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core import credentials
-from nommer.core.costs import CostModel
+from nommer.core.security import credentials
+from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
-from nommer.core.jobs import UNFINISHED_STATES, State, pending_since
-from nommer.core.metrics import FeederMetrics
-from nommer.core.netguard import AddressPolicy
-from nommer.core.store import MAX_PAGE
-from nommer.core.notify import payload, wanted
-from nommer.core.service import JobService
-from nommer.core.resources import job_resource
+from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
+from nommer.core.feeder.metrics import FeederMetrics
+from nommer.core.security.netguard import AddressPolicy
+from nommer.core.ports.store import MAX_PAGE
+from nommer.core.feeder.notify import payload, wanted
+from nommer.core.feeder.service import JobService
+from nommer.core.model.resources import job_resource
 
 
 class JobTracker(base.Child):

@@ -5,7 +5,7 @@ encoders retired."""
 from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Enqueue, Report, Retire
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core.reaping import Reaping
+from nommer.core.feeder.reaping import Reaping
 
 
 class Reaper(base.Child):

@@ -12,7 +12,7 @@ from nommer.actors import addresses
 
 from nommer.actors.base import ChildFailed, StartFailed, ping
 from nommer.core import log
-from nommer.core.api_types import ActorHealth
+from nommer.core.feeder.api_types import ActorHealth
 from nommer.core.backoff import Backoff
 
 # 0.2 s after a first crash, doubling to 10 s while crashes come in a row.

@@ -8,7 +8,7 @@ import dataclasses
 
 from nommer.core.errors import ConfigError
 from nommer.core.retrying import RetryingQueue, RetryingStore
-from nommer.core.storage import StorageRouter
+from nommer.core.ports.storage import StorageRouter
 
 NEW_JOBS = "new-jobs"
 STATE_CHANGES = "state-changes"
@@ -30,7 +30,7 @@ def _local(config):
     from nommer.core.adapters.local_storage import FileStorage, HttpStorage
     from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
     from nommer.core.adapters.sqlite_store import SqliteJobStore
-    from nommer.core.netguard import AddressPolicy
+    from nommer.core.security.netguard import AddressPolicy
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = config.db_path
@@ -115,7 +115,7 @@ def aws_storage(config):
     operator lists (an instance's own disk is no place for sources)."""
     from nommer.core.adapters.local_storage import FileStorage, HttpStorage
     from nommer.core.adapters.s3_storage import S3Storage
-    from nommer.core.netguard import AddressPolicy
+    from nommer.core.security.netguard import AddressPolicy
 
     rate = config.transfer_rate_limit
     adapters = [S3Storage(config.aws_region or None, part_size=config.s3_part_size),
@@ -166,7 +166,7 @@ def build_fleet(config):
         return LocalFleet(config)
     if config.backend == "aws":
         from nommer.core.adapters.ec2_fleet import Ec2Fleet
-        from nommer.core.wheelhouse import warn_if_unpublished
+        from nommer.core.deploy.wheelhouse import warn_if_unpublished
 
         fleet = Ec2Fleet(config)
         warn_if_unpublished(config)

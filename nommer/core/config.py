@@ -66,7 +66,7 @@ def _check_secret_key(text):
 
 def _check_webhook_secret(text):
     if text:
-        from nommer.core.signing import secret_bytes
+        from nommer.core.security.signing import secret_bytes
 
         secret_bytes(text)  # raises ValueError saying what is wrong
     return text

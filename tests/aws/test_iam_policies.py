@@ -128,7 +128,7 @@ def test_the_encoder_policy_allows_what_an_encoder_calls_and_no_more(
 
 def test_the_policies_allow_what_the_dynamodb_store_calls(aws_endpoint, unique, calls):
     from nommer.core.adapters.dynamodb_store import DynamoDbJobStore
-    from nommer.core.jobs import Job, State
+    from nommer.core.model.jobs import Job, State
 
     store = DynamoDbJobStore(f"{unique}-jobs")  # the feeder makes the table when it is missing
     job = store.create(Job.new("s3://b/in.mov", [{"destination": "s3://b/out.mp4", "preset": "m4a-aac"}]))

@@ -3,12 +3,14 @@ where the kernel has no Landlock, and the limits of one job's encode."""
 
 import pytest
 
-from nommer.core import backends, encoding
+from nommer.core import backends
+
+from nommer.core.encoder import encoding
 from nommer.core import config as config_mod
-from nommer.core.encoding import EncoderCore, message_body
+from nommer.core.encoder.encoding import EncoderCore, message_body
 from nommer.core.errors import ConfigError, JobFailed
 from nommer.core.ffmpeg.sandbox import landlock_abi
-from nommer.core.jobs import Job, State
+from nommer.core.model.jobs import Job, State
 
 OPTIONS = [{"outfile_options": [["c:v", "libx264"], ["preset", "ultrafast"]]}]
 

@@ -2,9 +2,9 @@
 alike: credentials hidden, links included. In core, so that the HTTP layer
 and the Notifier build it the same way and core never imports ``http``."""
 
-from nommer.core import progress, results
-from nommer.core.credentials import redact, scrub
-from nommer.core.outputs import state_of
+from nommer.core.model import progress, results
+from nommer.core.security.credentials import redact, scrub
+from nommer.core.model.outputs import state_of
 
 
 def job_resource(job):

@@ -11,7 +11,7 @@ import enum
 import os
 import time
 
-from nommer.core import outputs
+from nommer.core.model import outputs
 from nommer.core.errors import InvalidTransition
 
 
@@ -137,7 +137,7 @@ class Job:
         return cls(
             id=job_id or new_job_id(),
             source=source,
-            # Each output has a state of its own (see nommer/core/outputs.py).
+            # Each output has a state of its own (see nommer/core/model/outputs.py).
             outputs=tuple({**o, "state": o.get("state") or "PENDING"} for o in outputs),
             notify_url=notify_url,
             notify_format=notify_format,

@@ -7,7 +7,7 @@ A job's work has three phases: ``download`` (bytes of the source fetched),
 the overall figure from jumping back when a phase starts.
 """
 
-from nommer.core.jobs import State
+from nommer.core.model.jobs import State
 
 PHASES = ("download", "encode", "upload")
 WEIGHTS = {"download": 10, "encode": 80, "upload": 10}

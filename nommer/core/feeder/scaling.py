@@ -7,7 +7,7 @@ import datetime
 import functools
 import math
 
-from nommer.core.jobs import parse_time
+from nommer.core.model.jobs import parse_time
 
 
 def _utcnow():

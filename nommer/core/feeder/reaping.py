@@ -5,9 +5,9 @@ stopped heartbeating."""
 import dataclasses
 
 from nommer.core import log
-from nommer.core.encoding import job_id_of
+from nommer.core.encoder.encoding import job_id_of
 from nommer.core.errors import NotFound, StaleWrite
-from nommer.core.jobs import RUNNING_STATES, State, age_seconds
+from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds
 
 DEAD_LETTER_BATCHES = 10  # of up to 10 messages each, per sweep
 

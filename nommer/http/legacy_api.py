@@ -10,7 +10,7 @@ feeder keep their 4xx/5xx status (media-nommer failed on those too).
 
 from flask import Blueprint, request
 
-from nommer.core.credentials import scrub
+from nommer.core.security.credentials import scrub
 from nommer.core.errors import InvalidInput
 from nommer.http.body import parse_body
 from nommer.http.errors import problem_of

@@ -14,11 +14,17 @@ import threading
 import time
 import urllib.parse
 
-from nommer.core import confinement, credentials, ffmpeg, log, results
+from nommer.core.encoder import confinement
+
+from nommer.core.security import credentials
+
+from nommer.core import ffmpeg, log
+
+from nommer.core.model import results
 from nommer.core.backoff import Backoff
-from nommer.core import outputs as outputs_mod
-from nommer.core import progress as progress_mod
-from nommer.core.error_codes import job_error_code
+from nommer.core.model import outputs as outputs_mod
+from nommer.core.model import progress as progress_mod
+from nommer.core.model.error_codes import job_error_code
 from nommer.core.ffmpeg.captions import caption_format
 from nommer.core.ffmpeg import extras as extras_mod
 from nommer.core.ffmpeg import loudness, measuring
@@ -35,9 +41,9 @@ from nommer.core.errors import (
     StaleWrite,
     TransientError,
 )
-from nommer.core.jobs import RUNNING_STATES, State, age_seconds, utcnow
+from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds, utcnow
 from nommer.core.retrying import is_our_write
-from nommer.core.storage import redact
+from nommer.core.ports.storage import redact
 
 TRANSIENT_RETRIES = 4
 

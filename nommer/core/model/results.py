@@ -25,13 +25,13 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-from nommer.core.credentials import redact
+from nommer.core.security.credentials import redact
 from nommer.core.errors import JobFailed
 from nommer.core.ffmpeg import captions, dash, probe
 from nommer.core.ffmpeg.hls_master import ensure_master, media_segments
 from nommer.core.ffmpeg.ladder import MASTER
-from nommer.core.media_types import media_type
-from nommer.core.storage import folder_files
+from nommer.core.model.media_types import media_type
+from nommer.core.ports.storage import folder_files
 
 #: The manifest's name in an output folder. ffmpeg writes only .ts, .m4s,
 #: .m3u8, .mpd, .vtt and .jpg files there, so it cannot be the name of an

@@ -12,7 +12,7 @@ counts as ``default_job_seconds``.
 
 import threading
 
-from nommer.core.jobs import RUNNING_STATES, State, parse_time
+from nommer.core.model.jobs import RUNNING_STATES, State, parse_time
 
 # Seconds of one encoder per second of source, measured (see the module's doc).
 CALIBRATED = {

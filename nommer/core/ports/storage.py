@@ -10,7 +10,7 @@ import os
 import urllib.parse
 
 from nommer.core import s3uri
-from nommer.core.credentials import redact, shown  # noqa: F401 - redact is used through this module too
+from nommer.core.security.credentials import redact, shown  # noqa: F401 - redact is used through this module too
 from nommer.core.errors import Canceled, InvalidInput
 
 MAX_URI_LENGTH = 4096

@@ -21,7 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from nommer.core.jobs import State, parse_time
+from nommer.core.model.jobs import State, parse_time
 
 # The text format every Prometheus (2.x included) reads; what render() writes.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4

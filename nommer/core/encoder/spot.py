@@ -14,7 +14,7 @@ import dataclasses
 import json
 
 from nommer.core.adapters.imds import ImdsUnavailable
-from nommer.core.jobs import utcnow
+from nommer.core.model.jobs import utcnow
 
 INSTANCE_ACTION = "spot/instance-action"
 REBALANCE = "events/recommendations/rebalance"

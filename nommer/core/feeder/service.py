@@ -4,13 +4,13 @@ holds one :class:`JobService`; tests call it directly."""
 import dataclasses
 import urllib.parse
 
-from nommer.core import credentials
+from nommer.core.security import credentials
 from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
 from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, extras, validate_output
 from nommer.core.ffmpeg import captions as captions_mod
-from nommer.core.jobs import Job, State, UNFINISHED_STATES
-from nommer.core.netguard import AddressPolicy
-from nommer.core.storage import scheme_of
+from nommer.core.model.jobs import Job, State, UNFINISHED_STATES
+from nommer.core.security.netguard import AddressPolicy
+from nommer.core.ports.storage import scheme_of
 
 MAX_OUTPUTS = 20
 # Caption files of all the outputs of a job together: their URIs are kept in

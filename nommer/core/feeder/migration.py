@@ -18,7 +18,7 @@ import gzip
 import json
 
 from nommer.core.errors import NommerError, RecordTooLarge
-from nommer.core.jobs import Job
+from nommer.core.model.jobs import Job
 from nommer.core.retrying import retry
 
 

@@ -14,11 +14,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from nommer.core import signing
+from nommer.core.security import signing
 from nommer.core.backoff import Backoff
-from nommer.core.credentials import basic_auth, redact, scrub, scrub_deep
-from nommer.core.jobs import utcnow
-from nommer.core.netguard import refused_reason
+from nommer.core.security.credentials import basic_auth, redact, scrub, scrub_deep
+from nommer.core.model.jobs import utcnow
+from nommer.core.security.netguard import refused_reason
 
 
 def payload(change, resource):

@@ -115,7 +115,7 @@ class AddressPolicy:
         """Raise InvalidInput naming ``field`` when ``url``'s host is, or
         resolves to, an address that is refused. A name that does not
         resolve now passes: the connection is checked again anyway."""
-        from nommer.core.credentials import shown
+        from nommer.core.security.credentials import shown
 
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""

@@ -10,7 +10,7 @@ import base64
 import binascii
 
 from nommer.core.errors import InvalidInput
-from nommer.core.jobs import TRANSITIONS, State
+from nommer.core.model.jobs import TRANSITIONS, State
 
 MAX_PAGE = 1000
 
