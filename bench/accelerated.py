@@ -131,6 +131,7 @@ def main():
         "normal_cpu": normal_cpu, "normal_wall": normal_wall, "accelerated_cpu": acc_cpu,
         "accelerated_wall": acc_wall, "cpu_ratio": acc_cpu / normal_cpu, "check_cpu": check_cpu,
         "one_core_wall": one_core_wall, "two_workers_wall": two_wall, "speedup_2": one_core_wall / two_wall,
+        "speedup_2_without_check": one_core_wall / (two_wall - two[0]["check_wall"]),
         "scan_wall": two[0]["scan_wall"], "stitch_wall": two[0]["stitch_wall"], "check_wall": two[0]["check_wall"],
         "audio_wall": two[0]["audio_wall"], "segment_wall": segment_wall,
     }
@@ -182,7 +183,7 @@ through the project's runner; the pieces ran directly, not yet through the farm.
 | | measured | goal | |
 |---|---|---|---|
 | (a) CPU, accelerated / normal | {r['accelerated_cpu']:.1f} s / {r['normal_cpu']:.1f} s = **{r['cpu_ratio']:.3f}** | ≤ 1.05 | {met(r['cpu_ratio'] <= 1.05)} |
-| (b) wall, normal encode on one core / accelerated on two workers of one core each | {r['one_core_wall']:.1f} s / {r['two_workers_wall']:.1f} s = **{r['speedup_2']:.2f}×** | ≥ 1.8× | {met(r['speedup_2'] >= 1.8)} |
+| (b) wall, normal encode on one core / accelerated on two workers of one core each | {r['one_core_wall']:.1f} s / {r['two_workers_wall']:.1f} s = **{r['speedup_2']:.2f}×** ({r['speedup_2_without_check']:.2f}× without the check) | ≥ 1.8× | {met(r['speedup_2'] >= 1.8)} |
 | (c) projected speed-up of a 60-minute source on 20 encoders | **{at20['speedup']:.1f}×** | ≥ 16× (0.8 N) | {met(at20['speedup'] >= 16)} |
 
 The accelerated CPU includes the check of the stitched output, which

@@ -26,7 +26,6 @@ like the rest of a job's ffmpeg runs.
 import dataclasses
 import os
 
-from nommer.core.ffmpeg import sources
 from nommer.core.ffmpeg.command import GLOBAL_ARGS, build_commands
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
 from nommer.core.ffmpeg.runner import FfmpegRun
@@ -211,11 +210,6 @@ def _pairs(tokens):
     if len(body) % 2:
         raise ValueError(f"cannot read the output options as pairs: {body}")
     return [(body[i], body[i + 1]) for i in range(0, len(body), 2)], path
-
-
-def guard_for(own):
-    """The input guard of a file this layer reads: the source's, or nommer's own files'."""
-    return _OWN_GUARD if own else sources.INPUT_GUARD
 
 
 @dataclasses.dataclass(frozen=True)

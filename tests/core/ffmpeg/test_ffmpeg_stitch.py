@@ -22,7 +22,8 @@ class Tools:
         self.ffmpeg, self.workdir, self.sandbox = ffmpeg, str(workdir), sandbox
 
     def run(self, args):
-        return runner.FfmpegRun([self.ffmpeg, *GLOBAL_ARGS, *args], cwd=self.workdir, sandbox=self.sandbox).run().stderr_tail
+        run = runner.FfmpegRun([self.ffmpeg, *GLOBAL_ARGS, *args], cwd=self.workdir, sandbox=self.sandbox)
+        return run.run().stderr_tail
 
 
 def accelerate(ffmpeg, source, preset, work, segment_seconds=SEGMENT_SECONDS, max_lead_in=segments.MAX_LEAD_IN):
