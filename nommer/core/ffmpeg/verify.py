@@ -1,7 +1,11 @@
 """Check a stitched output against its source before the job may finish.
 
 The output is decoded whole (every video frame and the audio), which is
-itself the first check: ffmpeg must report no error. Then, against the
+itself the first check: ffmpeg must report no error. (Or: each segment is
+decoded by the encoder that made it, :func:`check_segment`, and the stitch
+check decodes the audio alone and reads the video's packets: the stitch
+copies the segments' packets, so it cannot break their decoding, and the
+slow part of the check is shared out like the encode.) Then, against the
 source's segments.Scan:
 
 - it has exactly the source's number of video frames;
@@ -34,10 +38,12 @@ class Measured:
     audio_frame: float  # seconds of the longest audio frame decoded (0 without audio)
 
 
-def measure(ffmpeg, path, workdir, tag="out", sandbox=None, timeout=None):
+def measure(ffmpeg, path, workdir, tag="out", sandbox=None, timeout=None, decode_video=True):
     """Decode the output at ``path`` (a file, or an HLS variant playlist)
     through the runner and time what it holds; JobFailed when ffmpeg reports
-    any error while decoding."""
+    any error while decoding. ``decode_video=False`` reads the video's
+    packets without decoding them (their decoding was checked segment by
+    segment: see check_segment), and decodes the audio alone."""
     folder = os.path.abspath(workdir)
     os.makedirs(folder, exist_ok=True)
     stored = os.path.join(folder, CHECK_FILE.format(tag=f"{tag}-packets"))
@@ -51,8 +57,11 @@ def measure(ffmpeg, path, workdir, tag="out", sandbox=None, timeout=None):
     argv = [ffmpeg, *GLOBAL_ARGS, "-v", "error", "-xerror", "-protocol_whitelist", "file",
             "-i", os.path.abspath(path),
             "-map", "0:V:0", "-c", "copy", "-f", "framecrc", stored,
-            "-map", "0:V:0", "-map", "0:a:0?", "-c:v", "wrapped_avframe", "-c:a", "pcm_s16le",
-            "-f", "framecrc", decoded]
+            *(["-map", "0:V:0"] if decode_video else []), "-map", "0:a:0?",
+            "-c:v", "wrapped_avframe", "-c:a", "pcm_s16le", "-f", "framecrc", decoded]
+    if not decode_video:
+        # Without audio too, the second listing would hold no stream at all.
+        argv[-1:-1] = ["-map", "0:V:0", "-c:v", "copy", "-bsf:v", "noise=drop=1"]
     result = FfmpegRun(argv, cwd=folder, sandbox=sandbox, timeout=timeout).run()
     errors = [ln for ln in result.stderr_tail.splitlines() if ln.strip()]
     if errors:
@@ -65,7 +74,7 @@ def measure(ffmpeg, path, workdir, tag="out", sandbox=None, timeout=None):
         os.unlink(listing)
     video = [(t, d) for kind, t, d, _ in found["stored"] if kind == "video"]
     audio = [(t, d) for kind, t, d, _ in found["decoded"] if kind == "audio"]
-    if len(video) != sum(1 for kind, *_ in found["decoded"] if kind == "video"):
+    if decode_video and len(video) != sum(1 for kind, *_ in found["decoded"] if kind == "video"):
         raise JobFailed("the stitched output holds video packets that do not decode to frames",
                         code="ENCODE_FAILED")
     if not video:
@@ -113,11 +122,38 @@ def problems(measured, scan, priming=False):
     return found
 
 
-def check(ffmpeg, path, scan, workdir, tag="out", sandbox=None, timeout=None):
+def check_segment(ffmpeg, path, segment, workdir, sandbox=None, timeout=None):
+    """Decode the encoded ``segment`` (a segments.Segment) at ``path`` whole,
+    on the encoder that made it, and raise JobFailed (ENCODE_FAILED) when it
+    does not decode cleanly or holds other than its frames. The stitch
+    copies these very packets, so its own check need not decode the video
+    again (check with ``decode_video=False``)."""
+    tag = f"segment-{segment.index:05d}"
+    folder = os.path.abspath(workdir)
+    os.makedirs(folder, exist_ok=True)
+    listing = os.path.join(folder, CHECK_FILE.format(tag=tag))
+    argv = [ffmpeg, *GLOBAL_ARGS, "-v", "error", "-xerror", "-protocol_whitelist", "file",
+            "-i", os.path.abspath(path), "-map", "0:V:0", "-c:v", "wrapped_avframe", "-f", "framecrc", listing]
+    result = FfmpegRun(argv, cwd=folder, sandbox=sandbox, timeout=timeout).run()
+    errors = [ln for ln in result.stderr_tail.splitlines() if ln.strip()]
+    with open(listing, encoding="utf-8") as f:
+        frames = sum(1 for kind, *_ in packets(f.read()) if kind == "video")
+    os.unlink(listing)
+    if errors:
+        raise JobFailed(f"segment {segment.index} does not decode cleanly: " + " / ".join(errors[-5:]),
+                        code="ENCODE_FAILED")
+    if frames != segment.frames:
+        raise JobFailed(f"segment {segment.index} has {frames} frames where it should have {segment.frames}",
+                        code="ENCODE_FAILED")
+    return frames
+
+
+def check(ffmpeg, path, scan, workdir, tag="out", sandbox=None, timeout=None, decode_video=True):
     """Measure the output at ``path`` (a file, or an HLS variant playlist)
     and raise JobFailed (ENCODE_FAILED) unless it is whole against ``scan``;
-    returns the Measured."""
-    measured = measure(ffmpeg, path, workdir, tag, sandbox, timeout)
+    returns the Measured. ``decode_video=False`` when every segment passed
+    check_segment."""
+    measured = measure(ffmpeg, path, workdir, tag, sandbox, timeout, decode_video)
     found = problems(measured, scan, priming=str(path).endswith(".m3u8"))
     if found:
         raise JobFailed("the stitched output is not whole: " + "; ".join(found), code="ENCODE_FAILED")

@@ -150,3 +150,17 @@ def test_a_stitch_missing_a_segment_fails_the_check(source, ffmpeg_exe, tmp_path
     with pytest.raises(JobFailed, match="75 video frames where the source has 100") as caught:
         verify.check(ffmpeg_exe, work / "out.mp4", scan, work, sandbox=box)
     assert caught.value.code == "ENCODE_FAILED"
+
+
+def test_segments_checked_where_they_are_made_leave_the_stitch_a_check_without_video_decoding(
+        source, ffmpeg_exe, tmp_path):
+    plan, scan, target, made, box = accelerate(ffmpeg_exe, source, "mp4-h264-360p", tmp_path)
+    for segment, argv in zip(plan.segments, made.segments):
+        assert verify.check_segment(ffmpeg_exe, argv[-1], segment, tmp_path, sandbox=box) == 25
+    measured = verify.check(ffmpeg_exe, target, scan, tmp_path, sandbox=box, decode_video=False)
+    assert measured.frames == 100 and measured.audio is not None
+    # A segment that is not what the plan says is caught where it was made.
+    with pytest.raises(JobFailed, match="segment 1 has 25 frames where it should have 50"):
+        verify.check_segment(ffmpeg_exe, made.segments[1][-1], segments.Segment(
+            index=1, first=25, last=74, start=0.98, end=2.98, seek=1.0, time=1.0, seconds=2.0, lead_in=0.0),
+            tmp_path, sandbox=box)
