@@ -46,10 +46,10 @@ class ActorGateway:
             raise Unavailable(f"the {actor_name} did not answer within {self.timeout:g} s") from None
 
     def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
-               priority=0):
-        self.validate(source, outputs, notify_url, progress_events, priority)
+               priority=0, acceleration=None):
+        self.validate(source, outputs, notify_url, progress_events, priority, acceleration)
         return self._ask(addresses.JOB_TRACKER, "create", source, outputs, notify_url, notify_format,
-                         progress_events, priority)
+                         progress_events, priority, acceleration)
 
     def presets(self):
         if self._presets is None:
@@ -71,9 +71,10 @@ class ActorGateway:
         # Checked again like a new submission, in this thread, as submit does.
         again = self._ask(addresses.JOB_TRACKER, "retry_submission", job_id)
         self.validate(again["source"], again["outputs"], again["notify_url"], again["progress_events"],
-                      again.get("priority", 0))
+                      again.get("priority", 0), again.get("acceleration"))
         return self._ask(addresses.JOB_TRACKER, "create", again["source"], again["outputs"], again["notify_url"],
-                         again["notify_format"], again["progress_events"], again.get("priority", 0))
+                         again["notify_format"], again["progress_events"], again.get("priority", 0),
+                         again.get("acceleration"))
 
     def fleet(self) -> FleetReport:
         members = self._ask(addresses.SCALER, "members")

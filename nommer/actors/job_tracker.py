@@ -29,7 +29,8 @@ class JobTracker(base.Child):
         self.config = config
         self.metrics = metrics or FeederMetrics()
         self.box = credentials.SecretBox.from_config(config)
-        self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box)
+        self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box,
+                                  acceleration=config.acceleration)
         self.unfinished = {}  # job id: State, of every unfinished job
         self.waiting = {}  # job id: (priority, pending since), of every PENDING job
         # Predicted encoder-seconds per unfinished job and their sum, kept as
@@ -51,10 +52,10 @@ class JobTracker(base.Child):
     # asked through the gateway ------------------------------------------------
 
     def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
-               priority=0):
+               priority=0, acceleration=None):
         """Store a submission the gateway has validated, and queue it."""
         job = self.service.create(source, outputs, notify_url, notify_format, progress_events,
-                                  priority)
+                                  priority, acceleration)
         self.submitted += 1
         self._log_state(job)
         self.metrics.job_submitted(job)

@@ -37,7 +37,8 @@ def blueprint(api):
     def submit():
         body = parse_body(request, SubmitRequest)
         job = api.submit(body.source, output_dicts(body.outputs), body.notify_url,
-                         progress_events=body.progress_events, priority=body.priority)
+                         progress_events=body.progress_events, priority=body.priority,
+                         acceleration=body.acceleration)
         return job_resource(job), 201, {"Location": f"/jobs/{job.id}"}
 
     @bp.get("/jobs")

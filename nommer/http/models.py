@@ -154,6 +154,11 @@ class SubmitRequest(_Body):
     notify_url: StrictStr | None = Field(None, description="http(s) URL told of every state change.")
     progress_events: bool = Field(False, description="Also POST job.progress events to notify_url (at most one per progress_interval).")
     priority: int = Field(0, ge=-50, le=50, description="-50 to 50 (default 0): jobs of a higher priority are taken first, first-in-first-out within one priority.")
+    # Checked by the JobService, which says why a job cannot be accelerated.
+    acceleration: StrictStr | None = Field(
+        None, description="DISABLED, ENABLED or PREFERRED (default: the farm's `acceleration` setting): "
+                          "whether the video is cut into segments that several encoders make at once "
+                          "(docs/accelerated.md). ENABLED fails a job that cannot be accelerated.")
 
 
 def _ffmpeg_nommer(value):

@@ -104,6 +104,30 @@ def test_create_then_get_keeps_every_field(store):
     assert store.get(job.id) == created
 
 
+def test_an_accelerated_job_of_the_most_pieces_round_trips(store):
+    from nommer.core.ffmpeg.segments import Scan, plan as plan_segments
+    from nommer.core.model import pieces
+
+    # A ten-hour source, three outputs, cut as finely as the cap allows.
+    seconds = 36_000.0
+    frames = tuple(float(i) for i in range(int(seconds)))
+    scan = Scan(frames=frames, keyframes=tuple(range(0, len(frames), 2)), end=seconds, audio=(0.0, seconds))
+    length = pieces.segment_seconds_for(seconds, 1.0, outputs=3)
+    cut = plan_segments(scan, length)
+    made = pieces.plan([(i, cut.segments, True) for i in range(3)], cost=1.5)
+    assert len(made) > pieces.MAX_PIECES - 10
+    made = pieces.claimed(made, made[0]["id"], "enc-1", utcnow())
+    job = new_job(acceleration="ENABLED", outputs=tuple(
+        {"destination": f"s3://bucket/some/long/prefix/output-{i}.mp4", "preset": "mp4-h264-720p"}
+        for i in range(3)))
+    created = store.create(job)
+    claimed = store.update(created.transition(State.DOWNLOADING, encoder_id="enc-1"))
+    moved = store.update(claimed.transition(State.ENCODING, pieces=made, encoder_id=None))
+
+    assert store.get(job.id) == moved
+    assert store.get(job.id).pieces[0]["state"] == pieces.RUNNING
+
+
 def test_create_refuses_a_job_that_is_not_new(store):
     with pytest.raises(ValueError):
         store.create(dataclasses.replace(new_job(), version=3))

@@ -40,9 +40,9 @@ class ServiceApi:
         self.healthy = True
 
     def submit(self, source, outputs, notify_url, notify_format="json", progress_events=False,
-               priority=0):
+               priority=0, acceleration=None):
         return self.service.submit(source, outputs, notify_url, notify_format, progress_events,
-                                   priority)
+                                   priority, acceleration)
 
     def presets(self):
         return self.service.presets.describe()

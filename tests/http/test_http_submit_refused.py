@@ -153,6 +153,13 @@ CASES = {
     "priority a fraction": (lambda b, s, d, m: {**b, "priority": 1.5}, "priority"),
     "priority true": (lambda b, s, d, m: {**b, "priority": True}, "priority"),
     "priority null": (lambda b, s, d, m: {**b, "priority": None}, "priority"),
+    # Accelerated encoding (docs/accelerated.md).
+    "acceleration lower case": (lambda b, s, d, m: {**b, "acceleration": "enabled"}, "acceleration"),
+    "acceleration unknown": (lambda b, s, d, m: {**b, "acceleration": "FAST"}, "acceleration"),
+    "acceleration true": (lambda b, s, d, m: {**b, "acceleration": True}, "acceleration"),
+    "acceleration ENABLED for passes": (lambda b, s, d, m: {**b, "acceleration": "ENABLED", "outputs": [out(d, options=one_pass())]}, "acceleration"),
+    "acceleration ENABLED for an audio preset": (lambda b, s, d, m: {**b, "acceleration": "ENABLED", "outputs": [out((m / "a.m4a").as_uri(), preset="m4a-aac")]}, "acceleration"),
+    "acceleration ENABLED with a quality report": (lambda b, s, d, m: {**b, "acceleration": "ENABLED", "outputs": [out(d, preset=PRESET, quality=["psnr"])]}, "acceleration"),
 }
 
 
@@ -189,6 +196,22 @@ def test_captions_and_the_streaming_presets_are_accepted_and_kept(post, source, 
     assert answer.status_code == 201, answer.get_json()
     job = store.get(answer.get_json()["id"])
     assert [o.get("captions") for o in job.outputs] == [captions, captions[:1], None]
+
+
+@pytest.mark.parametrize("acceleration", ["DISABLED", "ENABLED", "PREFERRED"])
+def test_acceleration_is_kept(post, source, dest, store, acceleration):
+    answer = post("/jobs", {**good(source, dest), "acceleration": acceleration})
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["acceleration"] == acceleration
+    assert store.get(answer.get_json()["id"]).acceleration == acceleration
+
+
+def test_an_enabled_acceleration_refused_says_why(post, source, dest, stored_jobs):
+    answer = post("/jobs", {**good(source, dest), "acceleration": "ENABLED",
+                            "outputs": [out(dest, options=one_pass())]})
+    message = answer.get_json()["error"]["message"]
+    assert "outputs[0] cannot be accelerated" in message and "PREFERRED" in message
+    assert stored_jobs() == 0
 
 
 def test_an_unknown_field_message_lists_the_known_ones(post, source, dest):

@@ -2,12 +2,14 @@
 holds one :class:`JobService`; tests call it directly."""
 
 import dataclasses
+import math
 import urllib.parse
 
 from nommer.core.security import credentials
 from nommer.core.errors import InvalidInput, InvalidTransition, NotFound, StaleWrite
 from nommer.core.ffmpeg import BUILT_IN_CATALOGUE, extras, validate_output
 from nommer.core.ffmpeg import captions as captions_mod
+from nommer.core.ffmpeg import segments
 from nommer.core.model.jobs import Job, State, UNFINISHED_STATES
 from nommer.core.security.netguard import AddressPolicy
 from nommer.core.ports.storage import scheme_of
@@ -28,6 +30,30 @@ def check_priority(priority):
         raise InvalidInput("priority", f"must be a whole number from {MIN_PRIORITY} to "
                                        f"{MAX_PRIORITY}, not {priority!r}")
     return priority
+ACCELERATIONS = ("DISABLED", "ENABLED", "PREFERRED")  # MediaConvert's names
+
+
+def check_acceleration(acceleration, outputs, presets):
+    """``acceleration`` (None: not asked) checked against ``outputs``;
+    InvalidInput naming it when it is not one of ACCELERATIONS, or is
+    ENABLED for outputs that are encoded whole whatever the source (the
+    source's length and streams are known only after the probe)."""
+    if acceleration is None:
+        return None
+    if acceleration not in ACCELERATIONS:
+        raise InvalidInput("acceleration", f"must be one of {', '.join(ACCELERATIONS)}, not {acceleration!r}")
+    if acceleration == "ENABLED":
+        # Eligibility as the encoder decides it, for a source that passes
+        # every check of its own: only what the outputs say counts here.
+        any_source = {"duration": math.inf, "streams": ()}
+        for i, output in enumerate(outputs):
+            why = segments.eligible(output, any_source, presets, 0)
+            if why:
+                raise InvalidInput("acceleration", f"ENABLED, but outputs[{i}] cannot be accelerated: {why}; "
+                                                   "ask for PREFERRED or DISABLED")
+    return acceleration
+
+
 MAX_NOTIFICATIONS = 20  # delivery records kept on a job, newest last
 WRITE_RETRIES = 20
 # What each URI of a job may be, whatever adapters are installed.
@@ -104,14 +130,17 @@ class JobService:
     credentials.SecretBox, or None) encrypts URIs that carry credentials,
     which are refused without one; ``presets`` is the preset catalogue."""
 
-    def __init__(self, store, storage, policy=None, box=None, presets=BUILT_IN_CATALOGUE):
+    def __init__(self, store, storage, policy=None, box=None, presets=BUILT_IN_CATALOGUE,
+                 acceleration="DISABLED"):
+        self.acceleration = acceleration  # for jobs that do not say
         self.store = store
         self.storage = storage
         self.policy = policy or AddressPolicy()
         self.box = box
         self.presets = presets
 
-    def validate(self, source, outputs, notify_url=None, progress_events=False, priority=0):
+    def validate(self, source, outputs, notify_url=None, progress_events=False, priority=0,
+                 acceleration=None):
         """Check a submission completely; raises InvalidInput naming the field."""
         check_priority(priority)
         check_scheme(source, SOURCE_SCHEMES, "source")
@@ -143,6 +172,7 @@ class JobService:
                                folder=requested.writes_folder)
             if "captions" in output:
                 check_captions(output["captions"], f"{field}.captions", self.storage)
+        check_acceleration(acceleration, outputs, self.presets)
         check_notify_url(notify_url, policy=self.policy)
         if progress_events and not notify_url:
             raise InvalidInput("progress_events", "needs a notify_url to send the progress events to")
@@ -159,14 +189,15 @@ class JobService:
             return ("uri", uri)
 
     def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
-               priority=0):
+               priority=0, acceleration=None):
         """Validate and store a new PENDING job; returns it. Nothing is stored
         when any part is wrong."""
-        self.validate(source, outputs, notify_url, progress_events, priority)
-        return self.create(source, outputs, notify_url, notify_format, progress_events, priority)
+        self.validate(source, outputs, notify_url, progress_events, priority, acceleration)
+        return self.create(source, outputs, notify_url, notify_format, progress_events, priority,
+                           acceleration)
 
     def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
-               priority=0):
+               priority=0, acceleration=None):
         """Store a new PENDING job from a submission :meth:`validate` passed."""
         clean = [{k: v for k, v in o.items() if k in OUTPUT_KEYS} for o in outputs]
         if notify_format not in ("json", "form"):
@@ -178,7 +209,8 @@ class JobService:
         source, clean, notify_url, sealed = credentials.seal_uris(self.box, source, clean, notify_url)
         return self.store.create(
             Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed,
-                    progress_events=bool(progress_events), priority=check_priority(priority))
+                    progress_events=bool(progress_events), priority=check_priority(priority),
+                    acceleration=check_acceleration(acceleration, clean, self.presets) or self.acceleration)
         )
 
     def get(self, job_id):
@@ -211,7 +243,7 @@ class JobService:
                    for o, d in zip(job.outputs, uris["destinations"])]
         return {"source": uris["source"], "outputs": outputs, "notify_url": uris["notify_url"],
                 "notify_format": job.notify_format, "progress_events": job.progress_events,
-                "priority": job.priority}
+                "priority": job.priority, "acceleration": job.acceleration}
 
     def retry(self, job_id):
         """A new PENDING job with the submission of the finished job

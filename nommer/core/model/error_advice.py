@@ -76,6 +76,10 @@ JOB_ERROR_ADVICE = {
         'An output could not be stored at its destination, after retries.',
         "Check the destination's storage.",
     ),
+    'ACCELERATION_INELIGIBLE': (
+        'The job asked for `acceleration: ENABLED` and cannot be accelerated; `details` says why: the source lasts no longer than `accelerate_min_seconds`, has subtitle streams, or has its key frames too far apart, or the farm has no `scratch_uri` (on AWS). What the submission shows (a preset or options encoded whole) is refused at submit instead.',
+        'Ask for `PREFERRED` (accelerated when it can be, else encoded whole) or `DISABLED`.',
+    ),
     'GAVE_UP': (
         "The job's encoder was lost (stopped heartbeating) `max_attempts` times.",
         "Look at the encoders' logs: a source that crashes ffmpeg's machine, or machines that die.",

@@ -26,6 +26,7 @@ JOB_ERROR_CODES = {
     "OUTPUT_TOO_LARGE": "ffmpeg wrote more than the `max_output_bytes` setting allows for one job.",
     "CONFINEMENT_UNAVAILABLE": "ffmpeg cannot be confined with Landlock on this encoder, and the `confinement` setting does not let this job run without it.",
     "UPLOAD_FAILED": "An output could not be stored at its destination.",
+    "ACCELERATION_INELIGIBLE": "The job asked for `acceleration: ENABLED` and cannot be accelerated (details say why).",
     "GAVE_UP": "The job's encoder was lost `max_attempts` times.",
     "ENCODER_MISCONFIGURED": "The encoder cannot run ffmpeg (the `ffmpeg` setting).",
     "INTERNAL_ERROR": "An unexpected failure inside nommer; the encoder's log has the traceback.",

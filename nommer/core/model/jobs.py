@@ -128,11 +128,16 @@ class Job:
     # (state, at) of each state the job entered, oldest first; the first and
     # the latest MAX_HISTORY - 1 are kept, so a job released many times stays small.
     history: tuple = ()
+    # Accelerated encoding (docs/accelerated.md): DISABLED, ENABLED or
+    # PREFERRED; and, once planned, the pieces of the work
+    # (nommer/core/model/pieces.py).
+    acceleration: str = "DISABLED"
+    pieces: tuple = ()  # of dicts
     version: int = 0
 
     @classmethod
     def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json",
-            sealed=None, progress_events=False, priority=0):
+            sealed=None, progress_events=False, priority=0, acceleration="DISABLED"):
         now = utcnow()
         return cls(
             id=job_id or new_job_id(),
@@ -144,6 +149,7 @@ class Job:
             sealed=sealed,
             progress_events=progress_events,
             priority=priority,
+            acceleration=acceleration,
             created_at=now,
             updated_at=now,
             history=((State.PENDING.value, now),),
@@ -157,7 +163,7 @@ class Job:
         """The same state with other fields changed (progress, details...)."""
         if "state" in changes and State(changes["state"]) != self.state:
             raise ValueError("use transition() to change the state")
-        for name in ("outputs", "notifications"):
+        for name in ("outputs", "notifications", "pieces"):
             if name in changes:
                 changes[name] = tuple(dict(o) for o in changes[name])
         return dataclasses.replace(self, updated_at=utcnow(), **changes)
@@ -178,8 +184,9 @@ class Job:
             if new_state == State.FINISHED:
                 changes.setdefault("progress", 100)
                 changes.setdefault("phases", {"download": 100, "encode": 100, "upload": 100})
-        if "outputs" in changes:
-            changes["outputs"] = tuple(dict(o) for o in changes["outputs"])
+        for name in ("outputs", "pieces"):
+            if name in changes:
+                changes[name] = tuple(dict(o) for o in changes[name])
         if new_state != self.state:
             changes["history"] = bounded_history(self.history + ((new_state.value, now),))
         return dataclasses.replace(self, state=new_state, updated_at=now, **changes)
@@ -193,6 +200,7 @@ class Job:
         data["notifications"] = [dict(n) for n in self.notifications]
         data["notes"] = list(self.notes)
         data["history"] = [list(h) for h in self.history]
+        data["pieces"] = [dict(p) for p in self.pieces]
         if self.probe is not None:
             data["probe"] = dict(self.probe)
         if self.phases is not None:
@@ -208,6 +216,8 @@ class Job:
         values["notes"] = tuple(values.get("notes") or ())
         values["history"] = tuple(tuple(h) for h in values.get("history", ()))
         values["priority"] = int(values.get("priority") or 0)
+        values["pieces"] = tuple(dict(p) for p in values.get("pieces") or ())
+        values["acceleration"] = values.get("acceleration") or "DISABLED"
         return cls(**values)
 
 

@@ -3,6 +3,7 @@ and what becomes of the job it held.
 
 The one rule, used by an encoder claiming a job whose owner went silent
 (``core/encoder/claim.py``) and by the Reaper (``core/feeder/reaping.py``).
+A piece of an accelerated job has the same rule: ``pieces.piece_lost``.
 """
 
 from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds
@@ -13,11 +14,19 @@ def owner_lost(job, lease_seconds, now=None):
     (DOWNLOADING, ENCODING, UPLOADING) and nothing was written of it (its
     heartbeat_at, else updated_at) for more than ``lease_seconds``. A job
     with neither time written counts as lost: nothing shows its encoder alive.
-    A job that is not running has no owner to lose (False)."""
-    if job.state not in RUNNING_STATES:
+    A job that is not running has no owner to lose (False), nor has an
+    accelerated job whose pieces are out (pieces and no encoder): each of
+    its pieces is taken again alone when its encoder is lost
+    (``pieces.piece_lost``)."""
+    if job.state not in RUNNING_STATES or accelerated(job):
         return False
     silent = age_seconds(job.heartbeat_at or job.updated_at, now)
     return silent is None or silent > lease_seconds
+
+
+def accelerated(job):
+    """Whether ``job``'s work is out in pieces, with no single owner."""
+    return bool(job.pieces) and job.encoder_id is None
 
 
 def encoder_lost(record, heartbeat_interval, lease_seconds, now=None):

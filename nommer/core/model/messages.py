@@ -1,5 +1,5 @@
-"""The bodies of the two queues' messages: a new job's (the new-job queue)
-and a job's state change (the state-change queue, read by the feeder)."""
+"""The bodies of the two queues' messages: a new job's or one piece of an
+accelerated job's (the new-job queue) and a job's state change (the state-change queue, read by the feeder)."""
 
 import json
 
@@ -9,6 +9,24 @@ from nommer.core.model import progress as progress_mod
 def message_body(job_id):
     """The new-job queue's message for job ``job_id``."""
     return json.dumps({"job_id": job_id})
+
+
+def piece_body(job_id, attempt, piece_id):
+    """The new-job queue's message for piece ``piece_id`` of attempt
+    ``attempt`` of accelerated job ``job_id`` (nommer/core/model/pieces.py)."""
+    return json.dumps({"job_id": job_id, "attempt": attempt, "piece": piece_id})
+
+
+def piece_of(body):
+    """(job attempt, piece id) of a piece's message; None for a job's own
+    message or one that cannot be read."""
+    try:
+        data = json.loads(body)
+        if "piece" not in data:
+            return None
+        return int(data["attempt"]), str(data["piece"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def job_id_of(body):

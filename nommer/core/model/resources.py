@@ -2,7 +2,7 @@
 alike: credentials hidden, links included. In core, so that the HTTP layer
 and the Notifier build it the same way and core never imports ``http``."""
 
-from nommer.core.model import progress, results
+from nommer.core.model import pieces, progress, results
 from nommer.core.security.credentials import redact, scrub
 from nommer.core.model.outputs import state_of
 
@@ -25,6 +25,9 @@ def job_resource(job):
         "notify_url": redact(job.notify_url),
         "progress_events": job.progress_events,
         "priority": job.priority,
+        "acceleration": job.acceleration,
+        # Accelerated jobs: how many of their pieces are in each state.
+        "pieces": pieces.counts(job.pieces) if job.pieces else None,
         "encoder_id": job.encoder_id,
         "created_at": job.created_at,
         "updated_at": job.updated_at,

@@ -1,0 +1,210 @@
+"""The pieces of an accelerated job: what they are, who may take one, when
+the stitch is due, how far the job has got.
+
+An accelerated job (docs/accelerated.md) keeps its plan in the job record,
+``Job.pieces``: one piece per video segment of each output, one audio piece
+per output with sound, and one stitch piece. Each is a dict::
+
+    {"id": "o0-s0003" | "o0-audio" | "stitch",
+     "kind": "segment" | "audio" | "stitch",
+     "outputs": [output indices],
+     "start": seconds, "end": seconds,        # of the source (segments)
+     "segment": {...},                        # segments.Segment's fields (segments)
+     "weight": predicted seconds of work,
+     "state": WAITING | PENDING | RUNNING | DONE,
+     "encoder_id": who runs it, "attempt": how often it was taken,
+     "heartbeat_at": when its encoder last said it was alive,
+     "progress": 0..100}
+
+The stitch waits (WAITING) until every other piece is DONE: the conditional
+write that makes the last one DONE also makes the stitch PENDING, so exactly
+one encoder queues it and exactly one claims it. Every function here is pure:
+it takes pieces and gives new ones; the callers write them with the job.
+"""
+
+import math
+
+from nommer.core.model.jobs import age_seconds
+
+WAITING, PENDING, RUNNING, DONE = "WAITING", "PENDING", "RUNNING", "DONE"
+SEGMENT, AUDIO, STITCH = "segment", "audio", "stitch"
+STITCH_ID = "stitch"
+# A job record must fit DynamoDB's 400 KB item; a piece takes about 400
+# bytes of JSON, so this many keep a job well inside it.
+MAX_PIECES = 240
+# The stitch joins, checks and uploads: predicted as this share of the
+# encode's seconds (stream copies and a packet read), at least a few seconds.
+STITCH_SHARE = 0.05
+AUDIO_SHARE = 0.02  # of a segment's work per second of source: audio encodes fast
+SEGMENT_FIELDS = ("index", "first", "last", "start", "end", "seek", "time", "seconds", "lead_in")
+
+
+def segment_id(output, index):
+    return f"o{output}-s{index:04d}"
+
+
+def audio_id(output):
+    return f"o{output}-audio"
+
+
+def segment_seconds_for(duration, segment_seconds, outputs):
+    """The segment length to plan with: ``segment_seconds``, longer when
+    ``outputs`` outputs of a source of ``duration`` seconds cut that short
+    would make more than MAX_PIECES pieces."""
+    # Each output also has an audio piece; one stitch for the job.
+    room = max(1, (MAX_PIECES - 1) // max(1, outputs) - 1)
+    return max(float(segment_seconds), math.ceil(duration / room * 1000) / 1000)
+
+
+def plan(outputs, cost=1.0):
+    """The pieces of a job, from ``outputs``: a list of (output index,
+    segments, has_audio) where ``segments`` are segments.Segment (or dicts
+    of their fields). ``cost`` is the predicted encoder-seconds per second
+    of source. Raises ValueError past MAX_PIECES."""
+    pieces, work = [], 0.0
+    for index, segments, has_audio in outputs:
+        for segment in segments:
+            fields = _fields(segment)
+            weight = round(max(0.1, (fields["seconds"] + fields["lead_in"]) * cost), 3)
+            work += weight
+            pieces.append(_new(segment_id(index, fields["index"]), SEGMENT, [index], weight,
+                               start=fields["time"], end=round(fields["time"] + fields["seconds"], 6),
+                               segment=fields))
+        if has_audio:
+            seconds = sum(_fields(s)["seconds"] for s in segments)
+            weight = round(max(0.1, seconds * cost * AUDIO_SHARE), 3)
+            work += weight
+            pieces.append(_new(audio_id(index), AUDIO, [index], weight))
+    pieces.append(_new(STITCH_ID, STITCH, [index for index, _, _ in outputs],
+                       round(max(2.0, work * STITCH_SHARE), 3), state=WAITING))
+    if len(pieces) > MAX_PIECES:
+        raise ValueError(f"{len(pieces)} pieces is more than {MAX_PIECES} (segment_seconds_for says how long)")
+    return pieces
+
+
+def _fields(segment):
+    if isinstance(segment, dict):
+        return {k: segment[k] for k in SEGMENT_FIELDS}
+    return {k: getattr(segment, k) for k in SEGMENT_FIELDS}
+
+
+def _new(piece_id, kind, outputs, weight, state=PENDING, **extra):
+    return {"id": piece_id, "kind": kind, "outputs": list(outputs), **extra, "weight": weight,
+            "state": state, "encoder_id": None, "attempt": 0, "heartbeat_at": None, "progress": 0}
+
+
+def find(pieces, piece_id):
+    """The piece ``piece_id`` of ``pieces``; None when there is none."""
+    return next((p for p in pieces or () if p["id"] == piece_id), None)
+
+
+def _replace(pieces, piece_id, **changes):
+    found = False
+    out = []
+    for p in pieces:
+        if p["id"] == piece_id:
+            p = {**p, **changes}
+            found = True
+        out.append(dict(p))
+    if not found:
+        raise KeyError(f"no piece {piece_id!r}")
+    return out
+
+
+def piece_lost(piece, lease_seconds, now=None):
+    """Whether the encoder running ``piece`` is lost: RUNNING and silent
+    (its heartbeat_at) for more than ``lease_seconds``; a piece with no
+    heartbeat written counts as lost."""
+    if piece["state"] != RUNNING:
+        return False
+    silent = age_seconds(piece.get("heartbeat_at"), now)
+    return silent is None or silent > lease_seconds
+
+
+def claim_decision(piece, lease_seconds, max_attempts, now=None):
+    """What a new delivery of ``piece``'s message means:
+
+    - "claim": it may be taken (PENDING, or RUNNING on a lost encoder);
+    - "give_up": it may be taken but was tried ``max_attempts`` times already;
+    - "wait": it is RUNNING on a live encoder, or the stitch still waits:
+      leave the message, it comes back;
+    - "done": it is DONE; the message goes.
+    """
+    state = piece["state"]
+    if state == DONE:
+        return "done"
+    if state == WAITING or (state == RUNNING and not piece_lost(piece, lease_seconds, now)):
+        return "wait"
+    if piece["attempt"] >= max_attempts:
+        return "give_up"
+    return "claim"
+
+
+def claimed(pieces, piece_id, encoder_id, now):
+    """``pieces`` with ``piece_id`` RUNNING on ``encoder_id``, one attempt more."""
+    piece = find(pieces, piece_id)
+    return _replace(pieces, piece_id, state=RUNNING, encoder_id=encoder_id, attempt=piece["attempt"] + 1,
+                    heartbeat_at=now, progress=0)
+
+
+def holds(pieces, piece_id, encoder_id, attempt):
+    """Whether ``encoder_id`` still holds attempt ``attempt`` of ``piece_id``."""
+    piece = find(pieces, piece_id)
+    return (piece is not None and piece["state"] == RUNNING and piece["encoder_id"] == encoder_id
+            and piece["attempt"] == attempt)
+
+
+def beat(pieces, piece_id, now, progress=None):
+    """``pieces`` with ``piece_id``'s heartbeat (and progress, never backwards) written."""
+    piece = find(pieces, piece_id)
+    changes = {"heartbeat_at": now}
+    if progress is not None:
+        changes["progress"] = max(piece["progress"], max(0, min(100, int(progress))))
+    return _replace(pieces, piece_id, **changes)
+
+
+def finished(pieces, piece_id):
+    """(``pieces`` with ``piece_id`` DONE, whether that made the stitch due).
+
+    The stitch is due when this write makes the last segment or audio piece
+    DONE: the stitch goes from WAITING to PENDING in the same write, so
+    whoever wrote it (and no one else) queues it."""
+    out = _replace(pieces, piece_id, state=DONE, progress=100)
+    stitch = find(out, STITCH_ID)
+    due = (piece_id != STITCH_ID and stitch is not None and stitch["state"] == WAITING
+           and all(p["state"] == DONE for p in out if p["kind"] != STITCH))
+    if due:
+        out = _replace(out, STITCH_ID, state=PENDING)
+    return out, due
+
+
+def released(pieces, piece_id):
+    """``pieces`` with ``piece_id`` handed back (PENDING, the attempt not counted)."""
+    piece = find(pieces, piece_id)
+    return _replace(pieces, piece_id, state=PENDING, encoder_id=None,
+                    attempt=max(0, piece["attempt"] - 1), progress=0)
+
+
+def to_queue(pieces):
+    """The pieces that need a queue message: PENDING, or RUNNING (their
+    message may be lost with a lost planner; a duplicate is harmless)."""
+    return [p for p in pieces if p["state"] in (PENDING, RUNNING)]
+
+
+def overall(pieces):
+    """The job's percent: its pieces' progress weighed by their predicted seconds."""
+    total = sum(p["weight"] for p in pieces) or 1
+    return int(sum(p["weight"] * (100 if p["state"] == DONE else p["progress"]) for p in pieces) // total)
+
+
+def remaining_seconds(pieces):
+    """Predicted seconds of work left: the weights of the pieces not DONE."""
+    return sum(p["weight"] * (100 - p["progress"]) / 100 for p in pieces if p["state"] != DONE)
+
+
+def counts(pieces):
+    """{state: how many pieces are in it}."""
+    out = {}
+    for p in pieces:
+        out[p["state"]] = out.get(p["state"], 0) + 1
+    return out
