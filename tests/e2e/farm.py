@@ -36,9 +36,9 @@ def farm_config(env):
     return config_mod.load(environ={k: v for k, v in env.items() if k.startswith("NOMMER_")})
 
 
-def place_job(parts, source, outputs, notify_url=None):
-    """Store a job and queue it, as the feeder does."""
-    job = parts.store.create(Job.new(source, outputs, notify_url))
+def place_job(parts, source, outputs, notify_url=None, **fields):
+    """Store a job and queue it, as the feeder does (``fields``: Job.new's others)."""
+    job = parts.store.create(Job.new(source, outputs, notify_url, **fields))
     parts.new_jobs.send(message_body(job.id))
     return job
 

@@ -41,7 +41,7 @@ class StageActor(base.ReportsStart, pykka.ThreadingActor):
             self.core.end(task, error)
             self._free(task)
             return
-        if self.next_stage is None:
+        if self.next_stage is None or task.left:  # done, or sent out in pieces
             self._free(task)
         else:
             self.next_stage.tell(Work(task))

@@ -1,21 +1,25 @@
 """Claiming the job of a new-job message: PENDING → DOWNLOADING with a
-conditional write, taking over the job of a silent encoder. Runs in the
-Puller's thread."""
+conditional write, taking over the job of a silent encoder; or a piece of
+an accelerated job: PENDING (or RUNNING on a silent encoder) → RUNNING
+here. Runs in the Puller's thread."""
 
 from nommer.core.encoder.task import Task
 from nommer.core.errors import NotFound, StaleWrite
+from nommer.core.encoder.planning import requeue
 from nommer.core.model import outputs as outputs_mod
+from nommer.core.model import pieces as pieces_mod
 from nommer.core.model import progress as progress_mod
 from nommer.core.model.jobs import RUNNING_STATES, State, utcnow
-from nommer.core.model.liveness import gave_up, given_back, owner_lost
-from nommer.core.model.messages import job_id_of
+from nommer.core.model.liveness import accelerated, gave_up, given_back, owner_lost
+from nommer.core.model.messages import job_id_of, piece_body, piece_of
 from nommer.core.ports.storage import redact
 
 CLAIM_TRIES = 20
 
 
 class Claim:
-    def __init__(self, config, encoder_id, store, new_jobs, journal, tasks, log):
+    def __init__(self, config, encoder_id, store, new_jobs, journal, tasks, log, scratch=None):
+        self.scratch = scratch  # scratch.Scratch: an ended accelerated job's files go
         self.config = config
         self.encoder_id = encoder_id
         self.store = store
@@ -36,6 +40,9 @@ class Claim:
             jlog.warning("unreadable queue message dropped", body=message.body[:200])
             self.new_jobs.delete(message.receipt)
             return None
+        piece = piece_of(message.body)
+        if piece is not None:
+            return self._claim_piece(message, job_id, *piece)
         for _ in range(CLAIM_TRIES):
             try:
                 job = self.store.get(job_id)
@@ -47,10 +54,18 @@ class Claim:
                 # Its encoder may have died between writing the final state
                 # and reporting it: report it (again) before the message goes.
                 self.journal.report(job)
+                self._ended(job)
                 self.new_jobs.delete(message.receipt)
                 return None
             if job_id in self.tasks:
                 return None  # a second delivery of a job already here
+            if accelerated(job):
+                # Its planner went before letting this message go: its pieces
+                # may have no messages yet.
+                requeue(job, self.new_jobs)
+                self.new_jobs.delete(message.receipt)
+                jlog.info("pieces of an accelerated job queued again")
+                return None
             if job.state in RUNNING_STATES:
                 if not owner_lost(job, self.config.lease_seconds):
                     return None  # its encoder is alive; the message comes back later
@@ -104,3 +119,66 @@ class Claim:
         task = Task(job=job, receipt=message.receipt, workdir=workdir)
         self.tasks.add(task)
         return task
+
+    def _ended(self, job):
+        if job.pieces and self.scratch is not None:
+            self.scratch.remove(job.id)
+
+    def _claim_piece(self, message, job_id, attempt, piece_id):
+        """Take piece ``piece_id`` of attempt ``attempt`` of job ``job_id``
+        with a conditional write; a Task, or None (the message deleted, or
+        left while the piece runs elsewhere)."""
+        jlog = self.log.bind(job_id=job_id, piece=piece_id)
+        for _ in range(CLAIM_TRIES):
+            try:
+                job = self.store.get(job_id)
+            except NotFound:
+                self.new_jobs.delete(message.receipt)
+                return None
+            if job.is_final:
+                self._ended(job)
+                self.new_jobs.delete(message.receipt)
+                return None
+            piece = pieces_mod.find(job.pieces, piece_id)
+            if (job.attempt != attempt or piece is None or job.encoder_id is not None
+                    or job.state not in RUNNING_STATES):
+                jlog.info("message of another attempt of the job dropped", attempt=attempt)
+                self.new_jobs.delete(message.receipt)
+                return None
+            if f"{job_id}/{piece_id}" in self.tasks:
+                return None  # a second delivery of a piece already here
+            decision = pieces_mod.claim_decision(piece, self.config.lease_seconds, self.config.max_attempts)
+            if decision == "wait":
+                return None  # its encoder is alive; the message comes back later
+            if decision == "done":
+                stitch = pieces_mod.find(job.pieces, pieces_mod.STITCH_ID)
+                if stitch is not None and stitch["state"] == pieces_mod.PENDING:
+                    # Its encoder may have gone between the write that made
+                    # the stitch due and the stitch's message.
+                    self.new_jobs.send(piece_body(job.id, job.attempt, stitch["id"]), priority=job.priority)
+                self.new_jobs.delete(message.receipt)
+                return None
+            if decision == "give_up":
+                try:
+                    ended = self.store.update(gave_up(job, f"gave up after {piece['attempt']} attempts "
+                                                           f"at piece {piece_id}: its encoders were lost"))
+                except StaleWrite:
+                    continue
+                self.journal.report(ended)
+                self._ended(ended)
+                self.new_jobs.delete(message.receipt)
+                return None
+            now = utcnow()
+            try:
+                job = self.store.update(job.with_changes(
+                    pieces=pieces_mod.claimed(job.pieces, piece_id, self.encoder_id, now), heartbeat_at=now))
+            except StaleWrite:
+                continue
+            piece = pieces_mod.find(job.pieces, piece_id)
+            workdir = self.config.work_dir / f"{job.id}-{job.attempt}-{piece_id}-{piece['attempt']}-{self.encoder_id}"
+            task = Task(job=job, receipt=message.receipt, workdir=workdir, piece=dict(piece))
+            if not self.tasks.add(task):
+                return None
+            jlog.info("piece claimed", attempt=piece["attempt"])
+            return task
+        return None

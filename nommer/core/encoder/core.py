@@ -11,7 +11,10 @@ from nommer.core.encoder.ending import Ending
 from nommer.core.encoder.extras import Extras
 from nommer.core.encoder.fetch import Fetch
 from nommer.core.encoder.journal import Journal
+from nommer.core.encoder.piecework import PieceWork
+from nommer.core.encoder.planning import Planner
 from nommer.core.encoder.runs import Runs
+from nommer.core.encoder.scratch import Scratch
 from nommer.core.encoder.task import Tasks
 from nommer.core.encoder.upload import Upload
 from nommer.core.ffmpeg.sandbox import landlock_abi
@@ -35,13 +38,19 @@ class EncoderCore:
         self.journal = Journal(self.store, backends.state_changes, encoder_id,
                                config.progress_interval, self.log)
         runs = Runs(config.ffmpeg_exe(), config)
-        self.claim = Claim(config, encoder_id, self.store, self.new_jobs, self.journal, self.tasks, self.log)
-        self.fetch = Fetch(config.confinement, self.landlock_abi, storage, box, presets, runs,
-                           self.journal, self.log)
-        self.encode = Encode(config, presets, runs, Extras(presets, runs, self.journal, self.log),
-                             self.journal, self.log)
-        self.upload = Upload(storage, box, self.new_jobs, self.journal, self.tasks, self.log)
-        self.ending = Ending(encoder_id, self.store, self.new_jobs, self.journal, self.tasks, self.log)
+        scratch = Scratch(config, storage)
+        self.claim = Claim(config, encoder_id, self.store, self.new_jobs, self.journal, self.tasks, self.log,
+                           scratch)
+        planner = Planner(config, presets, runs, scratch, self.new_jobs, self.journal, self.tasks, self.log)
+        self.fetch_job = Fetch(config.confinement, self.landlock_abi, storage, box, presets, runs,
+                               self.journal, self.log, planner)
+        self.encode_job = Encode(config, presets, runs, Extras(presets, runs, self.journal, self.log),
+                                 self.journal, self.log)
+        self.upload_job = Upload(storage, box, self.new_jobs, self.journal, self.tasks, self.log)
+        self.pieces = PieceWork(config, self.landlock_abi, storage, box, presets, runs, scratch,
+                                self.upload_job, self.new_jobs, self.journal, self.tasks, self.log)
+        self.ending = Ending(encoder_id, self.store, self.new_jobs, self.journal, self.tasks, self.log,
+                             scratch)
         # When a call to the job store or the queue last worked (monotonic);
         # the Keeper gives up after lost_contact_timeout without one.
         self.last_contact = time.monotonic()
@@ -50,7 +59,17 @@ class EncoderCore:
         self.market = ""  # "spot" or "on-demand" on EC2, as the metadata service says
         self.interruption = None  # the spot Notice's dict once one came
 
-    # -- the stages' steps: claim, fetch, encode and upload are attributes ----
+    # -- the stages' steps: claim is an attribute; a piece of an accelerated
+    # job goes its own way through the same stages (piecework.py) ----------
+
+    def fetch(self, task):
+        (self.fetch_job if task.piece is None else self.pieces.fetch)(task)
+
+    def encode(self, task):
+        (self.encode_job if task.piece is None else self.pieces.encode)(task)
+
+    def upload(self, task):
+        (self.upload_job if task.piece is None else self.pieces.upload)(task)
 
     def end(self, task, error):
         """Close a task whose step raised ``error``: release, abort or fail it."""
@@ -62,11 +81,12 @@ class EncoderCore:
         keeping.heartbeat_jobs(self.tasks, self.new_jobs, self.journal, self.config.lease_seconds)
 
     def check_canceled(self):
-        keeping.check_canceled(self.tasks, self.store, self.encoder_id)
+        keeping.check_canceled(self.tasks, self.store, self.journal)
 
     def heartbeat_fields(self):
         """What the heartbeat record says of this encoder's work, besides pid and start."""
-        fields = {"jobs": [t.id for t in self.in_flight()], "slots": self.config.jobs_per_encoder,
+        fields = {"jobs": list(dict.fromkeys(t.id for t in self.in_flight())),
+                  "slots": self.config.jobs_per_encoder,
                   **self.stats}
         if self.market:
             fields["market"] = self.market

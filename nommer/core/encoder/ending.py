@@ -4,13 +4,15 @@ stop). Runs in the thread of the stage whose step raised."""
 
 from nommer.core.errors import Canceled, JobFailed, NommerError, NotFound
 from nommer.core.model.error_codes import job_error_code
+from nommer.core.model import pieces as pieces_mod
 from nommer.core.model.jobs import State
-from nommer.core.model.messages import message_body
+from nommer.core.model.messages import message_body, piece_body
 from nommer.core.security import credentials
 
 
 class Ending:
-    def __init__(self, encoder_id, store, new_jobs, journal, tasks, log):
+    def __init__(self, encoder_id, store, new_jobs, journal, tasks, log, scratch=None):
+        self.scratch = scratch  # scratch.Scratch: an ended accelerated job's files go
         self.encoder_id = encoder_id
         self.store = store
         self.new_jobs = new_jobs
@@ -39,9 +41,10 @@ class Ending:
         if task.probe is not None:
             fields["probe"] = task.probe
         try:
-            self.journal.set_state(task, State.ERROR, **fields)
+            job = self.journal.set_state(task, State.ERROR, **fields)
         except Canceled:
             return self.abort(task)
+        self._ended(job)
         self.new_jobs.delete(task.receipt)
         self.log.warning("job failed", job_id=task.id, error_code=code, details=str(error))
         self.tasks.forget(task, "failed")
@@ -53,6 +56,8 @@ class Ending:
         except NotFound:
             job = None
         if job is None or job.is_final:
+            if job is not None:
+                self._ended(job)
             self.new_jobs.delete(task.receipt)
         else:
             self.new_jobs.release(task.receipt)
@@ -60,8 +65,14 @@ class Ending:
                       state=job.state.value if job else "deleted")
         self.tasks.forget(task)
 
+    def _ended(self, job):
+        if job.pieces and self.scratch is not None:
+            self.scratch.remove(job.id)
+
     def release(self, task):
         """Hand an unfinished job back to the queue (graceful stop)."""
+        if task.piece is not None:
+            return self._release_piece(task)
         try:
             job = self.journal.write(task, lambda j: j.transition(
                 State.PENDING, encoder_id=None, attempt=max(0, j.attempt - 1),
@@ -77,3 +88,17 @@ class Ending:
         self.new_jobs.delete(task.receipt)
         self.log.info("job released", job_id=task.id)
         self.tasks.forget(task, "released")
+
+    def _release_piece(self, task):
+        """Hand a piece back: PENDING again, its attempt not counted, and a
+        fresh message (as for a job: see release)."""
+        piece_id = task.piece["id"]
+        try:
+            job = self.journal.write(task, lambda j: j.with_changes(
+                pieces=pieces_mod.released(j.pieces, piece_id)))
+        except Canceled:
+            return self.abort(task)
+        self.new_jobs.send(piece_body(job.id, job.attempt, piece_id), priority=job.priority)
+        self.new_jobs.delete(task.receipt)
+        self.log.info("piece released", job_id=task.id, piece=piece_id)
+        self.tasks.forget(task)

@@ -17,7 +17,9 @@ from nommer.core.security import credentials
 
 
 class Fetch:
-    def __init__(self, confinement_setting, landlock_abi, storage, box, presets, runs, journal, log):
+    def __init__(self, confinement_setting, landlock_abi, storage, box, presets, runs, journal, log,
+                 planner=None):
+        self.planner = planner  # planning.Planner: may send the job out in pieces
         self.confinement_setting = confinement_setting
         self.landlock_abi = landlock_abi
         self.storage = storage
@@ -62,6 +64,8 @@ class Fetch:
         self._check_source(task)
         self._fetch_captions(task)
         task.phases["download"] = 100
+        if self.planner is not None and self.planner(task):
+            return  # out in pieces (planning.py)
         self.journal.set_state(task, State.ENCODING, probe=task.probe)
 
     def _check_outputs(self, job, uris):

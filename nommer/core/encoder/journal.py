@@ -3,6 +3,11 @@
 Every write is conditional on the job's version and made under the task's
 lock (see the package's top); a job canceled, re-queued or taken by
 another encoder meanwhile raises Canceled in the thread that writes.
+
+A piece of an accelerated job (``Task.piece``) is held, not its job: the
+write goes on while the job runs, is of the same attempt, and the piece is
+RUNNING on this encoder at the attempt it claimed; its progress and
+heartbeat are the piece's, and the job's progress the pieces' weighted sum.
 """
 
 import dataclasses
@@ -10,6 +15,7 @@ import json
 import time
 
 from nommer.core.errors import Canceled, StaleWrite
+from nommer.core.model import pieces as pieces_mod
 from nommer.core.model import progress as progress_mod
 from nommer.core.model.jobs import RUNNING_STATES, State, utcnow
 from nommer.core.model.messages import state_change
@@ -45,7 +51,7 @@ class Journal:
         with task.lock:
             job = task.job
             for _ in range(WRITE_RETRIES):
-                if job.state not in RUNNING_STATES or job.encoder_id != self.encoder_id:
+                if not self.holds(task, job):
                     task.cancel.set()
                     raise Canceled(f"job {job.id} is now {job.state}; work stopped")
                 attempted = change(job)
@@ -58,6 +64,27 @@ class Journal:
                         return job  # a retry below us lost to our own first try
             raise Canceled(f"job {job.id} kept changing under this encoder")
 
+    def holds(self, task, job):
+        """Whether ``job`` (as read) is still this encoder's to work on for ``task``."""
+        if job.state not in RUNNING_STATES:
+            return False
+        if task.piece is None:
+            return job.encoder_id == self.encoder_id
+        return (job.encoder_id is None and job.attempt == task.job.attempt
+                and pieces_mod.holds(job.pieces, task.piece["id"], self.encoder_id, task.piece["attempt"]))
+
+    def touch(self, task):
+        """Mark the task's job (and piece) alive."""
+        if task.piece is None:
+            return self.write(task, lambda j: j.with_changes(heartbeat_at=utcnow()))
+        piece_id = task.piece["id"]
+
+        def change(job):
+            now = utcnow()
+            return job.with_changes(heartbeat_at=now, pieces=pieces_mod.beat(job.pieces, piece_id, now))
+
+        return self.write(task, change)
+
     def set_state(self, task, state, **fields):
         """Move the job to ``state``, with the task's outputs and progress, and report it."""
         fields.setdefault("outputs", [dict(o) for o in task.outputs] or task.job.outputs)
@@ -65,12 +92,22 @@ class Journal:
             fields.setdefault("phases", dict(task.phases))
             fields.setdefault("progress", progress_mod.overall(task.phases))
 
+        piece_id = task.piece["id"] if task.piece is not None else None
+
         def change(job):
+            more = dict(fields)
+            if piece_id is not None and "pieces" not in more:
+                made = job.pieces
+                if state == State.FINISHED:
+                    made, _ = pieces_mod.finished(made, piece_id)
+                more["pieces"] = made
+                if state != State.FINISHED:
+                    more["progress"] = pieces_mod.overall(made)
             if job.state == state:
                 # Re-read after a lost race: only this encoder moves its job
                 # forward, so it is there already by this very change.
-                return job.with_changes(heartbeat_at=utcnow(), **fields)
-            return job.transition(state, heartbeat_at=utcnow(), **fields)
+                return job.with_changes(heartbeat_at=utcnow(), **more)
+            return job.transition(state, heartbeat_at=utcnow(), **more)
 
         job = self.write(task, change)
         self.report(job)
@@ -98,7 +135,25 @@ class Journal:
             return  # kept; the next write carries it
         task.last_progress_write = now
         phases = dict(task.phases)
-        job = self.write(task, lambda j: j.with_changes(
-            progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow()))
+        if task.piece is None:
+            job = self.write(task, lambda j: j.with_changes(
+                progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow()))
+        else:
+            job = self.write(task, self._piece_progress(task, phases))
         if job.progress_events and job.notify_url:
             self.report(job, event="job.progress")
+
+    @staticmethod
+    def _piece_progress(task, phases):
+        """The change that records a piece's progress (its encode; a
+        stitch's phases together) and the job's, its pieces weighed."""
+        piece_id = task.piece["id"]
+        done = (progress_mod.overall(phases) if task.piece["kind"] == pieces_mod.STITCH
+                else phases.get("encode", 0))
+
+        def change(job):
+            now = utcnow()
+            made = pieces_mod.beat(job.pieces, piece_id, now, progress=done)
+            return job.with_changes(pieces=made, progress=pieces_mod.overall(made), heartbeat_at=now)
+
+        return change

@@ -15,8 +15,12 @@ class Runs:
         folder, reading only there (the source is downloaded there) and
         ``confinement_read_paths``, within ``max_output_bytes``."""
         source = task.source_path
+        read = tuple(self.config.confinement_read_paths)
+        if source is not None and task.workdir not in source.parents:
+            # A piece's source, kept for the encoder's pieces of its job.
+            read += (str(source.parent),)
         return ffmpeg.Sandbox(
-            write=(str(task.workdir),), read=tuple(self.config.confinement_read_paths),
+            write=(str(task.workdir),), read=read,
             landlock=task.landlock, max_bytes=self.config.max_output_bytes or None,
             uncounted=source.stat().st_size if source is not None and source.exists() else 0,
         )
@@ -25,6 +29,12 @@ class Runs:
         """Run one plan in this thread, stoppable through ``task.run``."""
         task.run = ffmpeg.PlanRun(plan, duration, on_progress, deadline=deadline, sandbox=sandbox)
         _run(task)
+
+    def run_argv(self, task, argv, duration=None, on_progress=None, timeout=None, sandbox=None, cwd=None):
+        """Run one ffmpeg ``argv`` in this thread, stoppable through ``task.run``."""
+        task.run = FfmpegRun(argv, duration=duration, on_progress=on_progress, timeout=timeout,
+                             cwd=str(cwd or task.workdir), sandbox=sandbox or self.sandbox(task))
+        return _run(task)
 
     def tools(self, task):
         return Tools(self, task)

@@ -49,10 +49,24 @@ class Task:
     run: object = None  # the PlanRun or FfmpegRun in progress, to stop it on cancel
     landlock: bool = True  # whether its ffmpeg runs are confined (confinement.decide)
     last_progress_write: float = 0.0
+    # A piece of an accelerated job (model/pieces.py): the piece as claimed
+    # (its id, kind, attempt...); None for a whole job.
+    piece: dict | None = None
+    scan: object = None  # the source's segments.Scan (a stitch)
+    # True once the job went out in pieces: the task left the encoder and
+    # no further stage takes it.
+    left: bool = False
+    cleanup: list = dataclasses.field(default_factory=list)  # called when it leaves the encoder
 
     @property
     def id(self):
         return self.job.id
+
+    @property
+    def key(self):
+        """What tells it from the other tasks in flight: its job's id, and
+        its piece's."""
+        return self.job.id if self.piece is None else f"{self.job.id}/{self.piece['id']}"
 
     def stop(self):
         """Stop this task's work from any thread."""
@@ -86,14 +100,15 @@ class Tasks:
     def add(self, task):
         """Take ``task`` in; False when its job is here already (a second delivery)."""
         with self._lock:
-            if task.id in self._tasks:
+            if task.key in self._tasks:
                 return False
-            self._tasks[task.id] = task
+            self._tasks[task.key] = task
             return True
 
-    def __contains__(self, job_id):
+    def __contains__(self, key):
+        """Whether the job (or, for a piece, ``job id/piece id``) is in flight."""
         with self._lock:
-            return job_id in self._tasks
+            return key in self._tasks
 
     def in_flight(self):
         with self._lock:
@@ -103,10 +118,18 @@ class Tasks:
         """The task left the encoder (counted under ``outcome``, one of
         "finished", "failed", "released", when given); its work folder goes."""
         with self._lock:
-            self._tasks.pop(task.id, None)
+            self._tasks.pop(task.key, None)
             if outcome is not None:
                 self._stats[outcome] += 1
         shutil.rmtree(task.workdir, ignore_errors=True)
+        for done in task.cleanup:
+            done()
+        task.cleanup.clear()
+
+    def of_job(self, job_id):
+        """The tasks in flight of job ``job_id`` (its pieces)."""
+        with self._lock:
+            return [t for t in self._tasks.values() if t.id == job_id]
 
     @property
     def stats(self):

@@ -20,7 +20,7 @@ def test_check_canceled_stops_only_jobs_no_longer_ours(kit):
     job = kit.store.update(kit.store.get(taken.id).transition(State.PENDING, encoder_id=None))
     kit.store.update(job.transition(State.DOWNLOADING, encoder_id="enc-other"))
     kit.store.update(kit.store.get(abandoned.id).transition(State.ABANDONED))
-    keeping.check_canceled(kit.tasks, kit.store, ENCODER)
+    keeping.check_canceled(kit.tasks, kit.store, kit.journal)
     assert canceled.cancel.is_set() and taken.cancel.is_set() and abandoned.cancel.is_set()
     assert not ours.cancel.is_set()
 

@@ -1,0 +1,263 @@
+"""The work of one piece of an accelerated job, through the same stages as a
+job's (docs/accelerated.md):
+
+==========  ==========================================  =====================================
+stage       a segment or the audio                      the stitch
+==========  ==========================================  =====================================
+fetch       the source (kept for the job's next piece)  the pieces and the scan from scratch
+encode      encode it, check a segment decodes           join, check against the source's scan
+upload      store it in scratch; DONE; maybe queue      store the outputs (``upload.Upload``);
+            the stitch                                  FINISHED; the scratch files go
+==========  ==========================================  =====================================
+
+Each runs in the thread of its stage's pool, like a job's step.
+"""
+
+import os
+import pathlib
+import threading
+import urllib.parse
+
+from nommer.core import ffmpeg
+from nommer.core.encoder import confinement
+from nommer.core.encoder.planning import SCAN_NAME, scan_of
+from nommer.core.encoder.transfer import retrying
+from nommer.core.errors import JobFailed
+from nommer.core.ffmpeg import segments, stitch, verify
+from nommer.core.ffmpeg.command import Target, target_path
+from nommer.core.model import outputs as outputs_mod
+from nommer.core.model import pieces as pieces_mod
+from nommer.core.model import results
+from nommer.core.model.jobs import State, utcnow
+from nommer.core.model.messages import piece_body
+from nommer.core.security import credentials
+
+
+class Sources:
+    """The sources of the jobs this encoder has pieces of in flight: fetched
+    once per job and kept while any of its pieces is here. A ``file://``
+    source is linked in place when it can be, not copied."""
+
+    def __init__(self, folder, storage, log):
+        self.folder = pathlib.Path(folder)
+        self.storage = storage
+        self.log = log
+        self._lock = threading.Lock()
+        self._jobs = {}  # job key -> [users, lock, path or None]
+
+    def get(self, task, uri):
+        """The local path of the source of ``task``'s job, fetched by the
+        first piece that needs it; ``task`` uses it until it leaves."""
+        key = f"{task.id}-{task.job.attempt}"
+        with self._lock:
+            entry = self._jobs.setdefault(key, [0, threading.Lock(), None])
+            entry[0] += 1
+        task.cleanup.append(lambda: self._release(key))
+        with entry[1]:
+            if entry[2] is None:
+                entry[2] = self._fetch(task, uri, self.folder / key)
+            return entry[2]
+
+    def _fetch(self, task, uri, folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(uri).path).suffix
+        path = folder / f"source{suffix[:10]}"
+        path.unlink(missing_ok=True)
+        adapter = self.storage.adapter(uri)
+        if hasattr(adapter, "path_of"):
+            self.storage.check(uri, write=False, field="source")
+            try:
+                os.link(adapter.path_of(uri, "source"), path)
+                return path
+            except OSError:
+                pass  # another file system: copied below
+        retrying(lambda: self.storage.fetch(uri, path, cancel=task.cancel), task, "download", self.log)
+        return path
+
+    def _release(self, key):
+        with self._lock:
+            entry = self._jobs.get(key)
+            if entry is None:
+                return
+            entry[0] -= 1
+            if entry[0] > 0:
+                return
+            del self._jobs[key]
+        path = entry[2]
+        if path is not None:
+            path.unlink(missing_ok=True)
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass
+
+
+def segment_of(piece):
+    return segments.Segment(**piece["segment"])
+
+
+class PieceWork:
+    def __init__(self, config, landlock_abi, storage, box, presets, runs, scratch, upload, new_jobs,
+                 journal, tasks, log):
+        self.config = config
+        self.landlock_abi = landlock_abi
+        self.storage = storage
+        self.box = box
+        self.presets = presets
+        self.runs = runs
+        self.scratch = scratch
+        self.upload_outputs = upload  # upload.Upload, the stitch's last step
+        self.new_jobs = new_jobs
+        self.journal = journal
+        self.tasks = tasks
+        self.log = log
+        self.sources = Sources(config.work_dir / "sources", storage, log)
+
+    # -- fetch ------------------------------------------------------------------
+
+    def fetch(self, task):
+        job = task.job
+        task.outputs = [dict(o) for o in job.outputs]
+        task.notes = list(job.notes)  # the stitch writes them with the job's end
+        task.probe = job.probe
+        # Only presets are ever accelerated: confined wherever the kernel can.
+        decision = confinement.decide(self.config.confinement, self.landlock_abi, False)
+        task.landlock = decision.landlock
+        task.workdir.mkdir(parents=True, exist_ok=True)
+        if task.piece["kind"] == pieces_mod.STITCH:
+            self._fetch_pieces(task)
+        else:
+            uri = credentials.real_uris(self.box, job)["source"]
+            task.source_path = self.sources.get(task, uri)
+        task.phases["download"] = 100
+
+    def _fetch_pieces(self, task):
+        job = task.job
+        local = task.workdir / SCAN_NAME
+        self.scratch.get(job.id, job.attempt, SCAN_NAME, local, cancel=task.cancel)
+        task.scan = scan_of(local.read_text())
+        made = [p for p in job.pieces if p["kind"] != pieces_mod.STITCH]
+        for n, piece in enumerate(made):
+            task.check_canceled()
+            folder = task.workdir / f"pieces-{piece['outputs'][0]}"
+            folder.mkdir(exist_ok=True)
+            name = self._name(task, piece)
+            self.scratch.get(job.id, job.attempt, name, folder / name, cancel=task.cancel)
+            self.journal.progress(task, "download", (n + 1) * 100 // len(made))
+
+    def _name(self, task, piece):
+        """The scratch file name of a segment or audio piece."""
+        shape = stitch.shape_of(self._normal(task, piece["outputs"][0]))
+        return f"{piece['id']}.{shape.extension}"
+
+    def _normal(self, task, index):
+        output = task.outputs[index]
+        requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
+        folder = task.workdir / f"normal-{index}"
+        source = task.source_path or task.workdir / "source"  # the stitch reads no source
+        return stitch.normal_argv(self.runs.ffmpeg_exe, source, task.probe, output,
+                                  target_path(folder, index, requested), folder, self.presets)
+
+    # -- encode -----------------------------------------------------------------
+
+    def encode(self, task):
+        if task.piece["kind"] == pieces_mod.STITCH:
+            return self._stitch(task)
+        piece = task.piece
+        index = piece["outputs"][0]
+        normal = self._normal(task, index)
+        name = self._name(task, piece)
+        path = task.workdir / name
+        sandbox = self.runs.sandbox(task)
+        if piece["kind"] == pieces_mod.SEGMENT:
+            segment = segment_of(piece)
+            last = pieces_mod.find(task.job.pieces, pieces_mod.segment_id(index, segment.index + 1)) is None
+            argv = stitch.segment_argv(normal, segment, path, last=last)
+            seconds = segment.seconds + segment.lead_in
+        else:
+            argv = stitch.audio_argv(normal, path)
+            seconds = (task.probe or {}).get("duration")
+        limit, limit_code, limit_name = confinement.encode_limit(
+            self.config.encode_timeout, self.config.encode_time_factor, self.config.encode_time_slack, seconds)
+        try:
+            self.runs.run_argv(task, argv, duration=seconds, sandbox=sandbox, timeout=limit or None,
+                               on_progress=lambda percent: self.journal.progress(task, "encode", percent))
+        except JobFailed as e:
+            if e.code == "TIMED_OUT":
+                raise JobFailed(f"piece {piece['id']} took longer than {limit_name}", code=limit_code) from None
+            raise JobFailed(f"piece {piece['id']}: {e}", code=e.code) from None
+        if piece["kind"] == pieces_mod.SEGMENT:
+            verify.check_segment(self.runs.ffmpeg_exe, path, segment, task.workdir / "check", sandbox=sandbox)
+        task.targets[index] = path
+        task.phases["encode"] = 100
+
+    def _stitch(self, task):
+        job, scan = task.job, task.scan
+        sandbox = self.runs.sandbox(task)
+        indices = task.piece["outputs"]
+        for n, index in enumerate(indices):
+            task.check_canceled()
+            output = task.outputs[index]
+            requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
+            target = Target(index, target_path(task.workdir, index, requested), requested)
+            normal = self._normal(task, index)
+            folder = task.workdir / f"pieces-{index}"
+            ordered = sorted((p for p in job.pieces if p["kind"] == pieces_mod.SEGMENT and p["outputs"] == [index]),
+                             key=lambda p: p["segment"]["index"])
+            plan = segments.SegmentPlan(tuple(segment_of(p) for p in ordered))
+            names = [self._name(task, p) for p in ordered]
+            list_path = folder / "segments.ffconcat"
+            list_path.write_text(stitch.concat_list(plan, names))
+            audio = pieces_mod.find(job.pieces, pieces_mod.audio_id(index))
+            audio_path = folder / self._name(task, audio) if audio is not None else None
+            argv = stitch.stitch_argv(normal, list_path, audio_path, scan, target.path)
+            self.runs.run_argv(task, argv, sandbox=sandbox, cwd=folder)
+            for playlist in self._checked(target):
+                verify.check(self.runs.ffmpeg_exe, playlist, scan, task.workdir / "check",
+                             tag=f"o{index}-{pathlib.Path(playlist).stem}", sandbox=sandbox, decode_video=False)
+            task.targets[index] = target
+            try:
+                task.facts[index] = results.describe(self.runs.ffmpeg_exe, target, sandbox=sandbox)
+            except JobFailed as e:
+                raise JobFailed(f"the stitched outputs[{index}] cannot be read: {e}", code="ENCODE_FAILED") from None
+            task.outputs[index] = {**output, "state": outputs_mod.UPLOADING}
+            self.journal.progress(task, "encode", (n + 1) * 100 // len(indices))
+        task.phases["encode"] = 100
+        self.journal.set_state(task, State.UPLOADING)
+
+    @staticmethod
+    def _checked(target):
+        """What of ``target`` is checked against the source: the file, or
+        each variant playlist of an HLS folder."""
+        if not target.folder:
+            return [target.path]
+        return sorted(str(p) for p in pathlib.Path(target.path).glob("*.m3u8") if p.name != "master.m3u8")
+
+    # -- upload -----------------------------------------------------------------
+
+    def upload(self, task):
+        if task.piece["kind"] == pieces_mod.STITCH:
+            self.upload_outputs(task)
+            self.scratch.remove(task.id)
+            return
+        job = task.job
+        index = task.piece["outputs"][0]
+        self.scratch.put(task.targets[index], job.id, job.attempt, pathlib.Path(task.targets[index]).name,
+                         cancel=task.cancel)
+        piece_id = task.piece["id"]
+        due = []
+
+        def change(job):
+            made, is_due = pieces_mod.finished(job.pieces, piece_id)
+            due[:] = [is_due]
+            return job.with_changes(pieces=made, progress=pieces_mod.overall(made), heartbeat_at=utcnow())
+
+        job = self.journal.write(task, change)
+        if due and due[0]:
+            # This write made the stitch due: no other encoder queues it.
+            self.new_jobs.send(piece_body(job.id, job.attempt, pieces_mod.STITCH_ID), priority=job.priority)
+            self.log.info("stitch queued", job_id=job.id)
+        self.new_jobs.delete(task.receipt)
+        self.log.info("piece done", job_id=job.id, piece=piece_id)
+        self.tasks.forget(task)
+

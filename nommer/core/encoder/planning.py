@@ -1,0 +1,117 @@
+"""Planning an accelerated job: after the probe, in the Fetcher's thread of
+the encoder that claimed it, decide whether the job is cut into pieces; if
+so write the pieces into the job (ENCODING, with no owner), queue a message
+per piece and let the job's own message go (docs/accelerated.md).
+
+A planner that dies after writing the pieces leaves the job's message on the
+queue: whoever claims it next finds the pieces and queues them again
+(``requeue``); piece claims are conditional, so a piece queued twice is
+still made once.
+"""
+
+import json
+
+from nommer.core import ffmpeg
+from nommer.core.errors import JobFailed
+from nommer.core.ffmpeg import segments, stitch
+from nommer.core.ffmpeg.command import target_path
+from nommer.core.model import pieces as pieces_mod
+from nommer.core.model.jobs import State
+from nommer.core.model.messages import piece_body
+
+SCAN_NAME = "scan.json"
+
+
+def scan_json(scan):
+    return json.dumps({"frames": list(scan.frames), "keyframes": list(scan.keyframes), "end": scan.end,
+                       "audio": list(scan.audio) if scan.audio else None}, separators=(",", ":"))
+
+
+def scan_of(text):
+    data = json.loads(text)
+    return segments.Scan(frames=tuple(data["frames"]), keyframes=tuple(data["keyframes"]), end=data["end"],
+                         audio=tuple(data["audio"]) if data["audio"] else None)
+
+
+def requeue(job, new_jobs):
+    """Queue a message for each piece of ``job`` that may need one."""
+    for piece in pieces_mod.to_queue(job.pieces):
+        new_jobs.send(piece_body(job.id, job.attempt, piece["id"]), priority=job.priority)
+
+
+class Planner:
+    def __init__(self, config, presets, runs, scratch, new_jobs, journal, tasks, log):
+        self.config = config
+        self.presets = presets
+        self.runs = runs
+        self.scratch = scratch
+        self.new_jobs = new_jobs
+        self.journal = journal
+        self.tasks = tasks
+        self.log = log
+
+    def __call__(self, task):
+        """Plan the fetched and probed job of ``task``: True when it went out
+        in pieces (the task then left this encoder), False to encode it
+        whole. ENABLED on a job that cannot be accelerated fails it
+        (ACCELERATION_INELIGIBLE); PREFERRED then notes why it was not."""
+        asked = task.job.acceleration
+        if asked not in ("ENABLED", "PREFERRED"):
+            return False
+        made, why = self._plan(task)
+        if why:
+            if asked == "ENABLED":
+                raise JobFailed(f"acceleration is ENABLED, but {why}", code="ACCELERATION_INELIGIBLE")
+            task.notes.append(f"encoded whole rather than accelerated: {why}")
+            return False
+        self._hand_out(task, made)
+        return True
+
+    def _plan(self, task):
+        """(pieces, "") or (None, why the job cannot be accelerated)."""
+        if not self.scratch.available:
+            return None, "the farm has no scratch_uri that every encoder reaches"
+        probe = task.probe
+        for index, output in enumerate(task.outputs):
+            why = segments.eligible(output, probe, self.presets, self.config.accelerate_min_seconds)
+            if why:
+                return None, (f"outputs[{index}]: {why}" if len(task.outputs) > 1 else why)
+        scan = segments.scan(self.runs.ffmpeg_exe, task.source_path, task.workdir / "scan", probe,
+                             sandbox=self.runs.sandbox(task))
+        length = pieces_mod.segment_seconds_for(scan.duration, self.config.segment_seconds, len(task.outputs))
+        planned = []
+        for index, output in enumerate(task.outputs):
+            normal = self.normal(task, index)
+            shape = stitch.shape_of(normal)
+            plan = segments.plan(scan, length, hls=shape.hls)
+            if not plan.accelerated:
+                return None, plan.reason or (f"the source's {scan.duration:.1f} s make a single segment "
+                                             f"of segment_seconds ({length:g} s)")
+            planned.append((index, plan.segments, stitch.audio_argv(normal, "audio") is not None))
+        task.scan = scan
+        return pieces_mod.plan(planned), ""
+
+    def normal(self, task, index):
+        """The argv of the normal encode of output ``index`` of ``task``."""
+        output = task.outputs[index]
+        requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
+        folder = task.workdir / f"normal-{index}"
+        target = target_path(folder, index, requested)
+        return stitch.normal_argv(self.runs.ffmpeg_exe, task.source_path, task.probe, output, target,
+                                  folder, self.presets)
+
+    def _hand_out(self, task, made):
+        job = task.job
+        scan_file = task.workdir / SCAN_NAME
+        scan_file.write_text(scan_json(task.scan))
+        self.scratch.put(scan_file, job.id, job.attempt, SCAN_NAME, cancel=task.cancel)
+        segments_count = sum(1 for p in made if p["kind"] == pieces_mod.SEGMENT)
+        said = f"accelerated: {segments_count} segments, encoded by any encoder with a free slot"
+        task.notes.append(said)
+        task.left = True  # from here on the job is no longer this task's
+        job = self.journal.set_state(task, State.ENCODING, probe=task.probe, pieces=made, encoder_id=None,
+                                     details=said, notes=task.notes_said(), progress=0)
+        requeue(job, self.new_jobs)
+        self.new_jobs.delete(task.receipt)
+        self.log.info("job planned in pieces", job_id=job.id, pieces=len(made), segments=segments_count)
+        self.tasks.forget(task)
