@@ -175,7 +175,10 @@ class Claim:
             except StaleWrite:
                 continue
             piece = pieces_mod.find(job.pieces, piece_id)
-            workdir = self.config.work_dir / f"{job.id}-{job.attempt}-{piece_id}-{piece['attempt']}-{self.encoder_id}"
+            # Named <something>-<attempt>-<encoder id>, like a job's: what the
+            # local fleet reads to remove the folders of dead encoders.
+            tag = f"{job.id}_{piece_id.replace('-', '_')}_{piece['attempt']}"
+            workdir = self.config.work_dir / f"{tag}-{job.attempt}-{self.encoder_id}"
             task = Task(job=job, receipt=message.receipt, workdir=workdir, piece=dict(piece))
             if not self.tasks.add(task):
                 return None

@@ -111,7 +111,9 @@ class PieceWork:
         self.journal = journal
         self.tasks = tasks
         self.log = log
-        self.sources = Sources(config.work_dir / "sources", storage, log)
+        # Named like a work folder (<...>-<attempt>-<encoder id>), so that it
+        # goes with a dead encoder's; every encoder has its own.
+        self.sources = Sources(config.work_dir / f"sources-0-{journal.encoder_id}", storage, log)
 
     # -- fetch ------------------------------------------------------------------
 
