@@ -10,6 +10,7 @@ from nommer.actors.ticker import Tick, Ticker
 from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
+from nommer.core.model import pieces
 from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
 from nommer.core.model.messages import state_change
 from nommer.core.feeder.metrics import FeederMetrics
@@ -38,6 +39,10 @@ class JobTracker(base.Child):
         self.costs = CostModel(config.default_job_seconds, instance_type=instance_type(config))
         self.predicted = {}
         self.backlog = 0.0
+        # Accelerated jobs: pieces that may run at once beyond the first, as
+        # last reported (the plan), so that one job may keep several
+        # encoders busy in the Scaler's count.
+        self.spread = {}
         self.submitted = 0  # the Scaler derives the submission rate from it
         self.ticker = None
 
@@ -127,9 +132,18 @@ class JobTracker(base.Child):
                 self.log.debug("cost learned", job_id=job.id, factors=self.costs.table())
         else:
             self.unfinished[job.id] = job.state
+        self._note_spread(self.spread, job)
         self._note_waiting(self.waiting, job)
         self._predict(job)
         self._workload()
+
+    @staticmethod
+    def _note_spread(spread, job):
+        ready = sum(1 for p in job.pieces if p["state"] in (pieces.PENDING, pieces.RUNNING))
+        if job.is_final or ready < 2:
+            spread.pop(job.id, None)
+        else:
+            spread[job.id] = ready - 1
 
     @staticmethod
     def _note_waiting(waiting, job):
@@ -182,7 +196,7 @@ class JobTracker(base.Child):
     def _reload(self):
         # Page by page, keeping only each job's state and predicted seconds:
         # a queue of 100,000 jobs is never held whole in memory.
-        unfinished, predicted, waiting = {}, {}, {}
+        unfinished, predicted, waiting, spread = {}, {}, {}, {}
         cursor = None
         while True:
             jobs, cursor = self.service.store.list(state=UNFINISHED_STATES, limit=MAX_PAGE, cursor=cursor)
@@ -190,11 +204,12 @@ class JobTracker(base.Child):
                 unfinished[job.id] = job.state
                 predicted[job.id] = self.costs.predict(job)
                 self._note_waiting(waiting, job)
+                self._note_spread(spread, job)
                 if job.state == State.PENDING:
                     self.metrics.job_pending(job)
             if cursor is None:
                 break
-        self.unfinished, self.predicted, self.waiting = unfinished, predicted, waiting
+        self.unfinished, self.predicted, self.waiting, self.spread = unfinished, predicted, waiting, spread
         self.backlog = sum(predicted.values())
         self._workload()
 
@@ -209,7 +224,8 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
-        base.tell(addresses.SCALER, Workload(len(self.unfinished), self.backlog, self.submitted,
+        units = len(self.unfinished) + sum(self.spread.values())
+        base.tell(addresses.SCALER, Workload(units, self.backlog, self.submitted,
                                              self._oldest_pending()))
 
     def _oldest_pending(self):

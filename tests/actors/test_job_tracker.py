@@ -119,3 +119,27 @@ def test_the_workload_carries_the_predicted_seconds_of_the_jobs(store, tmp_path)
     finally:
         tracker.stop()
         scaler.stop()
+
+
+def test_an_accelerated_job_counts_as_many_as_its_pieces_that_may_run_at_once(store, tmp_path):
+    from nommer.core.model import pieces
+    from nommer.core.ffmpeg.segments import Scan, plan
+
+    frames = tuple(i / 10 for i in range(200))
+    cut = plan(Scan(frames=frames, keyframes=tuple(range(0, 200, 10)), end=20.0), 5.0)
+    made = pieces.plan([(0, cut.segments, True)])  # 4 segments, the audio, the stitch waiting
+    made, _ = pieces.finished(made, "o0-s0000")
+    job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-480p"}]))
+    job = store.update(job.transition(State.DOWNLOADING, encoder_id="enc-1"))
+    store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made))
+    store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4", "preset": "mp4-h264-480p"}]))
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        # 3 segments and the audio of the first, 1 of the second
+        wait_for(lambda: seen and seen[-1].unfinished == 5, 5, "the workload")
+    finally:
+        tracker.stop()
+        scaler.stop()
