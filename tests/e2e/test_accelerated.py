@@ -85,3 +85,27 @@ def test_a_short_source_preferring_acceleration_is_encoded_whole_and_says_why(tm
         failed = wait_final(farm["parts"].store, ended.id, timeout=120)
         assert failed.state == State.ERROR and failed.error_code == "ACCELERATION_INELIGIBLE"
         assert "acceleration is ENABLED, but the source lasts 12 s" in failed.details
+
+
+def test_an_hls_ladder_is_accelerated_on_hls_segment_boundaries(tmp_path, ffmpeg_exe):
+    with encoder_farm(tmp_path, "enc-h", **{**SETTINGS, "segment_seconds": 6}) as farm:
+        src = make_source(ffmpeg_exe, farm["media"] / "hls-source.mp4", seconds=13, gop=RATE)
+        out = farm["media"] / "ladder"
+        job = place_job(farm["parts"], uri(src), [{"destination": uri(out) + "/", "preset": "hls-h264-ladder"}],
+                        acceleration="ENABLED")
+        done = wait_final(farm["parts"].store, job.id, timeout=240)
+
+        assert done.state == State.FINISHED, done.details
+        segs = [p for p in done.pieces if p["kind"] == pieces.SEGMENT]
+        assert [round(p["start"], 3) for p in segs] == [0.0, 6.0, 12.0]  # whole HLS segments of 6 s
+        assert (out / "master.m3u8").exists()
+        variants = sorted(p for p in out.glob("*.m3u8") if p.name != "master.m3u8")
+        assert variants
+        scan = scan_of(ffmpeg_exe, src, tmp_path / "scan")
+        for playlist in variants:
+            measured = verify.check(ffmpeg_exe, playlist, scan, tmp_path / "check", tag=playlist.stem)
+            assert measured.frames == 13 * RATE
+            # The HLS muxer cut the joined renditions where a normal encode does.
+            durations = [float(line[len("#EXTINF:"):].rstrip(",")) for line in playlist.read_text().splitlines()
+                         if line.startswith("#EXTINF:")]
+            assert durations == pytest.approx([6.0, 6.0, 1.0], abs=0.05)

@@ -152,13 +152,16 @@ class PieceWork:
         shape = stitch.shape_of(self._normal(task, piece["outputs"][0]))
         return f"{piece['id']}.{shape.extension}"
 
-    def _normal(self, task, index):
+    def _normal(self, task, index, target=None):
+        """The normal encode's argv of output ``index``, writing ``target``
+        (a stitch: an HLS encode names its files from it), else a place of
+        its own."""
         output = task.outputs[index]
         requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
         folder = task.workdir / f"normal-{index}"
         source = task.source_path or task.workdir / "source"  # the stitch reads no source
         return stitch.normal_argv(self.runs.ffmpeg_exe, source, task.probe, output,
-                                  target_path(folder, index, requested), folder, self.presets)
+                                  target or target_path(folder, index, requested), folder, self.presets)
 
     # -- encode -----------------------------------------------------------------
 
@@ -202,7 +205,7 @@ class PieceWork:
             output = task.outputs[index]
             requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
             target = Target(index, target_path(task.workdir, index, requested), requested)
-            normal = self._normal(task, index)
+            normal = self._normal(task, index, target.path)
             folder = task.workdir / f"pieces-{index}"
             ordered = sorted((p for p in job.pieces if p["kind"] == pieces_mod.SEGMENT and p["outputs"] == [index]),
                              key=lambda p: p["segment"]["index"])
@@ -233,7 +236,10 @@ class PieceWork:
         each variant playlist of an HLS folder."""
         if not target.folder:
             return [target.path]
-        return sorted(str(p) for p in pathlib.Path(target.path).glob("*.m3u8") if p.name != "master.m3u8")
+        variants = sorted(str(p) for p in pathlib.Path(target.path).glob("*.m3u8") if p.name != "master.m3u8")
+        if not variants:
+            raise JobFailed("the stitch made no HLS variant playlist", code="ENCODE_FAILED")
+        return variants
 
     # -- upload -----------------------------------------------------------------
 
