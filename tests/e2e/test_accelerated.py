@@ -109,3 +109,37 @@ def test_an_hls_ladder_is_accelerated_on_hls_segment_boundaries(tmp_path, ffmpeg
             durations = [float(line[len("#EXTINF:"):].rstrip(",")) for line in playlist.read_text().splitlines()
                          if line.startswith("#EXTINF:")]
             assert durations == pytest.approx([6.0, 6.0, 1.0], abs=0.05)
+
+
+def test_far_key_frames_and_a_variable_frame_rate(tmp_path, ffmpeg_exe):
+    """A source with a single key frame is not cut (PREFERRED: encoded whole,
+    saying why; ENABLED: ACCELERATION_INELIGIBLE); a variable frame rate is
+    cut and keeps every frame at its time."""
+    with encoder_farm(tmp_path, "enc-v", **SETTINGS) as farm:
+        store = farm["parts"].store
+        far = make_source(ffmpeg_exe, farm["media"] / "far.mp4", gop=1000)
+        vfr = farm["media"] / "vfr.mp4"
+        # Three frames of every ten left out: gaps of 160 ms among 40 ms frames.
+        subprocess.run([ffmpeg_exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                        "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={RATE}", "-f", "lavfi", "-i", "sine",
+                        "-t", str(SECONDS), "-vf", r"select='not(between(mod(n\,10)\,3\,5))'", "-fps_mode", "vfr",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p",
+                        "-c:a", "aac", str(vfr)], check=True, timeout=120)
+        jobs = {name: place_job(farm["parts"], uri(src), [{"destination": uri(farm["media"] / f"{name}-out.mp4"),
+                                                           "preset": "mp4-h264-360p"}], acceleration=mode)
+                for name, src, mode in (("far-preferred", far, "PREFERRED"), ("far-enabled", far, "ENABLED"),
+                                        ("vfr", vfr, "ENABLED"))}
+        ended = {name: wait_final(store, job.id, timeout=180) for name, job in jobs.items()}
+
+        preferred = ended["far-preferred"]
+        assert preferred.state == State.FINISHED and preferred.pieces == ()
+        assert any("key frames are too far apart" in n for n in preferred.notes), preferred.notes
+        enabled = ended["far-enabled"]
+        assert enabled.state == State.ERROR and enabled.error_code == "ACCELERATION_INELIGIBLE"
+        assert "too far apart" in enabled.details
+        assert ended["vfr"].state == State.FINISHED, ended["vfr"].details
+        assert len([p for p in ended["vfr"].pieces if p["kind"] == pieces.SEGMENT]) == 4
+        scan = scan_of(ffmpeg_exe, vfr, tmp_path / "scan-vfr")
+        assert scan.variable_rate
+        measured = verify.check(ffmpeg_exe, farm["media"] / "vfr-out.mp4", scan, tmp_path / "check-vfr")
+        assert measured.frames == len(scan.frames) == SECONDS * RATE * 7 // 10
