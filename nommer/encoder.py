@@ -25,7 +25,7 @@ from nommer.core.backends import NoIdentity
 from nommer.core import config as config_mod
 from nommer.core import log
 from nommer.core.encoder import shutdown
-from nommer.core.encoder.encoding import EncoderCore
+from nommer.core.encoder.core import EncoderCore
 from nommer.core.errors import ConfigError
 from nommer.core.model.jobs import utcnow
 

@@ -12,6 +12,7 @@ from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
+from nommer.core.model.messages import state_change
 from nommer.core.feeder.metrics import FeederMetrics
 from nommer.core.security.netguard import AddressPolicy
 from nommer.core.ports.store import MAX_PAGE
@@ -118,9 +119,7 @@ class JobTracker(base.Child):
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
             # "origin": this change is logged already (create, cancel)
-            base.tell(addresses.DISPATCHER, Report({"job_id": job.id, "state": job.state.value,
-                                            "details": job.details, "at": job.updated_at,
-                                            "origin": "job_tracker"}))
+            base.tell(addresses.DISPATCHER, Report(state_change(job, origin="job_tracker")))
 
     def _cache(self, job):
         if job.is_final:
