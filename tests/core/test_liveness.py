@@ -6,7 +6,7 @@ import datetime
 import pytest
 
 from nommer.core.model.jobs import Job, State
-from nommer.core.model.liveness import encoder_lost, owner_lost
+from nommer.core.model.liveness import encoder_lost, given_back, owner_lost
 
 LEASE = 60.0
 
@@ -53,3 +53,16 @@ def test_an_encoder_record_is_lost_after_three_heartbeats_and_half_a_lease():
     assert not encoder_lost({"id": "enc-1", "last_seen": at(limit - 1, NOW)}, 10, LEASE, NOW)
     assert encoder_lost({"id": "enc-1", "last_seen": at(limit + 1, NOW)}, 10, LEASE, NOW)
     assert not encoder_lost({"id": "enc-1", "last_seen": ""}, 10, LEASE, NOW)
+
+
+@pytest.mark.parametrize("attempt, state, error_code", [
+    (1, State.PENDING, None), (2, State.PENDING, None), (3, State.ERROR, "GAVE_UP")])
+def test_a_lost_encoders_job_is_tried_again_until_max_attempts_then_gives_up(attempt, state, error_code):
+    lost = Job.from_dict({**job_in(State.ENCODING, 500, NOW).to_dict(), "attempt": attempt})
+    written = given_back(lost, 3, "encoder enc-1 stopped answering")
+    assert (written.state, written.error_code) == (state, error_code)
+    if state == State.PENDING:
+        assert written.encoder_id is None
+        assert written.details == "encoder enc-1 stopped answering; trying again"
+    else:
+        assert written.details == "gave up after 3 attempts: encoder enc-1 stopped answering"

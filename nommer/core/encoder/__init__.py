@@ -57,6 +57,6 @@ The locks:
 
 Everything else the steps share (the config, the presets, the store, the
 queues and the storage) is either never changed after start or safe to
-called from several threads at once (the SQLite adapters keep a
+call from several threads at once (the SQLite adapters keep a
 connection per thread; boto3's clients are thread-safe).
 """

@@ -7,7 +7,7 @@ from nommer.core.errors import NotFound, StaleWrite
 from nommer.core.model import outputs as outputs_mod
 from nommer.core.model import progress as progress_mod
 from nommer.core.model.jobs import RUNNING_STATES, State, utcnow
-from nommer.core.model.liveness import owner_lost
+from nommer.core.model.liveness import gave_up, given_back, owner_lost
 from nommer.core.model.messages import job_id_of
 from nommer.core.ports.storage import redact
 
@@ -54,7 +54,10 @@ class Claim:
             if job.state in RUNNING_STATES:
                 if not owner_lost(job, self.config.lease_seconds):
                     return None  # its encoder is alive; the message comes back later
-                self._take_back(job)
+                # Back to PENDING, claimed by the next turn of this loop (or
+                # ended past max_attempts, then reported below).
+                self._write(given_back(job, self.config.max_attempts,
+                                       f"encoder {job.encoder_id} stopped answering"))
                 continue
             if job.attempt >= self.config.max_attempts:
                 if self._give_up(job, message):
@@ -67,24 +70,21 @@ class Claim:
                 return task
         return None
 
-    def _take_back(self, job):
-        """The job of a silent encoder back to PENDING, to be claimed next."""
+    def _write(self, job):
+        """Write ``job``; whoever got there first wins (the loop re-reads)."""
         try:
-            self.store.update(job.transition(
-                State.PENDING, encoder_id=None,
-                details=f"encoder {job.encoder_id} stopped answering; trying again"))
+            self.store.update(job)
         except StaleWrite:
             pass
 
     def _give_up(self, job, message):
         """ERROR (GAVE_UP) past max_attempts; False when another writer got there first."""
         try:
-            gave_up = self.store.update(job.transition(
-                State.ERROR, error_code="GAVE_UP",
-                details=f"gave up after {job.attempt} attempts: {job.details}"))
+            ended = self.store.update(gave_up(
+                job, f"gave up after {job.attempt} attempts: {job.details}"))
         except StaleWrite:
             return False
-        self.journal.report(gave_up)
+        self.journal.report(ended)
         self.new_jobs.delete(message.receipt)
         return True
 

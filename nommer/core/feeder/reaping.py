@@ -8,7 +8,7 @@ from nommer.core import log
 from nommer.core.model.messages import job_id_of
 from nommer.core.errors import NotFound, StaleWrite
 from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds
-from nommer.core.model.liveness import encoder_lost, owner_lost
+from nommer.core.model.liveness import encoder_lost, gave_up, given_back, owner_lost
 
 DEAD_LETTER_BATCHES = 10  # of up to 10 messages each, per sweep
 
@@ -65,13 +65,8 @@ class Reaping:
         return result
 
     def _give_back(self, job, reason, result):
-        if job.attempt >= self.config.max_attempts:
-            result.failed.append(self.store.update(job.transition(
-                State.ERROR, error_code="GAVE_UP",
-                details=f"gave up after {job.attempt} attempts: {reason}")))
-        else:
-            result.requeued.append(self.store.update(job.transition(
-                State.PENDING, encoder_id=None, details=f"{reason}; trying again")))
+        written = self.store.update(given_back(job, self.config.max_attempts, reason))
+        (result.requeued if written.state == State.PENDING else result.failed).append(written)
 
     def _look_at(self, job, result):
         idle = age_seconds(job.updated_at)
@@ -115,10 +110,9 @@ class Reaping:
             self.log.info("dead letter of a job at work dropped", job_id=job.id)
             return True
         try:
-            failed = self.store.update(job.transition(
-                State.ERROR, error_code="GAVE_UP",
-                details=f"gave up: its queue message was received {letter.receive_count} "
-                        "times without finishing"))
+            failed = self.store.update(gave_up(
+                job, f"gave up: its queue message was received {letter.receive_count} "
+                     "times without finishing"))
         except StaleWrite:
             return False
         self.log.warning("job gave up: dead letter", job_id=job.id, receives=letter.receive_count)
