@@ -240,7 +240,14 @@ delays are left out.
 
 | encoders | pieces, s | projected wall, s | speed-up | goal (0.8 N) |
 |---|---|---|---|---|
-{rows}"""
+{rows}
+What bounds it: at 20 encoders each encoder's share of the segments is
+{p['segments'] * p['segment'] / 20:.0f} s, while the audio piece, one AAC encode of the whole hour on one
+core, takes {r['audio_wall'] * PROJECTED_SECONDS / SECONDS:.0f} s; beyond that, the segments' own checks add
+{r['segment_check_wall'] / r['segment_wall']:.0%} to each segment, and the scan, stitch and
+stitch check {(r['scan_wall'] + r['stitch_wall'] + r['check_wall']) * PROJECTED_SECONDS / SECONDS:.0f} s. A segment costs
+{r['segment_wall'] * SECONDS / SEGMENT_SECONDS / r['one_core_wall']:.2f}× its share of the normal encode on one core.
+"""
 
 
 if __name__ == "__main__":

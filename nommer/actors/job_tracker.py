@@ -7,6 +7,7 @@ from nommer.actors.messages import (
     Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Workload,
 )
 from nommer.actors.ticker import Tick, Ticker
+from nommer.core import backends
 from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
@@ -249,8 +250,6 @@ class JobTracker(base.Child):
 
 def instance_type(config):
     """The instance type cost factors are learned for: the encoders' EC2
-    type on AWS (the launch template's when unset is not known here, so
-    ``aws``), ``local`` for encoder processes."""
-    if config.backend == "aws":
-        return config.ec2_instance_type or "aws"
-    return "local"
+    type on AWS (``aws`` when only the launch template knows it), ``local``
+    for encoder processes."""
+    return backends.profile(config).cost_instance_type(config)
