@@ -48,10 +48,10 @@ def test_one_job_spread_over_three_launched_instances(tmp_path, unique, aws_endp
         logs = "".join((tmp_path / i / "encoder.log").read_text()[-2000:] for i in encoders)
         assert done["state"] == "FINISHED", (done, logs)
         assert done["pieces"] == {"DONE": 10}  # 8 segments, the audio, the stitch
-        from nommer.core import backends
+        from nommer.core.backends import aws as aws_backend
         from tests.e2e.farm import farm_config
 
-        record = backends.aws_store(farm_config(feeder.env)).get(job["id"])
+        record = aws_backend.store(farm_config(feeder.env)).get(job["id"])
         assert {p["encoder_id"] for p in record.pieces} == set(encoders)
         s3_client.download_file(bucket, "out/accelerated.mp4", str(tmp_path / "out.mp4"))
         check_whole(ffmpeg_exe, tmp_path / "out.mp4", source, tmp_path)
