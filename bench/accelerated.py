@@ -14,7 +14,12 @@ the project's runner, the pieces run directly (not yet through the farm):
     projected from the measured per-segment cost and the measured scan,
     stitch and check overheads (the model is printed with the figures).
 
-    python bench/accelerated.py   # prints the section of docs/benchmarks.md
+(d) with ``--farm``: the same job through real encoder processes (the
+    embedded backends): normal on one encoder, accelerated on one and on
+    two, each encoder pinned to its own core.
+
+    python bench/accelerated.py          # prints the section of docs/benchmarks.md
+    python bench/accelerated.py --farm   # prints its "through the farm" part
 """
 
 import heapq
@@ -250,10 +255,99 @@ stitch check {(r['scan_wall'] + r['stitch_wall'] + r['check_wall']) * PROJECTED_
 """
 
 
+def farm_job(ffmpeg, source, folder, acceleration, cores):
+    """Wall time and final record of one job made by real encoder processes
+    (the embedded backends, one slot each), encoder ``n`` pinned to core
+    ``cores[n]``; timed from the job's message to its end, the encoders
+    already running."""
+    import subprocess
+
+    from nommer.core import backends
+    from nommer.core.model.jobs import Job
+    from nommer.core.model.messages import message_body
+
+    root = folder / f"farm-{acceleration.lower()}-{len(cores)}"
+    media = root / "media"
+    media.mkdir(parents=True)
+    src = media / "source.mp4"
+    os.link(source, src)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOMMER_")}
+    env.update({"NOMMER_DATA_DIR": str(root / "data"), "NOMMER_FILE_ROOTS": str(media),
+                "NOMMER_JOBS_PER_ENCODER": "1", "NOMMER_POLL_WAIT": "0.2", "NOMMER_HEARTBEAT_INTERVAL": "1",
+                "NOMMER_PROGRESS_INTERVAL": "1", "NOMMER_MAX_INACTIVITY": "600",
+                "NOMMER_SEGMENT_SECONDS": str(SEGMENT_SECONDS), "NOMMER_ACCELERATE_MIN_SECONDS": "0",
+                "NOMMER_LOG_FILE": str(root / "encoders.log")})
+    parts = backends.build(load(environ={k: v for k, v in env.items() if k.startswith("NOMMER_")}))
+    procs = [subprocess.Popen(pinned([sys.executable, "-m", "nommer.encoder", "--instance-id", f"bench-{n}"], core),
+                              env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for n, core in enumerate(cores)]
+    try:
+        while len(parts.store.encoders()) < len(cores):
+            time.sleep(0.1)
+        job = parts.store.create(Job.new(f"file://{src}", [{"destination": f"file://{media}/out.mp4",
+                                                           "preset": PRESET}], acceleration=acceleration))
+        started = time.monotonic()
+        parts.new_jobs.send(message_body(job.id))
+        while not (job := parts.store.get(job.id)).is_final:
+            time.sleep(0.2)
+        wall = time.monotonic() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(60)
+        parts.close()
+    if job.state.value != "FINISHED":
+        raise SystemExit(f"the {acceleration} job ended {job.state}: {job.details}")
+    return wall, job
+
+
+def farm():
+    """(d): the normal encode and the accelerated one, each through the farm."""
+    ffmpeg = load(environ={}).ffmpeg_exe()
+    with tempfile.TemporaryDirectory(prefix="nommer-bench-") as folder:
+        folder = pathlib.Path(folder)
+        source = folder / "source.mp4"
+        make_source(ffmpeg, source)
+        normal_wall, _ = farm_job(ffmpeg, source, folder, "DISABLED", [0])
+        one_wall, one = farm_job(ffmpeg, source, folder, "ENABLED", [0])
+        two_wall, two = farm_job(ffmpeg, source, folder, "ENABLED", [0, 1])
+    takers = sorted({p["encoder_id"] for p in two.pieces})
+    return {"load": os.getloadavg()[0], "normal_wall": normal_wall, "one_wall": one_wall, "two_wall": two_wall,
+            "pieces": len(two.pieces), "takers": takers, "speedup": normal_wall / two_wall,
+            "overhead": one_wall / normal_wall}
+
+
+def farm_section(r, today, machine):
+    return f"""### Through the farm (bench/accelerated.py --farm)
+
+Measured on {today}, on {machine} (load average {r['load']:.1f} at the end).
+The same {SECONDS} s source and preset, each job made by real encoder
+processes on the embedded backends (SQLite store and queue), one slot
+each, every encoder pinned to its own core; timed from the job's message
+to its end (the planner's probe and scan, every piece claimed through the
+queue, the stitch, the check and the output stored):
+
+| job | encoders | wall, s |
+|---|---|---|
+| normal (`DISABLED`) | 1 | {r['normal_wall']:.1f} |
+| accelerated (`ENABLED`) | 1 | {r['one_wall']:.1f} |
+| accelerated (`ENABLED`) | 2 | {r['two_wall']:.1f} |
+
+The accelerated job on one encoder costs **{r['overhead']:.2f}×** the normal one
+(scan, stitch, checks and the farm's queueing of {r['pieces']} pieces); on two
+encoders ({', '.join(r['takers'])} both took pieces) it finishes in
+**{1 / r['speedup']:.2f}×** the normal job's time, a speed-up of **{r['speedup']:.2f}×**.
+"""
+
+
 if __name__ == "__main__":
     import datetime
 
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
     import common
 
-    print(section(main(), datetime.date.today().isoformat(), common.machine()))
+    if "--farm" in sys.argv[1:]:
+        print(farm_section(farm(), datetime.date.today().isoformat(), common.machine()))
+    else:
+        print(section(main(), datetime.date.today().isoformat(), common.machine()))

@@ -13,7 +13,14 @@ module          step                                        state change
 ``upload.py``   store every output made                     UPLOADING → FINISHED
 ``ending.py``   fail, abort or release a job                → ERROR, or PENDING
 ``keeping.py``  heartbeats, lease extensions, cancel checks  (heartbeat_at)
+``planning.py`` cut an accelerated job into pieces (fetch)  → ENCODING, no owner
 ==============  ==========================================  ==========================
+
+A piece of an accelerated job (``Task.piece``) goes through the same
+stages, its steps in ``piecework.py``: a segment or the audio is fetched,
+encoded and stored in scratch (``scratch.py``), then DONE; the stitch joins
+them, checks and uploads the outputs, and finishes the job. Its writes are
+those of a piece's holder (``journal.py``).
 
 Beside them: ``task.py`` (Task, one job in flight, and Tasks, those in
 flight), ``journal.py`` (every write of a job this encoder holds, and its
