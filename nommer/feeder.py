@@ -77,8 +77,7 @@ class Feeder:
         parts, fleet = self.parts, self.fleet
         presets = ffmpeg.catalogue(config.presets)
         validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
-                              credentials.SecretBox.from_config(config), presets,
-                              acceleration=config.acceleration).validate
+                              credentials.SecretBox.from_config(config), presets).validate
         gateway = ActorGateway(config.request_timeout, validate, presets, fleet_problems=fleet.problems)
         metrics = self.metrics
         metrics.watch(lambda: {**health_snapshot(gateway), "encoders": gateway.encoder_states(),

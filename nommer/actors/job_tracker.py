@@ -31,8 +31,7 @@ class JobTracker(base.Child):
         self.config = config
         self.metrics = metrics or FeederMetrics()
         self.box = credentials.SecretBox.from_config(config)
-        self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box,
-                                  acceleration=config.acceleration)
+        self.service = JobService(store, storage, AddressPolicy.from_config(config), self.box)
         self.unfinished = {}  # job id: State, of every unfinished job
         self.waiting = {}  # job id: (priority, pending since), of every PENDING job
         # Predicted encoder-seconds per unfinished job and their sum, kept as

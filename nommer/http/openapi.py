@@ -103,7 +103,7 @@ JOB_SCHEMA = {
         },
         "progress_events": {"type": "boolean", "description": "Whether notify_url also gets job.progress events."},
         "priority": {"type": "integer", "minimum": -50, "maximum": 50, "description": "Higher is taken first; first-in-first-out within one priority."},
-        "acceleration": {"type": "string", "enum": ["DISABLED", "ENABLED", "PREFERRED"], "description": "Whether the job's video may be cut into segments that several encoders make at once (docs/accelerated.md)."},
+        "acceleration": {"type": ["string", "null"], "enum": ["DISABLED", "ENABLED", "PREFERRED", None], "description": "Whether the job's video may be cut into segments that several encoders make at once (docs/accelerated.md); null when the submission did not say: the farm's `acceleration` setting decides."},
         "pieces": {"type": ["object", "null"], "additionalProperties": {"type": "integer"}, "description": "An accelerated job's pieces (segments, audio, stitch): how many are WAITING, PENDING, RUNNING, DONE; null for a job encoded whole."},
         "attempt": {"type": "integer", "minimum": 0},
         "source": {"type": "string", "description": "Credentials in the URI are shown as ***."},

@@ -85,17 +85,24 @@ def test_a_short_source_preferring_acceleration_is_encoded_whole_and_says_why(tm
         failed = wait_final(farm["parts"].store, ended.id, timeout=120)
         assert failed.state == State.ERROR and failed.error_code == "ACCELERATION_INELIGIBLE"
         assert "acceleration is ENABLED, but the source lasts 12 s" in failed.details
+        # A job that leaves it to the farm (PREFERRED by default) is encoded
+        # whole without a word about it.
+        quiet = place_job(farm["parts"], uri(src), [{"destination": uri(out), "preset": "mp4-h264-360p"}])
+        whole = wait_final(farm["parts"].store, quiet.id, timeout=120)
+        assert whole.state == State.FINISHED and whole.pieces == () and whole.acceleration is None
+        assert not any("accelerat" in n for n in whole.notes), whole.notes
 
 
 def test_an_hls_ladder_is_accelerated_on_hls_segment_boundaries(tmp_path, ffmpeg_exe):
     with encoder_farm(tmp_path, "enc-h", **{**SETTINGS, "segment_seconds": 6}) as farm:
         src = make_source(ffmpeg_exe, farm["media"] / "hls-source.mp4", seconds=13, gop=RATE)
         out = farm["media"] / "ladder"
-        job = place_job(farm["parts"], uri(src), [{"destination": uri(out) + "/", "preset": "hls-h264-ladder"}],
-                        acceleration="ENABLED")
+        # Not asked: the farm's setting, PREFERRED by default.
+        job = place_job(farm["parts"], uri(src), [{"destination": uri(out) + "/", "preset": "hls-h264-ladder"}])
         done = wait_final(farm["parts"].store, job.id, timeout=240)
 
         assert done.state == State.FINISHED, done.details
+        assert done.acceleration is None
         segs = [p for p in done.pieces if p["kind"] == pieces.SEGMENT]
         assert [round(p["start"], 3) for p in segs] == [0.0, 6.0, 12.0]  # whole HLS segments of 6 s
         assert (out / "master.m3u8").exists()

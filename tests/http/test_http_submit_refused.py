@@ -206,6 +206,12 @@ def test_acceleration_is_kept(post, source, dest, store, acceleration):
     assert store.get(answer.get_json()["id"]).acceleration == acceleration
 
 
+def test_a_job_that_does_not_ask_leaves_acceleration_to_the_farm(post, source, dest, store):
+    answer = post("/jobs", good(source, dest))
+    assert answer.get_json()["acceleration"] is None
+    assert store.get(answer.get_json()["id"]).acceleration is None
+
+
 def test_an_enabled_acceleration_refused_says_why(post, source, dest, stored_jobs):
     answer = post("/jobs", {**good(source, dest), "acceleration": "ENABLED",
                             "outputs": [out(dest, options=one_pass())]})

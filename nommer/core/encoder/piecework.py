@@ -15,6 +15,7 @@ Each runs in the thread of its stage's pool, like a job's step.
 
 import os
 import pathlib
+import stat
 import threading
 import urllib.parse
 
@@ -67,8 +68,10 @@ class Sources:
         if hasattr(adapter, "path_of"):
             self.storage.check(uri, write=False, field="source")
             try:
-                os.link(adapter.path_of(uri, "source"), path)
-                return path
+                found = adapter.path_of(uri, "source")
+                if stat.S_ISREG(os.stat(found).st_mode):  # else the fetch below refuses it
+                    os.link(found, path)
+                    return path
             except OSError:
                 pass  # another file system: copied below
         retrying(lambda: self.storage.fetch(uri, path, cancel=task.cancel), task, "download", self.log)

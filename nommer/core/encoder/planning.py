@@ -54,28 +54,38 @@ class Planner:
         """Plan the fetched and probed job of ``task``: True when it went out
         in pieces (the task then left this encoder), False to encode it
         whole. ENABLED on a job that cannot be accelerated fails it
-        (ACCELERATION_INELIGIBLE); PREFERRED then notes why it was not."""
-        asked = task.job.acceleration
+        (ACCELERATION_INELIGIBLE); PREFERRED then notes why it was not,
+        unless the job left it to the farm's setting and its outputs or the
+        source's length say so plainly (a farm's short and audio jobs are
+        encoded whole without a word)."""
+        asked = task.job.acceleration or self.config.acceleration
         if asked not in ("ENABLED", "PREFERRED"):
             return False
-        made, why = self._plan(task)
+        made, why, plain = self._plan(task)
         if why:
             if asked == "ENABLED":
                 raise JobFailed(f"acceleration is ENABLED, but {why}", code="ACCELERATION_INELIGIBLE")
-            task.notes.append(f"encoded whole rather than accelerated: {why}")
+            if task.job.acceleration is not None or not plain:
+                task.notes.append(f"encoded whole rather than accelerated: {why}")
             return False
         self._hand_out(task, made)
         return True
 
     def _plan(self, task):
-        """(pieces, "") or (None, why the job cannot be accelerated)."""
-        if not self.scratch.available:
-            return None, "the farm has no scratch_uri that every encoder reaches"
+        """(pieces, "", False) or (None, why the job cannot be accelerated,
+        whether that is plain: its outputs' kinds or its source's length)."""
         probe = task.probe
+        # What the outputs ask, for any source (the rule the submission is checked with).
+        any_source = {"duration": float("inf"), "streams": ()}
         for index, output in enumerate(task.outputs):
-            why = segments.eligible(output, probe, self.presets, self.config.accelerate_min_seconds)
+            plain = segments.eligible(output, any_source, self.presets, 0)
+            why = plain or segments.eligible(output, probe, self.presets, self.config.accelerate_min_seconds)
             if why:
-                return None, (f"outputs[{index}]: {why}" if len(task.outputs) > 1 else why)
+                short = (probe or {}).get("duration") is not None and \
+                    probe["duration"] <= self.config.accelerate_min_seconds
+                return None, (f"outputs[{index}]: {why}" if len(task.outputs) > 1 else why), bool(plain) or short
+        if not self.scratch.available:
+            return None, "the farm has no scratch_uri that every encoder reaches", False
         scan = segments.scan(self.runs.ffmpeg_exe, task.source_path, task.workdir / "scan", probe,
                              sandbox=self.runs.sandbox(task))
         length = pieces_mod.segment_seconds_for(scan.duration, self.config.segment_seconds, len(task.outputs))
@@ -86,10 +96,10 @@ class Planner:
             plan = segments.plan(scan, length, hls=shape.hls)
             if not plan.accelerated:
                 return None, plan.reason or (f"the source's {scan.duration:.1f} s make a single segment "
-                                             f"of segment_seconds ({length:g} s)")
+                                             f"of segment_seconds ({length:g} s)"), False
             planned.append((index, plan.segments, stitch.audio_argv(normal, "audio") is not None))
         task.scan = scan
-        return pieces_mod.plan(planned), ""
+        return pieces_mod.plan(planned), "", False
 
     def normal(self, task, index):
         """The argv of the normal encode of output ``index`` of ``task``."""

@@ -130,9 +130,7 @@ class JobService:
     credentials.SecretBox, or None) encrypts URIs that carry credentials,
     which are refused without one; ``presets`` is the preset catalogue."""
 
-    def __init__(self, store, storage, policy=None, box=None, presets=BUILT_IN_CATALOGUE,
-                 acceleration="DISABLED"):
-        self.acceleration = acceleration  # for jobs that do not say
+    def __init__(self, store, storage, policy=None, box=None, presets=BUILT_IN_CATALOGUE):
         self.store = store
         self.storage = storage
         self.policy = policy or AddressPolicy()
@@ -210,7 +208,7 @@ class JobService:
         return self.store.create(
             Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed,
                     progress_events=bool(progress_events), priority=check_priority(priority),
-                    acceleration=check_acceleration(acceleration, clean, self.presets) or self.acceleration)
+                    acceleration=check_acceleration(acceleration, clean, self.presets))
         )
 
     def get(self, job_id):

@@ -129,15 +129,15 @@ class Job:
     # the latest MAX_HISTORY - 1 are kept, so a job released many times stays small.
     history: tuple = ()
     # Accelerated encoding (docs/accelerated.md): DISABLED, ENABLED or
-    # PREFERRED; and, once planned, the pieces of the work
-    # (nommer/core/model/pieces.py).
-    acceleration: str = "DISABLED"
+    # PREFERRED, None for the farm's ``acceleration`` setting; and, once
+    # planned, the pieces of the work (nommer/core/model/pieces.py).
+    acceleration: str | None = None
     pieces: tuple = ()  # of dicts
     version: int = 0
 
     @classmethod
     def new(cls, source, outputs, notify_url=None, job_id=None, notify_format="json",
-            sealed=None, progress_events=False, priority=0, acceleration="DISABLED"):
+            sealed=None, progress_events=False, priority=0, acceleration=None):
         now = utcnow()
         return cls(
             id=job_id or new_job_id(),
@@ -217,7 +217,7 @@ class Job:
         values["history"] = tuple(tuple(h) for h in values.get("history", ()))
         values["priority"] = int(values.get("priority") or 0)
         values["pieces"] = tuple(dict(p) for p in values.get("pieces") or ())
-        values["acceleration"] = values.get("acceleration") or "DISABLED"
+        values["acceleration"] = values.get("acceleration") or None
         return cls(**values)
 
 

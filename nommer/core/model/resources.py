@@ -25,7 +25,7 @@ def job_resource(job):
         "notify_url": redact(job.notify_url),
         "progress_events": job.progress_events,
         "priority": job.priority,
-        "acceleration": job.acceleration,
+        "acceleration": job.acceleration,  # None: the farm's setting
         # Accelerated jobs: how many of their pieces are in each state.
         "pieces": pieces.counts(job.pieces) if job.pieces else None,
         "encoder_id": job.encoder_id,
