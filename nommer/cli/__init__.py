@@ -1,6 +1,6 @@
 """``nommer``: the command-line client of a nommer feeder.
 
-    nommer submit SOURCE --preset NAME --to DEST [--preset NAME --to DEST ...] [--notify URL] [--priority N] [--wait]
+    nommer submit SOURCE --preset NAME --to DEST [--preset NAME --to DEST ...] [--notify URL] [--priority N] [--acceleration A] [--wait]
     nommer status ID [--json]
     nommer wait ID
     nommer cancel ID
@@ -121,6 +121,9 @@ def parser():
     submit.add_argument("--progress-events", action="store_true", help="also send job.progress webhooks")
     submit.add_argument("--priority", type=int, metavar="N",
                         help="-50 to 50 (default 0): higher priorities are encoded first")
+    submit.add_argument("--acceleration", metavar="A",
+                        help="DISABLED, ENABLED or PREFERRED (default: the farm's setting): cut the video into "
+                             "segments that several encoders make at once")
     submit.add_argument("--wait", action="store_true", help="wait for the job to end, showing its progress")
 
     for name, text in (("status", "show a job"), ("wait", "wait for a job to end, showing its progress"),
@@ -199,6 +202,8 @@ def cmd_submit(client, args, out, err):
         body["progress_events"] = True
     if args.priority is not None:
         body["priority"] = args.priority  # the API checks the range, naming priority
+    if args.acceleration is not None:
+        body["acceleration"] = args.acceleration  # the API checks it, naming acceleration
     job = client.post("/jobs", body)
     print(job["id"], file=out)
     if args.wait:

@@ -127,6 +127,17 @@ def test_submit_sends_a_priority_when_given(api_answering, tmp_path, monkeypatch
     assert status == 0 and api.requests[0]["body"]["priority"] == -20
 
 
+def test_submit_sends_an_acceleration_when_given(api_answering, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.mov").write_bytes(b"video")
+    api = api_answering(201, {"id": "0123456789abcdef0123", "state": "PENDING"})
+    status, _, _ = run("--url", api.url, "submit", "in.mov", "--preset", "mp4-h264-720p", "--to", "a.mp4",
+                       "--acceleration", "ENABLED")
+    assert status == 0 and api.requests[0]["body"]["acceleration"] == "ENABLED"
+    run("--url", api.url, "submit", "in.mov", "--preset", "mp4-h264-720p", "--to", "a.mp4")
+    assert "acceleration" not in api.requests[1]["body"]
+
+
 def test_an_output_without_its_pair_is_refused_before_sending(api_answering):
     api = api_answering(201, {})
     status, _, err = run("--url", api.url, "submit", "in.mov", "--preset", "a", "--to", "x.mp4", "--preset", "b")
