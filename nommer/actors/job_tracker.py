@@ -13,7 +13,7 @@ from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.model import pieces
 from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
-from nommer.core.model.messages import state_change
+from nommer.core.model.messages import PIECE_EVENT, state_change
 from nommer.core.feeder.metrics import FeederMetrics
 from nommer.core.security.netguard import AddressPolicy
 from nommer.core.ports.store import MAX_PAGE
@@ -39,8 +39,8 @@ class JobTracker(base.Child):
         self.costs = CostModel(config.default_job_seconds, instance_type=instance_type(config))
         self.predicted = {}
         self.backlog = 0.0
-        # Accelerated jobs: pieces that may run at once beyond the first, as
-        # last reported (the plan), so that one job may keep several
+        # Accelerated jobs: pieces that may run at once beyond the first (as
+        # re-read at each piece done), so that one job may keep several
         # encoders busy in the Scaler's count.
         self.spread = {}
         self.submitted = 0  # the Scaler derives the submission rate from it
@@ -180,7 +180,8 @@ class JobTracker(base.Child):
                 self._log_state(job, change)
                 self.metrics.job_changed(job, change.get("state") or job.state.value, change.get("at"))
         url = None
-        if job is not None and job.notify_url and wanted(change, job.notify_format):
+        if (job is not None and job.notify_url and wanted(change, job.notify_format)
+                and change.get("event") != PIECE_EVENT):
             try:
                 url = credentials.real_uris(self.box, job)["notify_url"]
             except NommerError as e:

@@ -143,3 +143,50 @@ def test_an_accelerated_job_counts_as_many_as_its_pieces_that_may_run_at_once(st
     finally:
         tracker.stop()
         scaler.stop()
+
+
+def test_a_piece_done_refreshes_the_workload_and_tells_no_webhook(store, tmp_path):
+    from nommer.actors.messages import Ack, Notify, StateChanged
+    from nommer.core.ffmpeg.segments import Scan, plan
+    from nommer.core.model import pieces
+    from nommer.core.model.messages import PIECE_EVENT, state_change
+
+    class Stand(pykka.ThreadingActor):
+        def __init__(self, seen):
+            super().__init__()
+            self.seen = seen
+
+        def on_receive(self, message):
+            self.seen.append(message)
+
+    class Notifier(Stand):
+        address = addresses.NOTIFIER
+
+    class Dispatcher(Stand):
+        address = addresses.DISPATCHER
+
+    frames = tuple(i / 10 for i in range(200))
+    made = pieces.plan([(0, plan(Scan(frames=frames, keyframes=tuple(range(0, 200, 10)), end=20.0), 5.0).segments,
+                         False)])
+    job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-480p"}],
+                               notify_url="https://app.example/hook"))
+    job = store.update(job.transition(State.DOWNLOADING, encoder_id="enc-1"))
+    job = store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made))
+    seen, told = [], []
+    scaler = Scaler.start(seen)
+    notifier = Notifier.start(told)
+    dispatcher = Dispatcher.start(told)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        wait_for(lambda: seen and seen[-1].unfinished == 4, 5, "the planned workload")
+        for piece_id in ("o0-s0000", "o0-s0001"):
+            made, _ = pieces.finished(made, piece_id)
+        job = store.update(store.get(job.id).with_changes(pieces=made))
+        tracker.tell(StateChanged(state_change(job, PIECE_EVENT), receipt="r-1"))
+        wait_for(lambda: seen[-1].unfinished == 2, 5, "the workload of the pieces left")
+        wait_for(lambda: any(isinstance(m, Ack) for m in told), 5, "the change acknowledged")
+        assert not any(isinstance(m, Notify) for m in told)
+    finally:
+        for actor in (tracker, dispatcher, notifier, scaler):
+            actor.stop()

@@ -30,7 +30,7 @@ from nommer.core.model import outputs as outputs_mod
 from nommer.core.model import pieces as pieces_mod
 from nommer.core.model import results
 from nommer.core.model.jobs import State, utcnow
-from nommer.core.model.messages import piece_body
+from nommer.core.model.messages import PIECE_EVENT, piece_body
 from nommer.core.security import credentials
 
 
@@ -264,6 +264,8 @@ class PieceWork:
             return job.with_changes(pieces=made, progress=pieces_mod.overall(made), heartbeat_at=utcnow())
 
         job = self.journal.write(task, change)
+        # The feeder re-reads the job: its Scaler counts the pieces left.
+        self.journal.report(job, event=PIECE_EVENT)
         if due and due[0]:
             # This write made the stitch due: no other encoder queues it.
             self.new_jobs.send(piece_body(job.id, job.attempt, pieces_mod.STITCH_ID), priority=job.priority)

@@ -38,6 +38,11 @@ def job_id_of(body):
         return None
 
 
+# A piece of an accelerated job is done: the feeder re-reads the job (its
+# Scaler counts the work left); no webhook is told of it.
+PIECE_EVENT = "job.piece_done"
+
+
 def state_change(job, event="job.state_changed", origin=None):
     """The state-change queue's message of ``job`` as a dict (JSON-encoded
     to send): that it moved to its state, or, with event ``job.progress``,
