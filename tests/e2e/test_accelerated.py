@@ -150,3 +150,20 @@ def test_far_key_frames_and_a_variable_frame_rate(tmp_path, ffmpeg_exe):
         assert scan.variable_rate
         measured = verify.check(ffmpeg_exe, farm["media"] / "vfr-out.mp4", scan, tmp_path / "check-vfr")
         assert measured.frames == len(scan.frames) == SECONDS * RATE * 7 // 10
+
+
+def test_two_outputs_of_one_job_are_cut_and_stitched_each(tmp_path, ffmpeg_exe, source):
+    with encoder_farm(tmp_path, "enc-2", **{**SETTINGS, "segment_seconds": 6}) as farm:
+        src = shutil.copy(source, farm["media"] / "source.mp4")
+        outs = [farm["media"] / "two.mp4", farm["media"] / "two.webm"]
+        job = place_job(farm["parts"], uri(src), [{"destination": uri(outs[0]), "preset": "mp4-h264-480p"},
+                                                  {"destination": uri(outs[1]), "preset": "webm-vp9-720p"}],
+                        acceleration="ENABLED")
+        done = wait_final(farm["parts"].store, job.id, timeout=300)
+
+        assert done.state == State.FINISHED, done.details
+        assert [p["id"] for p in done.pieces] == ["o0-s0000", "o0-s0001", "o0-audio",
+                                                  "o1-s0000", "o1-s0001", "o1-audio", "stitch"]
+        assert [o["state"] for o in done.outputs] == ["FINISHED", "FINISHED"]
+        for out in outs:
+            check_whole(ffmpeg_exe, out, src, tmp_path / out.suffix[1:])
