@@ -37,6 +37,12 @@ def test_one_job_spread_over_three_launched_instances(tmp_path, unique, aws_endp
                            60, "three instance launches")
         for member in members:
             encoders[member["id"]] = start_encoder(feeder, member["id"], tmp_path / member["id"])
+        from nommer.core.backends import aws as aws_backend
+        from tests.e2e.farm import farm_config
+
+        store = aws_backend.store(farm_config(feeder.env))
+        # All three at work before the job, so that each can take pieces.
+        wait_for(lambda: len(store.encoders()) == 3, 60, "three encoders' heartbeats")
         status, job = feeder.post("/jobs", {
             "source": f"s3://{bucket}/in/source.mp4", "acceleration": "ENABLED",
             "outputs": [{"destination": f"s3://{bucket}/out/accelerated.mp4", "preset": "mp4-h264-720p"}]})
@@ -48,10 +54,7 @@ def test_one_job_spread_over_three_launched_instances(tmp_path, unique, aws_endp
         logs = "".join((tmp_path / i / "encoder.log").read_text()[-2000:] for i in encoders)
         assert done["state"] == "FINISHED", (done, logs)
         assert done["pieces"] == {"DONE": 10}  # 8 segments, the audio, the stitch
-        from nommer.core.backends import aws as aws_backend
-        from tests.e2e.farm import farm_config
-
-        record = aws_backend.store(farm_config(feeder.env)).get(job["id"])
+        record = store.get(job["id"])
         assert {p["encoder_id"] for p in record.pieces} == set(encoders)
         s3_client.download_file(bucket, "out/accelerated.mp4", str(tmp_path / "out.mp4"))
         check_whole(ffmpeg_exe, tmp_path / "out.mp4", source, tmp_path)
