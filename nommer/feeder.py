@@ -27,6 +27,7 @@ from nommer.core import ffmpeg
 from nommer.core import config as config_mod
 from nommer.core import credentials, log, tokens
 from nommer.core.folder_lock import FolderLock
+from nommer.core.intake import Intake
 from nommer.core.metrics import FeederMetrics
 from nommer.core.errors import ConfigError
 from nommer.core.netguard import AddressPolicy
@@ -75,9 +76,10 @@ class Feeder:
         self.fleet = backends_mod.build_fleet(config)
         parts, fleet = self.parts, self.fleet
         presets = ffmpeg.catalogue(config.presets)
-        validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
-                              credentials.SecretBox.from_config(config), presets).validate
-        gateway = ActorGateway(config.request_timeout, validate, presets, fleet_problems=fleet.problems)
+        intake = Intake(JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
+                                   credentials.SecretBox.from_config(config), presets),
+                        parts.new_jobs, parts.state_changes)
+        gateway = ActorGateway(config.request_timeout, intake, presets, fleet_problems=fleet.problems)
         metrics = self.metrics
         metrics.watch(lambda: {**health_snapshot(gateway), "encoders": gateway.encoder_states(),
                                "queues": _queue_depths(parts), "undelivered": dict(base.UNDELIVERED)})

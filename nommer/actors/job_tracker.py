@@ -1,10 +1,13 @@
-"""The JobTracker owns the JobStore: it creates jobs, answers queries, keeps
-the cache of unfinished jobs and tells the Notifier and the Scaler about
-changes."""
+"""The JobTracker owns the JobStore's view of jobs: it answers queries,
+cancels, keeps the cache of unfinished jobs and tells the Notifier and the
+Scaler about changes. New jobs are stored by the Intake in the HTTP threads
+(nommer/core/intake.py), which tells it of each."""
+
+import time
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import (
-    Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Workload,
+    Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Submitted, Workload,
 )
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core import credentials
@@ -14,9 +17,13 @@ from nommer.core.jobs import UNFINISHED_STATES, State, pending_since
 from nommer.core.metrics import FeederMetrics
 from nommer.core.netguard import AddressPolicy
 from nommer.core.store import MAX_PAGE
-from nommer.core.notify import payload, wanted
+from nommer.core.notify import own_change, payload, wanted
 from nommer.core.service import JobService
 from nommer.core.resources import job_resource
+
+
+# At most this long (seconds) between two Workloads while messages keep coming.
+WORKLOAD_EVERY = 0.2
 
 
 class JobTracker(base.Child):
@@ -37,6 +44,7 @@ class JobTracker(base.Child):
         self.predicted = {}
         self.backlog = 0.0
         self.submitted = 0  # the Scaler derives the submission rate from it
+        self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.ticker = None
 
     def on_start(self):
@@ -48,21 +56,6 @@ class JobTracker(base.Child):
             self.ticker.stop()
 
     # asked through the gateway ------------------------------------------------
-
-    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
-               priority=0):
-        """Store a submission the gateway has validated, and queue it."""
-        job = self.service.create(source, outputs, notify_url, notify_format, progress_events,
-                                  priority)
-        self.submitted += 1
-        self._log_state(job)
-        self.metrics.job_submitted(job)
-        # The PENDING report goes first, so that its webhook comes before the
-        # encoder's DOWNLOADING.
-        self._report(job)
-        base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
-        self._cache(job)
-        return job
 
     def get(self, job_id):
         return self.service.get(job_id)
@@ -91,7 +84,9 @@ class JobTracker(base.Child):
     # events ---------------------------------------------------------------------
 
     def on_receive(self, message):
-        if isinstance(message, StateChanged):
+        if isinstance(message, Submitted):
+            self._submitted(message.job)
+        elif isinstance(message, StateChanged):
             try:
                 job = self.service.get(message.change["job_id"])
             except NotFound:
@@ -114,12 +109,17 @@ class JobTracker(base.Child):
         else:
             super().on_receive(message)
 
+    def _submitted(self, job):
+        """A job the Intake stored (and is queueing, with its PENDING change)."""
+        self.submitted += 1
+        self._log_state(job)
+        self.metrics.job_submitted(job)
+        # Told before the job is queued, so no change of it can come first.
+        self._cache(job)
+
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
-            # "origin": this change is logged already (create, cancel)
-            base.tell(addresses.DISPATCHER, Report({"job_id": job.id, "state": job.state.value,
-                                            "details": job.details, "at": job.updated_at,
-                                            "origin": "job_tracker"}))
+            base.tell(addresses.DISPATCHER, Report(own_change(job)))
 
     def _cache(self, job):
         if job.is_final:
@@ -209,6 +209,13 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
+        # During a burst (more messages waiting) one Workload per drained
+        # mailbox, or per WORKLOAD_EVERY, not one per job: the Scaler keeps
+        # only the latest, and each costs both actors a wake-up.
+        now = time.monotonic()
+        if not self.actor_inbox.empty() and now - self.workload_told < WORKLOAD_EVERY:
+            return
+        self.workload_told = now
         base.tell(addresses.SCALER, Workload(len(self.unfinished), self.backlog, self.submitted,
                                              self._oldest_pending()))
 

@@ -39,6 +39,14 @@ def payload(change, resource):
     }
 
 
+def own_change(job):
+    """The state change the feeder made itself (a submission, a cancel), as
+    it goes on the state-change queue to be delivered like an encoder's.
+    ``origin`` says its log line is written already."""
+    return {"job_id": job.id, "state": job.state.value, "details": job.details,
+            "at": job.updated_at, "origin": "job_tracker"}
+
+
 def wanted(change, fmt):
     """Whether a receiver of format ``fmt`` is told of ``change``.
 

@@ -5,6 +5,7 @@ One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
 """
 
 import abc
+import contextlib
 import re
 import os
 import urllib.parse
@@ -39,6 +40,12 @@ class Storage(abc.ABC):
     def put(self, src_path, uri, progress=None, cancel=None):
         """Store the local file at ``uri`` so that a reader sees either the
         complete file or nothing. Returns the number of bytes."""
+
+    def looking(self):
+        """A context in which one thread's checks and locations of a URI
+        may share one look at it (a submission's URIs are each resolved
+        once, not once per question). Outside it every call looks afresh."""
+        return contextlib.nullcontext()
 
     def location(self, uri, field="uri"):
         """Where ``uri`` leads, as a tuple that two URIs of the same object
@@ -161,6 +168,14 @@ class StorageRouter:
                 raise InvalidInput(
                     field, f"{shown(uri)!r} names a folder, and this output makes one file: name the file")
             adapter.check(uri, write=write, field=field)
+
+    @contextlib.contextmanager
+    def looking(self):
+        """Every adapter's :meth:`Storage.looking` at once."""
+        with contextlib.ExitStack() as stack:
+            for adapter in {id(a): a for a in self._by_scheme.values()}.values():
+                stack.enter_context(adapter.looking())
+            yield
 
     def location(self, uri, field="uri"):
         """The adapter's :meth:`Storage.location` of ``uri``: a folder URI

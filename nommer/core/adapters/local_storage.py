@@ -1,10 +1,13 @@
 """Storage adapters of the embedded default: ``file://`` under allowed roots,
 and ``http(s)://`` for reading sources."""
 
+import contextlib
+import errno
 import glob
 import os
 import pathlib
 import stat
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -93,7 +96,15 @@ def remove_stale_parts(path):
 
 
 def _inside(path, folder):
-    return path == folder or folder in path.parents
+    """Whether ``path`` is ``folder`` or inside it; both are resolved absolute
+    paths as text (compared as text: this runs for every URI of every
+    submission, and pathlib's ``parents`` costs tens of times more)."""
+    return path == folder or path.startswith(folder if folder.endswith("/") else folder + "/")
+
+
+# What a stat of a path that is not there (yet) fails with; any other failure
+# (a folder nommer may not enter) makes the path unusable.
+_ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 
 
 def _mark(fd):
@@ -109,6 +120,22 @@ def written_by_nommer(path):
         return os.getxattr(path, OWN_MARK, follow_symlinks=False) == OWN_VALUE
     except OSError:
         return False
+
+
+def _nearest_existing(path):
+    """``(path or its nearest ancestor that exists, its stat)``; ``(None,
+    None)`` when none does. Raises the OSError of a stat that failed for
+    another reason than absence."""
+    while True:
+        try:
+            return path, os.stat(path)
+        except OSError as e:
+            if e.errno not in _ABSENT:
+                raise
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None, None
+        path = parent
 
 
 def check_path_length(path, field):
@@ -139,10 +166,42 @@ class FileStorage(Storage):
     def __init__(self, roots, excluded=(), rate=0, allow_overwrite=False):
         self.roots = [pathlib.Path(r).resolve() for r in roots]
         self.excluded = [pathlib.Path(r).resolve() for r in excluded]
+        self._root_texts = [str(r) for r in self.roots]
+        self._excluded_texts = [(str(f), f) for f in self.excluded]
+        self._looks = threading.local()  # .memo: {uri: _resolve's answer} while looking
         self.rate = rate
         self.allow_overwrite = allow_overwrite
 
+    @contextlib.contextmanager
+    def looking(self):
+        """See Storage.looking: inside, each URI is resolved and stat'ed
+        once for this thread (a submission asks where each URI leads, then
+        whether it can be used: a realpath and a stat each time otherwise)."""
+        if getattr(self._looks, "memo", None) is not None:
+            yield  # an outer look holds already
+            return
+        self._looks.memo = {}
+        try:
+            yield
+        finally:
+            self._looks.memo = None
+
     def path_of(self, uri, field="uri"):
+        return pathlib.Path(self._resolve(uri, field)[0])
+
+    def _resolve(self, uri, field):
+        """The real path ``uri`` names (text, links and ``..`` followed),
+        checked to be inside the roots, and what a stat of it found:
+        ``(path, stat result or None, the OSError of the stat or None)``."""
+        memo = getattr(self._looks, "memo", None)
+        if memo is not None and uri in memo:
+            return memo[uri]
+        resolved = self._resolve_now(uri, field)
+        if memo is not None:
+            memo[uri] = resolved
+        return resolved
+
+    def _resolve_now(self, uri, field):
         parts = urllib.parse.urlsplit(uri)
         if parts.netloc not in ("", "localhost"):
             raise InvalidInput(
@@ -162,30 +221,37 @@ class FileStorage(Storage):
             raise InvalidInput(field, "a file URI takes no ?query or #fragment")
         check_path_length(raw, field)
         try:
-            path = pathlib.Path(raw).resolve()  # follows symbolic links and ..
-        except RuntimeError:  # Python 3.11 and 3.12 say "Symlink loop" so
-            raise InvalidInput(field, f"{raw} leads through a loop of symbolic links") from None
+            path = os.path.realpath(raw)  # follows symbolic links and ..
         except OSError as e:
             raise InvalidInput(field, f"{raw} cannot be used: {e.strerror or e}") from None
+        # realpath leaves a loop of links unresolved without a word; the stat
+        # that the checks need anyway finds it.
+        try:
+            info, failure = os.stat(path), None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise InvalidInput(field, f"{raw} leads through a loop of symbolic links") from None
+            info, failure = None, e
         check_path_length(path, field)  # links followed, it may have grown
         self._confine(path, raw, field)
-        return path
+        return path, info, failure
 
     def location(self, uri, field="uri"):
         """Where ``uri`` leads, links and ``..`` followed, as a tuple of names;
         two URIs of the same file or folder have the same one."""
-        return ("file", *self.path_of(uri, field).parts)
+        return ("file", *pathlib.PurePosixPath(self._resolve(uri, field)[0]).parts)
 
     def _confine(self, path, shown_path, field):
-        if not any(_inside(path, root) for root in self.roots):
-            roots = ", ".join(str(r) for r in self.roots) or "none configured"
+        path = os.fspath(path)
+        if not any(_inside(path, root) for root in self._root_texts):
+            roots = ", ".join(self._root_texts) or "none configured"
             raise InvalidInput(
                 field,
                 f"{shown_path} is outside the folders nommer may use ({roots}); "
                 "add its folder to the file_roots setting",
             )
-        for folder in self.excluded:
-            if _inside(path, folder):
+        for text, folder in self._excluded_texts:
+            if _inside(path, text):
                 raise InvalidInput(
                     field,
                     f"{shown_path} is one of nommer's own files ({folder}: the data folder, "
@@ -194,26 +260,31 @@ class FileStorage(Storage):
                 )
 
     def check(self, uri, *, write, field="uri"):
-        path = self.path_of(uri, field)
+        path, info, failure = self._resolve(uri, field)
         try:
-            if uri.endswith("/") or (path.exists() and path.is_dir()):
+            if failure is not None and failure.errno not in _ABSENT:
+                raise failure
+            if uri.endswith("/") or (info is not None and stat.S_ISDIR(info.st_mode)):
                 raise InvalidInput(field, f"{path} is a folder; name a file")
-            if path.exists() and not path.is_file():
+            if info is not None and not stat.S_ISREG(info.st_mode):
                 raise InvalidInput(field, f"{path} is not a regular file (a device, pipe or socket)")
             if write:
-                parent = next((p for p in path.parents if p.exists()), None)
-                if parent is None or not parent.is_dir():
-                    raise InvalidInput(field, f"cannot create a file under {path.parent}")
+                parent, parent_info = _nearest_existing(os.path.dirname(path))
+                if parent_info is None or not stat.S_ISDIR(parent_info.st_mode):
+                    raise InvalidInput(field, f"cannot create a file under {os.path.dirname(path)}")
                 if not os.access(parent, os.W_OK):
                     raise InvalidInput(field, f"{parent} is not writable")
-                self._may_replace(path, field)
+                self._may_replace(path, field, exists=info is not None or None)
         except OSError as e:
             raise InvalidInput(field, f"{path} cannot be used: {e.strerror or e}") from None
 
-    def _may_replace(self, path, field):
+    def _may_replace(self, path, field, exists=None):
         """Raise InvalidInput unless writing ``path`` replaces nothing nommer
-        may not replace."""
-        if self.allow_overwrite or not os.path.lexists(path) or written_by_nommer(path):
+        may not replace. ``exists`` is True when the caller knows something
+        is there; None to look."""
+        if exists is None:
+            exists = os.path.lexists(path)
+        if self.allow_overwrite or not exists or written_by_nommer(path):
             return
         raise InvalidInput(
             field,
