@@ -203,8 +203,11 @@ class JobTracker(base.Child):
         states, which cost little even with a long queue and never touch a
         finished job (a full reload would read every unfinished job)."""
         total = sum(self.service.counts(UNFINISHED_STATES).values())
-        if total != len(self.unfinished):
-            self._reload()  # something changed behind this actor's back
+        if total != len(self.unfinished) and self.actor_inbox.empty():
+            # Something changed behind this actor's back. (With messages
+            # waiting, the difference is most likely new jobs it has not
+            # heard of yet: a burst of submissions; the next tick looks again.)
+            self._reload()
         else:
             self._workload()
 

@@ -38,6 +38,11 @@ Written = collections.namedtuple("Written", "rowcount lastrowid")
 Written.__doc__ = "What a committed statement did: rows changed and the last row id inserted."
 
 
+class CommitFailed(sqlite3.DatabaseError):
+    """The transaction of a group could not be committed: nothing of it is
+    stored, whichever write caused it."""
+
+
 class _Statement:
     """One statement of a group."""
 
@@ -160,10 +165,20 @@ class GroupCommit:
             group, self._pending = self._pending, []
         try:
             retrying(lambda: self._run(conn, group))
-        except BaseException as error:
+        except TransientError as error:
             for p in group:
-                if not p.done and p.error is None:
-                    p.error = error
+                p.error = error  # locked too long: worth another try, by each
+            raise
+        except BaseException as error:
+            # Nothing of the group is stored. Each writer gets a CommitFailed,
+            # never the error as it came: an IntegrityError at COMMIT (a
+            # deferred constraint) must not read as the writer's own.
+            failed = CommitFailed(f"the commit of {len(group)} writes failed, none was stored: {error}")
+            failed.__cause__ = error
+            for p in group:
+                p.error = failed
+            if isinstance(error, Exception):
+                raise failed from error
             raise
         finally:
             with self._cond:
