@@ -42,7 +42,7 @@ def waiting_writers(group, count, timeout=10):
     """Wait until ``count`` writes wait for the group being committed."""
     deadline = time.monotonic() + timeout
     while True:
-        with group._cond:
+        with group._lock:
             if len(group._pending) >= count:
                 return
         assert time.monotonic() < deadline, f"{count} writers never arrived"

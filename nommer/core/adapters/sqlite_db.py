@@ -82,15 +82,19 @@ class _Work:
 
 
 class _Pending:
-    """A write waiting for its group's commit, and then its outcome."""
+    """A write waiting for its group's commit, and then its outcome.
+    ``wake`` is held until the writer's turn comes: its write is done, or
+    it is to lead the next group."""
 
-    __slots__ = ("write", "result", "error", "done")
+    __slots__ = ("write", "result", "error", "done", "wake")
 
     def __init__(self, write):
         self.write = write
         self.result = None
         self.error = None
         self.done = False
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
     def outcome(self):
         if self.error is not None:
@@ -104,9 +108,9 @@ class GroupCommit:
 
     A writer adds its write to ``_pending``. When no group is being
     committed it leads: it takes every pending write and commits them in one
-    transaction on its own connection, then wakes the others. Otherwise it
-    waits, and either its write was in the group just committed, or it leads
-    the next group with whatever arrived in the meantime. A writer alone
+    transaction on its own connection, then wakes their writers. Otherwise
+    it waits, and either its write was in the group just committed, or it
+    leads the next group with whatever arrived in the meantime. A writer alone
     commits at once, so grouping adds no wait; under load the group is as
     large as the writers that arrived during the last commit (at most one
     write per waiting thread, so there is no limit to keep).
@@ -120,17 +124,19 @@ class GroupCommit:
     stored and every writer in it gets that error.
 
     Threads: every writing thread of the process enters :meth:`commit`;
-    ``_cond`` guards ``_pending`` and ``_leading``. The leader runs the
-    transaction without holding ``_cond``, so writers keep arriving while it
-    commits; a write's outcome is set by the leader before it sets ``done``
-    and wakes everyone under ``_cond``.
+    ``_lock`` guards ``_pending``, ``_leading`` and the counters. The leader
+    runs the transaction without holding ``_lock``, so writers keep arriving
+    while it commits. A waiting writer sleeps on its own ``wake`` lock; the
+    leader sets each outcome, then ``done``, then releases the ``wake`` of
+    each writer of its group (no other thread is woken for nothing) and of
+    the first writer waiting for the next group, which leads it.
     """
 
     _groups = {}  # (path, pid): GroupCommit
     _groups_lock = threading.Lock()
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._pending = []
         self._leading = False
         #: groups committed and writes in them, for tests and benchmarks
@@ -155,20 +161,42 @@ class GroupCommit:
         ``conn`` is this thread's connection, used if it leads; ``retrying``
         runs a call again while the file is locked by another process."""
         pending = _Pending(write)
-        with self._cond:
+        with self._lock:
             self._pending.append(pending)
-            while self._leading and not pending.done:
-                self._cond.wait()
+            leads = not self._leading
+            self._leading = True
+        if not leads:
+            pending.wake.acquire()  # released by a leader: done, or to lead
             if pending.done:
                 return pending.outcome()
-            self._leading = True
+        with self._lock:
             group, self._pending = self._pending, []
         try:
-            retrying(lambda: self._run(conn, group))
+            self._commit(group, conn, retrying)
+        finally:
+            with self._lock:
+                self.groups += 1
+                self.writes += len(group)
+                # Wake exactly the writers of this group, and the first
+                # writer that arrived meanwhile to lead the next one.
+                for p in group:
+                    p.done = True
+                    if p is not pending:
+                        p.wake.release()
+                if self._pending:
+                    self._pending[0].wake.release()
+                else:
+                    self._leading = False
+        return pending.outcome()
+
+    @staticmethod
+    def _commit(group, conn, retrying):
+        """Run ``group``'s transaction; sets each write's outcome."""
+        try:
+            retrying(lambda: GroupCommit._run(conn, group))
         except TransientError as error:
             for p in group:
                 p.error = error  # locked too long: worth another try, by each
-            raise
         except BaseException as error:
             # Nothing of the group is stored. Each writer gets a CommitFailed,
             # never the error as it came: an IntegrityError at COMMIT (a
@@ -177,18 +205,8 @@ class GroupCommit:
             failed.__cause__ = error
             for p in group:
                 p.error = failed
-            if isinstance(error, Exception):
-                raise failed from error
-            raise
-        finally:
-            with self._cond:
-                for p in group:
-                    p.done = True
-                self._leading = False
-                self.groups += 1
-                self.writes += len(group)
-                self._cond.notify_all()
-        return pending.outcome()
+            if not isinstance(error, Exception):
+                raise  # an interrupt of the leader's own thread goes on up
 
     @staticmethod
     def _run(conn, group):
