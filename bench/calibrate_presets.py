@@ -2,7 +2,7 @@
 encoder-seconds per source-second, encoding a 1280x720, 25 fps test clip
 with the preset's own arguments (one ffmpeg run per preset, as an encoder
 with one slot would). The numbers seed ``CALIBRATED_COST`` in
-nommer/core/costs.py; run with ``python -m bench.calibrate_presets``."""
+nommer/core/feeder/costs.py; run with ``python -m bench.calibrate_presets``."""
 
 import argparse
 import json

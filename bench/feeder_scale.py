@@ -32,8 +32,8 @@ from nommer.actors.scaler import Scaler  # noqa: E402
 from nommer.core import backends  # noqa: E402
 from nommer.core.adapters.sqlite_store import SqliteJobStore  # noqa: E402
 from nommer.core.config import load  # noqa: E402
-from nommer.core.fleet import Fleet, Member  # noqa: E402
-from nommer.core.jobs import Job, State, utcnow  # noqa: E402
+from nommer.core.ports.fleet import Fleet, Member  # noqa: E402
+from nommer.core.model.jobs import Job, State, utcnow  # noqa: E402
 
 
 class IdleFleet(Fleet):

@@ -11,7 +11,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 import common  # noqa: E402
 from nommer.core.config import load  # noqa: E402
-from nommer.core.jobs import parse_time  # noqa: E402
+from nommer.core.model.jobs import parse_time  # noqa: E402
 from nommer.testing.media import make_clip  # noqa: E402
 
 

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))
 
-from nommer.core import scaling  # noqa: E402
+from nommer.core.feeder import scaling  # noqa: E402
 from nommer.core.config import load  # noqa: E402
 from nommer.sim import traces  # noqa: E402
 from nommer.sim.__main__ import rules_for  # noqa: E402

@@ -25,13 +25,14 @@ from nommer.actors.supervisor import ChildSpec, Supervisor
 from nommer.core import backends as backends_mod
 from nommer.core import ffmpeg
 from nommer.core import config as config_mod
-from nommer.core import credentials, log, tokens
-from nommer.core.folder_lock import FolderLock
-from nommer.core.intake import Intake
-from nommer.core.metrics import FeederMetrics
+from nommer.core.security import credentials, api_tokens as tokens
+from nommer.core import log
+from nommer.core.feeder.folder_lock import FolderLock
+from nommer.core.feeder.metrics import FeederMetrics
+from nommer.core.feeder.intake import Intake
 from nommer.core.errors import ConfigError
-from nommer.core.netguard import AddressPolicy
-from nommer.core.service import JobService
+from nommer.core.security.netguard import AddressPolicy
+from nommer.core.feeder.service import JobService
 from nommer.http.app import create_app
 from nommer.http.metrics import health_snapshot
 

@@ -36,7 +36,7 @@ def _export_files(sources, region):
     """``(name, bytes)`` of every export file named."""
     import pathlib
 
-    from nommer.core.migration import MigrationError
+    from nommer.core.feeder.migration import MigrationError
 
     for source in sources:
         if not source.startswith("s3://"):
@@ -71,7 +71,7 @@ def _export_files(sources, region):
 
 def run(config, from_domain=None, from_export=None, to_table=None, out=None):
     out = out or sys.stdout
-    from nommer.core import migration
+    from nommer.core.feeder import migration
     from nommer.core.adapters import aws
     from nommer.core.adapters.dynamodb_store import DynamoDbJobStore, check_table_name, table_name
 

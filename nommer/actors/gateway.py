@@ -7,9 +7,9 @@ import pykka
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import Enqueue, Submitted
-from nommer.core.api_types import FleetReport, HealthProblem, HealthReport
+from nommer.core.feeder.api_types import FleetReport, HealthProblem, HealthReport
 from nommer.core.errors import Unavailable
-from nommer.core.fleet import busy_until, merged_members
+from nommer.core.ports.fleet import busy_until, merged_members
 
 
 class ActorGateway:
@@ -21,7 +21,7 @@ class ActorGateway:
         # The preset catalogue is fixed at start, so listing it asks no actor.
         self._presets = presets
         # A submission is checked, stored and queued in the request's own
-        # thread (a nommer.core.intake.Intake): many of them commit together
+        # thread (a nommer.core.feeder.intake.Intake): many of them commit together
         # instead of queueing up one at a time in an actor's mailbox.
         self.intake = intake
         # Building a pykka proxy introspects the actor (a large share of a

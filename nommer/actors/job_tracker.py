@@ -1,7 +1,7 @@
 """The JobTracker owns the JobStore's view of jobs: it answers queries,
 cancels, keeps the cache of unfinished jobs and tells the Notifier and the
 Scaler about changes. New jobs are stored by the Intake in the HTTP threads
-(nommer/core/intake.py), which tells it of each."""
+(nommer/core/feeder/intake.py), which tells it of each."""
 
 import time
 
@@ -10,16 +10,18 @@ from nommer.actors.messages import (
     Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Submitted, Workload,
 )
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core import credentials
-from nommer.core.costs import CostModel
+from nommer.core import backends
+from nommer.core.security import credentials
+from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
-from nommer.core.jobs import UNFINISHED_STATES, State, pending_since
-from nommer.core.metrics import FeederMetrics
-from nommer.core.netguard import AddressPolicy
-from nommer.core.store import MAX_PAGE
-from nommer.core.notify import own_change, payload, wanted
-from nommer.core.service import JobService
-from nommer.core.resources import job_resource
+from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
+from nommer.core.model.messages import state_change
+from nommer.core.feeder.metrics import FeederMetrics
+from nommer.core.security.netguard import AddressPolicy
+from nommer.core.ports.store import MAX_PAGE
+from nommer.core.feeder.notify import payload, wanted
+from nommer.core.feeder.service import JobService
+from nommer.core.model.resources import job_resource
 
 
 # At most this long (seconds) between two Workloads while messages keep coming.
@@ -119,7 +121,8 @@ class JobTracker(base.Child):
 
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
-            base.tell(addresses.DISPATCHER, Report(own_change(job)))
+            # "origin": this change is logged already (create, cancel)
+            base.tell(addresses.DISPATCHER, Report(state_change(job, origin="job_tracker")))
 
     def _cache(self, job):
         if job.is_final:
@@ -243,8 +246,6 @@ class JobTracker(base.Child):
 
 def instance_type(config):
     """The instance type cost factors are learned for: the encoders' EC2
-    type on AWS (the launch template's when unset is not known here, so
-    ``aws``), ``local`` for encoder processes."""
-    if config.backend == "aws":
-        return config.ec2_instance_type or "aws"
-    return "local"
+    type on AWS (``aws`` when only the launch template knows it), ``local``
+    for encoder processes."""
+    return backends.profile(config).cost_instance_type(config)

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from nommer.core.jobs import Job
+from nommer.core.model.jobs import Job
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,8 +11,9 @@ import threading
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import Ack, Notified, Notify
-from nommer.core import netguard, notify, signing
-from nommer.core.metrics import FeederMetrics
+from nommer.core.security import netguard, signing
+from nommer.core.feeder import notify
+from nommer.core.feeder.metrics import FeederMetrics
 
 
 class Notifier(base.Child):

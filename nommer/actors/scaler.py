@@ -1,7 +1,7 @@
 """The Scaler owns the Fleet: on each tick it builds a view of the work
 (unfinished jobs and their predicted encoder-seconds, from the JobTracker)
 and of the fleet (members, their heartbeats), hands it to the policy of
-``nommer.core.scaling.decide`` and carries out what it decides: launches,
+``nommer.core.feeder.scaling.decide`` and carries out what it decides: launches,
 and retirements of idle encoders. It also ends the machines whose encoder
 never started (``boot_timeout``). The simulator (``nommer.sim``) calls the
 same ``decide``."""
@@ -13,8 +13,8 @@ import time
 from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core.metrics import FeederMetrics
-from nommer.core.scaling import ArrivalRate, Encoder, Rules, View, decide, launch_time, unbooted
+from nommer.core.feeder.metrics import FeederMetrics
+from nommer.core.feeder.scaling import ArrivalRate, Encoder, Rules, View, decide, launch_time, unbooted
 
 
 class Scaler(base.Child):

@@ -69,7 +69,7 @@ def _parameters(args):
 
 
 def cmd_deploy(args, out, err):
-    from nommer.core import stack
+    from nommer.core.deploy import stack
 
     parameters = _parameters(args)
     deployer = stack.Deployer(args.stack_name or parameters["Cluster"], region=args.region,
@@ -89,7 +89,7 @@ def cmd_deploy(args, out, err):
 
 def cmd_publish(args, out, err):
     from nommer.core import config as config_mod
-    from nommer.core import wheelhouse
+    from nommer.core.deploy import wheelhouse
 
     config = config_mod.load(path=args.config)
     target = args.wheelhouse or config.wheelhouse

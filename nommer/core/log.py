@@ -12,7 +12,7 @@ import sys
 
 import structlog
 
-from nommer.core.credentials import scrub, scrub_deep
+from nommer.core.security.credentials import scrub, scrub_deep
 
 
 def redact_secrets(_logger, _method, event_dict):

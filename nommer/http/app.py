@@ -6,7 +6,7 @@ from flask import Flask, g, request
 from werkzeug.exceptions import InternalServerError
 
 from nommer.core import log
-from nommer.http import auth, jobs, legacy, metrics, pages, presets, status
+from nommer.http import auth, jobs, legacy_api, metrics, pages, presets, status
 from nommer.http.errors import problem_of
 
 
@@ -30,7 +30,7 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
     app.json.sort_keys = False
     auth.install(app, api_tokens, legacy_networks)
     app.register_blueprint(jobs.blueprint(api))
-    app.register_blueprint(legacy.blueprint(api, max_body_bytes))
+    app.register_blueprint(legacy_api.blueprint(api, max_body_bytes))
     app.register_blueprint(status.blueprint(api, feeder_metrics or metrics.for_api(api)))
     app.register_blueprint(presets.blueprint(api))
     app.register_blueprint(pages.blueprint())

@@ -20,7 +20,7 @@ headers, so a reverse proxy in front of the feeder is the caller.
 
 from flask import g, request
 
-from nommer.core.tokens import Networks, TokenCheck, is_loopback_peer
+from nommer.core.security.api_tokens import Networks, TokenCheck, is_loopback_peer
 
 OPEN_PATHS = frozenset({"/health", "/", "/docs"})
 # Routes that answer without a token, but less than with one.

@@ -7,7 +7,7 @@ import os
 import structlog
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from nommer.core.credentials import scrub
+from nommer.core.security.credentials import scrub
 from nommer.core.errors import (
     AlreadyExists,
     InvalidInput,

@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from nommer.core.errors import InvalidTransition, NotFound
 from nommer.http.body import parse_body
 from nommer.http.models import ListQuery, SubmitRequest, output_dicts
-from nommer.core.resources import job_resource
+from nommer.core.model.resources import job_resource
 from nommer.http.validation import parse_query
 
 JOB_ID = re.compile(r"[0-9a-f]{20}")

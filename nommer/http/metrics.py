@@ -1,6 +1,6 @@
-"""``GET /metrics``: the feeder's Prometheus metrics (nommer/core/metrics.py)."""
+"""``GET /metrics``: the feeder's Prometheus metrics (nommer/core/feeder/metrics.py)."""
 
-from nommer.core.metrics import CONTENT_TYPE, FeederMetrics
+from nommer.core.feeder.metrics import CONTENT_TYPE, FeederMetrics
 from nommer.core.errors import NommerError
 
 __all__ = ["CONTENT_TYPE", "for_api", "health_snapshot"]

@@ -6,11 +6,11 @@ import functools
 from pydantic.json_schema import models_json_schema
 
 import nommer
-from nommer.core.error_codes import JOB_ERROR_CODES
-from nommer.core.jobs import MAX_HISTORY, State
-from nommer.core.outputs import OUTPUT_STATES
-from nommer.core.progress import PHASES
-from nommer.core.results import MANIFEST, MAX_LISTED_FILES, MAX_RESULT_BYTES
+from nommer.core.model.error_codes import JOB_ERROR_CODES
+from nommer.core.model.jobs import MAX_HISTORY, State
+from nommer.core.model.outputs import OUTPUT_STATES
+from nommer.core.model.progress import PHASES
+from nommer.core.model.results import MANIFEST, MAX_LISTED_FILES, MAX_RESULT_BYTES
 from nommer.http.models import (
     KEEP_SCHEMA,
     LOUDNESS_SCHEMA,

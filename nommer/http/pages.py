@@ -3,7 +3,7 @@ reader, and the table of job error codes the dashboard explains errors with."""
 
 from flask import Blueprint, Response, abort, send_from_directory
 
-from nommer.core.error_advice import advice_table
+from nommer.core.model.error_advice import advice_table
 from nommer.http import dashboard, openapi, reader
 
 

@@ -8,7 +8,7 @@ import sys
 
 from nommer.core import config as config_mod
 from nommer.core.errors import ConfigError
-from nommer.core.scaling import POLICIES, Rules, idle_limit
+from nommer.core.feeder.scaling import POLICIES, Rules, idle_limit
 from nommer.sim import traces
 from nommer.sim.engine import Params, simulate
 

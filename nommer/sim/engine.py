@@ -1,7 +1,7 @@
 """The simulated farm: a clock in whole seconds, a FIFO queue, encoders
 that boot, bill per second with a minimum, may be interrupted (spot), stop
 themselves when idle for ``max_inactivity``, and a Scaler that every
-``scale_interval`` asks :func:`nommer.core.scaling.decide` what to do.
+``scale_interval`` asks :func:`nommer.core.feeder.scaling.decide` what to do.
 
 Each second, in order: submissions join the queue; spot interruptions
 happen (the jobs held go back to the front of the queue and start over);
@@ -16,8 +16,8 @@ import dataclasses
 import math
 import random
 
-from nommer.core.costs import CostModel
-from nommer.core.scaling import ArrivalRate, Encoder, View, decide
+from nommer.core.feeder.costs import CostModel
+from nommer.core.feeder.scaling import ArrivalRate, Encoder, View, decide
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,7 @@ import dataclasses
 import math
 import random
 
-from nommer.core.costs import CALIBRATED
+from nommer.core.feeder.costs import CALIBRATED
 
 
 @dataclasses.dataclass(frozen=True)

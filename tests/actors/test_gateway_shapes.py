@@ -1,5 +1,5 @@
 """A feeder running in this test's process answers /fleet and /health in
-exactly the shapes nommer.core.api_types declares: the keys they require,
+exactly the shapes nommer.core.feeder.api_types declares: the keys they require,
 no key they do not declare, values of their types. tests/http's ServiceApi
 builds its answers from the same types, so the double and the feeder
 cannot drift apart."""
@@ -9,7 +9,7 @@ import pytest
 
 from nommer.actors.gateway import ActorGateway
 from nommer.core import config as config_mod
-from nommer.core.api_types import FleetReport, HealthReport, mismatches
+from nommer.core.feeder.api_types import FleetReport, HealthReport, mismatches
 from nommer.feeder import Feeder
 
 from ..e2e.farm import farm_env, wait_for

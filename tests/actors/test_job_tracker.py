@@ -11,7 +11,7 @@ from nommer.actors.messages import Submitted, Workload
 from nommer.actors.ticker import Tick
 from nommer.core import config as config_mod
 from nommer.core.adapters.sqlite_store import SqliteJobStore
-from nommer.core.jobs import UNFINISHED_STATES, Job, State
+from nommer.core.model.jobs import UNFINISHED_STATES, Job, State
 
 from ..e2e.farm import wait_for
 
@@ -96,7 +96,7 @@ def test_the_workload_says_since_when_the_oldest_pending_job_waits(store, tmp_pa
         scaler.stop()
 
     if spot_first:
-        from nommer.core.jobs import parse_time
+        from nommer.core.model.jobs import parse_time
 
         assert seen[-1].oldest_pending == parse_time(first.created_at).timestamp()
     else:  # not looked for where nothing uses it

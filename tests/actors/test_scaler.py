@@ -1,4 +1,4 @@
-"""The Scaler actor feeds the policy of nommer.core.scaling: it launches for
+"""The Scaler actor feeds the policy of nommer.core.feeder.scaling: it launches for
 the predicted seconds of work, retires only idle encoders past the billing
 minimum, and with media-nommer's policy retires none. A real SQLite store
 holds the heartbeats; the fleet is a Fleet that records what it was told."""
@@ -13,7 +13,7 @@ from nommer.actors.messages import Workload
 from nommer.actors.scaler import Scaler
 from nommer.core import config as config_mod
 from nommer.core.adapters.sqlite_store import SqliteJobStore
-from nommer.core.fleet import Fleet, Member
+from nommer.core.ports.fleet import Fleet, Member
 
 from ..e2e.farm import wait_for
 

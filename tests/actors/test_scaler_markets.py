@@ -8,8 +8,8 @@ from nommer.actors.messages import Workload
 from nommer.actors.scaler import Scaler
 from nommer.actors.ticker import Tick
 from nommer.core import config as config_mod
-from nommer.core.fleet import Fleet, Member
-from nommer.core.jobs import utcnow
+from nommer.core.ports.fleet import Fleet, Member
+from nommer.core.model.jobs import utcnow
 
 
 class RecordingFleet(Fleet):

@@ -15,9 +15,9 @@ from nommer.actors.scaler import Scaler
 from nommer.core import config as config_mod
 from nommer.core.adapters.ec2_fleet import Ec2Fleet
 from nommer.core.adapters.sqlite_store import SqliteJobStore
-from nommer.core.jobs import Job, State
-from nommer.core.scaling import unbooted
-from nommer.core.fleet import Member
+from nommer.core.model.jobs import Job, State
+from nommer.core.feeder.scaling import unbooted
+from nommer.core.ports.fleet import Member
 
 AMI = "ami-12345678"
 

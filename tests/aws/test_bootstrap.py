@@ -23,7 +23,7 @@ import yaml
 import nommer
 from nommer import cli
 from nommer.core import config as config_mod
-from nommer.core import wheelhouse
+from nommer.core.deploy import wheelhouse
 from nommer.core.adapters import ec2_user_data
 from nommer.core.errors import ConfigError
 from tests.e2e.farm import open_parts, place_job, wait_final

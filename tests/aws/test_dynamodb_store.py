@@ -22,7 +22,7 @@ from nommer.core.adapters.dynamodb_store import (
     DynamoDbJobStore,
 )
 from nommer.core.errors import ConfigError, InvalidInput, NotFound, RecordTooLarge, TransientError
-from nommer.core.jobs import Job, State
+from nommer.core.model.jobs import Job, State
 from nommer.core.retrying import RetryingStore
 
 

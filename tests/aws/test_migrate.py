@@ -15,7 +15,7 @@ from nommer import migrate
 from nommer.core.adapters.dynamodb_store import DynamoDbJobStore
 from nommer.core.adapters.simpledb_store import SimpleDbJobStore
 from nommer.core.errors import NotFound
-from nommer.core.jobs import Job, State
+from nommer.core.model.jobs import Job, State
 
 LONG_AGO = "2020-01-01T00:00:00.000000Z"
 

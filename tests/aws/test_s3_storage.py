@@ -9,11 +9,11 @@ import botocore.awsrequest
 import pytest
 import structlog.testing
 
-from nommer.core import results
+from nommer.core.model import results
 from nommer.core import s3uri
 from nommer.core.adapters.s3_storage import S3Storage
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
-from nommer.core.storage import StorageRouter
+from nommer.core.ports.storage import StorageRouter
 
 MIB = 1024 * 1024
 KEY_ID = "AKIAURIEXAMPLE"

@@ -20,7 +20,7 @@ import pytest
 import nommer
 from nommer import cli
 from nommer.core import config as config_mod
-from nommer.core import stack
+from nommer.core.deploy import stack
 from tests.aws.moto_server import free_port
 from tests.e2e.farm import wait_for
 from tests.e2e.feeder import FeederProcess

@@ -3,7 +3,7 @@ encoding it: the facts :func:`results.describe` would read from the work
 folder and the [(uri, bytes)] the Storage port answers, for hours of
 segments. Tests of results and of the job stores share it."""
 
-from nommer.core import results
+from nommer.core.model import results
 from nommer.core.ffmpeg.ladder import H264_LADDER, MASTER, SEGMENT_SECONDS
 
 ASPECT = 16 / 9

@@ -1,6 +1,6 @@
 """mismatches() says where an answer differs from the shape it should have."""
 
-from nommer.core.api_types import FleetReport, HealthReport, mismatches
+from nommer.core.feeder.api_types import FleetReport, HealthReport, mismatches
 
 
 def healthy():

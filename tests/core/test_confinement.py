@@ -1,6 +1,6 @@
 import pytest
 
-from nommer.core import confinement
+from nommer.core.encoder import confinement
 from nommer.core.errors import ConfigError
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from nommer.core.costs import CALIBRATED, UNKNOWN_FACTOR, CostModel, encode_seconds
-from nommer.core.jobs import Job, State
+from nommer.core.feeder.costs import CALIBRATED, UNKNOWN_FACTOR, CostModel, encode_seconds
+from nommer.core.model.jobs import Job, State
 
 
 def job(outputs=("mp4-h264-720p",), duration=100.0):

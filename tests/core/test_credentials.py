@@ -7,10 +7,12 @@ import logging
 import pytest
 from cryptography.fernet import Fernet
 
-from nommer.core import credentials, log
-from nommer.core.credentials import SecretBox, real_uris, scrub, seal_uris
+from nommer.core.security import credentials
+
+from nommer.core import log
+from nommer.core.security.credentials import SecretBox, real_uris, scrub, seal_uris
 from nommer.core.errors import InvalidInput, JobFailed
-from nommer.core.jobs import Job
+from nommer.core.model.jobs import Job
 
 SECRETS = ("S3CRETKEY", "pa55word", "sig-abc123", "t0k3n")
 

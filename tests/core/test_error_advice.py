@@ -3,8 +3,8 @@
 import pathlib
 import re
 
-from nommer.core.error_advice import JOB_ERROR_ADVICE, advice_table
-from nommer.core.error_codes import JOB_ERROR_CODES
+from nommer.core.model.error_advice import JOB_ERROR_ADVICE, advice_table
+from nommer.core.model.error_codes import JOB_ERROR_CODES
 
 DOC = pathlib.Path(__file__).parents[2] / "docs" / "errors.md"
 
@@ -20,7 +20,7 @@ def test_advice_is_the_job_table_of_docs_errors_md():
 
     assert rows, "docs/errors.md has no job table"
     assert [(code, *advice) for code, advice in JOB_ERROR_ADVICE.items()] == rows, (
-        "nommer/core/error_advice.py is out of step with docs/errors.md's job table: copy its rows")
+        "nommer/core/model/error_advice.py is out of step with docs/errors.md's job table: copy its rows")
 
 
 def test_every_job_error_code_has_advice():

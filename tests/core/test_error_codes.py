@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from nommer.core.error_codes import JOB_ERROR_CODES, job_error_code
+from nommer.core.model.error_codes import JOB_ERROR_CODES, job_error_code
 from nommer.core.errors import ConfigError, InvalidInput, JobFailed
 
 ROOT = pathlib.Path(__file__).parents[2]

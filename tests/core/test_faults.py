@@ -3,7 +3,7 @@ import pytest
 from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.errors import TransientError
-from nommer.core.jobs import Job
+from nommer.core.model.jobs import Job
 from nommer.testing.faults import Faults, Faulty, QUEUE_CALLS, STORE_CALLS
 
 

@@ -1,7 +1,7 @@
 """What /fleet says of each member: its market, and interrupted once its
 encoder got a spot interruption notice (from the heartbeat record)."""
 
-from nommer.core.fleet import merged_members
+from nommer.core.ports.fleet import merged_members
 
 NOTICE = {"kind": "instance-action", "action": "terminate", "time": "2026-12-02T10:02:00Z",
           "seen_at": "2026-12-02T10:00:01.000000Z"}
@@ -32,7 +32,7 @@ def test_the_heartbeat_tells_the_market_the_fleet_does_not_know():
 def test_busy_until_is_the_longest_predicted_job_an_encoder_holds():
     import datetime
 
-    from nommer.core.fleet import busy_until
+    from nommer.core.ports.fleet import busy_until
 
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     encoders = [{"id": "a", "info": {"jobs": ["j1", "j2"]}}, {"id": "b", "info": {"jobs": []}},

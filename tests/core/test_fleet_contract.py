@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from nommer.core import config as config_mod
-from nommer.core.fleet import Member
+from nommer.core.ports.fleet import Member
 
 
 class Backend:

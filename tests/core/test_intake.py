@@ -10,11 +10,11 @@ import pytest
 from nommer.core.adapters.local_storage import FileStorage
 from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 from nommer.core.adapters.sqlite_store import SqliteJobStore
-from nommer.core.encoding import job_id_of
+from nommer.core.model.messages import job_id_of
 from nommer.core.errors import InvalidInput
-from nommer.core.intake import Intake
-from nommer.core.service import JobService
-from nommer.core.storage import StorageRouter
+from nommer.core.feeder.intake import Intake
+from nommer.core.feeder.service import JobService
+from nommer.core.ports.storage import StorageRouter
 
 
 @pytest.fixture

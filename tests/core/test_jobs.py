@@ -1,7 +1,7 @@
 import pytest
 
 from nommer.core.errors import InvalidTransition
-from nommer.core.jobs import (
+from nommer.core.model.jobs import (
     FINAL_STATES, Job, State, TRANSITIONS, can_transition, new_job_id, parse_time,
 )
 
@@ -61,7 +61,7 @@ def test_dict_round_trip_keeps_every_field():
 
 
 def test_outputs_start_pending_and_finishing_fills_every_phase():
-    from nommer.core import progress
+    from nommer.core.model import progress
 
     job = make_job()
     assert [o["state"] for o in job.outputs] == ["PENDING"]
@@ -73,7 +73,7 @@ def test_outputs_start_pending_and_finishing_fills_every_phase():
 
 
 def test_overall_progress_weighs_the_phases():
-    from nommer.core.progress import overall
+    from nommer.core.model.progress import overall
 
     assert overall({"download": 100, "encode": 0, "upload": 0}) == 10
     assert overall({"download": 100, "encode": 50, "upload": 0}) == 50
@@ -100,7 +100,7 @@ def test_outputs_given_with_the_final_state_are_settled_too():
 
 
 def test_history_keeps_the_first_and_the_latest_states_only():
-    from nommer.core.jobs import MAX_HISTORY
+    from nommer.core.model.jobs import MAX_HISTORY
 
     job = make_job()
     for _ in range(20):  # released and taken again, over and over
@@ -122,7 +122,7 @@ def test_records_stored_before_the_history_read_with_an_empty_one():
 
 
 def test_oldest_pending_counts_from_when_a_job_last_became_pending():
-    from nommer.core.jobs import oldest_pending, parse_time, pending_since
+    from nommer.core.model.jobs import oldest_pending, parse_time, pending_since
 
     new = Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "p"}])
     running = new.transition(State.DOWNLOADING)

@@ -7,8 +7,8 @@ import pytest
 
 from nommer.core.adapters.local_storage import FileStorage, HttpStorage
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
-from nommer.core.netguard import AddressPolicy
-from nommer.core.storage import StorageRouter, redact
+from nommer.core.security.netguard import AddressPolicy
+from nommer.core.ports.storage import StorageRouter, redact
 
 
 @pytest.fixture

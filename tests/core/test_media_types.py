@@ -2,7 +2,7 @@ import mimetypes
 
 import pytest
 
-from nommer.core.media_types import media_type
+from nommer.core.model.media_types import media_type
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -4,8 +4,8 @@ import datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from nommer.core.jobs import Job, State
-from nommer.core.metrics import FeederMetrics
+from nommer.core.model.jobs import Job, State
+from nommer.core.feeder.metrics import FeederMetrics
 
 
 def value(metrics, name, **labels):

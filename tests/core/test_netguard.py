@@ -11,7 +11,7 @@ import pytest
 
 from nommer.core.adapters.local_storage import HttpStorage
 from nommer.core.errors import InvalidInput, JobFailed
-from nommer.core.netguard import AddressPolicy, AddressRefused, opener, parse_ip
+from nommer.core.security.netguard import AddressPolicy, AddressRefused, opener, parse_ip
 
 
 @pytest.mark.parametrize("host, ip", [

@@ -2,9 +2,9 @@
 
 import dataclasses
 
-from nommer.core import results
-from nommer.core.jobs import Job, State
-from nommer.core.resources import job_resource
+from nommer.core.model import results
+from nommer.core.model.jobs import Job, State
+from nommer.core.model.resources import job_resource
 from tests.core.long_outputs import hls_ladder_upload
 
 

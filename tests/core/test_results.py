@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from nommer.core import results
+from nommer.core.model import results
 from nommer.core.adapters.local_storage import FileStorage
-from nommer.core.service import MAX_OUTPUTS
-from nommer.core.storage import MAX_URI_LENGTH, StorageRouter
+from nommer.core.feeder.service import MAX_OUTPUTS
+from nommer.core.ports.storage import MAX_URI_LENGTH, StorageRouter
 from nommer.core.ffmpeg import plan_job, run_plan
 from nommer.core.ffmpeg.hls_master import lists_renditions
 

@@ -6,7 +6,7 @@ import pytest
 from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.errors import StaleWrite, TransientError
-from nommer.core.jobs import Job, State
+from nommer.core.model.jobs import Job, State
 from nommer.core.retrying import RetryingQueue, RetryingStore, retry
 from nommer.testing.faults import Faults, Faulty, QUEUE_CALLS, STORE_CALLS
 

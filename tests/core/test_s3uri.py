@@ -4,7 +4,7 @@ import pytest
 
 from nommer.core import s3uri
 from nommer.core.errors import InvalidInput
-from nommer.core.storage import redact
+from nommer.core.ports.storage import redact
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from nommer.core.scaling import encoders_to_start
+from nommer.core.feeder.scaling import encoders_to_start
 
 
 @pytest.mark.parametrize("unfinished, running, expected", [
@@ -23,9 +23,9 @@ def test_minimum_is_kept_even_without_work():
     assert encoders_to_start(0, 2, 2, 2, maximum=3, minimum=2) == 0
 
 
-# The policies (nommer.core.scaling.decide) ------------------------------------
+# The policies (nommer.core.feeder.scaling.decide) ------------------------------------
 
-from nommer.core.scaling import (  # noqa: E402
+from nommer.core.feeder.scaling import (  # noqa: E402
     ArrivalRate, Encoder, Rules, View, decide, idle_limit, wanted_encoders,
 )
 

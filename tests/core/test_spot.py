@@ -4,7 +4,7 @@ loopback stand-in of the metadata service)."""
 import pytest
 
 from nommer.core.adapters.imds import Imds, ImdsUnavailable
-from nommer.core.spot import SpotWatch
+from nommer.core.encoder.spot import SpotWatch
 from tests.aws.imds_server import ImdsServer
 from tests.aws.moto_server import free_port
 

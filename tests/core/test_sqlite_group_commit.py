@@ -17,7 +17,7 @@ from nommer.core.adapters.sqlite_db import GroupCommit
 from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.errors import AlreadyExists, NotFound
-from nommer.core.jobs import Job
+from nommer.core.model.jobs import Job
 
 
 

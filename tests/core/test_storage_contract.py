@@ -15,9 +15,9 @@ import pytest
 
 from nommer.core.adapters.local_storage import FileStorage, HttpStorage
 from nommer.core.errors import Canceled, InvalidInput, JobFailed
-from nommer.core.media_types import media_type
-from nommer.core.netguard import AddressPolicy
-from nommer.core.storage import StorageRouter
+from nommer.core.model.media_types import media_type
+from nommer.core.security.netguard import AddressPolicy
+from nommer.core.ports.storage import StorageRouter
 
 MIB = 1024 * 1024
 

@@ -18,12 +18,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from nommer.core import results
+from nommer.core.model import results
 from nommer.core.adapters.local_storage import FileStorage
 from nommer.core.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, StaleWrite
-from nommer.core.jobs import Job, State, age_seconds, can_transition, utcnow
-from nommer.core.service import MAX_OUTPUTS
-from nommer.core.storage import MAX_URI_LENGTH, StorageRouter
+from nommer.core.model.jobs import Job, State, age_seconds, can_transition, utcnow
+from nommer.core.feeder.service import MAX_OUTPUTS
+from nommer.core.ports.storage import MAX_URI_LENGTH, StorageRouter
 
 from .long_outputs import hls_ladder_upload
 
@@ -55,12 +55,14 @@ def store(request, tmp_path):
         import uuid
 
         import boto3
+        import botocore.config
 
-        from nommer.core.adapters.simpledb_store import RETRIES, SimpleDbJobStore
+        from nommer.core.adapters.aws import RETRIES
+        from nommer.core.adapters.simpledb_store import SimpleDbJobStore
 
         client = boto3.client(
             "sdb", endpoint_url=request.getfixturevalue("simpledb_url"), region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test", config=RETRIES)
+            aws_access_key_id="test", aws_secret_access_key="test", config=botocore.config.Config(retries=RETRIES))
         store = SimpleDbJobStore(f"t{uuid.uuid4().hex[:12]}", client=client)
     yield store
     store.close()

@@ -8,11 +8,13 @@ import urllib.parse
 import pytest
 import structlog
 
-from nommer.core import notify, signing
+from nommer.core.feeder import notify
+
+from nommer.core.security import signing
 from nommer.core.adapters.sqlite_store import SqliteJobStore
-from nommer.core.jobs import Job, State
-from nommer.core.netguard import AddressPolicy, opener
-from nommer.core.service import JobService
+from nommer.core.model.jobs import Job, State
+from nommer.core.security.netguard import AddressPolicy, opener
+from nommer.core.feeder.service import JobService
 from nommer.testing.receiver import Receiver
 from tests import documented
 

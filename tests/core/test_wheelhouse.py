@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 import nommer
-from nommer.core import wheelhouse
+from nommer.core.deploy import wheelhouse
 from nommer.core.errors import ConfigError
 
 
@@ -23,7 +23,7 @@ def test_nommer_wheel_holds_the_package_its_metadata_and_the_deploy_files(tmp_pa
         metadata = email.message_from_bytes(wheel.read(f"{info}/METADATA"))
         entry_points = wheel.read(f"{info}/entry_points.txt").decode()
         record = wheel.read(f"{info}/RECORD").decode()
-    assert {"nommer/encoder.py", "nommer/core/wheelhouse.py", "nommer/cli/aws.py"} <= names
+    assert {"nommer/encoder.py", "nommer/core/deploy/wheelhouse.py", "nommer/cli/aws.py"} <= names
     data = f"nommer-{nommer.__version__}.data/data/share/nommer/"
     assert {data + "bootstrap-encoder.sh", data + "s3-fetch.py", data + "nommer-feeder.service",
             data + "cloudformation/nommer.yaml"} <= names

@@ -9,8 +9,8 @@ import sys
 import time
 
 from nommer.core import backends, config as config_mod
-from nommer.core.encoding import message_body
-from nommer.core.jobs import Job
+from nommer.core.model.messages import message_body
+from nommer.core.model.jobs import Job
 
 
 def farm_env(data_dir, roots, **settings):

@@ -11,8 +11,10 @@ import threading
 
 import pytest
 
-from nommer.core import ffmpeg, results
-from nommer.core.jobs import State
+from nommer.core import ffmpeg
+
+from nommer.core.model import results
+from nommer.core.model.jobs import State
 from nommer.testing.media import make_clip
 
 from .farm import (

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from nommer.core import ffmpeg
-from nommer.core.jobs import State
-from nommer.core.service import JobService
+from nommer.core.model.jobs import State
+from nommer.core.feeder.service import JobService
 from nommer.testing.media import make_clip
 
 from .farm import (

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from nommer.core.jobs import State
-from nommer.core.resources import output_resource
+from nommer.core.model.jobs import State
+from nommer.core.model.resources import output_resource
 
 from .farm import encoder_farm, place_job, uri, wait_final
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from nommer.core.jobs import Job
+from nommer.core.model.jobs import Job
 from nommer.testing.media import make_clip
 from nommer.testing.receiver import Receiver
 

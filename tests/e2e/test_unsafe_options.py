@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from nommer.core.jobs import State
+from nommer.core.model.jobs import State
 from nommer.testing.media import make_clip
 
 from .farm import farm_env, open_parts, place_job, start_encoder, wait_final

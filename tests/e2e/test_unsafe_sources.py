@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from nommer.core.jobs import State
+from nommer.core.model.jobs import State
 
 from .farm import farm_env, open_parts, place_job, start_encoder, wait_final
 

@@ -7,14 +7,14 @@ import pytest
 
 from nommer.core.adapters.local_storage import FileStorage, HttpStorage
 from nommer.core.adapters.sqlite_store import SqliteJobStore
-from nommer.core.api_types import (
+from nommer.core.feeder.api_types import (
     ActorHealth, EncoderRecord, FleetMember, FleetReport, HealthMetrics, HealthReport, ScalerDecision,
     ScalerReport,
 )
-from nommer.core.credentials import SecretBox
-from nommer.core.netguard import AddressPolicy
-from nommer.core.service import JobService
-from nommer.core.storage import StorageRouter
+from nommer.core.security.credentials import SecretBox
+from nommer.core.security.netguard import AddressPolicy
+from nommer.core.feeder.service import JobService
+from nommer.core.ports.storage import StorageRouter
 from nommer.http.app import create_app
 
 MAX_BODY = 64 * 1024
@@ -28,7 +28,7 @@ class ServiceApi:
     """The ``api`` the app serves: job calls go straight to a JobService.
 
     ``fleet()`` and ``health()`` answer in the feeder's exact shapes
-    (nommer.core.api_types, which the ActorGateway's answers are checked
+    (nommer.core.feeder.api_types, which the ActorGateway's answers are checked
     against in tests/actors/test_gateway_shapes.py) with made-up contents:
     one local encoder, and while ``healthy`` is false the JobTracker
     restarting after a crash. The feeder's real answers are tested end to

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from nommer.core import tokens as tokens_mod
+from nommer.core.security import api_tokens as tokens_mod
 from nommer.http.app import create_app
 from nommer.http.openapi import OPEN
 

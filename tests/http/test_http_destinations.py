@@ -8,8 +8,8 @@ import os
 import pytest
 
 from nommer.core.adapters.local_storage import FileStorage, HttpStorage
-from nommer.core.service import JobService
-from nommer.core.storage import StorageRouter
+from nommer.core.feeder.service import JobService
+from nommer.core.ports.storage import StorageRouter
 from nommer.http.app import create_app
 from tests.http.conftest import ServiceApi
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nommer.core.jobs import State
+from nommer.core.model.jobs import State
 
 
 def test_get_answers_the_stored_job(client, submit):
@@ -201,7 +201,7 @@ def test_retry_keeps_sealed_credentials_sealed(client, post, media, store, box):
 
 def test_retry_checks_the_submission_again(client, store, stored_jobs, dest):
     # A job stored before the farm's roots changed: its source is now refused.
-    from nommer.core.jobs import Job
+    from nommer.core.model.jobs import Job
 
     old = store.create(Job.new("file:///etc/hostname", [{"destination": dest, "preset": "mp4-h264-480p"}]))
     finish(store, old.id, State.CANCELED)

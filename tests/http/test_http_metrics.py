@@ -2,7 +2,7 @@
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from nommer.core.jobs import State
+from nommer.core.model.jobs import State
 
 
 def families(text):

@@ -73,7 +73,7 @@ def test_dashboard_is_a_page_shell_whose_script_and_style_are_files_of_the_packa
 
 
 def test_error_codes_serve_the_advice_of_docs_errors_md(client):
-    from nommer.core.error_codes import JOB_ERROR_CODES
+    from nommer.core.model.error_codes import JOB_ERROR_CODES
 
     rows = client.get("/error-codes").get_json()["job_error_codes"]
 

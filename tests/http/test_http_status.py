@@ -1,6 +1,6 @@
 """GET /fleet, /health and /metrics pass on what the api reports."""
 
-from nommer.core.api_types import FleetReport, HealthReport, mismatches
+from nommer.core.feeder.api_types import FleetReport, HealthReport, mismatches
 
 
 def test_the_double_answers_in_the_feeders_shapes(api):

@@ -230,8 +230,8 @@ def test_a_body_above_the_limit_is_refused_with_413(app, post, source, dest, sto
 
 def test_credentials_without_a_secret_key_are_refused(store, media, source, dest):
     from nommer.core.adapters.local_storage import FileStorage, HttpStorage
-    from nommer.core.service import JobService
-    from nommer.core.storage import StorageRouter
+    from nommer.core.feeder.service import JobService
+    from nommer.core.ports.storage import StorageRouter
     from nommer.http.app import create_app
     from tests.http.conftest import ServiceApi
 
@@ -252,8 +252,8 @@ def test_credentials_without_a_secret_key_are_refused(store, media, source, dest
 
 def test_a_source_in_the_data_folder_is_refused(tmp_path, store):
     from nommer.core.adapters.local_storage import FileStorage
-    from nommer.core.service import JobService
-    from nommer.core.storage import StorageRouter
+    from nommer.core.feeder.service import JobService
+    from nommer.core.ports.storage import StorageRouter
     from nommer.http.app import create_app
     from tests.http.conftest import ServiceApi
 
@@ -312,7 +312,7 @@ def test_credential_parameters_and_fragments_are_sealed_and_never_shown(client, 
         assert secret not in stored.source + stored.notify_url
     assert "width=640" in stored.source and stored.source.endswith("#***")
     # the encoder gets the URI as given
-    from nommer.core.credentials import real_uris
+    from nommer.core.security.credentials import real_uris
 
     assert real_uris(box, stored)["source"] == source
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from nommer.actors import scaler as scaler_actor
-from nommer.core import scaling
-from nommer.core.costs import CostModel
+from nommer.core.feeder import scaling
+from nommer.core.feeder.costs import CostModel
 from nommer.sim import __main__ as cli
 from nommer.sim import engine, traces
 from nommer.sim.engine import Params, simulate

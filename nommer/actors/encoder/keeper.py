@@ -11,8 +11,8 @@ import pykka
 from nommer.actors import base
 
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core.jobs import utcnow
-from nommer.core.scaling import idle_limit
+from nommer.core.model.jobs import utcnow
+from nommer.core.feeder.scaling import idle_limit
 
 
 class Keeper(base.ReportsStart, pykka.ThreadingActor):

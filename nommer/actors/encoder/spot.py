@@ -6,7 +6,7 @@ import pykka
 
 from nommer.actors import base
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core.spot import SpotWatch
+from nommer.core.encoder.spot import SpotWatch
 
 
 class SpotWatcher(base.ReportsStart, pykka.ThreadingActor):

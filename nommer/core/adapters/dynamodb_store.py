@@ -31,8 +31,8 @@ from nommer.core.errors import (
     StaleWrite,
     TransientError,
 )
-from nommer.core.jobs import FINAL_STATES, UNFINISHED_STATES, Job, State, parse_time, utcnow
-from nommer.core.store import (
+from nommer.core.model.jobs import FINAL_STATES, UNFINISHED_STATES, Job, State, parse_time, utcnow
+from nommer.core.ports.store import (
     PREDECESSORS,
     JobStore,
     check_limit,

@@ -23,8 +23,8 @@ import structlog
 from nommer.core.adapters import aws, ec2_user_data
 from nommer.core.backoff import Backoff
 from nommer.core.errors import ConfigError
-from nommer.core.fleet import Fleet, Member
-from nommer.core.jobs import utcnow
+from nommer.core.ports.fleet import Fleet, Member
+from nommer.core.model.jobs import utcnow
 
 # Lazy: resolved at each call, after the process configured logging.
 log = structlog.get_logger("nommer.ec2")

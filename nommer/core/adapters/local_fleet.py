@@ -16,8 +16,8 @@ import sys
 import time
 
 from nommer.core import config as config_mod
-from nommer.core.fleet import Fleet, Member
-from nommer.core.jobs import utcnow
+from nommer.core.ports.fleet import Fleet, Member
+from nommer.core.model.jobs import utcnow
 
 
 def settings_environment(config):

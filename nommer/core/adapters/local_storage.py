@@ -13,10 +13,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from nommer.core.credentials import basic_auth, shown
+from nommer.core.security.credentials import basic_auth, shown
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
-from nommer.core.netguard import AddressPolicy, opener, refused_reason
-from nommer.core.storage import Storage, folder_files, redact
+from nommer.core.security.netguard import AddressPolicy, opener, refused_reason
+from nommer.core.ports.storage import Storage, folder_files, redact
 
 CHUNK = 1024 * 1024
 # What Linux file systems take: one name, and a whole path (PATH_MAX).

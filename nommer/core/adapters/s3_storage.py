@@ -28,8 +28,8 @@ from nommer.core import s3uri
 from nommer.core.adapters import aws
 from nommer.core.adapters.local_storage import copy_stream
 from nommer.core.errors import Canceled, JobFailed, TransientError
-from nommer.core.media_types import media_type
-from nommer.core.storage import Storage
+from nommer.core.model.media_types import media_type
+from nommer.core.ports.storage import Storage
 
 # Lazy: resolved at each call, after the process configured logging.
 log = structlog.get_logger("nommer.s3")

@@ -20,7 +20,7 @@ import threading
 import time
 
 from nommer.core.adapters.sqlite_db import SqliteDatabase
-from nommer.core.queue import Message, WorkQueue
+from nommer.core.ports.queue import Message, WorkQueue
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from nommer.core.errors import (
     NotFound,
     StaleWrite,
 )
-from nommer.core.jobs import FINAL_STATES, UNFINISHED_STATES, Job, State, utcnow
-from nommer.core.store import (
+from nommer.core.model.jobs import FINAL_STATES, UNFINISHED_STATES, Job, State, utcnow
+from nommer.core.ports.store import (
     PREDECESSORS,
     JobStore,
     check_limit,

@@ -18,7 +18,7 @@ import structlog
 
 from nommer.core.adapters import aws
 from nommer.core.errors import ConfigError, TransientError
-from nommer.core.queue import Message, WorkQueue
+from nommer.core.ports.queue import Message, WorkQueue
 
 # Lazy: resolved at each call, after the process configured logging.
 log = structlog.get_logger("nommer.sqs")

@@ -13,11 +13,11 @@ from nommer.core.ffmpeg.command import (
     plan_job,
     validate_output,
 )
-from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
+from nommer.core.ffmpeg.legacy_options import EncodeSpec, parse_passes
 from nommer.core.ffmpeg.preset import Preset
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE, PRESETS, Catalogue, catalogue, get_preset
 from nommer.core.ffmpeg.probe import probe
-from nommer.core.ffmpeg.progress import Progress, ProgressParser, percent
+from nommer.core.ffmpeg.progress_output import Progress, ProgressParser, percent
 from nommer.core.ffmpeg.runner import FfmpegRun, PlanRun, RunResult, Sandbox, run_plan
 
 __all__ = [

@@ -17,7 +17,7 @@ import dataclasses
 
 from nommer.core.ffmpeg.ladder import rungs_for
 from nommer.core.ffmpeg.preset import LADDER_KINDS
-from nommer.core.ffmpeg.scaling import fit_filter
+from nommer.core.ffmpeg.sizing import fit_filter
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ from nommer.core.errors import InvalidInput, JobFailed
 from nommer.core.ffmpeg import captions as captions_mod
 from nommer.core.ffmpeg import cascade, images, sources, threads
 from nommer.core.ffmpeg import extras as extras_mod
-from nommer.core.ffmpeg.legacy import EncodeSpec, parse_passes
+from nommer.core.ffmpeg.legacy_options import EncodeSpec, parse_passes
 from nommer.core.ffmpeg.preset import LADDER_KINDS, Preset
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
 

@@ -20,7 +20,7 @@ from nommer.core.ffmpeg import captions
 from nommer.core.ffmpeg.ladder import (
     MASTER, SEGMENT_SECONDS, has_audio, renditions_args, rungs_for, video_stream,
 )
-from nommer.core.ffmpeg.scaling import fitted_size
+from nommer.core.ffmpeg.sizing import fitted_size
 
 MPD = "manifest.mpd"
 INIT_NAME = "init-$RepresentationID$.$ext$"

@@ -3,7 +3,7 @@
 import os
 
 from nommer.core.errors import InvalidInput
-from nommer.core.ffmpeg.scaling import fit_filter
+from nommer.core.ffmpeg.sizing import fit_filter
 
 THUMBNAIL_SIDE = 360
 POSTER_SIDE = 1080

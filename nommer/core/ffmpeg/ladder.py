@@ -10,7 +10,7 @@ import dataclasses
 import os
 
 from nommer.core.ffmpeg.captions import sidecar_args
-from nommer.core.ffmpeg.scaling import fit_filter, short_side
+from nommer.core.ffmpeg.sizing import fit_filter, short_side
 
 MASTER = "master.m3u8"
 SEGMENT_SECONDS = 6

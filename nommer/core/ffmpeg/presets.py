@@ -8,7 +8,7 @@ in the configuration file (``[presets.NAME]``, see ``custom``), and a
 from nommer.core.errors import InvalidInput
 from nommer.core.ffmpeg import dash, images, ladder
 from nommer.core.ffmpeg.preset import Preset
-from nommer.core.ffmpeg.scaling import fit_filter
+from nommer.core.ffmpeg.sizing import fit_filter
 
 # First real video stream (not cover art), first audio stream if any.
 _VIDEO_AND_AUDIO = ("-map", "0:V:0", "-map", "0:a:0?")

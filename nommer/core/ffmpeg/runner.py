@@ -14,7 +14,7 @@ import time
 
 from nommer.core.errors import Canceled, ConfigError, JobFailed
 from nommer.core.ffmpeg import sandbox as sandbox_mod
-from nommer.core.ffmpeg.progress import ProgressParser, percent
+from nommer.core.ffmpeg.progress_output import ProgressParser, percent
 
 TAIL_LINES = 40
 TAIL_CHARS = 4000

@@ -14,7 +14,7 @@ import os
 
 from nommer.core.ffmpeg.ladder import rungs_for, video_stream
 from nommer.core.ffmpeg.preset import LADDER_KINDS
-from nommer.core.ffmpeg.scaling import fitted_size
+from nommer.core.ffmpeg.sizing import fitted_size
 
 
 def video_pixels(target, probe):

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from nommer.core import results
+from nommer.core.model import results
 from nommer.core.ffmpeg import captions, dash, plan_job, run_plan
 from nommer.core.ffmpeg.ladder import MASTER
 from nommer.testing.media import CUES, add_subtitles

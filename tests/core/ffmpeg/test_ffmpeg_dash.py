@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from nommer.core import results
+from nommer.core.model import results
 from nommer.core.errors import JobFailed
 from nommer.core.ffmpeg import dash, plan_job, run_plan
 from nommer.core.ffmpeg.ladder import MASTER
@@ -202,7 +202,7 @@ def test_mpd_durations_are_read_as_xs_duration(text, seconds):
 
 
 def test_manifests_are_stored_after_the_segments_they_list(made):
-    from nommer.core.storage import folder_files
+    from nommer.core.ports.storage import folder_files
 
     order = folder_files(made["folders"]["cmaf-h264-ladder"])
     assert set(order[-2:]) == {dash.MPD, MASTER}

@@ -197,7 +197,7 @@ def test_docs_presets_table_is_current():
 
 @pytest.mark.parametrize("name", ["cmaf-h264-ladder", "dash-h264-ladder"])
 def test_dash_renditions_are_named_by_their_short_side(encoded, ffmpeg_exe, name):
-    from nommer.core import results
+    from nommer.core.model import results
     from nommer.core.ffmpeg import Target, validate_output
 
     path = encoded["paths"][name]

@@ -7,7 +7,7 @@ import pytest
 from nommer.core.errors import InvalidInput, JobFailed
 from nommer.core.ffmpeg import parse_passes, run_plan
 from nommer.core.ffmpeg.command import INPUT_GUARD, Requested, Target, passes_plan
-from nommer.core.ffmpeg.legacy import EncodeSpec
+from nommer.core.ffmpeg.legacy_options import EncodeSpec
 from nommer.core.ffmpeg.valueless import GROUP_SEPARATORS, NEGATABLE, VALUELESS, derive
 
 F = "outputs[0].options"

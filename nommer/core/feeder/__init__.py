@@ -1,0 +1,1 @@
+"""The feeder's logic: accepting jobs, scaling, reaping, webhooks, metrics; plain classes the feeder's actors hold."""

@@ -1,0 +1,1 @@
+"""Security: API tokens, credentials inside URIs, which addresses nommer may reach, webhook signatures."""
