@@ -281,3 +281,18 @@ def test_a_forked_child_has_a_group_of_its_own(parts):
     different, job_id = answer.split()
     assert different == "True"
     assert store.get(job_id).version == 1
+
+
+def test_a_work_that_writes_through_the_database_fails_instead_of_waiting_for_itself(parts):
+    store, queue, _group = parts
+
+    def nested(conn):
+        conn.execute("INSERT INTO queue_messages (queue, body, visible_at, sent_at)"
+                     " VALUES ('new-jobs', 'inner', 0, 0)")
+        queue.send("through the database")  # would wait for this very group
+
+    with pytest.raises(RuntimeError, match="inside a group's transaction"):
+        store.db.transaction(nested)
+    assert queue.depth() == (0, 0)  # the work was undone
+    queue.send("later")  # and the file takes writes
+    assert queue.depth() == (1, 0)

@@ -139,6 +139,7 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._pending = []
         self._leading = False
+        self._leader = None  # the thread id of the leader while it commits
         #: groups committed and writes in them, for tests and benchmarks
         self.groups = 0
         self.writes = 0
@@ -160,6 +161,10 @@ class GroupCommit:
         group; returns its result once committed, or raises its error.
         ``conn`` is this thread's connection, used if it leads; ``retrying``
         runs a call again while the file is locked by another process."""
+        if self._leader == threading.get_ident():
+            # A work that writes through the database instead of its
+            # connection would wait for its own group's commit for ever.
+            raise RuntimeError("a write inside a group's transaction: use the connection given to the work")
         pending = _Pending(write)
         with self._lock:
             self._pending.append(pending)
@@ -169,6 +174,7 @@ class GroupCommit:
             pending.wake.acquire()  # released by a leader: done, or to lead
             if pending.done:
                 return pending.outcome()
+        self._leader = threading.get_ident()
         # Give up the GIL once before taking the group: threads that are a
         # few statements away from their own write join this group instead
         # of waiting a whole commit for the next (it doubles the group in a
@@ -179,6 +185,7 @@ class GroupCommit:
         try:
             self._commit(group, conn, retrying)
         finally:
+            self._leader = None
             with self._lock:
                 self.groups += 1
                 self.writes += len(group)
