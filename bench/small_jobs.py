@@ -1,0 +1,156 @@
+"""Small jobs: what the farm costs beyond ffmpeg when each job is short.
+
+40 jobs of a 1 s 320x180 clip made into `mp4-h264-360p`, submitted at once
+to a feeder with one encoder kept running that works on two jobs at a time
+(``jobs_per_encoder`` 2), timed from the first ``POST /jobs`` to the last
+``FINISHED`` webhook; against the very same ffmpeg commands run directly,
+two at a time, in the same run. Rounds alternate, so that a busy moment of
+a shared machine falls on both; the best of each is compared.
+
+    python bench/small_jobs.py [ROUNDS]
+"""
+
+import concurrent.futures
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+import common  # noqa: E402
+from nommer.core import ffmpeg as ff  # noqa: E402
+from nommer.core.config import load  # noqa: E402
+from nommer.testing.media import make_clip  # noqa: E402
+
+PRESET = "mp4-h264-360p"
+JOBS = 40
+AT_ONCE = 2
+
+
+def farm_cpu_seconds(data_dir):
+    """CPU seconds used so far by the feeder and encoder processes of the
+    farm in ``data_dir``, with the ffmpeg runs they waited for."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+            env = open(f"/proc/{pid}/environ", "rb").read()
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if (b"nommer.encoder" in cmd or b"nommer.feeder" in cmd) and \
+                f"NOMMER_DATA_DIR={data_dir}".encode() in env:
+            # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the name
+            total += sum(int(x) for x in fields[11:15]) / tick
+    return total
+
+
+def _direct(plans):
+    """The plans' commands run directly, AT_ONCE plans at a time: (wall s, CPU s)."""
+    def run(plan):
+        for argv in plan.commands:
+            subprocess.run(argv, check=True, capture_output=True)
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(AT_ONCE) as pool:
+        list(pool.map(run, plans))
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def _farm(client, hooks, source, media, tag, data_dir):
+    """JOBS jobs submitted at once: (wall s from the first POST to the last
+    FINISHED webhook, CPU s of the farm)."""
+    cpu = farm_cpu_seconds(data_dir)
+    started = time.monotonic()
+    ids = []
+    for n in range(JOBS):
+        status, job = client.call("POST", "/jobs", {
+            "source": f"file://{source}",
+            "outputs": [{"destination": f"file://{media}/{tag}-{n}.mp4", "preset": PRESET}],
+            "notify_url": hooks.url})
+        assert status == 201, job
+        ids.append(job["id"])
+    ends = []
+    for job_id in ids:
+        ended, state = hooks.wait(job_id)
+        assert state == "FINISHED", client.call("GET", f"/jobs/{job_id}")
+        ends.append(ended)
+    wall = max(ends) - started
+    time.sleep(0.5)  # the encoder reaps its last ffmpeg; the feeder sends its last webhook
+    return wall, farm_cpu_seconds(data_dir) - cpu
+
+
+def main(rounds=3):
+    exe = load(environ={}).ffmpeg_exe()
+    with tempfile.TemporaryDirectory(prefix="nommer-bench-media-") as tmp:
+        media = pathlib.Path(tmp)
+        source = make_clip(exe, media / "source.mp4", seconds=1, size="320x180")
+        plans = [ff.build_commands(exe, source, media / f"direct-{n}.mp4", {"preset": PRESET}, media / f"w{n}")
+                 for n in range(JOBS)]
+        direct, farm = [], []
+        with common.feeder([media], min_encoders=1, max_encoders=1, jobs_per_encoder=AT_ONCE,
+                           max_inactivity=600) as (port, workdir):
+            client = common.Client(port)
+            hooks = common.Hooks()
+            time.sleep(2)  # the kept encoder is up and idle
+            _farm(client, hooks, source, media, "warm", workdir / "data")  # first imports, caches
+            for n in range(rounds):
+                direct.append(_direct(plans))
+                farm.append(_farm(client, hooks, source, media, f"farm-{n}", workdir / "data"))
+            hooks.close()
+    d, f = min(w for w, _ in direct), min(w for w, _ in farm)
+    dc, fc = min(c for _, c in direct), min(c for _, c in farm)
+    return {"jobs": JOBS, "rounds": rounds, "direct_s": d, "farm_s": f, "ratio": f / d,
+            "direct_cpu_s": dc, "farm_cpu_s": fc, "cpu_ratio": fc / dc,
+            "per_job_ms": (f - d) / JOBS * AT_ONCE * 1000,
+            "direct_all": direct, "farm_all": farm}
+
+
+def section(r, before=None, today=None):
+    """The section of docs/benchmarks.md on this benchmark; ``before`` is an
+    earlier result, shown beside it."""
+    import datetime
+
+    today = today or datetime.date.today().isoformat()
+    rows = ""
+    if before:
+        rows += (f"| before ({before['date']}) | {before['direct_s']:.2f} | {before['farm_s']:.2f} "
+                 f"| {before['ratio']:.3f} | {before['direct_cpu_s']:.1f} | {before['farm_cpu_s']:.1f} "
+                 f"| {before['cpu_ratio']:.3f} |\n")
+    rows += (f"| {'after' if before else 'now'} ({today}) | {r['direct_s']:.2f} | {r['farm_s']:.2f} "
+             f"| **{r['ratio']:.3f}** | {r['direct_cpu_s']:.1f} | {r['farm_cpu_s']:.1f} | {r['cpu_ratio']:.3f} |\n")
+    rounds = ("direct " + ", ".join(f"{w:.2f}" for w, _ in r["direct_all"])
+              + " s; farm " + ", ".join(f"{w:.2f}" for w, _ in r["farm_all"]) + " s")
+    return f"""## Small jobs (bench/small_jobs.py)
+
+Measured on {today}, on {common.machine()}. {r['jobs']} jobs of a 1 s 320x180
+clip made into `{PRESET}`, submitted at once to a feeder with one encoder kept
+running that takes {AT_ONCE} jobs at a time, from the first `POST /jobs` to the
+last `FINISHED` webhook; against the very same ffmpeg commands run directly,
+{AT_ONCE} at a time. Best of {r['rounds']} rounds each, alternated. CPU is what the
+feeder, the encoder and their ffmpeg runs used, against the direct runs'.
+
+| run | direct, s | farm, s | **ratio** (target ≤ 1.15) | direct CPU s | farm CPU s | CPU ratio |
+|---|---|---|---|---|---|---|
+{rows}
+All rounds now: {rounds}.
+"""
+
+
+if __name__ == "__main__":
+    r = main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    print(f"{r['jobs']} jobs: direct {r['direct_s']:.2f} s ({r['direct_cpu_s']:.1f} CPU s), "
+          f"farm {r['farm_s']:.2f} s ({r['farm_cpu_s']:.1f} CPU s); ratio {r['ratio']:.3f}, "
+          f"CPU ratio {r['cpu_ratio']:.3f}; {r['per_job_ms']:.0f} ms a job beyond ffmpeg (best of {r['rounds']})")
+    print("rounds (wall s, CPU s): direct", [(round(w, 2), round(c, 2)) for w, c in r["direct_all"]],
+          "farm", [(round(w, 2), round(c, 2)) for w, c in r["farm_all"]])
