@@ -96,9 +96,16 @@ def _run(argv, timeout, sandbox):
     if sandbox is None:
         return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     read_only = dataclasses.replace(sandbox, write=(), read=(*sandbox.write, *sandbox.read))
-    done = subprocess.run(read_only.wrap(argv, fsize=0), stdin=subprocess.DEVNULL, capture_output=True,
-                          timeout=timeout)
-    stderr = done.stderr.decode("utf-8", "replace")
+    child = read_only.start(argv, fsize=0)
+    try:
+        stdout, stderr_bytes = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        if isinstance(child, subprocess.Popen):
+            child.communicate()
+        raise
+    done = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr_bytes)
+    stderr = stderr_bytes.decode("utf-8", "replace")
     if done.returncode == EXIT_SANDBOX and "nommer sandbox:" in stderr:
         raise JobFailed(f"ffmpeg could not be confined: {stderr.strip()[-500:]}", code="CONFINEMENT_UNAVAILABLE")
     return done

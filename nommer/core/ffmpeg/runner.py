@@ -13,6 +13,7 @@ import threading
 import time
 
 from nommer.core.errors import Canceled, ConfigError, JobFailed
+from nommer.core.ffmpeg import launcher as launcher_mod
 from nommer.core.ffmpeg import sandbox as sandbox_mod
 from nommer.core.ffmpeg.progress_output import ProgressParser, percent
 
@@ -73,6 +74,30 @@ class Sandbox:
         if fsize is not None:
             args += ["--fsize", str(max(0, int(fsize)))]
         return [*args, "--", *argv]
+
+    def options(self, fsize=None):
+        """The wrapper's options (sandbox.parse's dict) of a run writing no
+        file larger than ``fsize`` bytes, for the fork server (launcher.py)."""
+        return {"write": [os.path.abspath(p) for p in self.write],
+                "read": [os.path.abspath(p) for p in self.read], "exec": [],
+                "fsize": None if fsize is None else max(0, int(fsize)), "landlock": self.landlock}
+
+    def start(self, argv, fsize=None, cwd=None):
+        """``argv`` started confined: a launcher.Child from the fork server,
+        or, where there is none, a subprocess.Popen of the wrapper. Either
+        has pid, stdout and stderr pipes, wait(), communicate() and
+        send_signal(); the run has a session of its own and dies with this
+        process."""
+        server = launcher_mod.launcher()
+        if server is not None:
+            try:
+                return server.start(argv, cwd=None if cwd is None else os.path.abspath(cwd),
+                                    options=self.options(fsize))
+            except launcher_mod.LaunchFailed as e:
+                raise ConfigError(f"cannot start {argv[0]!r} confined: {e}") from None
+        return subprocess.Popen(self.wrap(argv, fsize=fsize), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, cwd=cwd)
 
     def written(self):
         """Bytes of the files under the ``write`` folders now."""
@@ -198,20 +223,20 @@ class FfmpegRun:
                 # show as setpriv's failure
                 raise ConfigError(f"setting 'ffmpeg': {self.argv[0]!r} is not an executable program")
             argv = [program, *self.argv[1:]]
-            if self.sandbox is not None:
-                left = self.sandbox.left()
-                if left is not None and left <= 0:
-                    raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
-                argv = self.sandbox.wrap(argv, fsize=left)  # it also makes ffmpeg die with us
-            else:
-                argv = _dying_with_parent(argv)
             try:
-                # Its own session, so one killpg reaches anything it starts.
-                self._proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    start_new_session=True, cwd=self.cwd,
-                )
+                if self.sandbox is not None:
+                    left = self.sandbox.left()
+                    if left is not None and left <= 0:
+                        raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
+                    # it also makes ffmpeg die with us, in a session of its own
+                    self._proc = self.sandbox.start(argv, fsize=left, cwd=self.cwd)
+                else:
+                    # Its own session, so one killpg reaches anything it starts.
+                    self._proc = subprocess.Popen(
+                        _dying_with_parent(argv), stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        start_new_session=True, cwd=self.cwd,
+                    )
             except OSError as e:
                 raise ConfigError(f"setting 'ffmpeg': cannot run {self.argv[0]!r}: {e.strerror}") from None
             self.pid = self._proc.pid
@@ -277,6 +302,9 @@ class FfmpegRun:
         with self._lock:
             if self._proc is None or self._reaped:
                 return
+            if isinstance(self._proc, launcher_mod.Child):
+                self._proc.send_signal(sig)  # through its pidfd: never a recycled pid
+                return
             try:
                 os.killpg(self._proc.pid, sig)
             except ProcessLookupError:
@@ -285,10 +313,13 @@ class FfmpegRun:
     def _reap(self):
         # Wait for the exit without reaping, then reap under the lock, so a
         # signal from another thread never reaches a recycled pid.
-        try:
-            os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            pass
+        if isinstance(self._proc, launcher_mod.Child):
+            self._proc.wait()  # reaped by the fork server
+        else:
+            try:
+                os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT)
+            except ChildProcessError:
+                pass
         with self._lock:
             self._proc.wait()
             self._reaped = True

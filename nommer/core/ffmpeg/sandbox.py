@@ -210,7 +210,7 @@ def limit(fsize):
 
 def parse(args):
     """(options dict, program argv) from the wrapper's own arguments."""
-    opts = {"write": [], "read": [], "exec": [], "fsize": None, "parent": 0, "landlock": False}
+    opts = {"write": [], "read": [], "exec": [], "fsize": None, "parent": 0, "landlock": False, "socket": None}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -222,11 +222,11 @@ def parse(args):
             opts["landlock"] = True
             i += 1
             continue
-        if arg not in ("--write", "--read", "--exec", "--fsize", "--parent") or i + 1 >= len(args):
+        if arg not in ("--write", "--read", "--exec", "--fsize", "--parent", "--socket") or i + 1 >= len(args):
             raise SandboxError(f"unknown or incomplete option {arg!r}")
         value = args[i + 1]
         key = arg[2:]
-        if key in ("fsize", "parent"):
+        if key in ("fsize", "parent", "socket"):
             if not value.isdigit():
                 raise SandboxError(f"{arg} takes a whole number, not {value!r}")
             opts[key] = int(value)
@@ -236,18 +236,128 @@ def parse(args):
     raise SandboxError("no program given after --")
 
 
-def main(args):
+def start_confined(opts, argv, cwd=None, stdio=None):
+    """In a child just forked (or the wrapper itself): steps 1 to 4 of the
+    module's docstring, then exec ``argv``; never returns. ``stdio`` is
+    (stdout fd, stderr fd) to put in place, with stdin from /dev/null, every
+    other descriptor closed and a session of its own (the fork server's
+    children); ``cwd`` the folder to start in."""
     try:
-        opts, argv = parse(args)
+        if stdio is not None:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(stdio[0], 1)
+            os.dup2(stdio[1], 2)
+            os.closerange(3, _max_fd())
+        if cwd:
+            os.chdir(cwd)
         die_with_parent(opts["parent"])
         limit(opts["fsize"])
         if opts["landlock"]:
             confine(opts["write"], opts["read"], [argv[0], *opts["exec"]])
         os.execv(argv[0], argv)
-    except (SandboxError, OSError) as e:
+    except BaseException as e:  # noqa: BLE001 - nothing may run unconfined, nor return to a server
+        try:
+            sys.stderr.write(f"nommer sandbox: {e}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(EXIT_SANDBOX)
+
+
+def _max_fd():
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        return 65536
+
+
+def serve(args):
+    """The fork server (``--serve --parent PID --socket FD``): one warm process
+    per encoder that starts each confined run by forking itself, so that a
+    run pays a fork instead of a Python start (runner.Launcher is its client).
+
+    Over the SOCK_SEQPACKET socket FD each request is one message, a JSON
+    object ``{"id", "argv", "cwd", "options"}`` (options as :func:`parse`
+    makes them) carrying two descriptors, the child's stdout and stderr;
+    the answer is ``{"id", "pid"}`` carrying a pidfd of the child (with which
+    the client signals it without a race on a recycled pid), or ``{"id",
+    "error"}``; when a child ends, ``{"pid", "returncode"}`` (negative: the
+    signal that ended it, as subprocess says). The server dies with the
+    thread that started it (``--parent``), and its children with it; it
+    exits when the client closes the socket.
+    """
+    import json
+    import select
+    import socket
+
+    try:
+        opts, _ = parse([*args, "--", "serve"])
+        die_with_parent(opts["parent"])
+    except SandboxError as e:
+        sys.stderr.write(f"nommer sandbox: {e}\n")
+        os._exit(EXIT_SANDBOX)
+    sock = socket.socket(fileno=opts["socket"])
+    me = os.getpid()
+    children = {}  # pidfd: pid
+    while True:
+        ready, _, _ = select.select([sock, *children], [], [])
+        for fd in ready:
+            if fd is sock:
+                continue
+            pid = children.pop(fd)
+            os.close(fd)
+            _, status = os.waitpid(pid, 0)
+            _send(sock, {"pid": pid, "returncode": os.waitstatus_to_exitcode(status)})
+        if sock not in ready:
+            continue
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            os._exit(0)  # the client is gone; the children die with this process
+        request = None
+        try:
+            request = json.loads(data)
+            if len(fds) != 2:
+                raise SandboxError("a request carries the child's stdout and stderr")
+            options = {**request["options"], "parent": me}
+            pid = os.fork()
+            if pid == 0:
+                start_confined(options, request["argv"], request.get("cwd"), stdio=fds)
+            pidfd = os.pidfd_open(pid)
+        except Exception as e:  # noqa: BLE001 - the client hears of every failure
+            _send(sock, {"id": request.get("id") if isinstance(request, dict) else None,
+                         "error": f"{type(e).__name__}: {e}"})
+        else:
+            children[pidfd] = pid
+            _send(sock, {"id": request["id"], "pid": pid}, [pidfd])
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _send(sock, message, fds=()):
+    import json
+    import socket
+
+    try:
+        socket.send_fds(sock, [json.dumps(message).encode()], list(fds))
+    except OSError:
+        os._exit(0)  # the client is gone; the children die with this process
+
+
+def main(args):
+    if args[:1] == ["--serve"]:
+        return serve(args[1:])
+    try:
+        opts, argv = parse(args)
+    except SandboxError as e:
         sys.stderr.write(f"nommer sandbox: {e}\n")
         sys.stderr.flush()
         os._exit(EXIT_SANDBOX)
+    start_confined(opts, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,207 @@
+"""Where the fixed cost of a job goes, millisecond by millisecond.
+
+One encoder's steps (claim, fetch, encode, upload: nommer/core/encoder/)
+run in this process, one job at a time, over the real SQLite store and
+queues, local files and ffmpeg, for jobs of a 1 s 320x180 clip made into
+`mp4-h264-360p` (bench/small_jobs.py's). Each part is timed where it is
+called: the store's reads and writes, the queues, copying the source in
+and the outputs out, every ffmpeg run (the encode apart from the probes),
+and the rest of the steps' own Python. The encode is set against the very
+same ffmpeg command run directly, so that what the runner adds to it shows.
+Wall and CPU time (of this process and of its children) are the median
+over the jobs.
+
+    python bench/fixed_cost.py [JOBS]
+"""
+
+import collections
+import contextlib
+import functools
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+import common  # noqa: E402
+from nommer.core import backends, ffmpeg  # noqa: E402
+from nommer.core.config import load  # noqa: E402
+from nommer.core.encoder import encoding  # noqa: E402
+from nommer.core.feeder.service import JobService  # noqa: E402
+from nommer.core.model import results  # noqa: E402
+from nommer.core.ffmpeg import runner  # noqa: E402
+try:
+    from nommer.core.ffmpeg import launcher as launcher_mod  # noqa: E402
+except ImportError:  # before the fork server
+    launcher_mod = None
+from nommer.testing.media import make_clip  # noqa: E402
+
+PRESET = "mp4-h264-360p"
+
+
+class Clock:
+    """Wall and CPU time (of this process and its children) spent in named
+    parts; a part's time leaves out the parts called within it, so that
+    each millisecond is counted once."""
+
+    def __init__(self):
+        self.spent = collections.Counter()
+        self.cpu = collections.Counter()
+        self.calls = collections.Counter()
+        self.stack = []  # [name, began, cpu then, wall and cpu of the parts within]
+
+    @contextlib.contextmanager
+    def part(self, name):
+        frame = [name, time.perf_counter(), _cpu(), 0.0, 0.0]
+        self.stack.append(frame)
+        try:
+            yield
+        finally:
+            self.stack.pop()
+            took, used = time.perf_counter() - frame[1], _cpu() - frame[2]
+            self.spent[name] += took - frame[3]
+            self.cpu[name] += used - frame[4]
+            self.calls[name] += 1
+            if self.stack:
+                self.stack[-1][3] += took
+                self.stack[-1][4] += used
+
+    def wrap(self, owner, attribute, name):
+        original = getattr(owner, attribute)
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            with self.part(name):
+                return original(*args, **kwargs)
+
+        setattr(owner, attribute, timed)
+
+
+def _children_cpu():
+    """CPU seconds of this process's children, with the runs of its
+    sandbox fork server (which are the server's children, not its)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = used.ru_utime + used.ru_stime
+    server = getattr(launcher_mod, "_launcher", None)
+    if server and server[1] and server[1].server_pid:
+        try:
+            fields = open(f"/proc/{server[1].server_pid}/stat").read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
+def _cpu():
+    return time.process_time() + _children_cpu()
+
+
+def _store_parts(clock, parts):
+    store, new_jobs, changes = parts.store, parts.new_jobs, parts.state_changes
+    clock.wrap(store, "update", "store: job writes")
+    clock.wrap(store, "get", "store: job reads")
+    clock.wrap(new_jobs, "receive", "queue: receive")
+    clock.wrap(new_jobs, "delete", "queue: delete")
+    clock.wrap(changes, "send", "queue: state-change reports")
+    clock.wrap(parts.storage, "fetch", "copy the source in")
+    clock.wrap(parts.storage, "put", "copy the output out")
+
+
+def main(jobs=20):
+    exe = load(environ={}).ffmpeg_exe()
+    clock = Clock()
+    with tempfile.TemporaryDirectory(prefix="nommer-bench-") as tmp:
+        tmp = pathlib.Path(tmp)
+        media = tmp / "media"
+        media.mkdir()
+        source = make_clip(exe, media / "source.mp4", seconds=1, size="320x180")
+        config = load(environ={"NOMMER_DATA_DIR": str(tmp / "data"), "NOMMER_FILE_ROOTS": str(media),
+                               "NOMMER_LOG_LEVEL": "warning"})
+        parts = backends.build(config)
+        service = JobService(parts.store, parts.storage)
+        core = encoding.EncoderCore(config, parts, "bench-encoder")
+        _store_parts(clock, parts)
+        # Every ffmpeg run: the encode's passes, and the probes (of the
+        # source, and of each output made).
+        clock.wrap(runner.FfmpegRun, "run", "ffmpeg: the encode")
+        clock.wrap(encoding.ffmpeg, "probe", "ffmpeg: probe the source")
+        clock.wrap(results, "probe", "ffmpeg: probe the output")
+
+        direct = []
+        per_job = []
+        for n in range(jobs + 1):  # the first warms caches and is not counted
+            destination = media / f"out-{n}.mp4"
+            job = service.create(f"file://{source}", [{"destination": f"file://{destination}",
+                                                        "preset": PRESET}])
+            parts.new_jobs.send(encoding.message_body(job.id))
+            # The same command the encode runs, directly, beforehand.
+            plan = ffmpeg.build_commands(exe, source, media / f"direct-{n}.mp4", {"preset": PRESET},
+                                         tmp / f"direct-{n}")
+            began, cpu = time.perf_counter(), _children_cpu()
+            for argv in plan.commands:
+                subprocess.run(argv, check=True, capture_output=True)
+            direct_run = (time.perf_counter() - began, _children_cpu() - cpu)
+
+            clock.spent.clear()
+            clock.cpu.clear()
+            clock.calls.clear()
+            began, own, children = time.perf_counter(), time.process_time(), _children_cpu()
+            with clock.part("queue: receive"):
+                message = parts.new_jobs.receive(max_messages=1, visibility_timeout=60)[0]
+            with clock.part("claim (rest)"):
+                task = core.claim(message)
+            with clock.part("fetch (rest)"):
+                core.fetch(task)
+            with clock.part("encode (rest)"):
+                core.encode(task)
+            with clock.part("upload (rest)"):
+                core.upload(task)
+            wall = time.perf_counter() - began
+            cpu = (time.process_time() - own, _children_cpu() - children)
+            assert parts.store.get(job.id).state.value == "FINISHED", parts.store.get(job.id)
+            if n:
+                direct.append(direct_run)
+                per_job.append((wall, cpu, dict(clock.spent), dict(clock.calls), dict(clock.cpu)))
+        parts.store.close() if hasattr(parts.store, "close") else None
+
+    names = sorted({name for _, _, spent, _, _ in per_job for name in spent})
+    rows = {name: statistics.median(spent.get(name, 0.0) for _, _, spent, _, _ in per_job) * 1000 for name in names}
+    cpu_rows = {name: statistics.median(c.get(name, 0.0) for *_, c in per_job) * 1000 for name in names}
+    calls = {name: statistics.median(c.get(name, 0) for _, _, _, c, _ in per_job) for name in names}
+    direct_ms = statistics.median(d for d, _ in direct) * 1000
+    return {
+        "jobs": jobs,
+        "wall_ms": statistics.median(w for w, *_ in per_job) * 1000,
+        "own_cpu_ms": statistics.median(c[0] for _, c, *_ in per_job) * 1000,
+        "children_cpu_ms": statistics.median(c[1] for _, c, *_ in per_job) * 1000,
+        "direct_ms": direct_ms,
+        "direct_cpu_ms": statistics.median(c for _, c in direct) * 1000,
+        "parts_ms": rows,
+        "parts_cpu_ms": cpu_rows,
+        "calls": calls,
+        "load": os.getloadavg()[0],
+        "machine": common.machine(),
+    }
+
+
+def show(r):
+    lines = [f"{r['jobs']} jobs, one at a time; load average {r['load']:.1f}",
+             f"  a job, claim to FINISHED: {r['wall_ms']:.1f} ms wall; CPU {r['own_cpu_ms']:.1f} ms in the "
+             f"encoder's Python, {r['children_cpu_ms']:.1f} ms in its children",
+             f"  the same ffmpeg command run directly: {r['direct_ms']:.1f} ms wall, "
+             f"{r['direct_cpu_ms']:.1f} ms CPU",
+             f"  beyond it: {r['wall_ms'] - r['direct_ms']:.1f} ms wall, "
+             f"{r['own_cpu_ms'] + r['children_cpu_ms'] - r['direct_cpu_ms']:.1f} ms CPU",
+             f"    {'part':32s} {'wall':>8s}  {'CPU':>8s}"]
+    for name, ms in sorted(r["parts_ms"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {name:32s} {ms:5.1f} ms  {r['parts_cpu_ms'][name]:5.1f} ms  ({r['calls'][name]:g} calls)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(show(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)))
