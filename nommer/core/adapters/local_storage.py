@@ -78,6 +78,46 @@ def atomic_write(path, write, mark=False, before_replace=None):
     return result
 
 
+def atomic_link(src_path, path, mark=False, before_replace=None, linked=None):
+    """Put the file at ``src_path`` at ``path`` too, without copying a byte:
+    a hard link under a temporary name beside ``path``, flushed to disk, then
+    renamed into place, so that a reader sees either nothing or the whole
+    file. Returns its size, or None when it cannot be linked (another file
+    system, a file system or a rule that refuses hard links, not a regular
+    file): then it must be copied. ``mark`` and ``before_replace`` as in
+    :func:`atomic_write`; ``linked(size)`` is called once the temporary
+    link is made, before ``before_replace``."""
+    path = pathlib.Path(path)
+    try:
+        info = os.lstat(src_path)
+        if not stat.S_ISREG(info.st_mode) or info.st_dev != os.stat(path.parent).st_dev:
+            return None
+    except OSError:
+        return None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.part")
+    try:
+        os.link(src_path, tmp, follow_symlinks=False)
+    except OSError:
+        return None
+    try:
+        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            if mark:
+                _mark(fd)
+            os.fsync(fd)  # what ffmpeg wrote may not be on disk yet
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if linked is not None:
+            linked(size)
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return size
+
+
 def remove_stale_parts(path):
     """Remove temporary files of earlier writes of ``path`` whose writer died
     (an encoder killed during its upload)."""
@@ -280,10 +320,22 @@ class FileStorage(Storage):
             path.parent.mkdir(parents=True, exist_ok=True)
             self.path_of(uri)  # again: a folder made or swapped meanwhile must not lead out
             total = os.path.getsize(src_path)
-            with open(src_path, "rb") as src:
-                size = atomic_write(
-                    path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate),
-                    mark=True, before_replace=lambda: self._destination(uri))
+            if cancel is not None and cancel.is_set():
+                raise Canceled("the copy was canceled")
+            # On the work folder's own file system the output is linked into
+            # place rather than copied: no byte written twice.
+            def still_wanted():
+                if cancel is not None and cancel.is_set():
+                    raise Canceled("the copy was canceled")
+                self._destination(uri)
+
+            size = atomic_link(src_path, path, mark=True, before_replace=still_wanted,
+                               linked=None if progress is None else lambda size: progress(size, total))
+            if size is None:
+                with open(src_path, "rb") as src:
+                    size = atomic_write(
+                        path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate),
+                        mark=True, before_replace=lambda: self._destination(uri))
             remove_stale_parts(path)
             return size
         except OSError as e:
