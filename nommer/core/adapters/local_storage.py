@@ -13,7 +13,7 @@ import urllib.request
 from nommer.core.security.credentials import basic_auth, shown
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
 from nommer.core.security.netguard import AddressPolicy, opener, refused_reason
-from nommer.core.ports.storage import Storage, folder_files, redact
+from nommer.core.ports.storage import LocalFile, Storage, folder_files, redact
 
 CHUNK = 1024 * 1024
 # What Linux file systems take: one name, and a whole path (PATH_MAX).
@@ -281,6 +281,16 @@ class FileStorage(Storage):
         with src, open(dest_path, "wb") as dst:
             total = os.fstat(src.fileno()).st_size
             return copy_stream(src, dst, total, progress, cancel, self.rate)
+
+    def local_file(self, uri):
+        path = self.path_of(uri)
+        with self._open_source(path) as src:
+            info = os.fstat(src.fileno())
+            # Where the open file really is, links and all followed.
+            where = os.path.realpath(f"/proc/self/fd/{src.fileno()}")
+        if not os.path.isabs(where) or not os.path.exists(where):
+            where = str(path)
+        return LocalFile(where, info.st_dev, info.st_ino, info.st_size)
 
     def _open_source(self, path):
         """``path`` opened for reading, refused unless it is a regular file

@@ -50,6 +50,9 @@ class Sandbox:
 
     write: tuple = ()
     read: tuple = ()
+    # (path, device, inode) of files read where they are (a file:// source):
+    # readable only while the path leads to that very file.
+    read_files: tuple = ()
     landlock: bool = True
     max_bytes: int | None = None
     uncounted: int = 0
@@ -71,6 +74,8 @@ class Sandbox:
             args += ["--write", os.path.abspath(path)]
         for path in self.read:
             args += ["--read", os.path.abspath(path)]
+        for spec in self._read_file_specs():
+            args += ["--read-file", spec]
         if fsize is not None:
             args += ["--fsize", str(max(0, int(fsize)))]
         return [*args, "--", *argv]
@@ -80,6 +85,7 @@ class Sandbox:
         file larger than ``fsize`` bytes, for the fork server (launcher.py)."""
         return {"write": [os.path.abspath(p) for p in self.write],
                 "read": [os.path.abspath(p) for p in self.read], "exec": [],
+                "read_file": self._read_file_specs(),
                 "fsize": None if fsize is None else max(0, int(fsize)), "landlock": self.landlock}
 
     def start(self, argv, fsize=None, cwd=None):
@@ -98,6 +104,9 @@ class Sandbox:
         return subprocess.Popen(self.wrap(argv, fsize=fsize), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True, cwd=cwd)
+
+    def _read_file_specs(self):
+        return [f"{device}:{inode}:{os.path.abspath(path)}" for path, device, inode in self.read_files]
 
     def written(self):
         """Bytes of the files under the ``write`` folders now."""
