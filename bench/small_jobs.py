@@ -31,11 +31,13 @@ JOBS = 40
 AT_ONCE = 2
 
 
-def farm_cpu_seconds(data_dir):
-    """CPU seconds used so far by the feeder and encoder processes of the
-    farm in ``data_dir``, with the ffmpeg runs they waited for."""
+def farm_cpu(data_dir):
+    """CPU seconds used so far by each process of the farm in ``data_dir``:
+    ``{"feeder", "encoder", "ffmpeg"}``, the last being every ffmpeg run
+    (and, before the fork server, the wrapper that started it), which the
+    encoder or its sandbox fork server waited for."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    used = {"feeder": 0.0, "encoder": 0.0, "ffmpeg": 0.0}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -45,11 +47,19 @@ def farm_cpu_seconds(data_dir):
             fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if (b"nommer.encoder" in cmd or b"nommer.feeder" in cmd) and \
-                f"NOMMER_DATA_DIR={data_dir}".encode() in env:
-            # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the name
-            total += sum(int(x) for x in fields[11:15]) / tick
-    return total
+        if f"NOMMER_DATA_DIR={data_dir}".encode() not in env:
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the name
+        own, children = sum(int(x) for x in fields[11:13]) / tick, sum(int(x) for x in fields[13:15]) / tick
+        if b"nommer.feeder" in cmd:
+            used["feeder"] += own + children
+        elif b"nommer.encoder" in cmd:
+            used["encoder"] += own
+            used["ffmpeg"] += children
+        elif b"--serve" in cmd:  # the sandbox fork server: a fork of it per run
+            used["encoder"] += own
+            used["ffmpeg"] += children
+    return used
 
 
 def _direct(plans):
@@ -70,7 +80,7 @@ def _direct(plans):
 def _farm(client, hooks, source, media, tag, data_dir):
     """JOBS jobs submitted at once: (wall s from the first POST to the last
     FINISHED webhook, CPU s of the farm)."""
-    cpu = farm_cpu_seconds(data_dir)
+    cpu = farm_cpu(data_dir)
     started = time.monotonic()
     ids = []
     for n in range(JOBS):
@@ -87,7 +97,9 @@ def _farm(client, hooks, source, media, tag, data_dir):
         ends.append(ended)
     wall = max(ends) - started
     time.sleep(0.5)  # the encoder reaps its last ffmpeg; the feeder sends its last webhook
-    return wall, farm_cpu_seconds(data_dir) - cpu
+    after = farm_cpu(data_dir)
+    parts = {k: after[k] - cpu[k] for k in after}
+    return wall, sum(parts.values()), parts
 
 
 def main(rounds=3):
@@ -108,10 +120,12 @@ def main(rounds=3):
                 direct.append(_direct(plans))
                 farm.append(_farm(client, hooks, source, media, f"farm-{n}", workdir / "data"))
             hooks.close()
-    d, f = min(w for w, _ in direct), min(w for w, _ in farm)
-    dc, fc = min(c for _, c in direct), min(c for _, c in farm)
+    d, f = min(w for w, _ in direct), min(w for w, *_ in farm)
+    dc, fc = min(c for _, c in direct), min(c for _, c, _ in farm)
+    cheapest = min(farm, key=lambda r: r[1])[2]
     return {"jobs": JOBS, "rounds": rounds, "direct_s": d, "farm_s": f, "ratio": f / d,
             "direct_cpu_s": dc, "farm_cpu_s": fc, "cpu_ratio": fc / dc,
+            "farm_cpu_parts": cheapest, "load": os.getloadavg()[0],
             "per_job_ms": (f - d) / JOBS * AT_ONCE * 1000,
             "direct_all": direct, "farm_all": farm}
 
@@ -130,7 +144,7 @@ def section(r, before=None, today=None):
     rows += (f"| {'after' if before else 'now'} ({today}) | {r['direct_s']:.2f} | {r['farm_s']:.2f} "
              f"| **{r['ratio']:.3f}** | {r['direct_cpu_s']:.1f} | {r['farm_cpu_s']:.1f} | {r['cpu_ratio']:.3f} |\n")
     rounds = ("direct " + ", ".join(f"{w:.2f}" for w, _ in r["direct_all"])
-              + " s; farm " + ", ".join(f"{w:.2f}" for w, _ in r["farm_all"]) + " s")
+              + " s; farm " + ", ".join(f"{w:.2f}" for w, *_ in r["farm_all"]) + " s")
     return f"""## Small jobs (bench/small_jobs.py)
 
 Measured on {today}, on {common.machine()}. {r['jobs']} jobs of a 1 s 320x180
@@ -153,4 +167,6 @@ if __name__ == "__main__":
           f"farm {r['farm_s']:.2f} s ({r['farm_cpu_s']:.1f} CPU s); ratio {r['ratio']:.3f}, "
           f"CPU ratio {r['cpu_ratio']:.3f}; {r['per_job_ms']:.0f} ms a job beyond ffmpeg (best of {r['rounds']})")
     print("rounds (wall s, CPU s): direct", [(round(w, 2), round(c, 2)) for w, c in r["direct_all"]],
-          "farm", [(round(w, 2), round(c, 2)) for w, c in r["farm_all"]])
+          "farm", [(round(w, 2), round(c, 2)) for w, c, _ in r["farm_all"]])
+    print("farm CPU s by process (its cheapest round):",
+          {k: round(v, 2) for k, v in r["farm_cpu_parts"].items()}, f"load average {r['load']:.1f}")
