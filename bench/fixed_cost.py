@@ -203,5 +203,59 @@ def show(r):
     return "\n".join(lines)
 
 
+#: The parts in the order the table shows them.
+ORDER = ("ffmpeg: the encode", "ffmpeg: probe the source", "ffmpeg: probe the output", "copy the source in",
+         "copy the output out", "store: job writes", "store: job reads", "queue: state-change reports",
+         "queue: receive", "queue: delete", "claim (rest)", "fetch (rest)", "encode (rest)", "upload (rest)")
+
+
+def section(now, before=None, today=None):
+    """The section of docs/benchmarks.md on this benchmark: ``now`` and,
+    beside it, ``before`` (a result of the same benchmark on older code)."""
+    import datetime
+
+    today = today or datetime.date.today().isoformat()
+    runs = [r for r in (before, now) if r]
+
+    def cells(r, name):
+        if name not in r["parts_ms"]:
+            return "— | —"
+        return f"{r['parts_ms'][name]:.1f} ({r['calls'][name]:g}) | {r['parts_cpu_ms'][name]:.1f}"
+
+    head = " | ".join(f"{label} wall ms (calls) | {label} CPU ms"
+                      for label in (["before", "after"] if before else ["now"]))
+    rows = ""
+    for name in ORDER:
+        if any(name in r["parts_ms"] for r in runs):
+            rows += f"| {name} | " + " | ".join(cells(r, name) for r in runs) + " |\n"
+    total = " | ".join(f"**{r['wall_ms']:.1f}** | **{r['own_cpu_ms'] + r['children_cpu_ms']:.1f}**" for r in runs)
+    direct = " | ".join(f"{r['direct_ms']:.1f} | {r['direct_cpu_ms']:.1f}" for r in runs)
+    beyond = " | ".join(f"**{r['wall_ms'] - r['direct_ms']:.1f}** | "
+                        f"**{r['own_cpu_ms'] + r['children_cpu_ms'] - r['direct_cpu_ms']:.1f}**" for r in runs)
+    when = (f"before: {before['date']}, {before['commit']}, load average {before['load']:.1f}; "
+            f"after: {today}, load average {now['load']:.1f}") if before else f"{today}, load average {now['load']:.1f}"
+    return f"""## Where the fixed cost of a job goes (bench/fixed_cost.py)
+
+Measured on {now['machine']} ({when}). One encoder's steps (claim, fetch,
+encode, upload) run in one process, one job at a time, over the real SQLite
+store and queues, local files and ffmpeg, for {now['jobs']} jobs of the small-jobs
+clip (1 s, 320x180, `{PRESET}`). Each part is timed where it is called;
+a part's time leaves out the parts it calls, so the rows add up to the
+job. CPU counts the encoder process and every process it or its sandbox
+fork server started. Medians over the jobs; the same ffmpeg command is run
+directly before each job.
+
+| part | {head} |
+|---|{"---|---|" * len(runs)}
+{rows}| **the job, claim to FINISHED** | {total} |
+| the same ffmpeg command, run directly | {direct} |
+| **beyond ffmpeg** | {beyond} |
+"""
+
+
 if __name__ == "__main__":
-    print(show(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)))
+    import json
+
+    args = [a for a in sys.argv[1:] if a != "--json"]
+    result = main(int(args[0]) if args else 20)
+    print(json.dumps(result) if "--json" in sys.argv else show(result))

@@ -1,7 +1,6 @@
 """Storage adapters of the embedded default: ``file://`` under allowed roots,
 and ``http(s)://`` for reading sources."""
 
-import glob
 import os
 import pathlib
 import stat
@@ -122,12 +121,19 @@ def remove_stale_parts(path):
     """Remove temporary files of earlier writes of ``path`` whose writer died
     (an encoder killed during its upload)."""
     path = pathlib.Path(path)
-    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+    # Names compared as they are: a glob pattern would be compiled anew for
+    # every output's name, which costs more than the look itself.
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and n.endswith(".part")]
+    except OSError:
+        return
+    for name in names:
         try:
-            pid = int(part.name[len(path.name) + 2:].split(".")[0])
+            pid = int(name[len(prefix):].split(".")[0])
             os.kill(pid, 0)
         except ProcessLookupError:
-            part.unlink(missing_ok=True)
+            (path.parent / name).unlink(missing_ok=True)
         except (ValueError, PermissionError):
             continue
 
