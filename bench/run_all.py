@@ -9,6 +9,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
+import accelerated  # noqa: E402
 import common  # noqa: E402
 import feeder_scale  # noqa: E402
 import ladder  # noqa: E402
@@ -134,6 +135,7 @@ def main():
     titles = per_title.main()
     sim = scaling_sim.main()
     scale = feeder_scale.main()
+    acc = accelerated.main()
     best = max(tp, key=lambda r: r["per_second"])
     today = datetime.date.today().isoformat()
     text = f"""# Benchmarks
@@ -184,7 +186,8 @@ answer). The client runs on the same 2 cores.
               for i, r in enumerate(tp)) + f"""
 Best: **{best['per_second']:.0f}/s** (target ≥ 300).
 
-""" + ladder_section(lad) + "\n" + per_title.section(titles) + "\n" + scaling_section(sim, scale, today)
+""" + ladder_section(lad) + "\n" + per_title.section(titles) + "\n" + scaling_section(sim, scale, today) \
+        + "\n" + accelerated.section(acc, today, common.machine())
     DOC.write_text(text)
     print(text)
 

@@ -8,7 +8,6 @@ grace period, hand the rest back to the queue, stop the rest in reverse.
 import argparse
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -22,11 +21,11 @@ from nommer.actors.encoder.puller import Puller
 from nommer.actors.encoder.spot import SpotWatcher
 from nommer.actors.encoder.stages import Encoder, Fetcher, Uploader
 from nommer.core import backends as backends_mod
-from nommer.core.adapters.local_fleet import remove_dead_workdirs, write_pid_file
+from nommer.core.backends import NoIdentity
 from nommer.core import config as config_mod
 from nommer.core import log
 from nommer.core.encoder import shutdown
-from nommer.core.encoder.encoding import EncoderCore
+from nommer.core.encoder.core import EncoderCore
 from nommer.core.errors import ConfigError
 from nommer.core.model.jobs import utcnow
 
@@ -52,39 +51,12 @@ def wait_until(predicate, timeout, step=0.1):
     return True
 
 
-class NoIdentity(Exception):
-    """On AWS, the instance metadata service did not tell this encoder its
-    instance id: it cannot heartbeat under the id the feeder knows, nor end
-    its own instance, so it must not start."""
-
-
 def identify(config, instance_id, logger):
-    """The id this encoder reports under, and its config with the AWS region
-    filled in. On AWS an encoder started without ``--instance-id`` asks the
-    instance metadata service (IMDSv2) for its instance id, and for its region
-    when none is set; NoIdentity when it cannot. Elsewhere the id is HOST-PID."""
-    if config.backend == "aws":
-        import boto3
-
-        from nommer.core.adapters.imds import Imds, ImdsUnavailable
-
-        needs_region = not config.aws_region and not boto3.session.Session().region_name
-        if not instance_id or needs_region:
-            try:
-                identity = Imds(config.imds_endpoint).identity()
-            except ImdsUnavailable as e:
-                if not instance_id:
-                    raise NoIdentity(
-                        f"cannot learn this instance's id from the instance metadata service "
-                        f"at {config.imds_endpoint} (setting 'imds_endpoint'): {e}") from None
-                raise ConfigError(
-                    "setting 'aws_region': no AWS region is set and the instance metadata "
-                    f"service at {config.imds_endpoint} (setting 'imds_endpoint') did not "
-                    f"give one: {e}") from None
-            instance_id = instance_id or identity.instance_id
-            if needs_region:
-                config = config.replace(aws_region=identity.region)
-    return config, instance_id or f"{socket.gethostname()}-{os.getpid()}"
+    """The id this encoder reports under, and its config with what its
+    machine told filled in (on AWS: the instance id and region from the
+    instance metadata service, IMDSv2, when not given); NoIdentity when the
+    machine must tell and cannot. Elsewhere the id is HOST-PID."""
+    return backends_mod.profile(config).identify(config, instance_id)
 
 
 def give_up(config, reason, logger):
@@ -102,7 +74,7 @@ def end_machine(config, encoder_id, logger):
     Returns the exit status: 1 when that failed, so that systemd starts the
     encoder again and the next idle stop tries again."""
     try:
-        if backends_mod.end_own_machine(config, encoder_id):
+        if backends_mod.profile(config).end_machine(config, encoder_id):
             logger.info("idle: terminating this instance", instance_id=encoder_id)
     except Exception as e:  # whatever stopped it, a restart by systemd tries again
         logger.error("could not terminate this instance", instance_id=encoder_id, error=str(e))
@@ -113,21 +85,11 @@ def end_machine(config, encoder_id, logger):
 def spot_imds(config, logger):
     """The metadata service to watch for spot interruption notices, and this
     instance's market ("spot", "on-demand" or "" when not said); no service
-    (None) off AWS, with spot_check_interval 0, on an on-demand instance, or
-    when the service does not answer (not on EC2)."""
-    if config.backend != "aws" or config.spot_check_interval <= 0:
+    (None) where spot notices do not apply (off AWS, on an on-demand
+    instance, when the service does not answer) or with spot_check_interval 0."""
+    if config.spot_check_interval <= 0:
         return None, ""
-    from nommer.core.adapters.imds import Imds, ImdsUnavailable
-    from nommer.core.encoder.spot import SpotWatch
-
-    imds = Imds(config.imds_endpoint)
-    try:
-        market = SpotWatch(imds).market()
-    except ImdsUnavailable as e:
-        logger.info("no instance metadata service: not watching for spot interruptions",
-                    error=str(e))
-        return None, ""
-    return (None if market == "on-demand" else imds), market
+    return backends_mod.profile(config).spot_watch(config, logger)
 
 
 def hand_back(core, noticed_at, logger):
@@ -184,12 +146,9 @@ def run(config, encoder_id, stop):
 
     slots = config.jobs_per_encoder
     started = []
-    # The local fleet finds its encoders again through these after a feeder restart.
-    pid_file = None
-    if config.backend == "local":
-        pid_file = write_pid_file(config, encoder_id)
-        for name in remove_dead_workdirs(config):
-            logger.info("removed the work folder of a dead encoder", folder=name)
+    # Locally: the pid file the fleet finds this encoder again by, and no
+    # work folders of dead encoders left behind.
+    release_machine = backends_mod.profile(config).prepare_machine(config, encoder_id, logger)
     imds, core.market = spot_imds(config, logger)
     started_at = utcnow()
     try:
@@ -246,8 +205,7 @@ def run(config, encoder_id, stop):
         except Exception:
             logger.exception("could not remove the heartbeat record")
         parts.close()
-        if pid_file is not None:
-            pid_file.unlink(missing_ok=True)
+        release_machine()
         logger.info("encoder stopped", **core.stats)
     if lost.is_set():
         return give_up(config, f"no contact with the job store or the queue for "

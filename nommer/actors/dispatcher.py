@@ -6,7 +6,7 @@ import threading
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import Ack, Enqueue, Report, ResendPending, StateChanged
-from nommer.core.encoder.encoding import message_body
+from nommer.core.model.messages import message_body
 
 
 class Dispatcher(base.Child):

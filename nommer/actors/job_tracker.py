@@ -7,10 +7,12 @@ from nommer.actors.messages import (
     Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Workload,
 )
 from nommer.actors.ticker import Tick, Ticker
+from nommer.core import backends
 from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
+from nommer.core.model.messages import state_change
 from nommer.core.feeder.metrics import FeederMetrics
 from nommer.core.security.netguard import AddressPolicy
 from nommer.core.ports.store import MAX_PAGE
@@ -117,9 +119,7 @@ class JobTracker(base.Child):
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
             # "origin": this change is logged already (create, cancel)
-            base.tell(addresses.DISPATCHER, Report({"job_id": job.id, "state": job.state.value,
-                                            "details": job.details, "at": job.updated_at,
-                                            "origin": "job_tracker"}))
+            base.tell(addresses.DISPATCHER, Report(state_change(job, origin="job_tracker")))
 
     def _cache(self, job):
         if job.is_final:
@@ -233,8 +233,6 @@ class JobTracker(base.Child):
 
 def instance_type(config):
     """The instance type cost factors are learned for: the encoders' EC2
-    type on AWS (the launch template's when unset is not known here, so
-    ``aws``), ``local`` for encoder processes."""
-    if config.backend == "aws":
-        return config.ec2_instance_type or "aws"
-    return "local"
+    type on AWS (``aws`` when only the launch template knows it), ``local``
+    for encoder processes."""
+    return backends.profile(config).cost_instance_type(config)

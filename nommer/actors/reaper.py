@@ -6,6 +6,7 @@ from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Enqueue, Report, Retire
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core.feeder.reaping import Reaping
+from nommer.core.model.messages import state_change
 
 
 class Reaper(base.Child):
@@ -48,7 +49,6 @@ class Reaper(base.Child):
     def _tell_changes(self, result):
         for job in result.changed:
             self.log.info("job reaped", job_id=job.id, state=job.state.value, details=job.details)
-            base.tell(addresses.DISPATCHER, Report({"job_id": job.id, "state": job.state.value,
-                                            "details": job.details, "at": job.updated_at}))
+            base.tell(addresses.DISPATCHER, Report(state_change(job)))
         for job in result.requeued:
             base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))

@@ -72,6 +72,12 @@ def _check_webhook_secret(text):
     return text
 
 
+def _check_module_name(text):
+    if text and not all(part.isidentifier() for part in text.split(".")):
+        raise ValueError("must be a Python module name (dotted, like nommer.testing.faults)")
+    return text
+
+
 def _check_wheelhouse(text):
     if text:
         from nommer.core import s3uri
@@ -146,7 +152,8 @@ SETTINGS = [
     Setting("request_timeout", "float", 10.0, "Seconds an HTTP request waits for the actors before answering 503.", minimum=0.1),
     Setting("max_restarts", "int", 5, "Restarts of one crashed actor within `restart_window` before the feeder exits.", minimum=0),
     Setting("restart_window", "float", 60.0, "Seconds over which `max_restarts` is counted.", minimum=1),
-    Setting("fault_rate", "float", 0.0, "For testing nommer itself: the fraction of job store and queue calls that fail with a transient error (see nommer/testing/faults.py). Keep 0 in production.", minimum=0.0, maximum=0.5),
+    Setting("fault_rate", "float", 0.0, "For testing nommer itself: the fraction of job store and queue calls that fail with a transient error, with `adapter_hook = \"nommer.testing.faults\"` (see nommer/testing/faults.py). Keep 0 in production.", minimum=0.0, maximum=0.5),
+    Setting("adapter_hook", "str", "", "For testing nommer itself: a module whose `wrap_adapters(parts, config)` the feeder and every encoder put around the job store and queues they build (`nommer.testing.faults` injects the faults of `fault_rate`). Keep empty in production.", check=_check_module_name),
     Setting("notify_backoff_max", "float", 60.0, "Longest wait, in seconds, between two webhook retries (the doubling stops there).", minimum=0.0),
     Setting("api_tokens", "list", [], "Bearer tokens the HTTP API accepts (`Authorization: Bearer <token>`); several, so that a token can be replaced without a gap. At least 16 characters each. Empty: no authentication, and the feeder then refuses to listen on anything but loopback. In the environment, separated by `,`.", separator=",", check=_check_tokens, secret=True),
     Setting("max_body_bytes", "int", 1_000_000, "Largest request body the HTTP API reads, in bytes; a larger one is refused with 413.", minimum=1024),

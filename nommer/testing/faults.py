@@ -1,8 +1,11 @@
 """Fault injection around the store and queue adapters, for reliability tests.
 
-With ``fault_rate = 0.1`` (NOMMER_FAULT_RATE), one call in ten to the job
-store or a work queue fails with the error the embedded adapters really raise
-when SQLite stays locked (TransientError). Half of those fail before the call
+With ``adapter_hook = "nommer.testing.faults"`` and ``fault_rate = 0.1``
+(NOMMER_ADAPTER_HOOK, NOMMER_FAULT_RATE), the feeder and every encoder it
+starts put ``wrap_adapters`` around the adapters they build (nommer's core
+knows this module only by the name the setting gives), and one call in ten
+to the job store or a work queue fails with the error the embedded adapters
+really raise when SQLite stays locked (TransientError). Half of those fail before the call
 reaches the adapter; the other half after it took effect, as a network
 timeout does, so that a caller's retry meets its own earlier write.
 """
@@ -68,3 +71,10 @@ def wrap(backends, rate, seed=None):
     backends.state_changes = Faulty(backends.state_changes, QUEUE_CALLS, faults, "state-change queue")
     backends.faults = faults
     return backends
+
+
+def wrap_adapters(backends, config):
+    """The hook the ``adapter_hook`` setting names: faults at ``fault_rate``."""
+    if config.fault_rate <= 0:
+        return backends
+    return wrap(backends, config.fault_rate)

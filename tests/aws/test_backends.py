@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from nommer.core import backends
+from nommer.core.backends import aws as aws_backend
 from nommer.core import config as config_mod
 from nommer.core.adapters.ec2_fleet import Ec2Fleet
 from nommer.core.adapters.s3_storage import S3Storage
@@ -28,7 +29,7 @@ def redrive(queue):
 
 
 def test_queues_are_named_after_the_cluster_with_dead_letter_queues(aws_endpoint, unique):
-    new_jobs, state_changes = backends.aws_queues(
+    new_jobs, state_changes = aws_backend.queues(
         aws_config(cluster=unique, max_attempts=4, lease_seconds=90))
     try:
         assert (new_jobs.name, state_changes.name) == (f"{unique}-new-jobs", f"{unique}-state-changes")
@@ -37,21 +38,21 @@ def test_queues_are_named_after_the_cluster_with_dead_letter_queues(aws_endpoint
             f"{unique}-new-jobs-high", f"{unique}-new-jobs", f"{unique}-new-jobs-low"]
         for queue in new_jobs.queues.values():
             assert redrive(queue) == (4, "90")
-        assert redrive(state_changes) == (backends.STATE_CHANGE_MAX_RECEIVES, "30")
+        assert redrive(state_changes) == (aws_backend.STATE_CHANGE_MAX_RECEIVES, "30")
     finally:
         new_jobs.close()
         state_changes.close()
 
 
 def test_a_queue_prefix_replaces_the_cluster_name(aws_endpoint, unique):
-    new_jobs, state_changes = backends.aws_queues(aws_config(sqs_queue_prefix=f"{unique}_"))
+    new_jobs, state_changes = aws_backend.queues(aws_config(sqs_queue_prefix=f"{unique}_"))
     new_jobs.close()
     state_changes.close()
     assert new_jobs.name == f"{unique}_new-jobs"
 
 
 def test_storage_is_s3_and_http_and_files_only_under_listed_roots(tmp_path):
-    storage = backends.aws_storage(aws_config(s3_part_size=6 * 1024 * 1024))
+    storage = aws_backend.storage(aws_config(s3_part_size=6 * 1024 * 1024))
     assert isinstance(storage.adapter("s3://bucket/k"), S3Storage)
     assert storage.adapter("s3://bucket/k").part_size == 6 * 1024 * 1024
     storage.check("https://cdn.example/in.mov", write=False, field="source")
@@ -59,7 +60,7 @@ def test_storage_is_s3_and_http_and_files_only_under_listed_roots(tmp_path):
         storage.check(f"file://{tmp_path}/in.mov", write=False, field="source")
     assert "scheme 'file' is not supported here" in str(e.value)
 
-    storage = backends.aws_storage(aws_config(file_roots=[str(tmp_path)]))
+    storage = aws_backend.storage(aws_config(file_roots=[str(tmp_path)]))
     storage.check(f"file://{tmp_path}/in.mov", write=False, field="source")
     with pytest.raises(InvalidInput):  # the working directory is not a root on AWS
         storage.check(f"file://{os.getcwd()}/in.mov", write=False, field="source")
@@ -77,7 +78,7 @@ def test_the_fleet_is_ec2(aws_endpoint, unique):
 ])
 def test_bad_settings_stop_the_build_naming_them(aws_endpoint, unique, settings, message):
     with pytest.raises(ConfigError) as e:
-        backends.aws_queues(aws_config(cluster=unique, **settings) if "cluster" not in settings
+        aws_backend.queues(aws_config(cluster=unique, **settings) if "cluster" not in settings
                             else aws_config(**settings))
     assert message in str(e.value)
     # nothing half-created: no queue of that cluster exists
@@ -105,13 +106,13 @@ def test_the_aws_store_is_dynamodb_unless_the_store_setting_says_simpledb(
     from nommer.core.adapters.dynamodb_store import DynamoDbJobStore
     from nommer.core.adapters.simpledb_store import SimpleDbJobStore
 
-    store = backends.aws_store(aws_config(cluster=unique))
+    store = aws_backend.store(aws_config(cluster=unique))
     assert isinstance(store, DynamoDbJobStore) and store.table == f"{unique}-jobs"
-    named = backends.aws_store(aws_config(cluster=unique, store="dynamodb",
+    named = aws_backend.store(aws_config(cluster=unique, store="dynamodb",
                                           dynamodb_table=f"{unique}.table"))
     assert named.table == f"{unique}.table"
     monkeypatch.setenv("AWS_ENDPOINT_URL_SIMPLEDB", simpledb_env["AWS_ENDPOINT_URL_SIMPLEDB"])
-    old = backends.aws_store(aws_config(cluster=unique, store="simpledb", retention_days=7))
+    old = aws_backend.store(aws_config(cluster=unique, store="simpledb", retention_days=7))
     assert isinstance(old, SimpleDbJobStore) and old.retention_days == 7
 
 
@@ -120,7 +121,7 @@ def test_simpledb_outside_its_regions_is_refused_naming_the_settings(monkeypatch
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SIMPLEDB"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError) as e:
-        backends.aws_store(aws_config(store="simpledb", aws_region=region))
+        aws_backend.store(aws_config(store="simpledb", aws_region=region))
     assert "setting 'aws_region'" in str(e.value) and "'store'" in str(e.value)
     assert region in str(e.value) and "us-east-1" in str(e.value)
 
@@ -148,7 +149,7 @@ def test_an_aws_store_on_the_local_backend_is_refused(tmp_path, settings, messag
 
 def test_the_aws_backend_refuses_sqlite_as_its_store(unique):
     with pytest.raises(ConfigError) as e:
-        backends.aws_store(aws_config(cluster=unique, store="sqlite"))
+        aws_backend.store(aws_config(cluster=unique, store="sqlite"))
     assert "setting 'store'" in str(e.value)
 
 
@@ -158,5 +159,5 @@ def test_the_aws_backend_refuses_sqlite_as_its_store(unique):
 ])
 def test_a_bad_table_name_is_refused_naming_the_setting(settings, setting):
     with pytest.raises(ConfigError) as e:
-        backends.aws_store(aws_config(**settings))
+        aws_backend.store(aws_config(**settings))
     assert f"setting {setting!r}" in str(e.value)

@@ -9,7 +9,7 @@ from nommer.core import config as config_mod
 from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.adapters.sqs_queue import SqsWorkQueue
-from nommer.core.encoder.encoding import message_body
+from nommer.core.model.messages import message_body
 from nommer.core.model.jobs import Job, State, utcnow
 from nommer.core.feeder.reaping import Reaping
 

@@ -94,8 +94,9 @@ def test_an_instance_the_fleet_did_not_launch_is_left_running(aws_endpoint, uniq
     assert encoder.end_machine(aws_config(cluster=unique), stranger, logger) == 0
     assert state(ec2_client, stranger) == "running"
     # Nor an instance of another cluster, nor an id that is no instance id.
-    assert not backends.end_own_machine(aws_config(cluster=unique + "x"), stranger)
-    assert not backends.end_own_machine(aws_config(cluster=unique), "myhost-1234")
+    other, mine = aws_config(cluster=unique + "x"), aws_config(cluster=unique)
+    assert not backends.profile(other).end_machine(other, stranger)
+    assert not backends.profile(mine).end_machine(mine, "myhost-1234")
 
 
 def test_a_failed_termination_exits_non_zero_so_systemd_tries_again(

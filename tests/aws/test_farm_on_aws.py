@@ -49,11 +49,11 @@ def start_encoder(feeder, instance_id, log_path):
 
 def job_store_of(feeder, monkeypatch):
     """The job store the feeder's settings name, opened in this process."""
-    from nommer.core import backends
+    from nommer.core.backends import aws as aws_backend
 
     if "AWS_ENDPOINT_URL_SIMPLEDB" in feeder.env:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SIMPLEDB", feeder.env["AWS_ENDPOINT_URL_SIMPLEDB"])
-    return backends.aws_store(farm_config(feeder.env))
+    return aws_backend.store(farm_config(feeder.env))
 
 
 @pytest.mark.parametrize("feeder", ["dynamodb", "simpledb"], indirect=True)

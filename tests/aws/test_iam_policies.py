@@ -9,7 +9,7 @@ import threading
 import pytest
 
 import nommer
-from nommer.core import backends
+from nommer.core.backends import aws as aws_backend
 from nommer.core import config as config_mod
 from nommer.core.adapters import aws
 from nommer.core.adapters.ec2_fleet import Ec2Fleet, terminate_self
@@ -63,7 +63,7 @@ def settings(unique, **more):
 
 def test_the_feeder_policy_allows_what_the_feeder_calls(aws_endpoint, unique, calls):
     config = settings(unique)
-    new_jobs, state_changes = backends.aws_queues(config)
+    new_jobs, state_changes = aws_backend.queues(config)
     try:
         for priority in (10, 0, -10):
             new_jobs.send("{}", priority=priority)
@@ -88,7 +88,7 @@ def test_the_feeder_policy_allows_what_the_feeder_calls(aws_endpoint, unique, ca
 def test_the_encoder_policy_allows_what_an_encoder_calls_and_no_more(
         aws_endpoint, unique, bucket, s3_client, tmp_path, monkeypatch, calls):
     config = settings(unique, s3_part_size=5 * 1024 * 1024)
-    feeder_side, state_side = backends.aws_queues(config)  # the feeder's doing
+    feeder_side, state_side = aws_backend.queues(config)  # the feeder's doing
     feeder_side.send("{}")
     feeder_side.close()
     state_side.close()
@@ -98,7 +98,7 @@ def test_the_encoder_policy_allows_what_an_encoder_calls_and_no_more(
     big.write_bytes(b"x" * (11 * 1024 * 1024))
     calls.clear()
 
-    new_jobs, state_changes = backends.aws_queues(config)
+    new_jobs, state_changes = aws_backend.queues(config)
     try:
         [message] = new_jobs.receive(visibility_timeout=30)
         new_jobs.extend(message.receipt, 60)

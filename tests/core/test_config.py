@@ -96,6 +96,7 @@ ROUND_TRIP_SAMPLES = {
     "legacy_networks": ["10.1.2.0/24", "fd00:1::/64"],
     "confinement_read_paths": ["/usr/share/fonts", "/srv/luts,one"],
     "wheelhouse": "s3://media-bucket/nommer/wheels/",
+    "adapter_hook": "nommer.testing.faults",
     "secret_key": "q9y3XQfFhGdYJDbN3B0xk8s2E1Jx2Ffq7cNnE9fQ0aI=,9yF0QqKx8b1mVJ4Xk2qk3b8Vd8Z5d2QzYwJ3nO1sN0E=",
     "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "presets": {"tiny": {"description": "tiny", "extension": "mp4",

@@ -6,9 +6,11 @@ import dataclasses
 import uuid
 
 import boto3
+import botocore.config
 import pytest
 
-from nommer.core.adapters.simpledb_store import RETRIES, SimpleDbJobStore
+from nommer.core.adapters.aws import RETRIES
+from nommer.core.adapters.simpledb_store import SimpleDbJobStore
 from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.errors import NotFound
 from nommer.core.model.jobs import Job, State
@@ -26,7 +28,7 @@ def simpledb_client():
 
     server, url = start_server(port=0)
     yield boto3.client("sdb", endpoint_url=url, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test", config=RETRIES)
+                       aws_access_key_id="test", aws_secret_access_key="test", config=botocore.config.Config(retries=RETRIES))
     server.stop()
 
 

@@ -55,12 +55,14 @@ def store(request, tmp_path):
         import uuid
 
         import boto3
+        import botocore.config
 
-        from nommer.core.adapters.simpledb_store import RETRIES, SimpleDbJobStore
+        from nommer.core.adapters.aws import RETRIES
+        from nommer.core.adapters.simpledb_store import SimpleDbJobStore
 
         client = boto3.client(
             "sdb", endpoint_url=request.getfixturevalue("simpledb_url"), region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test", config=RETRIES)
+            aws_access_key_id="test", aws_secret_access_key="test", config=botocore.config.Config(retries=RETRIES))
         store = SimpleDbJobStore(f"t{uuid.uuid4().hex[:12]}", client=client)
     yield store
     store.close()

@@ -9,7 +9,7 @@ import sys
 import time
 
 from nommer.core import backends, config as config_mod
-from nommer.core.encoder.encoding import message_body
+from nommer.core.model.messages import message_body
 from nommer.core.model.jobs import Job
 
 

@@ -47,7 +47,8 @@ def test_soak(tmp_path, ffmpeg_exe):
     make_clip(ffmpeg_exe, media / "src.mp4", seconds=1.0, size="160x120")
     receiver = Receiver()
     feeder = FeederProcess(
-        tmp_path, [media], fault_rate=0.1, max_encoders=2, jobs_per_encoder=2,
+        tmp_path, [media], adapter_hook="nommer.testing.faults", fault_rate=0.1,
+        max_encoders=2, jobs_per_encoder=2,
         lease_seconds=3, heartbeat_interval=0.5, reap_interval=0.5, max_attempts=20,
         stop_grace=5, max_inactivity=600, notify_backoff=0.2, state_change_lease=10,
     ).start()
@@ -143,6 +144,7 @@ def test_soak(tmp_path, ffmpeg_exe):
         assert figures["lost"] == 0
         assert figures["finished"] == len(ids), [j["details"] for j in jobs if j["state"] != "FINISHED"]
         assert encoder_kills >= 3 and feeder_kills == 1
+        assert retries > 0  # the injected faults happened, and were retried
     finally:
         stop.set()
         thread.join()

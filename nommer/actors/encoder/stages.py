@@ -1,6 +1,7 @@
 """Fetcher, Encoder and Uploader: each runs its step of a job in a worker
 thread of its own pool, so the same stage of different jobs, and different
-stages, overlap. A step that fails ends the job there (EncoderCore.end)."""
+stages, overlap. A step that fails ends the job there (EncoderCore.end,
+nommer/core/encoder/ending.py)."""
 
 import concurrent.futures
 

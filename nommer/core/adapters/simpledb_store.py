@@ -18,9 +18,9 @@ import json
 import time
 
 import boto3
-import botocore.config
 import botocore.exceptions
 
+from nommer.core.adapters import aws
 from nommer.core.errors import (
     AlreadyExists,
     InvalidTransition,
@@ -40,10 +40,6 @@ from nommer.core.ports.store import (
 
 CHUNK = 1000
 VERSION_DIGITS = 10
-# botocore's standard retry mode retries SimpleDB's throttling (503
-# ServiceUnavailable) with exponential backoff and jitter.
-RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 8})
-TRANSIENT_CODES = {"ServiceUnavailable", "RequestTimeout", "InternalError", "Throttling"}
 # The regions that have SimpleDB; it is closed to accounts created since 2024.
 REGIONS = ("us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1",
            "ap-southeast-2", "ap-northeast-1", "sa-east-1")
@@ -73,9 +69,6 @@ def joined(attributes):
     return "".join(values[f"d{i:03d}"] for i in range(parts))
 
 
-def _code(error):
-    return error.response.get("Error", {}).get("Code", "")
-
 
 def check_region(region, environ=None):
     """ConfigError naming ``aws_region`` unless SimpleDB exists in ``region``.
@@ -99,7 +92,9 @@ def check_region(region, environ=None):
 
 class SimpleDbJobStore(JobStore):
     def __init__(self, domain_prefix="nommer", client=None, region=None, retention_days=0):
-        self.client = client or boto3.client("sdb", region_name=region, config=RETRIES)
+        # aws.client's standard retry mode retries SimpleDB's throttling (503
+        # ServiceUnavailable) with exponential backoff and jitter.
+        self.client = client or aws.client("sdb", region)
         self.jobs_domain = f"{domain_prefix}-jobs"
         self.encoders_domain = f"{domain_prefix}-encoders"
         self.retention_days = retention_days
@@ -120,7 +115,7 @@ class SimpleDbJobStore(JobStore):
         try:
             self._call("domain_metadata", DomainName=domain)
         except botocore.exceptions.ClientError as e:
-            if _code(e) != "NoSuchDomain":
+            if aws.error_code(e) != "NoSuchDomain":
                 raise
             self._call("create_domain", DomainName=domain)
 
@@ -129,14 +124,10 @@ class SimpleDbJobStore(JobStore):
     def _call(self, method, **params):
         try:
             return getattr(self.client, method)(**params)
-        except botocore.exceptions.ClientError as e:
-            if _code(e) in TRANSIENT_CODES:
-                raise TransientError(f"SimpleDB {method} failed: {_code(e)}") from None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            if aws.is_transient(e):
+                raise TransientError(f"SimpleDB {method} failed: {aws.describe(e)}") from None
             raise
-        except (botocore.exceptions.EndpointConnectionError,
-                botocore.exceptions.ConnectionClosedError,
-                botocore.exceptions.ReadTimeoutError) as e:
-            raise TransientError(f"SimpleDB {method} failed: {e}") from None
 
     def _select(self, expression, consistent=True, want=None):
         """Items of a Select, following NextToken until ``want`` items (or all)."""
@@ -193,7 +184,7 @@ class SimpleDbJobStore(JobStore):
         try:
             self._put(stored, {"Name": "version", "Exists": False})
         except botocore.exceptions.ClientError as e:
-            if _code(e) == "ConditionalCheckFailed":
+            if aws.error_code(e) == "ConditionalCheckFailed":
                 raise AlreadyExists(f"job {job.id} already exists") from None
             raise
         return stored
@@ -217,7 +208,7 @@ class SimpleDbJobStore(JobStore):
         try:
             self._put(stored, {"Name": "version", "Value": padded(job.version), "Exists": True})
         except botocore.exceptions.ClientError as e:
-            if _code(e) in ("ConditionalCheckFailed", "AttributeDoesNotExist"):
+            if aws.error_code(e) in ("ConditionalCheckFailed", "AttributeDoesNotExist"):
                 raise StaleWrite(f"job {job.id} changed since it was read") from None
             raise
         return stored

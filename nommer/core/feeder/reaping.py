@@ -5,9 +5,10 @@ stopped heartbeating."""
 import dataclasses
 
 from nommer.core import log
-from nommer.core.encoder.encoding import job_id_of
+from nommer.core.model.messages import job_id_of
 from nommer.core.errors import NotFound, StaleWrite
 from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds
+from nommer.core.model.liveness import encoder_lost, gave_up, given_back, owner_lost
 
 DEAD_LETTER_BATCHES = 10  # of up to 10 messages each, per sweep
 
@@ -44,10 +45,8 @@ class Reaping:
                 self._look_at(job, result)
             except StaleWrite:
                 continue  # someone else moved it; the next sweep looks again
-        limit = self.config.heartbeat_interval * 3 + self.config.lease_seconds / 2
         for encoder in self.store.encoders():
-            silent = age_seconds(encoder["last_seen"])
-            if silent is not None and silent > limit:
+            if encoder_lost(encoder, self.config.heartbeat_interval, self.config.lease_seconds):
                 result.lost_encoders.append(encoder["id"])
         return result
 
@@ -66,13 +65,8 @@ class Reaping:
         return result
 
     def _give_back(self, job, reason, result):
-        if job.attempt >= self.config.max_attempts:
-            result.failed.append(self.store.update(job.transition(
-                State.ERROR, error_code="GAVE_UP",
-                details=f"gave up after {job.attempt} attempts: {reason}")))
-        else:
-            result.requeued.append(self.store.update(job.transition(
-                State.PENDING, encoder_id=None, details=f"{reason}; trying again")))
+        written = self.store.update(given_back(job, self.config.max_attempts, reason))
+        (result.requeued if written.state == State.PENDING else result.failed).append(written)
 
     def _look_at(self, job, result):
         idle = age_seconds(job.updated_at)
@@ -82,10 +76,7 @@ class Reaping:
                 details=f"no change for {int(idle)} s (abandon_after is "
                         f"{int(self.config.abandon_after)} s)")))
             return
-        if job.state not in RUNNING_STATES:
-            return
-        silent = age_seconds(job.heartbeat_at or job.updated_at)
-        if silent is None or silent <= self.config.lease_seconds:
+        if not owner_lost(job, self.config.lease_seconds):
             return
         self._give_back(job, f"encoder {job.encoder_id} stopped answering during {job.state}",
                         result)
@@ -113,18 +104,15 @@ class Reaping:
             return True
         if job.is_final:
             return True
-        if job.state in RUNNING_STATES:
-            silent = age_seconds(job.heartbeat_at or job.updated_at)
-            if silent is not None and silent <= self.config.lease_seconds:
-                # A second message of a job its encoder is working on (the
-                # first went back to the queue when the job was re-queued).
-                self.log.info("dead letter of a job at work dropped", job_id=job.id)
-                return True
+        if job.state in RUNNING_STATES and not owner_lost(job, self.config.lease_seconds):
+            # A second message of a job its encoder is working on (the
+            # first went back to the queue when the job was re-queued).
+            self.log.info("dead letter of a job at work dropped", job_id=job.id)
+            return True
         try:
-            failed = self.store.update(job.transition(
-                State.ERROR, error_code="GAVE_UP",
-                details=f"gave up: its queue message was received {letter.receive_count} "
-                        "times without finishing"))
+            failed = self.store.update(gave_up(
+                job, f"gave up: its queue message was received {letter.receive_count} "
+                     "times without finishing"))
         except StaleWrite:
             return False
         self.log.warning("job gave up: dead letter", job_id=job.id, receives=letter.receive_count)

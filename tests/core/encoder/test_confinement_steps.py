@@ -5,12 +5,12 @@ import pytest
 
 from nommer.core import backends
 
-from nommer.core.encoder import encoding
 from nommer.core import config as config_mod
-from nommer.core.encoder.encoding import EncoderCore, message_body
+from nommer.core.encoder.core import EncoderCore
 from nommer.core.errors import ConfigError, JobFailed
 from nommer.core.ffmpeg.sandbox import landlock_abi
 from nommer.core.model.jobs import Job, State
+from nommer.core.model.messages import message_body
 
 OPTIONS = [{"outfile_options": [["c:v", "libx264"], ["preset", "ultrafast"]]}]
 
@@ -29,15 +29,8 @@ def farm(tmp_path, sample_clip):
         config = config_mod.load(environ=environ)
         parts = backends.build(config)
         made.append(parts)
-        if abi is not None:
-            # A kernel without Landlock, or with an older one, as the encoder sees it.
-            real = encoding.landlock_abi
-            encoding.landlock_abi = lambda: abi
-            try:
-                return EncoderCore(config, parts, "enc-core"), parts
-            finally:
-                encoding.landlock_abi = real
-        return EncoderCore(config, parts, "enc-core"), parts
+        # abi: a kernel without Landlock, or with an older one, as the encoder sees it.
+        return EncoderCore(config, parts, "enc-core", abi=abi), parts
 
     yield {"core": core, "media": media}
     for parts in made:

@@ -1,0 +1,120 @@
+"""Fetching a claimed job: check its outputs, download its source and
+caption files, probe the source; DOWNLOADING → ENCODING. Runs in a thread
+of the Fetcher's pool."""
+
+import pathlib
+import urllib.parse
+
+from nommer.core import ffmpeg
+from nommer.core.encoder import confinement
+from nommer.core.encoder.transfer import retrying
+from nommer.core.errors import InvalidInput, JobFailed
+from nommer.core.ffmpeg.captions import caption_format
+from nommer.core.ffmpeg.probe import has_packets
+from nommer.core.model import outputs as outputs_mod
+from nommer.core.model.jobs import State
+from nommer.core.security import credentials
+
+
+class Fetch:
+    def __init__(self, confinement_setting, landlock_abi, storage, box, presets, runs, journal, log):
+        self.confinement_setting = confinement_setting
+        self.landlock_abi = landlock_abi
+        self.storage = storage
+        self.box = box
+        self.presets = presets
+        self.runs = runs
+        self.journal = journal
+        self.log = log
+
+    def __call__(self, task):
+        """Check the outputs, download the source and probe it; → ENCODING.
+
+        A job that cannot succeed (a destination this encoder cannot write, a
+        source of zero seconds, a preset that needs a stream the source lacks)
+        fails here, before any encoding.
+        """
+        job = task.job
+        uris = credentials.real_uris(self.box, job)  # the job holds them with secrets hidden
+        task.outputs = [dict(o) for o in job.outputs]
+        uses_options = self._check_outputs(job, uris)
+        decision = confinement.decide(self.confinement_setting, self.landlock_abi, uses_options)
+        if decision.refuse:
+            raise JobFailed(decision.refuse, code="CONFINEMENT_UNAVAILABLE")
+        if decision.warning:
+            self.log.warning(decision.warning, job_id=task.id)
+        task.landlock = decision.landlock
+        task.workdir.mkdir(parents=True, exist_ok=True)
+        suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(job.source).path).suffix
+        task.source_path = task.workdir / f"source{suffix[:10]}"
+
+        def downloaded(done, total):
+            if total:
+                self.journal.progress(task, "download", done * 100 // total)
+
+        retrying(
+            lambda: self.storage.fetch(uris["source"], task.source_path, progress=downloaded,
+                                       cancel=task.cancel),
+            task, "download", self.log,
+        )
+        # ffmpeg reads the untrusted source here first: confined already.
+        task.probe = ffmpeg.probe(self.runs.ffmpeg_exe, task.source_path, sandbox=self.runs.sandbox(task))
+        self._check_source(task)
+        self._fetch_captions(task)
+        task.phases["download"] = 100
+        self.journal.set_state(task, State.ENCODING, probe=task.probe)
+
+    def _check_outputs(self, job, uris):
+        """Refuse an output that is invalid or whose destination this encoder
+        cannot write; True when any output runs user options (no preset)."""
+        uses_options = False
+        for index, output in enumerate(job.outputs):
+            field = f"outputs[{index}]"
+            try:
+                requested = ffmpeg.validate_output(output, field, self.presets)
+            except InvalidInput as e:
+                raise JobFailed(str(e), code="OUTPUT_INVALID") from None
+            uses_options = uses_options or requested.preset is None
+            try:
+                self.storage.check(uris["destinations"][index], write=True,
+                                   field=f"{field}.destination", folder=requested.writes_folder)
+            except InvalidInput as e:
+                raise JobFailed(str(e), code="DESTINATION_INVALID") from None
+        return uses_options
+
+    def _fetch_captions(self, task):
+        """Download the caption files of the outputs' ``captions`` options
+        and check that each is SubRip or WebVTT text (CAPTION_UNREADABLE,
+        CAPTION_INVALID otherwise)."""
+        for index, output in enumerate(task.outputs):
+            for j, caption in enumerate(output.get("captions") or ()):
+                field = f"outputs[{index}].captions[{j}].uri"
+                path = task.workdir / f"caption-{index}-{j}.txt"
+                try:
+                    self.storage.check(caption["uri"], write=False, field=field)
+                    retrying(
+                        lambda uri=caption["uri"]: self.storage.fetch(uri, path, cancel=task.cancel),
+                        task, "download", self.log)
+                except (InvalidInput, JobFailed) as e:
+                    raise JobFailed(f"{field} could not be read: {e}", code="CAPTION_UNREADABLE") from None
+                try:
+                    fmt = caption_format(path)
+                except JobFailed as e:
+                    raise JobFailed(f"{field}: {e}", code=e.code) from None
+                task.captions.setdefault(index, []).append((str(path), fmt, caption["language"]))
+
+    def _check_source(self, task):
+        duration = task.probe.get("duration")
+        empty = duration < 0.001 if duration is not None else not has_packets(
+            self.runs.ffmpeg_exe, task.source_path, sandbox=self.runs.sandbox(task))
+        if empty:
+            raise JobFailed("the source lasts 0 seconds: there is nothing to encode", code="ZERO_DURATION")
+        for index, output in enumerate(task.outputs):
+            try:
+                ffmpeg.check_source(output, task.probe, self.presets)
+            except JobFailed as e:
+                task.outputs[index] = {**output, "state": outputs_mod.ERROR,
+                                       "error_code": e.code, "error": str(e)}
+        failed = outputs_mod.failures(task.outputs)
+        if failed:
+            raise JobFailed(outputs_mod.failure_details(task.outputs), code=failed[0][1]["error_code"])

@@ -1,0 +1,104 @@
+"""How the encoder writes a job it holds, and tells the feeder.
+
+Every write is conditional on the job's version and made under the task's
+lock (see the package's top); a job canceled, re-queued or taken by
+another encoder meanwhile raises Canceled in the thread that writes.
+"""
+
+import dataclasses
+import json
+import time
+
+from nommer.core.errors import Canceled, StaleWrite
+from nommer.core.model import progress as progress_mod
+from nommer.core.model.jobs import RUNNING_STATES, State, utcnow
+from nommer.core.model.messages import state_change
+from nommer.core.retrying import is_our_write
+
+WRITE_RETRIES = 20
+
+
+class Journal:
+    def __init__(self, store, state_changes, encoder_id, progress_interval, log):
+        self.store = store
+        self.state_changes = state_changes
+        self.encoder_id = encoder_id
+        self.progress_interval = progress_interval
+        self.log = log
+
+    def report(self, job, event="job.state_changed"):
+        """Tell the feeder, through the state-change queue, that ``job`` moved
+        (or, with event ``job.progress``, got further)."""
+        body = json.dumps(state_change(job, event))
+        try:
+            self.state_changes.send(body)
+        except Exception:  # the store holds the truth; the feeder re-reads it
+            self.log.exception("state change not queued", job_id=job.id)
+
+    def write(self, task, change):
+        """Apply ``change(job) -> new job`` to the task's job, conditionally.
+
+        A lost race is retried on the fresh record while the job is still this
+        encoder's; when it was canceled, re-queued or taken by another encoder
+        meanwhile, raises Canceled.
+        """
+        with task.lock:
+            job = task.job
+            for _ in range(WRITE_RETRIES):
+                if job.state not in RUNNING_STATES or job.encoder_id != self.encoder_id:
+                    task.cancel.set()
+                    raise Canceled(f"job {job.id} is now {job.state}; work stopped")
+                attempted = change(job)
+                try:
+                    task.job = self.store.update(attempted)
+                    return task.job
+                except StaleWrite:
+                    job = task.job = self.store.get(job.id)
+                    if is_our_write(job, dataclasses.replace(attempted, version=attempted.version + 1)):
+                        return job  # a retry below us lost to our own first try
+            raise Canceled(f"job {job.id} kept changing under this encoder")
+
+    def set_state(self, task, state, **fields):
+        """Move the job to ``state``, with the task's outputs and progress, and report it."""
+        fields.setdefault("outputs", [dict(o) for o in task.outputs] or task.job.outputs)
+        if state != State.FINISHED:
+            fields.setdefault("phases", dict(task.phases))
+            fields.setdefault("progress", progress_mod.overall(task.phases))
+
+        def change(job):
+            if job.state == state:
+                # Re-read after a lost race: only this encoder moves its job
+                # forward, so it is there already by this very change.
+                return job.with_changes(heartbeat_at=utcnow(), **fields)
+            return job.transition(state, heartbeat_at=utcnow(), **fields)
+
+        job = self.write(task, change)
+        self.report(job)
+        return job
+
+    def mark(self, task, indices, state, write=True, **fields):
+        """Set the state of outputs ``indices`` (and write it, unless told not to)."""
+        for index in indices:
+            task.outputs[index] = {**task.outputs[index], "state": state, **fields}
+        if write:
+            outputs = [dict(o) for o in task.outputs]
+            self.write(task, lambda j: j.with_changes(outputs=outputs, heartbeat_at=utcnow()))
+
+    def progress(self, task, phase, percent):
+        """Record ``percent`` of ``phase``; write it at most every
+        ``progress_interval`` seconds (and tell the feeder, for jobs that
+        asked for progress events). Raises Canceled once the task was stopped."""
+        task.check_canceled()
+        percent = max(0, min(100, int(percent)))
+        if percent <= task.phases.get(phase, 0):
+            return  # never backwards
+        task.phases[phase] = percent
+        now = time.monotonic()
+        if now - task.last_progress_write < self.progress_interval:
+            return  # kept; the next write carries it
+        task.last_progress_write = now
+        phases = dict(task.phases)
+        job = self.write(task, lambda j: j.with_changes(
+            progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow()))
+        if job.progress_events and job.notify_url:
+            self.report(job, event="job.progress")

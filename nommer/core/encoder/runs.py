@@ -1,0 +1,62 @@
+"""How one job's ffmpeg runs are made: confined to its work folder, within
+its limits, and stoppable from any thread (``Task.stop``)."""
+
+from nommer.core import ffmpeg
+from nommer.core.ffmpeg.runner import FfmpegRun
+
+
+class Runs:
+    def __init__(self, ffmpeg_exe, config):
+        self.ffmpeg_exe = ffmpeg_exe
+        self.config = config
+
+    def sandbox(self, task):
+        """How the job's ffmpeg runs are confined: writing only in its work
+        folder, reading only there (the source is downloaded there) and
+        ``confinement_read_paths``, within ``max_output_bytes``."""
+        source = task.source_path
+        return ffmpeg.Sandbox(
+            write=(str(task.workdir),), read=tuple(self.config.confinement_read_paths),
+            landlock=task.landlock, max_bytes=self.config.max_output_bytes or None,
+            uncounted=source.stat().st_size if source is not None and source.exists() else 0,
+        )
+
+    def run_plan(self, task, plan, duration, on_progress, deadline=None, sandbox=None):
+        """Run one plan in this thread, stoppable through ``task.run``."""
+        task.run = ffmpeg.PlanRun(plan, duration, on_progress, deadline=deadline, sandbox=sandbox)
+        _run(task)
+
+    def tools(self, task):
+        return Tools(self, task)
+
+
+def _run(task):
+    if task.cancel.is_set():  # stopped before the run could be reached
+        task.run = None
+        task.check_canceled()
+    try:
+        return task.run.run()
+    finally:
+        task.run = None
+
+
+class Tools:
+    """How the extra options' measurements run ffmpeg (see
+    ffmpeg/measuring.py): confined like the encode, in the work folder,
+    stopped when the job's work stops."""
+
+    def __init__(self, runs, task):
+        self.runs, self.task = runs, task
+        self.workdir = str(task.workdir)
+
+    def run(self, args):
+        runs = self.runs
+        limit = runs.config.encode_timeout or None
+        argv = [runs.ffmpeg_exe, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *args]
+        self.task.run = FfmpegRun(argv, cwd=self.workdir, sandbox=runs.sandbox(self.task), timeout=limit)
+        return _run(self.task).stderr_tail
+
+    def size_of(self, path):
+        info = ffmpeg.probe(self.runs.ffmpeg_exe, path, own=True, sandbox=self.runs.sandbox(self.task))
+        video = next(s for s in info["streams"] if s["type"] == "video")
+        return video["width"], video["height"]
