@@ -31,7 +31,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import common  # noqa: E402
 from nommer.core import backends, ffmpeg  # noqa: E402
 from nommer.core.config import load  # noqa: E402
-from nommer.core.encoder import encoding  # noqa: E402
+try:  # the encoder's steps, one module each
+    from nommer.core.encoder.core import EncoderCore  # noqa: E402
+    from nommer.core.model.messages import message_body  # noqa: E402
+except ImportError:  # before: all in encoding.py
+    from nommer.core.encoder.encoding import EncoderCore, message_body  # noqa: E402
 from nommer.core.feeder.service import JobService  # noqa: E402
 from nommer.core.model import results  # noqa: E402
 from nommer.core.ffmpeg import runner  # noqa: E402
@@ -124,12 +128,12 @@ def main(jobs=20):
                                "NOMMER_LOG_LEVEL": "warning"})
         parts = backends.build(config)
         service = JobService(parts.store, parts.storage)
-        core = encoding.EncoderCore(config, parts, "bench-encoder")
+        core = EncoderCore(config, parts, "bench-encoder")
         _store_parts(clock, parts)
         # Every ffmpeg run: the encode's passes, and the probes (of the
         # source, and of each output made).
         clock.wrap(runner.FfmpegRun, "run", "ffmpeg: the encode")
-        clock.wrap(encoding.ffmpeg, "probe", "ffmpeg: probe the source")
+        clock.wrap(ffmpeg, "probe", "ffmpeg: probe the source")
         clock.wrap(results, "probe", "ffmpeg: probe the output")
 
         direct = []
@@ -138,7 +142,7 @@ def main(jobs=20):
             destination = media / f"out-{n}.mp4"
             job = service.create(f"file://{source}", [{"destination": f"file://{destination}",
                                                         "preset": PRESET}])
-            parts.new_jobs.send(encoding.message_body(job.id))
+            parts.new_jobs.send(message_body(job.id))
             # The same command the encode runs, directly, beforehand.
             plan = ffmpeg.build_commands(exe, source, media / f"direct-{n}.mp4", {"preset": PRESET},
                                          tmp / f"direct-{n}")

@@ -11,6 +11,7 @@ import subprocess
 
 from nommer.core.errors import JobFailed
 from nommer.core.ffmpeg import sources
+from nommer.core.ffmpeg.runner import sandbox_failure
 from nommer.core.ffmpeg.sandbox import EXIT_SANDBOX
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>.+?), from ")
@@ -107,7 +108,7 @@ def _run(argv, timeout, sandbox):
     done = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr_bytes)
     stderr = stderr_bytes.decode("utf-8", "replace")
     if done.returncode == EXIT_SANDBOX and "nommer sandbox:" in stderr:
-        raise JobFailed(f"ffmpeg could not be confined: {stderr.strip()[-500:]}", code="CONFINEMENT_UNAVAILABLE")
+        raise sandbox_failure(stderr.strip()[-500:])
     return done
 
 

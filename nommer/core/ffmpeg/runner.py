@@ -348,12 +348,24 @@ class FfmpegRun:
         if self._stop_reason == "too_large" or (self.sandbox is not None and code == -signal.SIGXFSZ):
             raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
         if self.sandbox is not None and code == sandbox_mod.EXIT_SANDBOX and "nommer sandbox:" in result.stderr_tail:
-            raise JobFailed(f"ffmpeg could not be confined: {error_lines(result.stderr_tail, names_only=False)}",
-                            code="CONFINEMENT_UNAVAILABLE")
+            raise sandbox_failure(result.stderr_tail)
         if code != 0:
             how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
             raise JobFailed(f"ffmpeg failed ({how}): {error_lines(result.stderr_tail)}",
                             code="ENCODE_FAILED")
+
+
+def sandbox_failure(stderr):
+    """The JobFailed of a run whose sandbox could not be set up, from its
+    stderr: SOURCE_UNREADABLE when the source read in place was removed or
+    replaced since it was checked, CONFINEMENT_UNAVAILABLE otherwise."""
+    marker = f"nommer sandbox: {sandbox_mod.SOURCE_CHANGED}"
+    if marker in stderr:
+        what = stderr[stderr.index(marker) + len(marker):].strip().splitlines()[0]
+        name = os.path.basename(what.split(":", 1)[0])
+        return JobFailed(f"the source {name} was removed or replaced while the job ran", code="SOURCE_UNREADABLE")
+    return JobFailed(f"ffmpeg could not be confined: {error_lines(stderr, names_only=False)}",
+                     code="CONFINEMENT_UNAVAILABLE")
 
 
 # Lines that describe the streams rather than say what went wrong.

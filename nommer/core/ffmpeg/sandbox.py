@@ -108,6 +108,17 @@ class SandboxError(Exception):
     pass
 
 
+class SourceChanged(SandboxError):
+    """A file to read in place (``--read-file``) is gone or is another file."""
+
+    def __str__(self):
+        return f"{SOURCE_CHANGED} {self.args[0]}"
+
+
+#: How the wrapper's stderr line starts when a --read-file was refused.
+SOURCE_CHANGED = "source changed:"
+
+
 def landlock_abi():
     """The Landlock ABI version of the running kernel; 0 without Landlock
     (not built in, disabled at boot, not Linux, or a seccomp filter that
@@ -173,11 +184,11 @@ def checked_files(read_files):
         try:
             fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         except OSError as e:
-            raise SandboxError(f"{path}: cannot be opened to allow ({e.strerror})") from None
+            raise SourceChanged(f"{path}: cannot be opened ({e.strerror})") from None
         info = os.fstat(fd)
         if (info.st_dev, info.st_ino) != (int(device), int(inode)) or not _is_file(info):
             os.close(fd)
-            raise SandboxError(f"{path}: no longer the file that was checked")
+            raise SourceChanged(f"{path}: no longer the file that was checked")
         found.append((fd, path))
     return found
 
