@@ -131,33 +131,43 @@ def main(rounds=3):
 
 
 def section(r, before=None, today=None):
-    """The section of docs/benchmarks.md on this benchmark; ``before`` is an
-    earlier result, shown beside it."""
+    """The section of docs/benchmarks.md on this benchmark; ``before`` is a
+    result of it on older code, shown beside it."""
     import datetime
 
     today = today or datetime.date.today().isoformat()
+
+    def row(label, x):
+        parts = x["farm_cpu_parts"]
+        return (f"| {label} | {x['direct_s']:.2f} | {x['farm_s']:.2f} | **{x['ratio']:.3f}** "
+                f"| {x['direct_cpu_s']:.2f} | {x['farm_cpu_s']:.2f} | **{x['cpu_ratio']:.3f}** "
+                f"| {parts['feeder']:.2f} / {parts['encoder']:.2f} / {parts['ffmpeg']:.2f} | {x['load']:.1f} |\n")
+
     rows = ""
     if before:
-        rows += (f"| before ({before['date']}) | {before['direct_s']:.2f} | {before['farm_s']:.2f} "
-                 f"| {before['ratio']:.3f} | {before['direct_cpu_s']:.1f} | {before['farm_cpu_s']:.1f} "
-                 f"| {before['cpu_ratio']:.3f} |\n")
-    rows += (f"| {'after' if before else 'now'} ({today}) | {r['direct_s']:.2f} | {r['farm_s']:.2f} "
-             f"| **{r['ratio']:.3f}** | {r['direct_cpu_s']:.1f} | {r['farm_cpu_s']:.1f} | {r['cpu_ratio']:.3f} |\n")
+        rows += row(f"before ({before['date']}, {before['commit']})", before)
+    rows += row(f"after ({today})" if before else f"now ({today})", r)
+    extra = " ".join(f"{(x['farm_cpu_s'] - x['direct_cpu_s']) / x['jobs'] * 1000:.0f} ms"
+                     for x in ([before] if before else []) + [r])
     rounds = ("direct " + ", ".join(f"{w:.2f}" for w, _ in r["direct_all"])
               + " s; farm " + ", ".join(f"{w:.2f}" for w, *_ in r["farm_all"]) + " s")
     return f"""## Small jobs (bench/small_jobs.py)
 
-Measured on {today}, on {common.machine()}. {r['jobs']} jobs of a 1 s 320x180
-clip made into `{PRESET}`, submitted at once to a feeder with one encoder kept
-running that takes {AT_ONCE} jobs at a time, from the first `POST /jobs` to the
-last `FINISHED` webhook; against the very same ffmpeg commands run directly,
-{AT_ONCE} at a time. Best of {r['rounds']} rounds each, alternated. CPU is what the
-feeder, the encoder and their ffmpeg runs used, against the direct runs'.
+Measured on {common.machine()}. {r['jobs']} jobs of a 1 s 320x180 clip made
+into `{PRESET}`, submitted at once to a feeder with one encoder kept running
+that takes {AT_ONCE} jobs at a time (`jobs_per_encoder` {AT_ONCE}), from the first
+`POST /jobs` to the last `FINISHED` webhook; against the very same ffmpeg
+commands run directly, {AT_ONCE} at a time. Best of {r['rounds']} rounds each, alternated.
+CPU is what the feeder, the encoder (with its sandbox fork server) and
+their ffmpeg runs used, against the direct runs'; the farm's is split as
+feeder / encoder / ffmpeg. On these shared cores the wall time swings with
+whatever else runs (load average in the last column), so the CPU ratio is
+the steadier figure.
 
-| run | direct, s | farm, s | **ratio** (target ≤ 1.15) | direct CPU s | farm CPU s | CPU ratio |
-|---|---|---|---|---|---|---|
+| run | direct, s | farm, s | **ratio** (target ≤ 1.15) | direct CPU s | farm CPU s | **CPU ratio** | farm CPU s: feeder / encoder / ffmpeg | load |
+|---|---|---|---|---|---|---|---|---|
 {rows}
-All rounds now: {rounds}.
+CPU beyond ffmpeg's, a job: {extra}{' (before, after)' if before else ''}. All rounds now: {rounds}.
 """
 
 
