@@ -48,6 +48,63 @@ from nommer.testing.media import make_clip  # noqa: E402
 PRESET = "mp4-h264-360p"
 
 
+#: This benchmark on the code before the fork server, reading in place, linking
+#: outputs into place and describing MP4 outputs from their boxes (commit
+#: 0ba410a, measured on 2026-12-03 in the same run as the figures now in
+#: docs/benchmarks.md); run_all.py shows it beside them.
+BEFORE = {'jobs': 30,
+ 'wall_ms': 174.0861,
+ 'own_cpu_ms': 8.7143,
+ 'children_cpu_ms': 154.6199,
+ 'direct_ms': 91.0425,
+ 'direct_cpu_ms': 88.1914,
+ 'parts_ms': {'claim (rest)': 0.4058,
+              'copy the output out': 1.5823,
+              'copy the source in': 0.5371,
+              'encode (rest)': 0.5984,
+              'fetch (rest)': 0.6125,
+              'ffmpeg: probe the output': 29.99,
+              'ffmpeg: probe the source': 30.1014,
+              'ffmpeg: the encode': 103.1536,
+              'queue: delete': 0.0683,
+              'queue: receive': 0.2416,
+              'queue: state-change reports': 0.4158,
+              'store: job reads': 0.2157,
+              'store: job writes': 1.1591,
+              'upload (rest)': 0.5394},
+ 'parts_cpu_ms': {'claim (rest)': 0.3939,
+                  'copy the output out': 1.0251,
+                  'copy the source in': 0.521,
+                  'encode (rest)': 0.5937,
+                  'fetch (rest)': 0.6106,
+                  'ffmpeg: probe the output': 27.8989,
+                  'ffmpeg: probe the source': 27.6914,
+                  'ffmpeg: the encode': 101.9305,
+                  'queue: delete': 0.0738,
+                  'queue: receive': 0.2416,
+                  'queue: state-change reports': 0.4221,
+                  'store: job reads': 0.2206,
+                  'store: job writes': 1.234,
+                  'upload (rest)': 0.5256},
+ 'calls': {'claim (rest)': 1.0,
+           'copy the output out': 1.0,
+           'copy the source in': 1.0,
+           'encode (rest)': 1.0,
+           'fetch (rest)': 1.0,
+           'ffmpeg: probe the output': 1.0,
+           'ffmpeg: probe the source': 1.0,
+           'ffmpeg: the encode': 1.0,
+           'queue: delete': 1.0,
+           'queue: receive': 2.0,
+           'queue: state-change reports': 4.0,
+           'store: job reads': 2.0,
+           'store: job writes': 7.0,
+           'upload (rest)': 1.0},
+ 'load': 5.7891,
+ 'date': '2026-12-03',
+ 'commit': '0ba410a'}
+
+
 class Clock:
     """Wall and CPU time (of this process and its children) spent in named
     parts; a part's time leaves out the parts called within it, so that

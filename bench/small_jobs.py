@@ -31,6 +31,29 @@ JOBS = 40
 AT_ONCE = 2
 
 
+#: This benchmark on the code before the fork server, reading in place, linking
+#: outputs into place and describing MP4 outputs from their boxes (commit
+#: 0ba410a, measured on 2026-12-03 in the same run as the figures now in
+#: docs/benchmarks.md); run_all.py shows it beside them.
+BEFORE = {'jobs': 40,
+ 'rounds': 3,
+ 'direct_s': 2.8811,
+ 'farm_s': 4.7271,
+ 'ratio': 1.6408,
+ 'direct_cpu_s': 3.512,
+ 'farm_cpu_s': 7.03,
+ 'cpu_ratio': 2.0017,
+ 'farm_cpu_parts': {'feeder': 0.48, 'encoder': 0.38, 'ffmpeg': 6.17},
+ 'load': 6.1416,
+ 'per_job_ms': 92.3027,
+ 'direct_all': [[4.1352, 3.6333], [2.8811, 3.512], [3.1335, 3.5478]],
+ 'farm_all': [[5.7101, 7.1, {'feeder': 0.49, 'encoder': 0.37, 'ffmpeg': 6.24}],
+              [4.7271, 7.03, {'feeder': 0.48, 'encoder': 0.38, 'ffmpeg': 6.17}],
+              [6.7812, 7.1, {'feeder': 0.5, 'encoder': 0.38, 'ffmpeg': 6.22}]],
+ 'date': '2026-12-03',
+ 'commit': '0ba410a'}
+
+
 def farm_cpu(data_dir):
     """CPU seconds used so far by each process of the farm in ``data_dir``:
     ``{"feeder", "encoder", "ffmpeg"}``, the last being every ffmpeg run
@@ -147,8 +170,8 @@ def section(r, before=None, today=None):
     if before:
         rows += row(f"before ({before['date']}, {before['commit']})", before)
     rows += row(f"after ({today})" if before else f"now ({today})", r)
-    extra = " ".join(f"{(x['farm_cpu_s'] - x['direct_cpu_s']) / x['jobs'] * 1000:.0f} ms"
-                     for x in ([before] if before else []) + [r])
+    extra = ", ".join(f"{(x['farm_cpu_s'] - x['direct_cpu_s']) / x['jobs'] * 1000:.0f} ms {label}"
+                      for x, label in ([(before, "before")] if before else []) + [(r, "after" if before else "")])
     rounds = ("direct " + ", ".join(f"{w:.2f}" for w, _ in r["direct_all"])
               + " s; farm " + ", ".join(f"{w:.2f}" for w, *_ in r["farm_all"]) + " s")
     return f"""## Small jobs (bench/small_jobs.py)
@@ -167,7 +190,7 @@ the steadier figure.
 | run | direct, s | farm, s | **ratio** (target ≤ 1.15) | direct CPU s | farm CPU s | **CPU ratio** | farm CPU s: feeder / encoder / ffmpeg | load |
 |---|---|---|---|---|---|---|---|---|
 {rows}
-CPU beyond ffmpeg's, a job: {extra}{' (before, after)' if before else ''}. All rounds now: {rounds}.
+CPU beyond ffmpeg's, a job: {extra.strip()}. All rounds now: {rounds}.
 """
 
 
