@@ -108,3 +108,18 @@ def test_an_upload_that_fails_on_the_last_output_still_writes_its_error(kit):
     stored = kit.store.get(task.id)
     assert stored.outputs[0]["state"] == "ERROR"  # ...but with the job's end
     assert stored.outputs[0]["error_code"] == "DESTINATION_INVALID"
+
+
+def test_an_output_of_the_first_run_gets_its_extras_measured_though_already_encoding(kit):
+    from nommer.core.model.jobs import Job
+    from nommer.core.model.messages import message_body
+
+    job = kit.store.create(Job.new(f"file://{kit.media / 'source.mp4'}", [
+        {"destination": f"file://{kit.media / 'out.m4a'}", "preset": "m4a-aac", "loudness": "ebu-r128"}]))
+    kit.new_jobs.send(message_body(job.id))
+    task = kit.claim()(kit.message())
+    kit.fetch()(task)
+    assert task.outputs[0]["state"] == "ENCODING"  # marked with the job's ENCODING write
+    kit.encode()(task)
+    assert task.before[0]["loudness"]["integrated"] < 0
+    assert task.facts[0]["loudness"]["target"] == -23.0
