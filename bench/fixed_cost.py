@@ -314,6 +314,17 @@ ffmpeg command is run directly before each job.
 {rows}| **the job, claim to FINISHED** | {total} |
 | the same ffmpeg command, run directly | {direct} |
 | **beyond ffmpeg** | {beyond} |
+
+What went: the Python start of the sandbox wrapper at each ffmpeg run (a
+fork of a warm server instead), the probe of an MP4 output (read from its
+boxes), the copy of a `file://` source (read in place, Landlock allowing
+that one file) and of an output on the work folder's file system (linked
+into place), and three of the seven writes of the job record (the outputs'
+states go with the job's state writes; a state write counts as a progress
+write). What is left is nearly all one ffmpeg start: the probe of the
+source, which the command of the encode depends on. The feeder's share
+(the submission, five webhooks a job and their records) is not in this
+table; bench/small_jobs.py shows it.
 """
 
 
