@@ -37,8 +37,18 @@ _SERVER_START = (
 )
 
 
+#: The largest request sent to the server; a run whose arguments make a
+#: larger one is started through the wrapper instead (a socket message must
+#: fit the socket's buffer, a few hundred KiB by default).
+MAX_REQUEST = 64 * 1024
+
+
 class LaunchFailed(OSError):
     """The fork server could not start a run (or is gone)."""
+
+
+class TooLarge(LaunchFailed):
+    """A run's arguments make a request larger than MAX_REQUEST."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -139,6 +149,9 @@ class Launcher:
         """A Child running ``argv`` confined by ``options`` (sandbox.parse's
         dict: write, read, exec, fsize, landlock); LaunchFailed when the
         server cannot start it."""
+        message = json.dumps({"id": 0, "argv": list(argv), "cwd": cwd, "options": options}).encode()
+        if len(message) > MAX_REQUEST:
+            raise TooLarge(f"the arguments of {argv[0]} take {len(message)} bytes")
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:

@@ -99,6 +99,8 @@ class Sandbox:
             try:
                 return server.start(argv, cwd=None if cwd is None else os.path.abspath(cwd),
                                     options=self.options(fsize))
+            except launcher_mod.TooLarge:
+                pass  # through the wrapper, which takes any argv the kernel does
             except launcher_mod.LaunchFailed as e:
                 raise ConfigError(f"cannot start {argv[0]!r} confined: {e}") from None
         return subprocess.Popen(self.wrap(argv, fsize=fsize), stdin=subprocess.DEVNULL,

@@ -130,6 +130,9 @@ def test_a_server_that_died_is_started_again(ffmpeg_exe, tmp_path):
     assert not thread.is_alive()
     # Its run died with it, and says how.
     assert len(errors) == 1 and isinstance(errors[0], JobFailed) and "SIGKILL" in str(errors[0])
+    deadline = time.monotonic() + 5  # its pipes close as it exits, a moment before it is gone
+    while running(run.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert not running(run.pid)
     done = FfmpegRun([ffmpeg_exe, "-hide_banner", "-version"], cwd=str(tmp_path), sandbox=box).run()
     assert done.returncode == 0
@@ -159,3 +162,14 @@ def test_server_and_runs_die_with_the_process_that_started_them(ffmpeg_exe, tmp_
     else:
         os.kill(server, signal.SIGKILL)
         pytest.fail("the sandbox server outlived its process")
+
+
+def test_a_run_too_large_for_the_server_goes_through_the_wrapper(tmp_path):
+    box = Sandbox(write=(str(tmp_path),), landlock=ABI >= 1)
+    word = "x" * (launcher.MAX_REQUEST + 10)
+    child = box.start(["/bin/sh", "-c", 'echo ${#1} $PPID', "sh", word])
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    length, parent = out.decode().split()
+    assert int(length) == len(word)
+    assert int(parent) == os.getpid()  # the wrapper, exec'd in place: a child of this process
