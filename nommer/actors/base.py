@@ -23,6 +23,7 @@ _undelivered_lock = threading.Lock()
 class ChildFailed:
     name: str
     error: str
+    urn: str = ""  # the actor that failed, when it says so itself
 
 
 def lookup(address):
@@ -115,4 +116,5 @@ class Child(ReportsStart, pykka.ThreadingActor):
     def on_failure(self, exception_type, exception_value, traceback):
         self.log.error("actor crashed", error=repr(exception_value),
                        exc_info=(exception_type, exception_value, traceback))
-        tell(addresses.SUPERVISOR, ChildFailed(self.name, f"{exception_type.__name__}: {exception_value}"))
+        tell(addresses.SUPERVISOR, ChildFailed(self.name, f"{exception_type.__name__}: {exception_value}",
+                                               self.actor_urn))

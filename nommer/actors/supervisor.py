@@ -33,6 +33,7 @@ class ChildSpec:
     recent: list = dataclasses.field(default_factory=list)  # restart times
     last_error: str = ""
     state: str = "stopped"
+    failed_urn: str = ""  # the actor whose failure was counted last
 
 
 class Supervisor(pykka.ThreadingActor):
@@ -109,6 +110,16 @@ class Supervisor(pykka.ThreadingActor):
         spec = self.specs.get(message.name)
         if spec is None or self.stopping:
             return
+        # One failure of one actor counts once: a child that crashes while
+        # it is pinged fails the start here and reports its crash as well;
+        # and the report of an actor already replaced is old news.
+        current = spec.ref.actor_urn if spec.ref is not None else ""
+        urn = message.urn or current
+        if urn and urn == spec.failed_urn:
+            return
+        if message.urn and current and message.urn != current:
+            return
+        spec.failed_urn = urn
         now = time.monotonic()
         spec.last_error = message.error
         spec.recent = [t for t in spec.recent if now - t < self.window] + [now]

@@ -174,3 +174,35 @@ def test_actors_are_found_by_address_whatever_their_class_is_called():
     assert Renamed.address == addresses.DISPATCHER
     with pytest.raises(TypeError, match="addressed by an Address"):
         base.lookup("Dispatcher")
+
+
+def test_one_crash_counts_once_and_a_replaced_actors_report_is_ignored():
+    # A child that crashes while the Supervisor pings it fails the start
+    # and reports its crash too: one failure, one restart.
+    from nommer.actors.supervisor import ChildSpec, Supervisor
+
+    class Fine(Flaky):
+        starts, failures = 0, 0
+
+    refs, gave_up = [], []
+
+    def factory():
+        refs.append(Fine.start())
+        return refs[-1]
+
+    supervisor = Supervisor.start([ChildSpec("flaky", factory)], 2, 60,
+                                  lambda name, error: gave_up.append(name))
+    try:
+        supervisor.proxy().start_children().get(timeout=10)
+        first = refs[0]
+        first.stop()
+        for _ in range(2):
+            supervisor.tell(base.ChildFailed("flaky", "RuntimeError: boom", first.actor_urn))
+        wait_for(lambda: len(refs) == 2 and supervisor.proxy().health().get(timeout=5)["flaky"]["state"]
+                 == "running", 10, "the restart")
+        supervisor.tell(base.ChildFailed("flaky", "RuntimeError: late news", first.actor_urn))
+        health = supervisor.proxy().health().get(timeout=5)["flaky"]
+        assert (health["restarts"], health["last_error"]) == (1, "RuntimeError: boom")
+        assert len(refs) == 2 and refs[1].is_alive() and gave_up == []
+    finally:
+        stop_all()
