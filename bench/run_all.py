@@ -12,11 +12,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import accelerated  # noqa: E402
 import common  # noqa: E402
 import feeder_scale  # noqa: E402
+import fixed_cost  # noqa: E402
 import ladder  # noqa: E402
 import latency  # noqa: E402
 import overhead  # noqa: E402
 import per_title  # noqa: E402
 import scaling_sim  # noqa: E402
+import small_jobs  # noqa: E402
 import throughput  # noqa: E402
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "benchmarks.md"
@@ -170,6 +172,8 @@ The Scaler's decision there: {s['decision']}.
 
 def main():
     o = overhead.main()
+    small = small_jobs.main()
+    cost = fixed_cost.main()
     lat = latency.main()
     tp = throughput.main()
     lad = [ladder.main(jobs_per_encoder=n) for n in (1, 2)]
@@ -200,6 +204,8 @@ command run directly. Best of {o['rounds']} each.
 
 All rounds: direct {', '.join(f'{x:.2f}' for x in o['direct_all'])}; farm {', '.join(f'{x:.2f}' for x in o['farm_all'])}.
 
+""" + small_jobs.section(small, small_jobs.BEFORE, today) + "\n" + fixed_cost.section(cost, fixed_cost.BEFORE, today) \
+        + f"""
 ## Submit to DOWNLOADING (bench/latency.py)
 
 {lat['jobs']} jobs submitted one at a time to a feeder with one idle encoder;

@@ -3,7 +3,6 @@ and ``http(s)://`` for reading sources."""
 
 import contextlib
 import errno
-import glob
 import os
 import pathlib
 import stat
@@ -16,7 +15,7 @@ import urllib.request
 from nommer.core.security.credentials import basic_auth, shown
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
 from nommer.core.security.netguard import AddressPolicy, opener, refused_reason
-from nommer.core.ports.storage import Storage, folder_files, redact
+from nommer.core.ports.storage import LocalFile, Storage, folder_files, redact
 
 CHUNK = 1024 * 1024
 # What Linux file systems take: one name, and a whole path (PATH_MAX).
@@ -81,16 +80,63 @@ def atomic_write(path, write, mark=False, before_replace=None):
     return result
 
 
+def atomic_link(src_path, path, mark=False, before_replace=None, linked=None):
+    """Put the file at ``src_path`` at ``path`` too, without copying a byte:
+    a hard link under a temporary name beside ``path``, flushed to disk, then
+    renamed into place, so that a reader sees either nothing or the whole
+    file. Returns its size, or None when it cannot be linked (another file
+    system, a file system or a rule that refuses hard links, not a regular
+    file): then it must be copied. ``mark`` and ``before_replace`` as in
+    :func:`atomic_write`; ``linked(size)`` is called once the temporary
+    link is made, before ``before_replace``."""
+    path = pathlib.Path(path)
+    try:
+        info = os.lstat(src_path)
+        if not stat.S_ISREG(info.st_mode) or info.st_dev != os.stat(path.parent).st_dev:
+            return None
+    except OSError:
+        return None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.part")
+    try:
+        os.link(src_path, tmp, follow_symlinks=False)
+    except OSError:
+        return None
+    try:
+        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            if mark:
+                _mark(fd)
+            os.fsync(fd)  # what ffmpeg wrote may not be on disk yet
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if linked is not None:
+            linked(size)
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return size
+
+
 def remove_stale_parts(path):
     """Remove temporary files of earlier writes of ``path`` whose writer died
     (an encoder killed during its upload)."""
     path = pathlib.Path(path)
-    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+    # Names compared as they are: a glob pattern would be compiled anew for
+    # every output's name, which costs more than the look itself.
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and n.endswith(".part")]
+    except OSError:
+        return
+    for name in names:
         try:
-            pid = int(part.name[len(path.name) + 2:].split(".")[0])
+            pid = int(name[len(prefix):].split(".")[0])
             os.kill(pid, 0)
         except ProcessLookupError:
-            part.unlink(missing_ok=True)
+            (path.parent / name).unlink(missing_ok=True)
         except (ValueError, PermissionError):
             continue
 
@@ -313,6 +359,16 @@ class FileStorage(Storage):
             total = os.fstat(src.fileno()).st_size
             return copy_stream(src, dst, total, progress, cancel, self.rate)
 
+    def local_file(self, uri):
+        path = self.path_of(uri)
+        with self._open_source(path) as src:
+            info = os.fstat(src.fileno())
+            # Where the open file really is, links and all followed.
+            where = os.path.realpath(f"/proc/self/fd/{src.fileno()}")
+        if not os.path.isabs(where) or not os.path.exists(where):
+            where = str(path)
+        return LocalFile(where, info.st_dev, info.st_ino, info.st_size)
+
     def _open_source(self, path):
         """``path`` opened for reading, refused unless it is a regular file
         that is still inside the roots once open."""
@@ -351,10 +407,22 @@ class FileStorage(Storage):
             path.parent.mkdir(parents=True, exist_ok=True)
             self.path_of(uri)  # again: a folder made or swapped meanwhile must not lead out
             total = os.path.getsize(src_path)
-            with open(src_path, "rb") as src:
-                size = atomic_write(
-                    path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate),
-                    mark=True, before_replace=lambda: self._destination(uri))
+            if cancel is not None and cancel.is_set():
+                raise Canceled("the copy was canceled")
+            # On the work folder's own file system the output is linked into
+            # place rather than copied: no byte written twice.
+            def still_wanted():
+                if cancel is not None and cancel.is_set():
+                    raise Canceled("the copy was canceled")
+                self._destination(uri)
+
+            size = atomic_link(src_path, path, mark=True, before_replace=still_wanted,
+                               linked=None if progress is None else lambda size: progress(size, total))
+            if size is None:
+                with open(src_path, "rb") as src:
+                    size = atomic_write(
+                        path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate),
+                        mark=True, before_replace=lambda: self._destination(uri))
             remove_stale_parts(path)
             return size
         except OSError as e:

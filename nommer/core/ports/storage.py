@@ -6,6 +6,7 @@ One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
 
 import abc
 import contextlib
+import dataclasses
 import re
 import os
 import urllib.parse
@@ -15,6 +16,18 @@ from nommer.core.security.credentials import redact, shown  # noqa: F401 - redac
 from nommer.core.errors import Canceled, InvalidInput
 
 MAX_URI_LENGTH = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalFile:
+    """A source that can be read where it is: its path, and the device and
+    inode of the file that was checked there (a confined reader is allowed
+    that very file, see ffmpeg/sandbox.py ``--read-file``)."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
 
 
 class Storage(abc.ABC):
@@ -35,6 +48,13 @@ class Storage(abc.ABC):
         Raises JobFailed for a missing or unreadable source, TransientError
         for a failure worth retrying. Returns the number of bytes.
         """
+
+    def local_file(self, uri):
+        """A :class:`LocalFile` when the source ``uri`` is a file on this
+        machine that may be read in place instead of fetched, after the
+        same checks as :meth:`fetch` (JobFailed as it raises them); None
+        when it must be fetched."""
+        return None
 
     @abc.abstractmethod
     def put(self, src_path, uri, progress=None, cancel=None):
@@ -184,6 +204,9 @@ class StorageRouter:
 
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         return self.adapter(uri).fetch(uri, dest_path, progress=progress, cancel=cancel)
+
+    def local_file(self, uri):
+        return self.adapter(uri).local_file(uri)
 
     def put(self, src_path, uri, progress=None, cancel=None):
         return self.adapter(uri).put(src_path, uri, progress=progress, cancel=cancel)
