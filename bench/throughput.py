@@ -1,7 +1,20 @@
-"""Submissions accepted per second through the API with the SQLite store.
-No encoder runs (autoscale off), so the figure is the feeder's alone."""
+"""Submissions accepted per second through the API with the SQLite store,
+set against a trivial Flask app on waitress measured in the same run.
 
+No encoder runs (autoscale off), so the feeder's figure is its own: the
+request, validation, the job write and the queue write (both committed
+before the 201), the answer. The trivial app answers the same POST with 201
+and a small JSON body and does nothing else: it is what this Python, Flask
+and waitress can do at best on this machine, so the ratio says how much of
+that the feeder keeps.
+
+    python bench/throughput.py [--clients 8] [--per-client 250]
+"""
+
+import argparse
+import contextlib
 import pathlib
+import subprocess
 import sys
 import tempfile
 import threading
@@ -10,44 +23,153 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 import common  # noqa: E402
+from nommer.core.adapters.sqlite_queue import SqliteWorkQueue  # noqa: E402
+from nommer.core.backends import NEW_JOBS  # noqa: E402
 from nommer.core.config import load  # noqa: E402
 from nommer.testing.media import make_clip  # noqa: E402
 
 
-def main(clients=8, per_client=250):
+def trivial_app():
+    """A Flask app that answers ``POST /jobs`` with 201 and a small body."""
+    import flask
+
+    app = flask.Flask("trivial")
+
+    @app.post("/jobs")
+    def submit():
+        body = flask.request.get_json()
+        return {"id": "0" * 20, "state": "PENDING", "source": body["source"]}, 201
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok"}
+
+    return app
+
+
+@contextlib.contextmanager
+def trivial_server():
+    """The trivial app on waitress (8 threads, as the feeder's) in its own
+    process; yields its port."""
+    port = common.free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-trivial", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = common.Client(port)
+                if client.call("GET", "/health")[0] == 200:
+                    client.close()
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("trivial app did not start: " + proc.stderr.read().decode())
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stderr.close()
+
+
+def hammer(port, body_for, clients, per_client):
+    """``clients`` threads, each on its own keep-alive connection, each
+    sending ``per_client`` POST /jobs; returns (seconds, ids answered)."""
+    errors, ids = [], []
+    ready = threading.Barrier(clients + 1)
+
+    def submit(worker):
+        client = common.Client(port)
+        client.call("GET", "/health")  # connect before the clock starts
+        ready.wait()
+        mine = []
+        for n in range(per_client):
+            status, job = client.call("POST", "/jobs", body_for(worker, n))
+            if status != 201:
+                errors.append(job)
+            else:
+                mine.append(job["id"])
+        ids.extend(mine)
+        client.close()
+
+    threads = [threading.Thread(target=submit, args=(w,)) for w in range(clients)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    started = time.monotonic()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    assert not errors, errors[:3]
+    return elapsed, ids
+
+
+def main(clients=8, per_client=250, rounds=3):
+    """Rounds of the trivial app and of the feeder, alternated (the machine
+    is shared, so its load changes between rounds); the best round of each
+    gives the ratio."""
     exe = load(environ={}).ffmpeg_exe()
+    total = clients * per_client
     with tempfile.TemporaryDirectory(prefix="nommer-bench-media-") as tmp:
         media = pathlib.Path(tmp)
         source = make_clip(exe, media / "tiny.mp4", seconds=0.5, size="160x120")
-        with common.feeder([media], autoscale="false") as (port, _):
-            errors = []
 
-            def submit(worker):
-                client = common.Client(port)
-                for n in range(per_client):
-                    status, job = client.call("POST", "/jobs", {
-                        "source": f"file://{source}",
-                        "outputs": [{"destination": f"file://{media}/{worker}-{n}.mp4",
-                                     "preset": "mp4-h264-360p"}]})
-                    if status != 201:
-                        errors.append(job)
-                client.close()
+        def body_for(round_, worker, n):
+            return {"source": f"file://{source}",
+                    "outputs": [{"destination": f"file://{media}/{round_}-{worker}-{n}.mp4",
+                                 "preset": "mp4-h264-360p"}]}
 
-            threads = [threading.Thread(target=submit, args=(w,)) for w in range(clients)]
-            started = time.monotonic()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.monotonic() - started
+        trivial_s, feeder_s, ids = [], [], []
+        with trivial_server() as trivial_port, \
+                common.feeder([media], autoscale="false") as (port, workdir):
+            hammer(trivial_port, lambda w, n: body_for("warm", w, n), clients, 20)
+            for r in range(rounds):
+                trivial_s.append(hammer(trivial_port, lambda w, n: body_for("t", w, n),
+                                        clients, per_client)[0])
+                seconds, answered = hammer(port, lambda w, n, r=r: body_for(r, w, n), clients, per_client)
+                feeder_s.append(seconds)
+                ids += answered
             client = common.Client(port)
-            status, page = client.call("GET", "/jobs?state=PENDING&limit=1000")
-    total = clients * per_client
-    assert not errors, errors[:3]
-    return {"submissions": total, "clients": clients, "seconds": elapsed, "per_second": total / elapsed}
+            status, health = client.call("GET", "/health")
+            client.close()
+            # Every answered job is stored and queued (both committed before its 201).
+            queue = SqliteWorkQueue(workdir / "data" / "nommer.sqlite3", NEW_JOBS)
+            try:
+                visible, hidden = queue.depth()
+            finally:
+                queue.close()
+    submitted = total * rounds
+    assert len(set(ids)) == submitted, "a job id was answered twice"
+    pending = health["metrics"]["jobs"].get("PENDING", 0)
+    assert pending == submitted, f"{pending} jobs PENDING after {submitted} answers"
+    assert visible + hidden == submitted, f"{visible + hidden} queued after {submitted} answers"
+    feeder = total / min(feeder_s)
+    trivial = total / min(trivial_s)
+    return {"submissions": total, "clients": clients, "rounds": rounds,
+            "seconds": min(feeder_s), "per_second": feeder,
+            "all_per_second": [total / s for s in feeder_s],
+            "trivial_seconds": min(trivial_s), "trivial_per_second": trivial,
+            "trivial_all_per_second": [total / s for s in trivial_s],
+            "ratio": feeder / trivial}
 
 
 if __name__ == "__main__":
-    r = main()
-    print(f"{r['submissions']} submissions from {r['clients']} clients in {r['seconds']:.2f} s: "
-          f"{r['per_second']:.0f}/s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--per-client", type=int, default=250)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve-trivial", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_trivial:
+        import waitress
+
+        waitress.serve(trivial_app(), host="127.0.0.1", port=args.serve_trivial, threads=8,
+                       _quiet=True)
+        sys.exit(0)
+    r = main(args.clients, args.per_client, args.rounds)
+    print(f"{r['submissions']} submissions from {r['clients']} clients, best of {r['rounds']}: "
+          f"feeder {r['per_second']:.0f}/s (" + ", ".join(f"{x:.0f}" for x in r["all_per_second"])
+          + f"); trivial Flask app {r['trivial_per_second']:.0f}/s ("
+          + ", ".join(f"{x:.0f}" for x in r["trivial_all_per_second"]) + f"); ratio {r['ratio']:.3f}")

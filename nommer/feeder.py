@@ -29,6 +29,7 @@ from nommer.core.security import credentials, api_tokens as tokens
 from nommer.core import log
 from nommer.core.feeder.folder_lock import FolderLock
 from nommer.core.feeder.metrics import FeederMetrics
+from nommer.core.feeder.intake import Intake
 from nommer.core.errors import ConfigError
 from nommer.core.security.netguard import AddressPolicy
 from nommer.core.feeder.service import JobService
@@ -76,9 +77,10 @@ class Feeder:
         self.fleet = backends_mod.build_fleet(config)
         parts, fleet = self.parts, self.fleet
         presets = ffmpeg.catalogue(config.presets)
-        validate = JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
-                              credentials.SecretBox.from_config(config), presets).validate
-        gateway = ActorGateway(config.request_timeout, validate, presets, fleet_problems=fleet.problems)
+        intake = Intake(JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
+                                   credentials.SecretBox.from_config(config), presets),
+                        parts.new_jobs, parts.state_changes)
+        gateway = ActorGateway(config.request_timeout, intake, presets, fleet_problems=fleet.problems)
         metrics = self.metrics
         metrics.watch(lambda: {**health_snapshot(gateway), "encoders": gateway.encoder_states(),
                                "queues": _queue_depths(parts), "undelivered": dict(base.UNDELIVERED)})

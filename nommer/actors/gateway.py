@@ -6,23 +6,24 @@ import datetime
 import pykka
 
 from nommer.actors import addresses, base
+from nommer.actors.messages import Enqueue, Submitted
 from nommer.core.feeder.api_types import FleetReport, HealthProblem, HealthReport
 from nommer.core.errors import Unavailable
 from nommer.core.ports.fleet import busy_until, merged_members
 
 
 class ActorGateway:
-    def __init__(self, timeout, validate, presets=None, fleet_problems=None):
+    def __init__(self, timeout, intake, presets=None, fleet_problems=None):
         self.timeout = timeout
         # The fleet's launch problems, read without asking the Scaler, which
         # may be busy in a slow EC2 call: /health must answer at once.
         self._fleet_problems = fleet_problems
         # The preset catalogue is fixed at start, so listing it asks no actor.
         self._presets = presets
-        # Checking a submission reads only the request and the file system,
-        # so it runs in the request's own thread; the JobTracker, which every
-        # submission goes through one at a time, only stores the job.
-        self.validate = validate
+        # A submission is checked, stored and queued in the request's own
+        # thread (a nommer.core.feeder.intake.Intake): many of them commit together
+        # instead of queueing up one at a time in an actor's mailbox.
+        self.intake = intake
         # Building a pykka proxy introspects the actor (a large share of a
         # request's time), so proxies are kept per actor URN. A restarted
         # actor has a new URN and so gets a new proxy; refs are still looked
@@ -47,9 +48,21 @@ class ActorGateway:
 
     def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
                priority=0, acceleration=None):
-        self.validate(source, outputs, notify_url, progress_events, priority, acceleration)
-        return self._ask(addresses.JOB_TRACKER, "create", source, outputs, notify_url, notify_format,
-                         progress_events, priority, acceleration)
+        """Check, store and queue a new job; returns it once both writes are
+        committed."""
+        job = self.intake.store(source, outputs, notify_url, notify_format, progress_events, priority,
+                                acceleration)
+        # Before queueing: no change an encoder makes can reach the JobTracker first.
+        base.tell(addresses.JOB_TRACKER, Submitted(job))
+        try:
+            self.intake.queue(job)
+        except Exception:
+            # Stored, perhaps not queued: the Dispatcher queues it in its own
+            # time (and, should it fail too, again when it restarts). The
+            # caller hears of the error: only a committed message earns a 201.
+            base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
+            raise
+        return job
 
     def presets(self):
         if self._presets is None:
@@ -70,11 +83,8 @@ class ActorGateway:
     def retry(self, job_id):
         # Checked again like a new submission, in this thread, as submit does.
         again = self._ask(addresses.JOB_TRACKER, "retry_submission", job_id)
-        self.validate(again["source"], again["outputs"], again["notify_url"], again["progress_events"],
-                      again.get("priority", 0), again.get("acceleration"))
-        return self._ask(addresses.JOB_TRACKER, "create", again["source"], again["outputs"], again["notify_url"],
-                         again["notify_format"], again["progress_events"], again.get("priority", 0),
-                         again.get("acceleration"))
+        return self.submit(again["source"], again["outputs"], again["notify_url"], again["notify_format"],
+                           again["progress_events"], again.get("priority", 0), again.get("acceleration"))
 
     def fleet(self) -> FleetReport:
         members = self._ask(addresses.SCALER, "members")

@@ -1,10 +1,13 @@
-"""The JobTracker owns the JobStore: it creates jobs, answers queries, keeps
-the cache of unfinished jobs and tells the Notifier and the Scaler about
-changes."""
+"""The JobTracker owns the JobStore's view of jobs: it answers queries,
+cancels, keeps the cache of unfinished jobs and tells the Notifier and the
+Scaler about changes. New jobs are stored by the Intake in the HTTP threads
+(nommer/core/feeder/intake.py), which tells it of each."""
+
+import time
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import (
-    Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Workload,
+    Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Submitted, Workload,
 )
 from nommer.actors.ticker import Tick, Ticker
 from nommer.core import backends
@@ -20,6 +23,10 @@ from nommer.core.ports.store import MAX_PAGE
 from nommer.core.feeder.notify import payload, wanted
 from nommer.core.feeder.service import JobService
 from nommer.core.model.resources import job_resource
+
+
+# At most this long (seconds) between two Workloads while messages keep coming.
+WORKLOAD_EVERY = 0.2
 
 
 class JobTracker(base.Child):
@@ -44,6 +51,7 @@ class JobTracker(base.Child):
         # encoders busy in the Scaler's count.
         self.spread = {}
         self.submitted = 0  # the Scaler derives the submission rate from it
+        self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.ticker = None
 
     def on_start(self):
@@ -55,21 +63,6 @@ class JobTracker(base.Child):
             self.ticker.stop()
 
     # asked through the gateway ------------------------------------------------
-
-    def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
-               priority=0, acceleration=None):
-        """Store a submission the gateway has validated, and queue it."""
-        job = self.service.create(source, outputs, notify_url, notify_format, progress_events,
-                                  priority, acceleration)
-        self.submitted += 1
-        self._log_state(job)
-        self.metrics.job_submitted(job)
-        # The PENDING report goes first, so that its webhook comes before the
-        # encoder's DOWNLOADING.
-        self._report(job)
-        base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
-        self._cache(job)
-        return job
 
     def get(self, job_id):
         return self.service.get(job_id)
@@ -98,7 +91,9 @@ class JobTracker(base.Child):
     # events ---------------------------------------------------------------------
 
     def on_receive(self, message):
-        if isinstance(message, StateChanged):
+        if isinstance(message, Submitted):
+            self._submitted(message.job)
+        elif isinstance(message, StateChanged):
             try:
                 job = self.service.get(message.change["job_id"])
             except NotFound:
@@ -120,6 +115,14 @@ class JobTracker(base.Child):
                 self.log.info("pending jobs queued again", count=len(pending))
         else:
             super().on_receive(message)
+
+    def _submitted(self, job):
+        """A job the Intake stored (and is queueing, with its PENDING change)."""
+        self.submitted += 1
+        self._log_state(job)
+        self.metrics.job_submitted(job)
+        # Told before the job is queued, so no change of it can come first.
+        self._cache(job)
 
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
@@ -219,12 +222,22 @@ class JobTracker(base.Child):
         states, which cost little even with a long queue and never touch a
         finished job (a full reload would read every unfinished job)."""
         total = sum(self.service.counts(UNFINISHED_STATES).values())
-        if total != len(self.unfinished):
-            self._reload()  # something changed behind this actor's back
+        if total != len(self.unfinished) and self.actor_inbox.empty():
+            # Something changed behind this actor's back. (With messages
+            # waiting, the difference is most likely new jobs it has not
+            # heard of yet: a burst of submissions; the next tick looks again.)
+            self._reload()
         else:
             self._workload()
 
     def _workload(self):
+        # During a burst (more messages waiting) one Workload per drained
+        # mailbox, or per WORKLOAD_EVERY, not one per job: the Scaler keeps
+        # only the latest, and each costs both actors a wake-up.
+        now = time.monotonic()
+        if not self.actor_inbox.empty() and now - self.workload_told < WORKLOAD_EVERY:
+            return
+        self.workload_told = now
         units = len(self.unfinished) + sum(self.spread.values())
         base.tell(addresses.SCALER, Workload(units, self.backlog, self.submitted,
                                              self._oldest_pending()))

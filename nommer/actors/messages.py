@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from nommer.core.model.jobs import Job
+
 
 @dataclasses.dataclass(frozen=True)
 class Enqueue:
@@ -9,6 +11,13 @@ class Enqueue:
 
     job_id: str
     priority: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Submitted:
+    """A new job is stored; it is being queued (JobTracker)."""
+
+    job: Job
 
 
 @dataclasses.dataclass(frozen=True)

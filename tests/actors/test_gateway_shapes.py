@@ -32,7 +32,7 @@ def running_feeder(tmp_path):
 
 
 def test_the_gateways_fleet_and_health_have_exactly_the_declared_shapes(running_feeder):
-    gateway = ActorGateway(timeout=10, validate=None)
+    gateway = ActorGateway(timeout=10, intake=None)
 
     def settled():
         fleet = gateway.fleet()

@@ -7,7 +7,7 @@ import pytest
 
 from nommer.actors import addresses
 from nommer.actors.job_tracker import JobTracker
-from nommer.actors.messages import Workload
+from nommer.actors.messages import Submitted, Workload
 from nommer.actors.ticker import Tick
 from nommer.core import config as config_mod
 from nommer.core.adapters.sqlite_store import SqliteJobStore
@@ -119,6 +119,30 @@ def test_the_workload_carries_the_predicted_seconds_of_the_jobs(store, tmp_path)
     finally:
         tracker.stop()
         scaler.stop()
+
+
+def test_submitted_jobs_are_counted_and_a_burst_gives_few_workloads(store, tmp_path):
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        wait_for(lambda: seen, 5, "the workload of the start")
+        told = len(seen)
+        jobs = [store.create(Job.new(f"file:///in/{n}.mov", [{"destination": f"file:///o/{n}.mp4",
+                                                               "preset": "mp4-h264-480p"}]))
+                for n in range(200)]
+        for job in jobs:  # as the Intake tells them, faster than one a millisecond
+            tracker.tell(Submitted(job))
+        wait_for(lambda: seen[-1].unfinished == 200 and seen[-1].submitted == 200, 5,
+                 "the workload of 200 jobs")
+    finally:
+        tracker.stop()
+        scaler.stop()
+
+    # one per drained mailbox (or per WORKLOAD_EVERY), not one per job
+    assert len(seen) - told < 100
+    assert seen[-1].backlog_seconds > 0
 
 
 def test_an_accelerated_job_counts_as_many_as_its_pieces_that_may_run_at_once(store, tmp_path):

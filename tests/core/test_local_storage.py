@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from nommer.core.adapters.local_storage import FileStorage, HttpStorage
+from nommer.core.adapters.local_storage import FileStorage, HttpStorage, written_by_nommer
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
 from nommer.core.security.netguard import AddressPolicy
 from nommer.core.ports.storage import StorageRouter, redact
@@ -367,6 +367,59 @@ def test_a_file_that_appears_during_the_upload_is_not_replaced(root, tmp_path):
         FileStorage([root]).put(src, target.as_uri(), progress=appear)
     assert target.read_bytes() == b"written meanwhile"
     assert sorted(p.name for p in root.iterdir()) == ["a.mp4"]
+
+
+def test_an_output_on_the_same_file_system_is_linked_into_place_not_copied(router, root, tmp_path):
+    src = tmp_path / "work" / "out.mp4"
+    src.parent.mkdir()
+    src.write_bytes(os.urandom(100_000))
+    target = root / "deep" / "out.mp4"
+    seen = []
+
+    def during(done, total):
+        # Before the rename: the whole file under a temporary name, nothing
+        # at the final name.
+        seen.append((done, total, target.exists(),
+                     [p.stat().st_size for p in target.parent.iterdir() if p.name.endswith(".part")]))
+
+    assert router.put(src, target.as_uri(), progress=during) == 100_000
+    assert seen == [(100_000, 100_000, False, [100_000])]
+    assert target.stat().st_ino == src.stat().st_ino  # the same file: not a byte copied
+    assert src.stat().st_nlink == 2
+    assert written_by_nommer(target) or not xattrs_work(root)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.mp4"]
+    # A job run again replaces it with a file of its own, and the first
+    # job's work file is left as it was.
+    again = tmp_path / "work" / "again.mp4"
+    again.write_bytes(b"second")
+    router.put(again, target.as_uri())
+    assert target.read_bytes() == b"second" and src.stat().st_size == 100_000
+
+
+def test_an_output_on_another_file_system_is_copied(root):
+    shm = pathlib.Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == root.stat().st_dev:
+        pytest.skip("no second file system here")
+    src = shm / f"nommer-test-{os.getpid()}.bin"
+    src.write_bytes(b"elsewhere")
+    try:
+        assert FileStorage([root]).put(src, (root / "out.bin").as_uri()) == 9
+        assert (root / "out.bin").read_bytes() == b"elsewhere"
+        assert (root / "out.bin").stat().st_ino != src.stat().st_ino
+    finally:
+        src.unlink()
+
+
+def xattrs_work(folder):
+    probe_file = folder / ".xattr-probe"
+    probe_file.write_bytes(b"")
+    try:
+        os.setxattr(probe_file, "user.nommer.test", b"1")
+        return True
+    except OSError:
+        return False
+    finally:
+        probe_file.unlink()
 
 
 def test_allow_overwrite_replaces_any_file(root, tmp_path):

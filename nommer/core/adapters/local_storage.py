@@ -1,10 +1,12 @@
 """Storage adapters of the embedded default: ``file://`` under allowed roots,
 and ``http(s)://`` for reading sources."""
 
-import glob
+import contextlib
+import errno
 import os
 import pathlib
 import stat
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -13,7 +15,7 @@ import urllib.request
 from nommer.core.security.credentials import basic_auth, shown
 from nommer.core.errors import Canceled, InvalidInput, JobFailed, TransientError
 from nommer.core.security.netguard import AddressPolicy, opener, refused_reason
-from nommer.core.ports.storage import Storage, folder_files, redact
+from nommer.core.ports.storage import LocalFile, Storage, folder_files, redact
 
 CHUNK = 1024 * 1024
 # What Linux file systems take: one name, and a whole path (PATH_MAX).
@@ -78,22 +80,77 @@ def atomic_write(path, write, mark=False, before_replace=None):
     return result
 
 
+def atomic_link(src_path, path, mark=False, before_replace=None, linked=None):
+    """Put the file at ``src_path`` at ``path`` too, without copying a byte:
+    a hard link under a temporary name beside ``path``, flushed to disk, then
+    renamed into place, so that a reader sees either nothing or the whole
+    file. Returns its size, or None when it cannot be linked (another file
+    system, a file system or a rule that refuses hard links, not a regular
+    file): then it must be copied. ``mark`` and ``before_replace`` as in
+    :func:`atomic_write`; ``linked(size)`` is called once the temporary
+    link is made, before ``before_replace``."""
+    path = pathlib.Path(path)
+    try:
+        info = os.lstat(src_path)
+        if not stat.S_ISREG(info.st_mode) or info.st_dev != os.stat(path.parent).st_dev:
+            return None
+    except OSError:
+        return None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.part")
+    try:
+        os.link(src_path, tmp, follow_symlinks=False)
+    except OSError:
+        return None
+    try:
+        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            if mark:
+                _mark(fd)
+            os.fsync(fd)  # what ffmpeg wrote may not be on disk yet
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if linked is not None:
+            linked(size)
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return size
+
+
 def remove_stale_parts(path):
     """Remove temporary files of earlier writes of ``path`` whose writer died
     (an encoder killed during its upload)."""
     path = pathlib.Path(path)
-    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+    # Names compared as they are: a glob pattern would be compiled anew for
+    # every output's name, which costs more than the look itself.
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and n.endswith(".part")]
+    except OSError:
+        return
+    for name in names:
         try:
-            pid = int(part.name[len(path.name) + 2:].split(".")[0])
+            pid = int(name[len(prefix):].split(".")[0])
             os.kill(pid, 0)
         except ProcessLookupError:
-            part.unlink(missing_ok=True)
+            (path.parent / name).unlink(missing_ok=True)
         except (ValueError, PermissionError):
             continue
 
 
 def _inside(path, folder):
-    return path == folder or folder in path.parents
+    """Whether ``path`` is ``folder`` or inside it; both are resolved absolute
+    paths as text (compared as text: this runs for every URI of every
+    submission, and pathlib's ``parents`` costs tens of times more)."""
+    return path == folder or path.startswith(folder if folder.endswith("/") else folder + "/")
+
+
+# What a stat of a path that is not there (yet) fails with; any other failure
+# (a folder nommer may not enter) makes the path unusable.
+_ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 
 
 def _mark(fd):
@@ -109,6 +166,22 @@ def written_by_nommer(path):
         return os.getxattr(path, OWN_MARK, follow_symlinks=False) == OWN_VALUE
     except OSError:
         return False
+
+
+def _nearest_existing(path):
+    """``(path or its nearest ancestor that exists, its stat)``; ``(None,
+    None)`` when none does. Raises the OSError of a stat that failed for
+    another reason than absence."""
+    while True:
+        try:
+            return path, os.stat(path)
+        except OSError as e:
+            if e.errno not in _ABSENT:
+                raise
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None, None
+        path = parent
 
 
 def check_path_length(path, field):
@@ -139,10 +212,42 @@ class FileStorage(Storage):
     def __init__(self, roots, excluded=(), rate=0, allow_overwrite=False):
         self.roots = [pathlib.Path(r).resolve() for r in roots]
         self.excluded = [pathlib.Path(r).resolve() for r in excluded]
+        self._root_texts = [str(r) for r in self.roots]
+        self._excluded_texts = [(str(f), f) for f in self.excluded]
+        self._looks = threading.local()  # .memo: {uri: _resolve's answer} while looking
         self.rate = rate
         self.allow_overwrite = allow_overwrite
 
+    @contextlib.contextmanager
+    def looking(self):
+        """See Storage.looking: inside, each URI is resolved and stat'ed
+        once for this thread (a submission asks where each URI leads, then
+        whether it can be used: a realpath and a stat each time otherwise)."""
+        if getattr(self._looks, "memo", None) is not None:
+            yield  # an outer look holds already
+            return
+        self._looks.memo = {}
+        try:
+            yield
+        finally:
+            self._looks.memo = None
+
     def path_of(self, uri, field="uri"):
+        return pathlib.Path(self._resolve(uri, field)[0])
+
+    def _resolve(self, uri, field):
+        """The real path ``uri`` names (text, links and ``..`` followed),
+        checked to be inside the roots, and what a stat of it found:
+        ``(path, stat result or None, the OSError of the stat or None)``."""
+        memo = getattr(self._looks, "memo", None)
+        if memo is not None and uri in memo:
+            return memo[uri]
+        resolved = self._resolve_now(uri, field)
+        if memo is not None:
+            memo[uri] = resolved
+        return resolved
+
+    def _resolve_now(self, uri, field):
         parts = urllib.parse.urlsplit(uri)
         if parts.netloc not in ("", "localhost"):
             raise InvalidInput(
@@ -162,30 +267,37 @@ class FileStorage(Storage):
             raise InvalidInput(field, "a file URI takes no ?query or #fragment")
         check_path_length(raw, field)
         try:
-            path = pathlib.Path(raw).resolve()  # follows symbolic links and ..
-        except RuntimeError:  # Python 3.11 and 3.12 say "Symlink loop" so
-            raise InvalidInput(field, f"{raw} leads through a loop of symbolic links") from None
+            path = os.path.realpath(raw)  # follows symbolic links and ..
         except OSError as e:
             raise InvalidInput(field, f"{raw} cannot be used: {e.strerror or e}") from None
+        # realpath leaves a loop of links unresolved without a word; the stat
+        # that the checks need anyway finds it.
+        try:
+            info, failure = os.stat(path), None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise InvalidInput(field, f"{raw} leads through a loop of symbolic links") from None
+            info, failure = None, e
         check_path_length(path, field)  # links followed, it may have grown
         self._confine(path, raw, field)
-        return path
+        return path, info, failure
 
     def location(self, uri, field="uri"):
         """Where ``uri`` leads, links and ``..`` followed, as a tuple of names;
         two URIs of the same file or folder have the same one."""
-        return ("file", *self.path_of(uri, field).parts)
+        return ("file", *pathlib.PurePosixPath(self._resolve(uri, field)[0]).parts)
 
     def _confine(self, path, shown_path, field):
-        if not any(_inside(path, root) for root in self.roots):
-            roots = ", ".join(str(r) for r in self.roots) or "none configured"
+        path = os.fspath(path)
+        if not any(_inside(path, root) for root in self._root_texts):
+            roots = ", ".join(self._root_texts) or "none configured"
             raise InvalidInput(
                 field,
                 f"{shown_path} is outside the folders nommer may use ({roots}); "
                 "add its folder to the file_roots setting",
             )
-        for folder in self.excluded:
-            if _inside(path, folder):
+        for text, folder in self._excluded_texts:
+            if _inside(path, text):
                 raise InvalidInput(
                     field,
                     f"{shown_path} is one of nommer's own files ({folder}: the data folder, "
@@ -194,26 +306,31 @@ class FileStorage(Storage):
                 )
 
     def check(self, uri, *, write, field="uri"):
-        path = self.path_of(uri, field)
+        path, info, failure = self._resolve(uri, field)
         try:
-            if uri.endswith("/") or (path.exists() and path.is_dir()):
+            if failure is not None and failure.errno not in _ABSENT:
+                raise failure
+            if uri.endswith("/") or (info is not None and stat.S_ISDIR(info.st_mode)):
                 raise InvalidInput(field, f"{path} is a folder; name a file")
-            if path.exists() and not path.is_file():
+            if info is not None and not stat.S_ISREG(info.st_mode):
                 raise InvalidInput(field, f"{path} is not a regular file (a device, pipe or socket)")
             if write:
-                parent = next((p for p in path.parents if p.exists()), None)
-                if parent is None or not parent.is_dir():
-                    raise InvalidInput(field, f"cannot create a file under {path.parent}")
+                parent, parent_info = _nearest_existing(os.path.dirname(path))
+                if parent_info is None or not stat.S_ISDIR(parent_info.st_mode):
+                    raise InvalidInput(field, f"cannot create a file under {os.path.dirname(path)}")
                 if not os.access(parent, os.W_OK):
                     raise InvalidInput(field, f"{parent} is not writable")
-                self._may_replace(path, field)
+                self._may_replace(path, field, exists=info is not None or None)
         except OSError as e:
             raise InvalidInput(field, f"{path} cannot be used: {e.strerror or e}") from None
 
-    def _may_replace(self, path, field):
+    def _may_replace(self, path, field, exists=None):
         """Raise InvalidInput unless writing ``path`` replaces nothing nommer
-        may not replace."""
-        if self.allow_overwrite or not os.path.lexists(path) or written_by_nommer(path):
+        may not replace. ``exists`` is True when the caller knows something
+        is there; None to look."""
+        if exists is None:
+            exists = os.path.lexists(path)
+        if self.allow_overwrite or not exists or written_by_nommer(path):
             return
         raise InvalidInput(
             field,
@@ -241,6 +358,16 @@ class FileStorage(Storage):
         with src, open(dest_path, "wb") as dst:
             total = os.fstat(src.fileno()).st_size
             return copy_stream(src, dst, total, progress, cancel, self.rate)
+
+    def local_file(self, uri):
+        path = self.path_of(uri)
+        with self._open_source(path) as src:
+            info = os.fstat(src.fileno())
+            # Where the open file really is, links and all followed.
+            where = os.path.realpath(f"/proc/self/fd/{src.fileno()}")
+        if not os.path.isabs(where) or not os.path.exists(where):
+            where = str(path)
+        return LocalFile(where, info.st_dev, info.st_ino, info.st_size)
 
     def _open_source(self, path):
         """``path`` opened for reading, refused unless it is a regular file
@@ -280,10 +407,22 @@ class FileStorage(Storage):
             path.parent.mkdir(parents=True, exist_ok=True)
             self.path_of(uri)  # again: a folder made or swapped meanwhile must not lead out
             total = os.path.getsize(src_path)
-            with open(src_path, "rb") as src:
-                size = atomic_write(
-                    path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate),
-                    mark=True, before_replace=lambda: self._destination(uri))
+            if cancel is not None and cancel.is_set():
+                raise Canceled("the copy was canceled")
+            # On the work folder's own file system the output is linked into
+            # place rather than copied: no byte written twice.
+            def still_wanted():
+                if cancel is not None and cancel.is_set():
+                    raise Canceled("the copy was canceled")
+                self._destination(uri)
+
+            size = atomic_link(src_path, path, mark=True, before_replace=still_wanted,
+                               linked=None if progress is None else lambda size: progress(size, total))
+            if size is None:
+                with open(src_path, "rb") as src:
+                    size = atomic_write(
+                        path, lambda dst: copy_stream(src, dst, total, progress, cancel, self.rate),
+                        mark=True, before_replace=lambda: self._destination(uri))
             remove_stale_parts(path)
             return size
         except OSError as e:

@@ -2,11 +2,18 @@
 
 The store and the queue adapters keep their tables in the same file. WAL lets
 readers run beside the one writer; ``synchronous=NORMAL`` makes a commit an
-append to the WAL without an fsync (a power cut may lose the last commits, never
-corrupt the file). Each thread gets its own connection, because a connection must
-not be used by two threads at once.
+append to the WAL without an fsync: a commit survives the death of the process
+(SIGKILL included) as soon as it returns, and a power cut may lose the last
+commits, never corrupt the file. Each thread gets its own connection, because a
+connection must not be used by two threads at once.
+
+Writes are committed in groups (see :class:`GroupCommit`): the writes that
+threads of one process make at the same moment share one transaction, so a
+burst of submissions costs one commit per group instead of one per write.
+Every writer still returns only after its own write is committed.
 """
 
+import collections
 import os
 import random
 import sqlite3
@@ -25,6 +32,224 @@ def is_busy(error):
     return isinstance(error, sqlite3.OperationalError) and (
         "locked" in text or "busy" in text
     )
+
+
+Written = collections.namedtuple("Written", "rowcount lastrowid")
+Written.__doc__ = "What a committed statement did: rows changed and the last row id inserted."
+
+
+class CommitFailed(sqlite3.DatabaseError):
+    """The transaction of a group could not be committed: nothing of it is
+    stored, whichever write caused it."""
+
+
+class _Statement:
+    """One statement of a group."""
+
+    __slots__ = ("sql", "params")
+
+    def __init__(self, sql, params):
+        self.sql = sql
+        self.params = params
+
+    def run(self, conn):
+        cursor = conn.execute(self.sql, self.params)
+        return Written(cursor.rowcount, cursor.lastrowid)
+
+
+class _Work:
+    """A function of the connection, run in a savepoint of its own, so that
+    when it raises only what it did is undone."""
+
+    __slots__ = ("work",)
+
+    def __init__(self, work):
+        self.work = work
+
+    def run(self, conn):
+        conn.execute("SAVEPOINT work")
+        try:
+            result = self.work(conn)
+        except BaseException:
+            # Some errors (a full disk) end the whole transaction at once;
+            # then there is no savepoint left to go back to.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO work")
+                conn.execute("RELEASE work")
+            raise
+        conn.execute("RELEASE work")
+        return result
+
+
+class _Pending:
+    """A write waiting for its group's commit, and then its outcome.
+    ``wake`` is held until the writer's turn comes: its write is done, or
+    it is to lead the next group."""
+
+    __slots__ = ("write", "result", "error", "done", "wake")
+
+    def __init__(self, write):
+        self.write = write
+        self.result = None
+        self.error = None
+        self.done = False
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class GroupCommit:
+    """The writes that threads of one process make to one database file at
+    the same moment, committed in one transaction.
+
+    A writer adds its write to ``_pending``. When no group is being
+    committed it leads: it takes every pending write and commits them in one
+    transaction on its own connection, then wakes their writers. Otherwise
+    it waits, and either its write was in the group just committed, or it
+    leads the next group with whatever arrived in the meantime. A writer alone
+    commits at once, so grouping adds no wait; under load the group is as
+    large as the writers that arrived during the last commit (at most one
+    write per waiting thread, so there is no limit to keep).
+
+    Each writer returns only after the commit of its own write, or raises
+    its own error: a statement or work that fails is undone alone (a
+    statement is atomic, a work runs in a savepoint) and the rest of the
+    group commits; when SQLite ends the whole transaction over one write (a
+    full disk), that write gets the error and the others run again in a new
+    transaction; when the commit itself fails, nothing of the group is
+    stored and every writer in it gets that error.
+
+    Threads: every writing thread of the process enters :meth:`commit`;
+    ``_lock`` guards ``_pending``, ``_leading`` and the counters. The leader
+    runs the transaction without holding ``_lock``, so writers keep arriving
+    while it commits. A waiting writer sleeps on its own ``wake`` lock; the
+    leader sets each outcome, then ``done``, then releases the ``wake`` of
+    each writer of its group (no other thread is woken for nothing) and of
+    the first writer waiting for the next group, which leads it.
+    """
+
+    _groups = {}  # (path, pid): GroupCommit
+    _groups_lock = threading.Lock()
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending = []
+        self._leading = False
+        self._leader = None  # the thread id of the leader while it commits
+        #: groups committed and writes in them, for tests and benchmarks
+        self.groups = 0
+        self.writes = 0
+
+    @classmethod
+    def of(cls, path):
+        """The group of the file at ``path`` (absolute) in this process; the
+        store and the queues of one file share it. A forked child gets its
+        own: the parent's may have been mid-commit at the fork."""
+        key = (path, os.getpid())
+        group = cls._groups.get(key)
+        if group is None:
+            with cls._groups_lock:
+                group = cls._groups.setdefault(key, cls())
+        return group
+
+    def commit(self, write, conn, retrying):
+        """Commit ``write`` (a :class:`_Statement` or :class:`_Work`) in a
+        group; returns its result once committed, or raises its error.
+        ``conn`` is this thread's connection, used if it leads; ``retrying``
+        runs a call again while the file is locked by another process."""
+        if self._leader == threading.get_ident():
+            # A work that writes through the database instead of its
+            # connection would wait for its own group's commit for ever.
+            raise RuntimeError("a write inside a group's transaction: use the connection given to the work")
+        pending = _Pending(write)
+        with self._lock:
+            self._pending.append(pending)
+            leads = not self._leading
+            self._leading = True
+        if not leads:
+            pending.wake.acquire()  # released by a leader: done, or to lead
+            if pending.done:
+                return pending.outcome()
+        self._leader = threading.get_ident()
+        # Give up the GIL once before taking the group: threads that are a
+        # few statements away from their own write join this group instead
+        # of waiting a whole commit for the next (it doubles the group in a
+        # burst of submissions); with none, this returns at once.
+        time.sleep(0)
+        with self._lock:
+            group, self._pending = self._pending, []
+        try:
+            self._commit(group, conn, retrying)
+        finally:
+            self._leader = None
+            with self._lock:
+                self.groups += 1
+                self.writes += len(group)
+                # Wake exactly the writers of this group, and the first
+                # writer that arrived meanwhile to lead the next one.
+                for p in group:
+                    p.done = True
+                    if p is not pending:
+                        p.wake.release()
+                if self._pending:
+                    self._pending[0].wake.release()
+                else:
+                    self._leading = False
+        return pending.outcome()
+
+    @staticmethod
+    def _commit(group, conn, retrying):
+        """Run ``group``'s transaction; sets each write's outcome."""
+        try:
+            retrying(lambda: GroupCommit._run(conn, group))
+        except TransientError as error:
+            for p in group:
+                p.error = error  # locked too long: worth another try, by each
+        except BaseException as error:
+            # Nothing of the group is stored. Each writer gets a CommitFailed,
+            # never the error as it came: an IntegrityError at COMMIT (a
+            # deferred constraint) must not read as the writer's own.
+            failed = CommitFailed(f"the commit of {len(group)} writes failed, none was stored: {error}")
+            failed.__cause__ = error
+            for p in group:
+                p.error = failed
+            if not isinstance(error, Exception):
+                raise  # an interrupt of the leader's own thread goes on up
+
+    @staticmethod
+    def _run(conn, group):
+        """Run every write of ``group`` in one transaction and commit it.
+        Sets each write's result or error. Raises (after a rollback) when
+        the transaction could not begin or commit: a busy lock, to be tried
+        again whole, or an error that every write of the group shares."""
+        todo = group
+        while todo:
+            lost = None
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for p in todo:
+                    p.result = p.error = None
+                    try:
+                        p.result = p.write.run(conn)
+                    except Exception as error:
+                        if is_busy(error):
+                            raise  # the whole group again, after a pause
+                        p.error = error
+                        if not conn.in_transaction:
+                            lost = p  # it took the others' writes with it
+                            break
+                if lost is None:
+                    conn.execute("COMMIT")
+                    return
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            todo = [p for p in todo if p is not lost]
 
 
 class _Holder:
@@ -83,34 +308,34 @@ class SqliteDatabase:
         return self._retrying(lambda: self.connection().execute(sql, params).fetchall())
 
     def write(self, sql, params=()):
-        """Run one statement in its own transaction; returns its cursor
-        (``rowcount``, ``lastrowid``).
+        """Run one statement and commit it, in a group with the writes other
+        threads make at the same time (see :class:`GroupCommit`); returns its
+        :class:`Written` (``rowcount``, ``lastrowid``) once committed.
 
-        A single statement is atomic by itself, which makes this the cheapest write.
+        A statement is atomic by itself: when it fails (a constraint), only
+        it is undone, its caller gets the error and the others of the group
+        commit.
         """
-        return self._retrying(lambda: self.connection().execute(sql, params))
+        return self._group_write(_Statement(sql, params))
 
     def transaction(self, work):
-        """Run ``work(connection)`` in a ``BEGIN IMMEDIATE`` transaction and commit.
+        """Run ``work(connection)`` atomically and commit; returns what it returns.
 
-        IMMEDIATE takes the write lock before the first read, so what ``work``
-        reads cannot change before it writes. On a busy lock the whole of
-        ``work`` runs again, so it must have no effect outside the database.
+        It runs inside a transaction that took the write lock before its
+        first statement (``BEGIN IMMEDIATE``), so what ``work`` reads cannot
+        change before it writes, possibly beside other threads' writes of the
+        same group, each in a savepoint of its own: when ``work`` raises, only
+        what it did is undone. On a busy lock the whole group runs again, so
+        ``work`` must have no effect outside the database, and it must use
+        only the connection it is given.
         """
+        return self._group_write(_Work(work))
 
-        def attempt():
-            conn = self.connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-        return self._retrying(attempt)
+    def _group_write(self, write):
+        # The connection first: a closed database fails here, before the
+        # write joins a group that another thread's writes share.
+        conn = self.connection()
+        return GroupCommit.of(self.path).commit(write, conn, self._retrying)
 
     def ensure_schema(self, statements):
         """Create the tables and indexes that do not exist yet."""

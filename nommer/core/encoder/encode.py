@@ -14,8 +14,9 @@ from nommer.core.model import results
 from nommer.core.model.error_codes import job_error_code
 from nommer.core.model.jobs import State
 
-# Limits of the whole job: trying its outputs one by one cannot help.
-_JOB_LIMITS = ("OUTPUT_TOO_LARGE", "CONFINEMENT_UNAVAILABLE")
+# Limits of the whole job: trying its outputs one by one cannot help (nor
+# when the source read in place was removed or replaced meanwhile).
+_JOB_LIMITS = ("OUTPUT_TOO_LARGE", "CONFINEMENT_UNAVAILABLE", "SOURCE_UNREADABLE")
 
 
 class Encode:

@@ -28,7 +28,9 @@ class Extras:
         for index, output in enumerate(task.outputs):
             requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
             wanted = requested.extras
-            if not wanted or outputs_mod.state_of(output) != outputs_mod.PENDING:
+            # Not made yet: PENDING, or ENCODING already when its run is the first
+            # (fetch.py marks those in the job's ENCODING write).
+            if not wanted or outputs_mod.state_of(output) not in (outputs_mod.PENDING, outputs_mod.ENCODING):
                 continue
             before = task.before[index] = {}
             crf = audio = None

@@ -1,6 +1,7 @@
-"""Fetching a claimed job: check its outputs, download its source and
-caption files, probe the source; DOWNLOADING → ENCODING. Runs in a thread
-of the Fetcher's pool."""
+"""Fetching a claimed job: check its outputs, download its source (or,
+a local file under confinement, read it in place) and caption files, probe
+the source; DOWNLOADING → ENCODING. Runs in a thread of the Fetcher's
+pool."""
 
 import pathlib
 import urllib.parse
@@ -10,6 +11,7 @@ from nommer.core.encoder import confinement
 from nommer.core.encoder.transfer import retrying
 from nommer.core.errors import InvalidInput, JobFailed
 from nommer.core.ffmpeg.captions import caption_format
+from nommer.core.ffmpeg.command import first_run
 from nommer.core.ffmpeg.probe import has_packets
 from nommer.core.model import outputs as outputs_mod
 from nommer.core.model.jobs import State
@@ -47,18 +49,15 @@ class Fetch:
             self.log.warning(decision.warning, job_id=task.id)
         task.landlock = decision.landlock
         task.workdir.mkdir(parents=True, exist_ok=True)
-        suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(job.source).path).suffix
-        task.source_path = task.workdir / f"source{suffix[:10]}"
-
-        def downloaded(done, total):
-            if total:
-                self.journal.progress(task, "download", done * 100 // total)
-
-        retrying(
-            lambda: self.storage.fetch(uris["source"], task.source_path, progress=downloaded,
-                                       cancel=task.cancel),
-            task, "download", self.log,
-        )
+        # A file on this machine is read where it is, not copied, when its
+        # runs are confined: Landlock then lets them read that one file
+        # (runs.Runs.sandbox). Unconfined, ffmpeg would read whatever the
+        # name led to by then, so the source is copied as from anywhere.
+        task.source_file = self.storage.local_file(uris["source"]) if task.landlock else None
+        if task.source_file is not None:
+            task.source_path = pathlib.Path(task.source_file.path)
+        else:
+            self._download(task, uris["source"])
         # ffmpeg reads the untrusted source here first: confined already.
         task.probe = ffmpeg.probe(self.runs.ffmpeg_exe, task.source_path, sandbox=self.runs.sandbox(task))
         self._check_source(task)
@@ -66,7 +65,24 @@ class Fetch:
         task.phases["download"] = 100
         if self.planner is not None and self.planner(task):
             return  # out in pieces (planning.py)
+        # The outputs of the first run start with ENCODING, in its write:
+        # the encode marks them so again without a write of its own.
+        for index in first_run(task.outputs, self.presets):
+            task.outputs[index] = {**task.outputs[index], "state": outputs_mod.ENCODING}
         self.journal.set_state(task, State.ENCODING, probe=task.probe)
+
+    def _download(self, task, uri):
+        suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(task.job.source).path).suffix
+        task.source_path = task.workdir / f"source{suffix[:10]}"
+
+        def downloaded(done, total):
+            if total:
+                self.journal.progress(task, "download", done * 100 // total)
+
+        retrying(
+            lambda: self.storage.fetch(uri, task.source_path, progress=downloaded, cancel=task.cancel),
+            task, "download", self.log,
+        )
 
     def _check_outputs(self, job, uris):
         """Refuse an output that is invalid or whose destination this encoder

@@ -110,14 +110,21 @@ class Journal:
             return job.transition(state, heartbeat_at=utcnow(), **more)
 
         job = self.write(task, change)
+        # It carried the progress too: the next progress write waits its turn.
+        task.last_progress_write = time.monotonic()
         self.report(job)
         return job
 
     def mark(self, task, indices, state, write=True, **fields):
-        """Set the state of outputs ``indices`` (and write it, unless told not to)."""
+        """Set the state of outputs ``indices`` (and write it, unless told not
+        to, or unless they were so already: the write that moved the job
+        may have carried it)."""
+        changed = False
         for index in indices:
-            task.outputs[index] = {**task.outputs[index], "state": state, **fields}
-        if write:
+            marked = {**task.outputs[index], "state": state, **fields}
+            changed = changed or marked != task.outputs[index]
+            task.outputs[index] = marked
+        if write and changed:
             outputs = [dict(o) for o in task.outputs]
             self.write(task, lambda j: j.with_changes(outputs=outputs, heartbeat_at=utcnow()))
 

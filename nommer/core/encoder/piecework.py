@@ -13,9 +13,7 @@ upload      store it in scratch; DONE; maybe queue      store the outputs (``upl
 Each runs in the thread of its stage's pool, like a job's step.
 """
 
-import os
 import pathlib
-import stat
 import threading
 import urllib.parse
 
@@ -35,9 +33,9 @@ from nommer.core.security import credentials
 
 
 class Sources:
-    """The sources of the jobs this encoder has pieces of in flight: fetched
-    once per job and kept while any of its pieces is here. A ``file://``
-    source is linked in place when it can be, not copied."""
+    """The sources of the jobs this encoder has pieces of in flight that
+    cannot be read in place: fetched once per job and kept while any of its
+    pieces is here."""
 
     def __init__(self, folder, storage, log):
         self.folder = pathlib.Path(folder)
@@ -64,16 +62,6 @@ class Sources:
         suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(uri).path).suffix
         path = folder / f"source{suffix[:10]}"
         path.unlink(missing_ok=True)
-        adapter = self.storage.adapter(uri)
-        if hasattr(adapter, "path_of"):
-            self.storage.check(uri, write=False, field="source")
-            try:
-                found = adapter.path_of(uri, "source")
-                if stat.S_ISREG(os.stat(found).st_mode):  # else the fetch below refuses it
-                    os.link(found, path)
-                    return path
-            except OSError:
-                pass  # another file system: copied below
         retrying(lambda: self.storage.fetch(uri, path, cancel=task.cancel), task, "download", self.log)
         return path
 
@@ -133,7 +121,13 @@ class PieceWork:
             self._fetch_pieces(task)
         else:
             uri = credentials.real_uris(self.box, job)["source"]
-            task.source_path = self.sources.get(task, uri)
+            # As a job's fetch does: a file on this machine is read in place
+            # when the runs are confined (Landlock lets them read that file).
+            task.source_file = self.storage.local_file(uri) if task.landlock else None
+            if task.source_file is not None:
+                task.source_path = pathlib.Path(task.source_file.path)
+            else:
+                task.source_path = self.sources.get(task, uri)
         task.phases["download"] = 100
 
     def _fetch_pieces(self, task):

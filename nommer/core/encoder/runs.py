@@ -12,17 +12,23 @@ class Runs:
 
     def sandbox(self, task):
         """How the job's ffmpeg runs are confined: writing only in its work
-        folder, reading only there (the source is downloaded there) and
+        folder, reading only there (where the source was downloaded), the
+        source itself when it is read in place, and
         ``confinement_read_paths``, within ``max_output_bytes``."""
-        source = task.source_path
+        source, in_place = task.source_path, task.source_file
+        if in_place is not None:
+            read_files, uncounted = ((in_place.path, in_place.device, in_place.inode),), 0
+        else:
+            read_files = ()
+            uncounted = source.stat().st_size if source is not None and source.exists() else 0
         read = tuple(self.config.confinement_read_paths)
-        if source is not None and task.workdir not in source.parents:
-            # A piece's source, kept for the encoder's pieces of its job.
+        if in_place is None and source is not None and task.workdir not in source.parents:
+            # A piece's source, downloaded once for the encoder's pieces of its job.
             read += (str(source.parent),)
         return ffmpeg.Sandbox(
             write=(str(task.workdir),), read=read,
-            landlock=task.landlock, max_bytes=self.config.max_output_bytes or None,
-            uncounted=source.stat().st_size if source is not None and source.exists() else 0,
+            read_files=read_files, landlock=task.landlock, max_bytes=self.config.max_output_bytes or None,
+            uncounted=uncounted,
         )
 
     def run_plan(self, task, plan, duration, on_progress, deadline=None, sandbox=None):

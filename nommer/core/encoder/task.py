@@ -33,6 +33,9 @@ class Task:
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     release_on_cancel: bool = False  # graceful stop: hand the job back, not fail it
     source_path: pathlib.Path | None = None
+    # The source read where it is (a storage.LocalFile), or None when it was
+    # downloaded into the work folder.
+    source_file: object = None
     probe: dict | None = None
     # The job's outputs as this encoder sees them, each with its state; every
     # write of the job carries them.

@@ -27,7 +27,9 @@ class Upload:
         total = sum(task.facts[i]["size"] for i in uploading) or 1
         before = 0
         for index in uploading:
-            self._store(task, index, destinations[index], before, total)
+            # The last output's state goes with the job's last write (FINISHED,
+            # or ERROR through Ending), not in a write of its own.
+            self._store(task, index, destinations[index], before, total, write=index != uploading[-1])
             before += task.facts[index]["size"]
         failed = outputs_mod.failures(task.outputs)
         if failed:
@@ -38,9 +40,10 @@ class Upload:
         self.log.info("job finished", job_id=job.id, outputs=len(job.outputs))
         self.tasks.forget(task, "finished")
 
-    def _store(self, task, index, destination, before, total):
+    def _store(self, task, index, destination, before, total, write=True):
         """Store output ``index`` at ``destination`` (with its credentials, if
-        any) and mark it FINISHED, or ERROR when that failed."""
+        any) and mark it FINISHED, or ERROR when that failed (written at once
+        unless ``write`` is false)."""
         output, target = task.outputs[index], task.targets[index]
 
         def uploaded(done, _total):
@@ -62,6 +65,6 @@ class Upload:
                                        about=about),
                 task, "upload", self.log)
         except JobFailed as e:
-            self.journal.mark(task, [index], outputs_mod.ERROR, error_code=e.code, error=str(e))
+            self.journal.mark(task, [index], outputs_mod.ERROR, write=write, error_code=e.code, error=str(e))
         else:
-            self.journal.mark(task, [index], outputs_mod.FINISHED, result=made)
+            self.journal.mark(task, [index], outputs_mod.FINISHED, write=write, result=made)

@@ -140,6 +140,11 @@ class JobService:
     def validate(self, source, outputs, notify_url=None, progress_events=False, priority=0,
                  acceleration=None):
         """Check a submission completely; raises InvalidInput naming the field."""
+        # Each URI is resolved once, though asked about twice (where, and whether usable).
+        with self.storage.looking():
+            self._validate(source, outputs, notify_url, progress_events, priority, acceleration)
+
+    def _validate(self, source, outputs, notify_url, progress_events, priority, acceleration=None):
         check_priority(priority)
         check_scheme(source, SOURCE_SCHEMES, "source")
         self.storage.check(source, write=False, field="source")

@@ -155,6 +155,14 @@ class Tuning:
         return list(args)
 
 
+def first_run(outputs, presets=BUILT_IN_CATALOGUE):
+    """The indices of the outputs that :func:`plan_job`'s first plan makes:
+    every preset output together, or else the first output."""
+    shared = [i for i, output in enumerate(outputs)
+              if validate_output(output, f"outputs[{i}]", presets).preset is not None]
+    return shared or list(range(min(1, len(outputs))))
+
+
 def plan_job(ffmpeg, source_path, probe, outputs, workdir, presets=BUILT_IN_CATALOGUE, tuning=None,
              captions=None):
     """The runs that make every output of a job, and where each output lands.

@@ -11,6 +11,7 @@ import subprocess
 
 from nommer.core.errors import JobFailed
 from nommer.core.ffmpeg import sources
+from nommer.core.ffmpeg.runner import sandbox_failure
 from nommer.core.ffmpeg.sandbox import EXIT_SANDBOX
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>.+?), from ")
@@ -96,11 +97,18 @@ def _run(argv, timeout, sandbox):
     if sandbox is None:
         return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     read_only = dataclasses.replace(sandbox, write=(), read=(*sandbox.write, *sandbox.read))
-    done = subprocess.run(read_only.wrap(argv, fsize=0), stdin=subprocess.DEVNULL, capture_output=True,
-                          timeout=timeout)
-    stderr = done.stderr.decode("utf-8", "replace")
+    child = read_only.start(argv, fsize=0)
+    try:
+        stdout, stderr_bytes = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        if isinstance(child, subprocess.Popen):
+            child.communicate()
+        raise
+    done = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr_bytes)
+    stderr = stderr_bytes.decode("utf-8", "replace")
     if done.returncode == EXIT_SANDBOX and "nommer sandbox:" in stderr:
-        raise JobFailed(f"ffmpeg could not be confined: {stderr.strip()[-500:]}", code="CONFINEMENT_UNAVAILABLE")
+        raise sandbox_failure(stderr.strip()[-500:])
     return done
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 
 from nommer.core.errors import Canceled, ConfigError, JobFailed
+from nommer.core.ffmpeg import launcher as launcher_mod
 from nommer.core.ffmpeg import sandbox as sandbox_mod
 from nommer.core.ffmpeg.progress_output import ProgressParser, percent
 
@@ -49,6 +50,9 @@ class Sandbox:
 
     write: tuple = ()
     read: tuple = ()
+    # (path, device, inode) of files read where they are (a file:// source):
+    # readable only while the path leads to that very file.
+    read_files: tuple = ()
     landlock: bool = True
     max_bytes: int | None = None
     uncounted: int = 0
@@ -70,9 +74,41 @@ class Sandbox:
             args += ["--write", os.path.abspath(path)]
         for path in self.read:
             args += ["--read", os.path.abspath(path)]
+        for spec in self._read_file_specs():
+            args += ["--read-file", spec]
         if fsize is not None:
             args += ["--fsize", str(max(0, int(fsize)))]
         return [*args, "--", *argv]
+
+    def options(self, fsize=None):
+        """The wrapper's options (sandbox.parse's dict) of a run writing no
+        file larger than ``fsize`` bytes, for the fork server (launcher.py)."""
+        return {"write": [os.path.abspath(p) for p in self.write],
+                "read": [os.path.abspath(p) for p in self.read], "exec": [],
+                "read_file": self._read_file_specs(),
+                "fsize": None if fsize is None else max(0, int(fsize)), "landlock": self.landlock}
+
+    def start(self, argv, fsize=None, cwd=None):
+        """``argv`` started confined: a launcher.Child from the fork server,
+        or, where there is none, a subprocess.Popen of the wrapper. Either
+        has pid, stdout and stderr pipes, wait(), communicate() and
+        send_signal(); the run has a session of its own and dies with this
+        process."""
+        server = launcher_mod.launcher()
+        if server is not None:
+            try:
+                return server.start(argv, cwd=None if cwd is None else os.path.abspath(cwd),
+                                    options=self.options(fsize))
+            except launcher_mod.TooLarge:
+                pass  # through the wrapper, which takes any argv the kernel does
+            except launcher_mod.LaunchFailed as e:
+                raise ConfigError(f"cannot start {argv[0]!r} confined: {e}") from None
+        return subprocess.Popen(self.wrap(argv, fsize=fsize), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, cwd=cwd)
+
+    def _read_file_specs(self):
+        return [f"{device}:{inode}:{os.path.abspath(path)}" for path, device, inode in self.read_files]
 
     def written(self):
         """Bytes of the files under the ``write`` folders now."""
@@ -198,20 +234,20 @@ class FfmpegRun:
                 # show as setpriv's failure
                 raise ConfigError(f"setting 'ffmpeg': {self.argv[0]!r} is not an executable program")
             argv = [program, *self.argv[1:]]
-            if self.sandbox is not None:
-                left = self.sandbox.left()
-                if left is not None and left <= 0:
-                    raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
-                argv = self.sandbox.wrap(argv, fsize=left)  # it also makes ffmpeg die with us
-            else:
-                argv = _dying_with_parent(argv)
             try:
-                # Its own session, so one killpg reaches anything it starts.
-                self._proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    start_new_session=True, cwd=self.cwd,
-                )
+                if self.sandbox is not None:
+                    left = self.sandbox.left()
+                    if left is not None and left <= 0:
+                        raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
+                    # it also makes ffmpeg die with us, in a session of its own
+                    self._proc = self.sandbox.start(argv, fsize=left, cwd=self.cwd)
+                else:
+                    # Its own session, so one killpg reaches anything it starts.
+                    self._proc = subprocess.Popen(
+                        _dying_with_parent(argv), stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        start_new_session=True, cwd=self.cwd,
+                    )
             except OSError as e:
                 raise ConfigError(f"setting 'ffmpeg': cannot run {self.argv[0]!r}: {e.strerror}") from None
             self.pid = self._proc.pid
@@ -277,6 +313,9 @@ class FfmpegRun:
         with self._lock:
             if self._proc is None or self._reaped:
                 return
+            if isinstance(self._proc, launcher_mod.Child):
+                self._proc.send_signal(sig)  # through its pidfd: never a recycled pid
+                return
             try:
                 os.killpg(self._proc.pid, sig)
             except ProcessLookupError:
@@ -285,10 +324,13 @@ class FfmpegRun:
     def _reap(self):
         # Wait for the exit without reaping, then reap under the lock, so a
         # signal from another thread never reaches a recycled pid.
-        try:
-            os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            pass
+        if isinstance(self._proc, launcher_mod.Child):
+            self._proc.wait()  # reaped by the fork server
+        else:
+            try:
+                os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT)
+            except ChildProcessError:
+                pass
         with self._lock:
             self._proc.wait()
             self._reaped = True
@@ -308,12 +350,24 @@ class FfmpegRun:
         if self._stop_reason == "too_large" or (self.sandbox is not None and code == -signal.SIGXFSZ):
             raise JobFailed(self._too_large_message(), code="OUTPUT_TOO_LARGE")
         if self.sandbox is not None and code == sandbox_mod.EXIT_SANDBOX and "nommer sandbox:" in result.stderr_tail:
-            raise JobFailed(f"ffmpeg could not be confined: {error_lines(result.stderr_tail, names_only=False)}",
-                            code="CONFINEMENT_UNAVAILABLE")
+            raise sandbox_failure(result.stderr_tail)
         if code != 0:
             how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
             raise JobFailed(f"ffmpeg failed ({how}): {error_lines(result.stderr_tail)}",
                             code="ENCODE_FAILED")
+
+
+def sandbox_failure(stderr):
+    """The JobFailed of a run whose sandbox could not be set up, from its
+    stderr: SOURCE_UNREADABLE when the source read in place was removed or
+    replaced since it was checked, CONFINEMENT_UNAVAILABLE otherwise."""
+    marker = f"nommer sandbox: {sandbox_mod.SOURCE_CHANGED}"
+    if marker in stderr:
+        what = stderr[stderr.index(marker) + len(marker):].strip().splitlines()[0]
+        name = os.path.basename(what.split(":", 1)[0])
+        return JobFailed(f"the source {name} was removed or replaced while the job ran", code="SOURCE_UNREADABLE")
+    return JobFailed(f"ffmpeg could not be confined: {error_lines(stderr, names_only=False)}",
+                     code="CONFINEMENT_UNAVAILABLE")
 
 
 # Lines that describe the streams rather than say what went wrong.

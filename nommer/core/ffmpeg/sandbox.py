@@ -1,6 +1,8 @@
 """Start ffmpeg confined: ``python -I -S sandbox.py [options] -- ffmpeg args...``
 (the runner imports it as a module from its folder instead, to use its
-cached bytecode: runner.Sandbox.wrap).
+cached bytecode: runner.Sandbox.wrap), or, as a fork server
+(``--serve``, :func:`serve`), start each run by forking itself, which
+saves a Python start per run (launcher.py is its client).
 
 A small exec wrapper between the encoder and ffmpeg. In this order it:
 
@@ -11,15 +13,17 @@ A small exec wrapper between the encoder and ffmpeg. In this order it:
    a write past it kills ffmpeg with SIGXFSZ) and no core dumps;
 3. with ``--landlock``, confines itself with Linux Landlock: files may be
    written, created and removed only under the ``--write`` folders, read only
-   there, under ``--read`` paths, the program itself and the system folders
+   there, under ``--read`` paths, the ``--read-file`` files (while their
+   path still leads to the file that was checked: a ``file://`` source read
+   in place), the program itself and the system folders
    the dynamic loader needs (:data:`SYSTEM_READ`); no TCP bind or connect;
    on kernels with Landlock ABI 6 or later, no signal to and no abstract unix
    socket of a process outside the sandbox;
 4. execs the program, which inherits all of it and cannot undo it
    (no_new_privs, hard limits).
 
-It imports only the standard library's os, sys, _signal, resource and
-ctypes, so that each ffmpeg run pays little for it (see docs/security.md,
+As a wrapper it imports only the standard library's os, sys, _signal,
+resource and ctypes, so that each ffmpeg run pays little for it (see docs/security.md,
 "Confinement", and bench/sandbox_startup.py). Failures print one ``nommer sandbox:`` line
 on stderr and exit with :data:`EXIT_SANDBOX`; nothing runs unconfined when
 confinement was asked for.
@@ -104,6 +108,17 @@ class SandboxError(Exception):
     pass
 
 
+class SourceChanged(SandboxError):
+    """A file to read in place (``--read-file``) is gone or is another file."""
+
+    def __str__(self):
+        return f"{SOURCE_CHANGED} {self.args[0]}"
+
+
+#: How the wrapper's stderr line starts when a --read-file was refused.
+SOURCE_CHANGED = "source changed:"
+
+
 def landlock_abi():
     """The Landlock ABI version of the running kernel; 0 without Landlock
     (not built in, disabled at boot, not Linux, or a seccomp filter that
@@ -157,8 +172,36 @@ def rules(write, read, execute, abi):
     return found
 
 
-def confine(write, read, execute, abi=None):
-    """Confine this process (and what it execs) with Landlock, or raise SandboxError."""
+def checked_files(read_files):
+    """Rules to read each of ``read_files``, [(path, device, inode)]: files
+    that were checked where they are (a job's ``file://`` source, read in
+    place), each only if the path still leads to that very file, so that
+    one swapped for another since it was checked is refused. Each is opened
+    here and its rule is made on the open file: a name swapped later leads
+    to a file without a rule."""
+    found = []
+    for path, device, inode in read_files:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError as e:
+            raise SourceChanged(f"{path}: cannot be opened ({e.strerror})") from None
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != (int(device), int(inode)) or not _is_file(info):
+            os.close(fd)
+            raise SourceChanged(f"{path}: no longer the file that was checked")
+        found.append((fd, path))
+    return found
+
+
+def _is_file(info):
+    import stat
+
+    return stat.S_ISREG(info.st_mode)
+
+
+def confine(write, read, execute, abi=None, read_files=()):
+    """Confine this process (and what it execs) with Landlock, or raise
+    SandboxError. ``read_files``: see :func:`checked_files`."""
     abi = landlock_abi() if abi is None else abi
     if abi < 1:
         raise SandboxError("the kernel has no Landlock (needed by confinement = \"required\" or \"auto\")")
@@ -170,6 +213,14 @@ def confine(write, read, execute, abi=None):
     if ruleset < 0:
         raise SandboxError(f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}")
     try:
+        for fd, path in checked_files(read_files):
+            try:
+                rule = _PathBeneathAttr(FS_READ_FILE, fd)
+                if libc.syscall(SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH),
+                                ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
+                    raise SandboxError(f"landlock_add_rule({path}) failed: {os.strerror(ctypes.get_errno())}")
+            finally:
+                os.close(fd)
         for path, rights in rules(write, read, execute, abi):
             fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             try:
@@ -208,9 +259,19 @@ def limit(fsize):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
+def _read_file(text):
+    """(path, device, inode) of a ``--read-file DEVICE:INODE:PATH``."""
+    device, _, rest = text.partition(":")
+    inode, _, path = rest.partition(":")
+    if not (device.isdigit() and inode.isdigit() and path.startswith("/")):
+        raise SandboxError(f"--read-file takes DEVICE:INODE:/PATH, not {text!r}")
+    return path, int(device), int(inode)
+
+
 def parse(args):
     """(options dict, program argv) from the wrapper's own arguments."""
-    opts = {"write": [], "read": [], "exec": [], "fsize": None, "parent": 0, "landlock": False}
+    opts = {"write": [], "read": [], "exec": [], "read_file": [], "fsize": None, "parent": 0, "landlock": False,
+            "socket": None}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -222,11 +283,14 @@ def parse(args):
             opts["landlock"] = True
             i += 1
             continue
-        if arg not in ("--write", "--read", "--exec", "--fsize", "--parent") or i + 1 >= len(args):
+        if arg not in ("--write", "--read", "--exec", "--read-file", "--fsize", "--parent", "--socket") \
+                or i + 1 >= len(args):
             raise SandboxError(f"unknown or incomplete option {arg!r}")
         value = args[i + 1]
-        key = arg[2:]
-        if key in ("fsize", "parent"):
+        key = arg[2:].replace("-", "_")
+        if key == "read_file":
+            _read_file(value)  # checked here, so that a bad one fails before anything runs
+        if key in ("fsize", "parent", "socket"):
             if not value.isdigit():
                 raise SandboxError(f"{arg} takes a whole number, not {value!r}")
             opts[key] = int(value)
@@ -236,18 +300,129 @@ def parse(args):
     raise SandboxError("no program given after --")
 
 
-def main(args):
+def start_confined(opts, argv, cwd=None, stdio=None):
+    """In a child just forked (or the wrapper itself): steps 1 to 4 of the
+    module's docstring, then exec ``argv``; never returns. ``stdio`` is
+    (stdout fd, stderr fd) to put in place, with stdin from /dev/null, every
+    other descriptor closed and a session of its own (the fork server's
+    children); ``cwd`` the folder to start in."""
     try:
-        opts, argv = parse(args)
+        if stdio is not None:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(stdio[0], 1)
+            os.dup2(stdio[1], 2)
+            os.closerange(3, _max_fd())
+        if cwd:
+            os.chdir(cwd)
         die_with_parent(opts["parent"])
         limit(opts["fsize"])
         if opts["landlock"]:
-            confine(opts["write"], opts["read"], [argv[0], *opts["exec"]])
+            confine(opts["write"], opts["read"], [argv[0], *opts["exec"]],
+                    read_files=[_read_file(f) for f in opts["read_file"]])
         os.execv(argv[0], argv)
-    except (SandboxError, OSError) as e:
+    except BaseException as e:  # noqa: BLE001 - nothing may run unconfined, nor return to a server
+        try:
+            sys.stderr.write(f"nommer sandbox: {e}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(EXIT_SANDBOX)
+
+
+def _max_fd():
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        return 65536
+
+
+def serve(args):
+    """The fork server (``--serve --parent PID --socket FD``): one warm process
+    per encoder that starts each confined run by forking itself, so that a
+    run pays a fork instead of a Python start (runner.Launcher is its client).
+
+    Over the SOCK_SEQPACKET socket FD each request is one message, a JSON
+    object ``{"id", "argv", "cwd", "options"}`` (options as :func:`parse`
+    makes them) carrying two descriptors, the child's stdout and stderr;
+    the answer is ``{"id", "pid"}`` carrying a pidfd of the child (with which
+    the client signals it without a race on a recycled pid), or ``{"id",
+    "error"}``; when a child ends, ``{"pid", "returncode"}`` (negative: the
+    signal that ended it, as subprocess says). The server dies with the
+    thread that started it (``--parent``), and its children with it; it
+    exits when the client closes the socket.
+    """
+    import json
+    import select
+    import socket
+
+    try:
+        opts, _ = parse([*args, "--", "serve"])
+        die_with_parent(opts["parent"])
+    except SandboxError as e:
+        sys.stderr.write(f"nommer sandbox: {e}\n")
+        os._exit(EXIT_SANDBOX)
+    sock = socket.socket(fileno=opts["socket"])
+    me = os.getpid()
+    children = {}  # pidfd: pid
+    while True:
+        ready, _, _ = select.select([sock, *children], [], [])
+        for fd in ready:
+            if fd is sock:
+                continue
+            pid = children.pop(fd)
+            os.close(fd)
+            _, status = os.waitpid(pid, 0)
+            _send(sock, {"pid": pid, "returncode": os.waitstatus_to_exitcode(status)})
+        if sock not in ready:
+            continue
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            os._exit(0)  # the client is gone; the children die with this process
+        request = None
+        try:
+            request = json.loads(data)
+            if len(fds) != 2:
+                raise SandboxError("a request carries the child's stdout and stderr")
+            options = {**request["options"], "parent": me}
+            pid = os.fork()
+            if pid == 0:
+                start_confined(options, request["argv"], request.get("cwd"), stdio=fds)
+            pidfd = os.pidfd_open(pid)
+        except Exception as e:  # noqa: BLE001 - the client hears of every failure
+            _send(sock, {"id": request.get("id") if isinstance(request, dict) else None,
+                         "error": f"{type(e).__name__}: {e}"})
+        else:
+            children[pidfd] = pid
+            _send(sock, {"id": request["id"], "pid": pid}, [pidfd])
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _send(sock, message, fds=()):
+    import json
+    import socket
+
+    try:
+        socket.send_fds(sock, [json.dumps(message).encode()], list(fds))
+    except OSError:
+        os._exit(0)  # the client is gone; the children die with this process
+
+
+def main(args):
+    if args[:1] == ["--serve"]:
+        return serve(args[1:])
+    try:
+        opts, argv = parse(args)
+    except SandboxError as e:
         sys.stderr.write(f"nommer sandbox: {e}\n")
         sys.stderr.flush()
         os._exit(EXIT_SANDBOX)
+    start_confined(opts, argv)
 
 
 if __name__ == "__main__":

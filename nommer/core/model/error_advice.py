@@ -9,7 +9,7 @@ JOB_ERROR_ADVICE = {
         'Check the source URI.',
     ),
     'SOURCE_UNREADABLE': (
-        'The source could not be read (permission denied, an HTTP error, a download that kept failing) or is not media ffmpeg can read.',
+        'The source could not be read (permission denied, an HTTP error, a download that kept failing, a local source removed or replaced while the job ran) or is not media ffmpeg can read.',
         "Check the source and its access rights; `details` has ffmpeg's reason.",
     ),
     'SOURCE_UNSAFE': (

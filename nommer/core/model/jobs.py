@@ -64,6 +64,13 @@ def utcnow():
 def parse_time(text):
     if not text:
         return None
+    if len(text) == 27 and text[10] == "T" and text[-1] == "Z":
+        # utcnow's own form: fromisoformat reads it tens of times faster
+        # than strptime, which a burst of submissions calls for each job.
+        try:
+            return datetime.datetime.fromisoformat(text)
+        except ValueError:
+            pass  # strptime says what is wrong
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
         tzinfo=datetime.UTC
     )

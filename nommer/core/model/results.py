@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 
 from nommer.core.security.credentials import redact
 from nommer.core.errors import JobFailed
-from nommer.core.ffmpeg import captions, dash, probe
+from nommer.core.ffmpeg import captions, dash, mp4_boxes, probe
 from nommer.core.ffmpeg.hls_master import ensure_master, media_segments
 from nommer.core.ffmpeg.ladder import MASTER
 from nommer.core.model.media_types import media_type
@@ -45,6 +45,7 @@ MAX_LISTED_FILES = 10
 MAX_RESULT_BYTES = 2048
 
 _MEDIA_FACTS = ("duration", "width", "height", "bitrate")
+MP4_EXTENSIONS = ("mp4", "m4v", "m4a", "mov")
 # What the extra output options measured (ffmpeg/extras.py), kept as they are.
 _MEASURED_FACTS = ("loudness", "quality", "target_vmaf")
 
@@ -58,7 +59,11 @@ def describe(ffmpeg_exe, target, sandbox=None):
     """
     if not target.folder:
         size = os.path.getsize(target.path)
-        facts = _media(probe(ffmpeg_exe, target.path, own=True, sandbox=sandbox), size, still=_still(target))
+        # An MP4 made here is read from its boxes: no second ffmpeg run.
+        info = mp4_boxes.describe(target.path) if target.requested.extension in MP4_EXTENSIONS else None
+        if info is None:
+            info = probe(ffmpeg_exe, target.path, own=True, sandbox=sandbox)
+        facts = _media(info, size, still=_still(target))
         return {"size": size, **facts}
     if target.requested.kind == "hls":
         return _hls(ffmpeg_exe, target.path, sandbox)

@@ -5,6 +5,8 @@ One adapter per scheme family (``file``, ``http(s)``, ``s3``); a
 """
 
 import abc
+import contextlib
+import dataclasses
 import re
 import os
 import urllib.parse
@@ -14,6 +16,18 @@ from nommer.core.security.credentials import redact, shown  # noqa: F401 - redac
 from nommer.core.errors import Canceled, InvalidInput
 
 MAX_URI_LENGTH = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalFile:
+    """A source that can be read where it is: its path, and the device and
+    inode of the file that was checked there (a confined reader is allowed
+    that very file, see ffmpeg/sandbox.py ``--read-file``)."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
 
 
 class Storage(abc.ABC):
@@ -35,10 +49,23 @@ class Storage(abc.ABC):
         for a failure worth retrying. Returns the number of bytes.
         """
 
+    def local_file(self, uri):
+        """A :class:`LocalFile` when the source ``uri`` is a file on this
+        machine that may be read in place instead of fetched, after the
+        same checks as :meth:`fetch` (JobFailed as it raises them); None
+        when it must be fetched."""
+        return None
+
     @abc.abstractmethod
     def put(self, src_path, uri, progress=None, cancel=None):
         """Store the local file at ``uri`` so that a reader sees either the
         complete file or nothing. Returns the number of bytes."""
+
+    def looking(self):
+        """A context in which one thread's checks and locations of a URI
+        may share one look at it (a submission's URIs are each resolved
+        once, not once per question). Outside it every call looks afresh."""
+        return contextlib.nullcontext()
 
     def location(self, uri, field="uri"):
         """Where ``uri`` leads, as a tuple that two URIs of the same object
@@ -162,6 +189,14 @@ class StorageRouter:
                     field, f"{shown(uri)!r} names a folder, and this output makes one file: name the file")
             adapter.check(uri, write=write, field=field)
 
+    @contextlib.contextmanager
+    def looking(self):
+        """Every adapter's :meth:`Storage.looking` at once."""
+        with contextlib.ExitStack() as stack:
+            for adapter in {id(a): a for a in self._by_scheme.values()}.values():
+                stack.enter_context(adapter.looking())
+            yield
+
     def location(self, uri, field="uri"):
         """The adapter's :meth:`Storage.location` of ``uri``: a folder URI
         (ending in ``/``) gives the location of the folder."""
@@ -169,6 +204,9 @@ class StorageRouter:
 
     def fetch(self, uri, dest_path, progress=None, cancel=None):
         return self.adapter(uri).fetch(uri, dest_path, progress=progress, cancel=cancel)
+
+    def local_file(self, uri):
+        return self.adapter(uri).local_file(uri)
 
     def put(self, src_path, uri, progress=None, cancel=None):
         return self.adapter(uri).put(src_path, uri, progress=progress, cancel=cancel)

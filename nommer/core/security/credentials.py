@@ -53,6 +53,8 @@ def redact(uri, keep_user=True):
         # media-nommer's s3://KEY:SECRET@bucket/key: a secret key may hold
         # "/", which urlsplit takes for the path; and the key id goes too.
         return s3uri.redact(uri)
+    if "@" not in uri and "?" not in uri and "#" not in uri:
+        return uri  # no user info, query or fragment: nothing to hide (most URIs)
     try:
         parts = urllib.parse.urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

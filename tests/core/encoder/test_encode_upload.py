@@ -1,6 +1,8 @@
 """Encoding a fetched job with ffmpeg (core/encoder/encode.py) and storing
 what was made (core/encoder/upload.py)."""
 
+import os
+
 import pytest
 
 from nommer.core.errors import JobFailed
@@ -23,8 +25,8 @@ def test_encode_makes_the_output_and_describes_it(kit):
 
 def test_an_output_ffmpeg_cannot_make_fails_the_job(kit):
     task = kit.fetched()
-    # The source gone from the work folder: ffmpeg finds nothing to read.
-    task.source_path.unlink()
+    # The source, the same file still, holds nothing ffmpeg can read any more.
+    task.source_path.write_bytes(b"not media")
     with pytest.raises(JobFailed) as err:
         kit.encode()(task)
     assert err.value.code == "ENCODE_FAILED"
@@ -61,3 +63,63 @@ def test_an_output_that_cannot_be_stored_fails_the_job(kit):
     stored = kit.store.get(task.id)
     assert (stored.state, stored.error_code) == (State.ERROR, "DESTINATION_INVALID")
     assert stored.probe == task.probe  # kept for whoever looks into it
+
+
+def test_a_small_job_takes_four_writes_and_keeps_every_state_and_report(kit):
+    """The claim, then one write per state: the first run's outputs go
+    ENCODING with the job, the last output FINISHED with it, and a job
+    shorter than progress_interval writes no progress of its own."""
+    kit.journal.progress_interval = 2.0  # the default
+    job = kit.submit()
+    versions = []
+    real_update = kit.store.update
+
+    def update(record):
+        written = real_update(record)
+        versions.append((written.state.value, [o["state"] for o in written.outputs]))
+        return written
+
+    kit.store.update = update
+    task = kit.claim()(kit.message())
+    kit.fetch()(task)
+    kit.encode()(task)
+    made = task.targets[0].path
+    inode = os.stat(made).st_ino
+    kit.upload()(task)
+    assert versions == [("DOWNLOADING", ["PENDING"]), ("ENCODING", ["ENCODING"]), ("UPLOADING", ["UPLOADING"]),
+                        ("FINISHED", ["FINISHED"])]
+    stored = kit.store.get(job.id)
+    assert stored.version == job.version + 4  # DOWNLOADING, ENCODING, UPLOADING, FINISHED
+    assert [state for state, _ in stored.history] == ["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
+    assert stored.outputs[0]["result"]["size"] == (kit.media / "out.mp4").stat().st_size
+    assert [c["state"] for c in kit.changes()] == ["DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
+    # The output was linked into place, not copied.
+    assert (kit.media / "out.mp4").stat().st_ino == inode
+
+
+def test_an_upload_that_fails_on_the_last_output_still_writes_its_error(kit):
+    task = kit.fetched()
+    kit.encode()(task)
+    (kit.media / "out.mp4").mkdir()  # a folder where the file should go
+    with pytest.raises(JobFailed):
+        kit.upload()(task)
+    assert kit.store.get(task.id).outputs[0]["state"] == "UPLOADING"  # not written on its own...
+    kit.ending().end(task, JobFailed("x", code="DESTINATION_INVALID"))
+    stored = kit.store.get(task.id)
+    assert stored.outputs[0]["state"] == "ERROR"  # ...but with the job's end
+    assert stored.outputs[0]["error_code"] == "DESTINATION_INVALID"
+
+
+def test_an_output_of_the_first_run_gets_its_extras_measured_though_already_encoding(kit):
+    from nommer.core.model.jobs import Job
+    from nommer.core.model.messages import message_body
+
+    job = kit.store.create(Job.new(f"file://{kit.media / 'source.mp4'}", [
+        {"destination": f"file://{kit.media / 'out.m4a'}", "preset": "m4a-aac", "loudness": "ebu-r128"}]))
+    kit.new_jobs.send(message_body(job.id))
+    task = kit.claim()(kit.message())
+    kit.fetch()(task)
+    assert task.outputs[0]["state"] == "ENCODING"  # marked with the job's ENCODING write
+    kit.encode()(task)
+    assert task.before[0]["loudness"]["integrated"] < 0
+    assert task.facts[0]["loudness"]["target"] == -23.0

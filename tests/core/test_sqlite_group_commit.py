@@ -1,0 +1,298 @@
+"""Writes that threads make to one SQLite file at the same moment share one
+transaction (GroupCommit), and each writer still gets its own answer: its
+write committed, or its own error with nothing of it stored. Real SQLite
+files, real threads.
+
+A group is made deterministic by holding the leader of one group inside a
+transaction while the other writers arrive: they wait, and the next leader
+commits all of them together."""
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from nommer.core.adapters.sqlite_db import GroupCommit
+from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
+from nommer.core.adapters.sqlite_store import SqliteJobStore
+from nommer.core.errors import AlreadyExists, NotFound
+from nommer.core.model.jobs import Job
+
+
+
+def a_job(name, size=0):
+    outputs = [{"destination": f"file:///out/{name}.mp4", "preset": "mp4-h264-360p"}]
+    if size:
+        outputs[0]["options"] = ["-metadata", "comment=" + "x" * size]
+    return Job.new(f"file:///in/{name}.mov", outputs)
+
+
+@pytest.fixture
+def parts(tmp_path):
+    path = tmp_path / "nommer.sqlite3"
+    store = SqliteJobStore(path)
+    queue = SqliteWorkQueue(path, "new-jobs")
+    yield store, queue, GroupCommit.of(store.db.path)
+    queue.close()
+    store.close()
+
+
+def waiting_writers(group, count, timeout=10):
+    """Wait until ``count`` writes wait for the group being committed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with group._lock:
+            if len(group._pending) >= count:
+                return
+        assert time.monotonic() < deadline, f"{count} writers never arrived"
+        time.sleep(0.005)
+
+
+class Held:
+    """A transaction that leads a group and stays open until released, so
+    that the writes made meanwhile form the next group."""
+
+    def __init__(self, db):
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+        def work(conn):
+            self.inside.set()
+            assert self.release.wait(10)
+
+        self.thread = threading.Thread(target=db.transaction, args=(work,))
+        self.thread.start()
+        assert self.inside.wait(10)
+
+    def end(self):
+        self.release.set()
+        self.thread.join(10)
+
+
+def run_all(calls):
+    """Start one thread per call; returns {index: ("ok", result) or ("error", exception)}
+    once all have returned."""
+    outcomes = {}
+
+    def run(i, call):
+        try:
+            outcomes[i] = ("ok", call())
+        except Exception as e:  # each writer's own answer is the point
+            outcomes[i] = ("error", e)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    return threads, outcomes
+
+
+def test_many_threads_submitting_are_all_committed_in_fewer_transactions(parts):
+    store, queue, group = parts
+    groups_before, writes_before = group.groups, group.writes
+    made = []
+    lock = threading.Lock()
+
+    def submit(worker):
+        for n in range(25):
+            job = store.create(a_job(f"{worker}-{n}"))
+            queue.send(job.id)
+            with lock:
+                made.append(job.id)
+
+    threads = [threading.Thread(target=submit, args=(w,)) for w in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    assert len(made) == 400
+    # every answered job is stored and queued, committed: a fresh connection sees them
+    fresh = sqlite3.connect(store.db.path)
+    try:
+        stored = {row[0] for row in fresh.execute("SELECT id FROM jobs")}
+        queued = [row[0] for row in fresh.execute("SELECT body FROM queue_messages")]
+    finally:
+        fresh.close()
+    assert stored == set(made)
+    assert sorted(queued) == sorted(made)
+    assert group.writes - writes_before == 800
+    assert group.groups - groups_before <= 800
+
+
+def test_writes_made_while_a_group_commits_are_committed_together(parts):
+    store, queue, group = parts
+    held = Held(store.db)
+    threads, outcomes = run_all([lambda n=n: store.create(a_job(f"g{n}")) for n in range(8)])
+    waiting_writers(group, 8)
+    before = group.groups
+    held.end()
+    for t in threads:
+        t.join(10)
+
+    assert all(kind == "ok" for kind, _ in outcomes.values())
+    assert group.groups - before == 2  # the held one, then all eight at once
+    assert store.counts() == {"PENDING": 8}
+
+
+def test_each_writer_of_a_group_gets_its_own_error_and_the_others_commit(parts):
+    store, queue, group = parts
+    taken = store.create(a_job("taken"))
+    held = Held(store.db)
+    duplicate = Job.new(taken.source, list(taken.outputs), job_id=taken.id)
+    calls = [lambda n=n: store.create(a_job(f"ok{n}")) for n in range(3)]
+    calls.insert(1, lambda: store.create(duplicate))
+    calls.append(lambda: queue.send("fine"))
+    threads, outcomes = run_all(calls)
+    waiting_writers(group, len(calls))
+    held.end()
+    for t in threads:
+        t.join(10)
+
+    kind, error = outcomes[1]
+    assert kind == "error" and isinstance(error, AlreadyExists), outcomes[1]
+    for i in (0, 2, 3):
+        kind, job = outcomes[i]
+        assert kind == "ok"
+        assert store.get(job.id).version == 1
+    assert outcomes[4][0] == "ok"
+    assert queue.depth() == (1, 0)
+    assert store.get(taken.id) == taken  # the first one stands, untouched
+
+
+def test_a_work_that_fails_is_undone_alone(parts):
+    store, queue, group = parts
+    held = Held(store.db)
+
+    def half_then_fail(conn):
+        conn.execute("INSERT INTO queue_messages (queue, body, visible_at, sent_at)"
+                     " VALUES ('new-jobs', 'half', 0, 0)")
+        raise RuntimeError("changed its mind")
+
+    threads, outcomes = run_all([
+        lambda: store.create(a_job("before")),
+        lambda: store.db.transaction(half_then_fail),
+        lambda: queue.send("after"),
+    ])
+    waiting_writers(group, 3)
+    held.end()
+    for t in threads:
+        t.join(10)
+
+    assert outcomes[0][0] == "ok" and outcomes[2][0] == "ok"
+    kind, error = outcomes[1]
+    assert kind == "error" and str(error) == "changed its mind"
+    assert [m.body for m in queue.receive(max_messages=10)] == ["after"]
+    assert store.get(outcomes[0][1].id).state.value == "PENDING"
+
+
+def test_a_group_whose_commit_fails_stores_nothing_and_every_writer_hears_of_it(parts, tmp_path):
+    store, queue, group = parts
+    # A deferred constraint is checked at COMMIT: one write breaks the commit
+    # of the whole group, which must then leave nothing of any of them.
+    store.db.transaction(lambda conn: conn.execute(
+        "CREATE TABLE IF NOT EXISTS owners (id TEXT PRIMARY KEY)"))
+    store.db.transaction(lambda conn: conn.execute(
+        "CREATE TABLE IF NOT EXISTS owned (owner TEXT REFERENCES owners (id)"
+        " DEFERRABLE INITIALLY DEFERRED)"))
+    held = Held(store.db)
+
+    def with_keys(call):
+        def run():
+            store.db.connection().execute("PRAGMA foreign_keys = ON")
+            queue.db.connection().execute("PRAGMA foreign_keys = ON")
+            return call()
+        return run
+
+    jobs = [a_job(f"lost{n}") for n in range(3)]
+    calls = [with_keys(lambda j=j: store.create(j)) for j in jobs]
+    calls.append(with_keys(lambda: store.db.write("INSERT INTO owned (owner) VALUES ('nobody')")))
+    calls.append(with_keys(lambda: queue.send("lost too")))
+    threads, outcomes = run_all(calls)
+    waiting_writers(group, len(calls))
+    held.end()
+    for t in threads:
+        t.join(10)
+
+    assert all(kind == "error" for kind, _ in outcomes.values()), outcomes
+    assert all("FOREIGN KEY" in str(error) for _, error in outcomes.values()), outcomes
+    for job in jobs:
+        with pytest.raises(NotFound):
+            store.get(job.id)
+    assert queue.depth() == (0, 0)
+    # and the file goes on taking writes
+    after = store.create(a_job("after"))
+    assert store.get(after.id).version == 1
+
+
+def test_a_write_that_ends_the_whole_transaction_fails_alone(parts):
+    store, queue, group = parts
+    # A full disk: SQLite may end the whole transaction over one write.
+    # The others of its group are written again and committed.
+    pages = store.db.read("PRAGMA page_count")[0][0]
+    held = Held(store.db)
+
+    def limited(call):
+        def run():
+            for db in (store.db, queue.db):
+                db.connection().execute(f"PRAGMA max_page_count = {pages + 40}")
+            return call()
+        return run
+
+    small = [a_job(f"small{n}") for n in range(4)]
+    huge = a_job("huge", size=2_000_000)
+    calls = [limited(lambda j=j: store.create(j)) for j in small[:2]]
+    calls.append(limited(lambda: store.create(huge)))
+    calls += [limited(lambda j=j: store.create(j)) for j in small[2:]]
+    threads, outcomes = run_all(calls)
+    waiting_writers(group, len(calls))
+    held.end()
+    for t in threads:
+        t.join(10)
+
+    kind, error = outcomes[2]
+    assert kind == "error" and "full" in str(error), outcomes[2]
+    for i in (0, 1, 3, 4):
+        assert outcomes[i][0] == "ok", outcomes[i]
+    for job in small:
+        assert store.get(job.id).version == 1
+    with pytest.raises(NotFound):
+        store.get(huge.id)
+
+
+def test_a_forked_child_has_a_group_of_its_own(parts):
+    store, _queue, group = parts
+    import os
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its own group, and it can write
+        try:
+            os.close(read)
+            mine = GroupCommit.of(store.db.path)
+            job = store.create(a_job("child"))
+            os.write(write, f"{mine is not group} {job.id}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 200).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    different, job_id = answer.split()
+    assert different == "True"
+    assert store.get(job_id).version == 1
+
+
+def test_a_work_that_writes_through_the_database_fails_instead_of_waiting_for_itself(parts):
+    store, queue, _group = parts
+
+    def nested(conn):
+        conn.execute("INSERT INTO queue_messages (queue, body, visible_at, sent_at)"
+                     " VALUES ('new-jobs', 'inner', 0, 0)")
+        queue.send("through the database")  # would wait for this very group
+
+    with pytest.raises(RuntimeError, match="inside a group's transaction"):
+        store.db.transaction(nested)
+    assert queue.depth() == (0, 0)  # the work was undone
+    queue.send("later")  # and the file takes writes
+    assert queue.depth() == (1, 0)
