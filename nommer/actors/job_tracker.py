@@ -51,6 +51,7 @@ class JobTracker(base.Child):
         # encoders busy in the Scaler's count.
         self.spread = {}
         self.submitted = 0  # the Scaler derives the submission rate from it
+        self.submitted_at_tick = 0  # self.submitted at the last tick
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.ticker = None
 
@@ -119,9 +120,12 @@ class JobTracker(base.Child):
     def _submitted(self, job):
         """A job the Intake stored (and is queueing, with its PENDING change)."""
         self.submitted += 1
-        self._log_state(job)
         self.metrics.job_submitted(job)
-        # Told before the job is queued, so no change of it can come first.
+        if job.id in self.unfinished:
+            # A change of it came first (an encoder took it at once): the
+            # cache keeps that later state.
+            return
+        self._log_state(job)
         self._cache(job)
 
     def _report(self, job):
@@ -222,10 +226,15 @@ class JobTracker(base.Child):
         states, which cost little even with a long queue and never touch a
         finished job (a full reload would read every unfinished job)."""
         total = sum(self.service.counts(UNFINISHED_STATES).values())
-        if total != len(self.unfinished) and self.actor_inbox.empty():
+        submitting = self.submitted != self.submitted_at_tick
+        self.submitted_at_tick = self.submitted
+        if total != len(self.unfinished) and self.actor_inbox.empty() and not submitting:
             # Something changed behind this actor's back. (With messages
-            # waiting, the difference is most likely new jobs it has not
-            # heard of yet: a burst of submissions; the next tick looks again.)
+            # waiting, or jobs submitted since the last tick, the difference
+            # is most likely new jobs it has not heard of yet: a burst of
+            # submissions, each stored a moment before it is told; the next
+            # tick looks again, and reads every unfinished job only once the
+            # burst is over.)
             self._reload()
         else:
             self._workload()

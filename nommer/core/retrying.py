@@ -55,11 +55,19 @@ class RetryingStore:
         self.inner = inner
 
     def create(self, job):
+        return self._create(job, lambda: self.inner.create(job))
+
+    def create_queued(self, job, messages):
+        """The inner store's create_queued (job and messages in one
+        transaction), retried as create is."""
+        return self._create(job, lambda: self.inner.create_queued(job, messages))
+
+    def _create(self, job, create):
         tried = []
 
         def call():
             try:
-                stored = self.inner.create(job)
+                stored = create()
             except AlreadyExists:
                 if not tried:
                     raise
