@@ -1,5 +1,6 @@
 """The application factory of the feeder's HTTP API."""
 
+import logging
 import time
 
 from flask import Flask, g, request
@@ -53,8 +54,9 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
         response.headers.setdefault("Cache-Control", "no-store")
         # The access line: the path alone (no query, no header), so that no
         # token or credential can reach the log.
-        access.info("request", method=request.method, path=request.path, status=response.status_code,
-                    ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1))
+        if log.enabled(logging.INFO):
+            access.info("request", method=request.method, path=request.path, status=response.status_code,
+                        ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1))
         return response
 
     return app

@@ -133,3 +133,22 @@ def test_oldest_pending_counts_from_when_a_job_last_became_pending():
     assert pending_since(released) > pending_since(new)
     assert oldest_pending([running]) is None
     assert oldest_pending([released, new, running]) == pending_since(new)
+
+
+def test_a_forked_child_does_not_repeat_the_random_part_of_its_parents_ids():
+    import os
+
+    from nommer.core.model.jobs import new_job_id
+
+    new_job_id()  # the parent has random bytes in store
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, new_job_id()[12:].encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 8).decode()
+    os.close(read)
+    os.close(write)
+    ids = {new_job_id()[12:] for _ in range(3000)}  # past the end of one read
+    assert len(child) == 8 and child not in ids and len(ids) == 3000

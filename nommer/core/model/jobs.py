@@ -9,6 +9,7 @@ import dataclasses
 import datetime
 import enum
 import os
+import threading
 import time
 
 from nommer.core.model import outputs
@@ -97,9 +98,33 @@ def bounded_history(history):
     return history[:1] + history[-(MAX_HISTORY - 1):]
 
 
+class _RandomPool:
+    """Bytes of os.urandom read 4 KiB at a time: a burst of submissions
+    makes one system call per thousand ids, not one per id. A forked child
+    reads its own (the parent's pool would repeat the parent's ids)."""
+
+    SIZE = 4096
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._at = 0
+        self._pid = None
+
+    def take(self, n):
+        with self._lock:
+            if self._at + n > len(self._pool) or self._pid != os.getpid():
+                self._pool, self._at, self._pid = os.urandom(self.SIZE), 0, os.getpid()
+            start, self._at = self._at, self._at + n
+            return self._pool[start:self._at]
+
+
+_RANDOM = _RandomPool()
+
+
 def new_job_id():
     """A time-sortable id: 12 hex digits of milliseconds, then 8 random ones."""
-    return f"{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
+    return f"{int(time.time() * 1000):012x}{_RANDOM.take(4).hex()}"
 
 
 @dataclasses.dataclass(frozen=True)
