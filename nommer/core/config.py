@@ -153,7 +153,7 @@ SETTINGS = [
     Setting("notify_attempts", "int", 5, "Deliveries tried for one webhook before giving up.", minimum=1),
     Setting("notify_timeout", "float", 5.0, "Seconds one webhook delivery may take.", minimum=0.1),
     Setting("notify_backoff", "float", 1.0, "Seconds before the first webhook retry; doubles each time.", minimum=0.0),
-    Setting("request_timeout", "float", 10.0, "Seconds an HTTP request waits for the actors before answering 503.", minimum=0.1),
+    Setting("request_timeout", "float", 10.0, "Seconds an HTTP request waits for the actors, or for a job store or queue that stays locked or keeps throttling a submission, before answering 503 (with `Retry-After`).", minimum=0.1),
     Setting("max_restarts", "int", 5, "Restarts of one crashed actor within `restart_window` before the feeder exits.", minimum=0),
     Setting("restart_window", "float", 60.0, "Seconds over which `max_restarts` is counted.", minimum=1),
     Setting("fault_rate", "float", 0.0, "For testing nommer itself: the fraction of job store and queue calls that fail with a transient error, with `adapter_hook = \"nommer.testing.faults\"` (see nommer/testing/faults.py). Keep 0 in production.", minimum=0.0, maximum=0.5),

@@ -41,7 +41,7 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
         if isinstance(exc, InternalServerError) and exc.original_exception is not None:
             exc = exc.original_exception  # the real cause, so it is logged
         problem = problem_of(exc, request, max_body_bytes)
-        return problem.as_json(), problem.status
+        return problem.as_json(), problem.status, problem.headers()
 
     @app.before_request
     def started():

@@ -22,8 +22,13 @@ import time
 import weakref
 
 from nommer.core.errors import TransientError
+from nommer.core.retrying import deadline_at
 
 BUSY_TIMEOUT = 30.0
+# The longest one try waits inside SQLite for another connection's lock;
+# the tries go on (SqliteDatabase._retrying) until the busy timeout, or the
+# thread's deadline (nommer.core.retrying.deadline), runs out.
+LOCK_WAIT = 0.1
 
 
 def is_busy(error):
@@ -86,15 +91,16 @@ class _Pending:
     ``wake`` is held until the writer's turn comes: its write is done, or
     it is to lead the next group."""
 
-    __slots__ = ("write", "result", "error", "done", "wake")
+    __slots__ = ("write", "result", "error", "done", "wake", "until")
 
-    def __init__(self, write):
+    def __init__(self, write, until):
         self.write = write
         self.result = None
         self.error = None
         self.done = False
         self.wake = threading.Lock()
         self.wake.acquire()
+        self.until = until  # the writer's deadline (time.monotonic), or None
 
     def outcome(self):
         if self.error is not None:
@@ -123,6 +129,13 @@ class GroupCommit:
     transaction; when the commit itself fails, nothing of the group is
     stored and every writer in it gets that error.
 
+    A writer with a deadline (nommer.core.retrying.deadline: an HTTP
+    request's thread) waits no longer: a group with its write in it gives
+    up trying to take a lock another process holds when the first deadline
+    in the group passes (each of its writers gets a TransientError, worth
+    another try), and a writer still waiting for its group when its deadline
+    passes takes its write back and gets a TransientError, nothing written.
+
     Threads: every writing thread of the process enters :meth:`commit`;
     ``_lock`` guards ``_pending``, ``_leading`` and the counters. The leader
     runs the transaction without holding ``_lock``, so writers keep arriving
@@ -135,7 +148,8 @@ class GroupCommit:
     _groups = {}  # (path, pid): GroupCommit
     _groups_lock = threading.Lock()
 
-    def __init__(self):
+    def __init__(self, path=""):
+        self.path = path
         self._lock = threading.Lock()
         self._pending = []
         self._leading = False
@@ -153,7 +167,7 @@ class GroupCommit:
         group = cls._groups.get(key)
         if group is None:
             with cls._groups_lock:
-                group = cls._groups.setdefault(key, cls())
+                group = cls._groups.setdefault(key, cls(path))
         return group
 
     def commit(self, write, conn, retrying):
@@ -165,13 +179,18 @@ class GroupCommit:
             # A work that writes through the database instead of its
             # connection would wait for its own group's commit for ever.
             raise RuntimeError("a write inside a group's transaction: use the connection given to the work")
-        pending = _Pending(write)
+        until = deadline_at()
+        pending = _Pending(write, until)
         with self._lock:
             self._pending.append(pending)
             leads = not self._leading
             self._leading = True
         if not leads:
-            pending.wake.acquire()  # released by a leader: done, or to lead
+            # released by a leader: done, or to lead
+            if until is None:
+                pending.wake.acquire()
+            elif not pending.wake.acquire(timeout=max(0.0, until - time.monotonic())):
+                self._withdraw(pending)
             if pending.done:
                 return pending.outcome()
         self._leader = threading.get_ident()
@@ -201,11 +220,30 @@ class GroupCommit:
                     self._leading = False
         return pending.outcome()
 
+    def _withdraw(self, pending):
+        """The deadline of ``pending``'s writer passed while it waited: take
+        its write back and raise TransientError, unless a leader has taken
+        it into a group already; then wait for that group's outcome (a group
+        gives up at the first deadline in it)."""
+        with self._lock:
+            if any(p is pending for p in self._pending):
+                self._pending = [p for p in self._pending if p is not pending]
+                if pending.wake.acquire(blocking=False):
+                    # Woken meanwhile to lead the next group: pass that on.
+                    if self._pending:
+                        self._pending[0].wake.release()
+                    else:
+                        self._leading = False
+                raise TransientError(f"database {self.path} was kept busy by other writes past "
+                                     "this write's deadline; nothing was written")
+        pending.wake.acquire()  # in a group now: its outcome comes soon
+
     @staticmethod
     def _commit(group, conn, retrying):
         """Run ``group``'s transaction; sets each write's outcome."""
+        until = [p.until for p in group if p.until is not None]
         try:
-            retrying(lambda: GroupCommit._run(conn, group))
+            retrying(lambda: GroupCommit._run(conn, group), until=min(until) if until else None)
         except TransientError as error:
             for p in group:
                 p.error = error  # locked too long: worth another try, by each
@@ -291,7 +329,7 @@ class SqliteDatabase:
         # isolation_level=None: no implicit BEGIN; transactions are explicit.
         conn = sqlite3.connect(
             self.path,
-            timeout=self.busy_timeout,
+            timeout=min(self.busy_timeout, LOCK_WAIT),
             isolation_level=None,
             check_same_thread=False,
         )
@@ -346,10 +384,15 @@ class SqliteDatabase:
 
         self.transaction(create)
 
-    def _retrying(self, call):
-        # The busy timeout already waits inside SQLite, but some lock conflicts
-        # (opening WAL, a checkpoint) come back at once, so retry until it runs out.
-        deadline = time.monotonic() + self.busy_timeout
+    def _retrying(self, call, until=None):
+        # Each try waits inside SQLite for a while (LOCK_WAIT), and some lock
+        # conflicts (opening WAL, a checkpoint) come back at once, so retry
+        # until the busy timeout, or the thread's deadline, runs out.
+        started = time.monotonic()
+        deadline = started + self.busy_timeout
+        until = deadline_at() if until is None else until
+        if until is not None:
+            deadline = min(deadline, until)
         pause = 0.005
         while True:
             try:
@@ -359,8 +402,9 @@ class SqliteDatabase:
                     raise
                 if time.monotonic() + pause > deadline:
                     # SQLite's form of throttling: worth retrying later.
+                    waited = max(time.monotonic() - started, 0.0)
                     raise TransientError(
-                        f"database {self.path} stayed locked for {self.busy_timeout:g} s"
+                        f"database {self.path} stayed locked for {waited:.3g} s"
                     ) from error
             time.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 2, 0.25)
