@@ -6,7 +6,7 @@ import datetime
 import pykka
 
 from nommer.actors import addresses, base
-from nommer.actors.messages import Enqueue, Submitted
+from nommer.actors.messages import Arrivals, Arrived, Enqueue
 from nommer.core.feeder.api_types import FleetReport, HealthProblem, HealthReport
 from nommer.core.errors import Unavailable
 from nommer.core.retrying import deadline
@@ -25,6 +25,8 @@ class ActorGateway:
         # thread (a nommer.core.feeder.intake.Intake): many of them commit together
         # instead of queueing up one at a time in an actor's mailbox.
         self.intake = intake
+        # New jobs for the JobTracker, told in batches (see Arrivals).
+        self._arrivals = Arrivals()
         # Building a pykka proxy introspects the actor (a large share of a
         # request's time), so proxies are kept per actor URN. A restarted
         # actor has a new URN and so gets a new proxy; refs are still looked
@@ -59,7 +61,8 @@ class ActorGateway:
             # Before queueing (or, when the message was committed with the
             # job, before its receivers are woken): no change an encoder
             # makes can reach the JobTracker first.
-            base.tell(addresses.JOB_TRACKER, Submitted(job))
+            if self._arrivals.add(job):
+                base.tell(addresses.JOB_TRACKER, Arrived(self._arrivals))
             try:
                 self.intake.queue(job)
             except Exception:

@@ -3,14 +3,15 @@ cancels, keeps the cache of unfinished jobs and tells the Notifier and the
 Scaler about changes. New jobs are stored by the Intake in the HTTP threads
 (nommer/core/feeder/intake.py), which tells it of each."""
 
+import logging
 import time
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import (
-    Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Submitted, Workload,
+    Ack, Arrived, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Submitted, Workload,
 )
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core import backends
+from nommer.core import backends, log
 from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
@@ -92,7 +93,11 @@ class JobTracker(base.Child):
     # events ---------------------------------------------------------------------
 
     def on_receive(self, message):
-        if isinstance(message, Submitted):
+        if isinstance(message, Arrived):
+            for job in message.arrivals.take():
+                self._submitted(job, workload=False)
+            self._workload()
+        elif isinstance(message, Submitted):
             self._submitted(message.job)
         elif isinstance(message, StateChanged):
             try:
@@ -117,23 +122,24 @@ class JobTracker(base.Child):
         else:
             super().on_receive(message)
 
-    def _submitted(self, job):
-        """A job the Intake stored (and is queueing, with its PENDING change)."""
+    def _submitted(self, job, workload=True):
+        """A job the Intake stored (and is queueing, with its PENDING change).
+        ``workload``: tell the Scaler (else the caller does, once for many)."""
         self.submitted += 1
         self.metrics.job_submitted(job)
         if job.id in self.unfinished:
-            # A change of it came first (an encoder took it at once): the
-            # cache keeps that later state.
+            # Known already: read at a start, or a change of it came first.
+            # The cache keeps what it knows.
             return
         self._log_state(job)
-        self._cache(job)
+        self._cache(job, workload)
 
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
             # "origin": this change is logged already (create, cancel)
             base.tell(addresses.DISPATCHER, Report(state_change(job, origin="job_tracker")))
 
-    def _cache(self, job):
+    def _cache(self, job, workload=True):
         if job.is_final:
             if self.unfinished.pop(job.id, None) is not None and self.costs.learn(job):
                 self.log.debug("cost learned", job_id=job.id, factors=self.costs.table())
@@ -142,7 +148,8 @@ class JobTracker(base.Child):
         self._note_spread(self.spread, job)
         self._note_waiting(self.waiting, job)
         self._predict(job)
-        self._workload()
+        if workload:
+            self._workload()
 
     @staticmethod
     def _note_spread(spread, job):
@@ -170,14 +177,18 @@ class JobTracker(base.Child):
     def _log_state(self, job, change=None):
         """The operator's line for a job's state change: one per change, with
         what went wrong and which encoder did it."""
-        fields = {"job_id": job.id, "state": (change or {}).get("state") or job.state.value}
+        state = (change or {}).get("state") or job.state.value
+        warn = state in ("ERROR", "ABANDONED")
+        if not log.enabled(logging.WARNING if warn else logging.INFO):
+            return  # a line that would be dropped is not built
+        fields = {"job_id": job.id, "state": state}
         if job.error_code:
             fields["error_code"] = job.error_code
         if job.encoder_id:
             fields["encoder_id"] = job.encoder_id
         if job.attempt:
             fields["attempt"] = job.attempt
-        (self.log.warning if fields["state"] in ("ERROR", "ABANDONED") else self.log.info)("job state", **fields)
+        (self.log.warning if warn else self.log.info)("job state", **fields)
 
     def _changed(self, job, change, receipt):
         if job is not None:
