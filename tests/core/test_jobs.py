@@ -152,3 +152,18 @@ def test_a_forked_child_does_not_repeat_the_random_part_of_its_parents_ids():
     os.close(write)
     ids = {new_job_id()[12:] for _ in range(3000)}  # past the end of one read
     assert len(child) == 8 and child not in ids and len(ids) == 3000
+
+
+def test_a_record_at_another_version_is_the_same_record_but_for_its_version():
+    import dataclasses
+
+    from nommer.core.model.jobs import Job, utcnow, parse_time
+
+    job = Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-360p"}],
+                  notify_url="https://app.example/hook", priority=3)
+    stored = job.with_version(4)
+    assert stored == dataclasses.replace(job, version=4) and stored is not job
+    assert job.version == 0  # the original is left as it was
+    # utcnow's text: sortable, microseconds always written, read back by parse_time
+    now = utcnow()
+    assert len(now) == 27 and now.endswith("Z") and parse_time(now).tzinfo is not None

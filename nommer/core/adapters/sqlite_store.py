@@ -8,7 +8,6 @@ ago are deleted on a create, in bounded rounds: once an hour, or on the next
 create while a backlog remains.
 """
 
-import dataclasses
 import datetime
 import json
 import sqlite3
@@ -123,7 +122,7 @@ class SqliteJobStore(JobStore):
             # A full round may have left more behind: the next create goes on.
             full = self.purge_expired() == PURGE_BATCH * PURGE_BATCHES
             self._next_purge = time.monotonic() + (0.0 if full else PURGE_EVERY)
-        return dataclasses.replace(job, version=1)
+        return job.with_version(1)
 
     def get(self, job_id):
         rows = self.db.read("SELECT data FROM jobs WHERE id = ?", (job_id,))
@@ -134,7 +133,7 @@ class SqliteJobStore(JobStore):
     def update(self, job):
         """See JobStore.update; also raises InvalidTransition when the stored
         state may not move to ``job.state`` (a record forged past Job.transition)."""
-        stored = dataclasses.replace(job, version=job.version + 1)
+        stored = job.with_version(job.version + 1)
         allowed = PREDECESSORS[State(job.state)]
         changed = self.db.write(
             "UPDATE jobs SET state = ?, created_at = ?, updated_at = ?, version = ?,"
