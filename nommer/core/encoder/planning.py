@@ -71,6 +71,18 @@ class Planner:
         self._hand_out(task, made)
         return True
 
+    def whole_without_a_word(self, job, duration):
+        """Whether the job is encoded whole without a note for a source of
+        ``duration`` seconds, whatever else the source holds: acceleration
+        is not asked for, or only by the farm (PREFERRED) and the source is
+        no longer than ``accelerate_min_seconds``. Then the plan needs
+        nothing of the source but its duration (fetch.py's guess)."""
+        asked = job.acceleration or self.config.acceleration
+        if asked not in ("ENABLED", "PREFERRED"):
+            return True
+        return (asked == "PREFERRED" and job.acceleration is None and duration is not None
+                and duration <= self.config.accelerate_min_seconds)
+
     def _plan(self, task):
         """(pieces, "", False) or (None, why the job cannot be accelerated,
         whether that is plain: its outputs' kinds or its source's length)."""
