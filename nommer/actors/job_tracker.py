@@ -15,7 +15,7 @@ from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.model import pieces
-from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
+from nommer.core.model.jobs import FINAL_STATES, UNFINISHED_STATES, State, pending_since
 from nommer.core.model.messages import PIECE_EVENT, state_change
 from nommer.core.feeder.metrics import FeederMetrics
 from nommer.core.security.netguard import AddressPolicy
@@ -24,6 +24,8 @@ from nommer.core.feeder.notify import payload, wanted
 from nommer.core.feeder.service import JobService
 from nommer.core.model.resources import job_resource
 
+
+FINAL_NAMES = frozenset(s.value for s in FINAL_STATES)
 
 # At most this long (seconds) between two Workloads while messages keep coming.
 WORKLOAD_EVERY = 0.2
@@ -50,6 +52,11 @@ class JobTracker(base.Child):
         # re-read at each piece done), so that one job may keep several
         # encoders busy in the Scaler's count.
         self.spread = {}
+        # Webhook delivery records not written yet: job id -> {record id:
+        # record}. A job's are written together when its last webhook (of a
+        # final state) is told, else at the next tick: one write a job
+        # rather than one a webhook.
+        self.unrecorded = {}
         self.submitted = 0  # the Scaler derives the submission rate from it
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.ticker = None
@@ -61,6 +68,7 @@ class JobTracker(base.Child):
     def on_stop(self):
         if self.ticker:
             self.ticker.stop()
+        self._write_records()
 
     # asked through the gateway ------------------------------------------------
 
@@ -100,11 +108,13 @@ class JobTracker(base.Child):
                 job = None
             self._changed(job, message.change, message.receipt)
         elif isinstance(message, Notified):
-            try:
-                self.service.record_notification(message.job_id, message.record)
-            except NommerError as e:  # the record is a courtesy; the job goes on
-                self.log.warning("webhook record not written", job_id=message.job_id, error=str(e))
+            records = self.unrecorded.setdefault(message.job_id, {})
+            records.pop(message.record.get("id"), None)
+            records[message.record.get("id")] = message.record
+            if message.record.get("state") in FINAL_NAMES:
+                self._write_records(message.job_id)
         elif isinstance(message, Tick):
+            self._write_records()
             self._recount()
         elif isinstance(message, ResendPending):
             self._reload()
@@ -115,6 +125,18 @@ class JobTracker(base.Child):
                 self.log.info("pending jobs queued again", count=len(pending))
         else:
             super().on_receive(message)
+
+    def _write_records(self, job_id=None):
+        """Write the webhook records kept of job ``job_id`` (of every job
+        when None), one write a job."""
+        for one in [job_id] if job_id is not None else list(self.unrecorded):
+            records = self.unrecorded.pop(one, None)
+            if not records:
+                continue
+            try:
+                self.service.record_notifications(one, list(records.values()))
+            except NommerError as e:  # the record is a courtesy; the job goes on
+                self.log.warning("webhook record not written", job_id=one, error=str(e))
 
     def _submitted(self, job):
         """A job the Intake stored (and is queueing, with its PENDING change)."""

@@ -214,3 +214,49 @@ def test_a_piece_done_refreshes_the_workload_and_tells_no_webhook(store, tmp_pat
     finally:
         for actor in (tracker, dispatcher, notifier, scaler):
             actor.stop()
+
+
+class WritingStore(CountingStore):
+    """A real SQLite store that notes the webhook records of each write."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.written = []
+
+    def update(self, job):
+        self.written.append([n["id"] for n in job.notifications])
+        return self.inner.update(job)
+
+
+def test_a_jobs_webhook_records_are_written_together(tmp_path):
+    from nommer.actors.messages import Notified
+
+    store = WritingStore(SqliteJobStore(tmp_path / "nommer.sqlite3"))
+    running = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4",
+                                                         "preset": "mp4-h264-480p"}]))
+    ended = store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4",
+                                                       "preset": "mp4-h264-480p"}]))
+    scaler = Scaler.start([])
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        def told(job, n, state):
+            tracker.tell(Notified(job.id, {"id": f"{job.id}-{n}", "state": state, "attempts": 1, "status": 204,
+                                           "delivered_at": "2026-12-03T00:00:00.000000Z"}))
+
+        for n, state in enumerate(["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]):
+            told(ended, n, state)
+        told(running, 0, "PENDING")
+        told(running, 1, "DOWNLOADING")
+        # The job that ended: its five records in one write, at its last.
+        wait_for(lambda: len(store.get(ended.id).notifications) == 5, 5, "the ended job's records")
+        # A running job's at the next tick (the ticker's first may be it).
+        tracker.tell(Tick("tracker"))
+        wait_for(lambda: len(store.get(running.id).notifications) == 2, 5, "the running job's records")
+        assert [w for w in store.written if w and w[0].startswith(ended.id)] == [
+            [f"{ended.id}-{n}" for n in range(5)]]
+        assert [n["state"] for n in store.get(running.id).notifications] == ["PENDING", "DOWNLOADING"]
+    finally:
+        tracker.stop()
+        scaler.stop()
+        store.inner.close()
