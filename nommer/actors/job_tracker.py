@@ -59,6 +59,7 @@ class JobTracker(base.Child):
         self.unrecorded = {}
         self.submitted = 0  # the Scaler derives the submission rate from it
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
+        self.workload_last = None  # (the Scaler's urn, the Workload) last told
         self.ticker = None
 
     def on_start(self):
@@ -261,8 +262,15 @@ class JobTracker(base.Child):
             return
         self.workload_told = now
         units = len(self.unfinished) + sum(self.spread.values())
-        base.tell(addresses.SCALER, Workload(units, self.backlog, self.submitted,
-                                             self._oldest_pending()))
+        workload = Workload(units, self.backlog, self.submitted, self._oldest_pending())
+        # The Scaler keeps the latest Workload: the same again to the same
+        # Scaler (not one restarted since, which starts empty) tells it
+        # nothing. Most changes of a job (DOWNLOADING to ENCODING...) leave it.
+        scaler = base.lookup(addresses.SCALER)
+        if scaler is not None and (scaler.actor_urn, workload) == self.workload_last:
+            return
+        if base.tell(addresses.SCALER, workload) and scaler is not None:
+            self.workload_last = (scaler.actor_urn, workload)
 
     def _oldest_pending(self):
         """When (epoch seconds) the job waiting longest for an encoder began

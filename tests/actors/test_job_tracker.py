@@ -260,3 +260,35 @@ def test_a_jobs_webhook_records_are_written_together(tmp_path):
         tracker.stop()
         scaler.stop()
         store.inner.close()
+
+
+def test_the_same_workload_is_not_told_twice_to_the_same_scaler(store, tmp_path):
+    from nommer.actors.messages import StateChanged
+    from nommer.core.model.messages import state_change
+
+    job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4",
+                                                     "preset": "mp4-h264-480p"}]))
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        wait_for(lambda: seen and seen[-1].unfinished == 1, 5, "the first workload")
+        told = len(seen)
+        for state in (State.DOWNLOADING, State.ENCODING):
+            job = store.update(job.transition(state, encoder_id="enc-1"))
+            tracker.tell(StateChanged(state_change(job), None))
+        tracker.tell(Tick("tracker"))
+        job = store.update(store.update(job.transition(State.UPLOADING)).transition(State.FINISHED))
+        tracker.tell(StateChanged(state_change(job), None))
+        wait_for(lambda: seen[-1].unfinished == 0, 5, "the workload of no job")
+        assert len(seen) == told + 1  # nothing in between changed what the Scaler knows
+        # A Scaler started afresh (a restart) is told again, however unchanged.
+        scaler.stop()
+        again = []
+        scaler = Scaler.start(again)
+        tracker.tell(Tick("tracker"))
+        wait_for(lambda: again and again[-1].unfinished == 0, 5, "the new Scaler's workload")
+    finally:
+        tracker.stop()
+        scaler.stop()
