@@ -108,7 +108,8 @@ def test_a_ladders_stitch_waits_for_every_rendition():
 def test_rendition_shares_follow_the_pixels_each_encodes():
     shares = pieces.rendition_shares([1920 * 1080, 1280 * 720, 854 * 480, 640 * 360])
     assert shares[0] == 1.0 and list(shares) == sorted(shares, reverse=True)
-    assert shares[-1] == pytest.approx(0.25 + 0.75 / 9, abs=0.001)  # decoding the source costs every piece
+    # Decoding the source costs every piece alike.
+    assert shares[-1] == pytest.approx(pieces.RENDITION_BASE + (1 - pieces.RENDITION_BASE) / 9, abs=0.001)
     assert pieces.rendition_shares([0, 0]) == (1.0, 1.0)
 
 

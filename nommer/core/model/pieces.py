@@ -70,15 +70,21 @@ def segment_seconds_for(duration, segment_seconds, outputs, grid=None):
     return max(float(segment_seconds), least)
 
 
+# Of the largest rendition's piece, the share that every rendition's piece
+# spends alike (decoding the source; bench/accelerated_ladder.py measured
+# a 360p piece of a 720p ladder at half the 720p one's CPU).
+RENDITION_BASE = 0.35
+
+
 def rendition_shares(pixels):
     """The predicted work of each rendition of a ladder, as a share of its
     largest's, from their pixels per frame: every rendition's piece decodes
-    the whole source picture (a quarter of the largest's work, about), the
-    rest scales with the pixels encoded."""
+    the whole source picture (RENDITION_BASE), the rest goes with the
+    pixels encoded."""
     top = max(pixels, default=0)
     if not top:
         return tuple(1.0 for _ in pixels)
-    return tuple(round(0.25 + 0.75 * p / top, 3) for p in pixels)
+    return tuple(round(RENDITION_BASE + (1 - RENDITION_BASE) * p / top, 3) for p in pixels)
 
 
 def plan(outputs, cost=1.0):
