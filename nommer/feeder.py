@@ -83,6 +83,7 @@ class Feeder:
         gateway = ActorGateway(config.request_timeout, intake, presets, fleet_problems=fleet.problems)
         metrics = self.metrics
         metrics.watch(lambda: {**health_snapshot(gateway), "encoders": gateway.encoder_states(),
+                               "pieces": gateway.piece_states(),
                                "queues": _queue_depths(parts), "undelivered": dict(base.UNDELIVERED)})
         app = create_app(gateway, max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens,
                          legacy_networks=config.legacy_networks, feeder_metrics=metrics)
@@ -91,7 +92,7 @@ class Feeder:
             ChildSpec("notifier", lambda: Notifier.start(config, metrics=metrics)),
             ChildSpec("dispatcher", lambda: Dispatcher.start(config, parts.new_jobs, parts.state_changes)),
             ChildSpec("scaler", lambda: Scaler.start(config, fleet, parts.store, metrics)),
-            ChildSpec("reaper", lambda: Reaper.start(config, parts.store, parts.new_jobs)),
+            ChildSpec("reaper", lambda: Reaper.start(config, parts.store, parts.new_jobs, parts.storage)),
             ChildSpec("http_front", lambda: HttpFront.start(app, config.host, config.port)),
         ]
         self.supervisor = Supervisor.start(specs, config.max_restarts, config.restart_window, self._give_up)

@@ -3,6 +3,7 @@ cancels, keeps the cache of unfinished jobs and tells the Notifier and the
 Scaler about changes. New jobs are stored by the Intake in the HTTP threads
 (nommer/core/feeder/intake.py), which tells it of each."""
 
+import collections
 import time
 
 from nommer.actors import addresses, base
@@ -50,6 +51,7 @@ class JobTracker(base.Child):
         # re-read at each piece done), so that one job may keep several
         # encoders busy in the Scaler's count.
         self.spread = {}
+        self.piece_states = {}  # job id: {piece state: count}, of unfinished accelerated jobs
         self.submitted = 0  # the Scaler derives the submission rate from it
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.ticker = None
@@ -84,6 +86,14 @@ class JobTracker(base.Child):
 
     def counts(self):
         return self.service.counts()
+
+    def piece_counts(self):
+        """{piece state: count} over the pieces of unfinished accelerated jobs."""
+        total = dict.fromkeys(pieces.STATES, 0)
+        for states in self.piece_states.values():
+            for state, count in states.items():
+                total[state] = total.get(state, 0) + count
+        return total
 
     def encoders(self):
         return self.service.store.encoders()
@@ -136,6 +146,7 @@ class JobTracker(base.Child):
         else:
             self.unfinished[job.id] = job.state
         self._note_spread(self.spread, job)
+        self._note_pieces(self.piece_states, job)
         self._note_waiting(self.waiting, job)
         self._predict(job)
         self._workload()
@@ -147,6 +158,13 @@ class JobTracker(base.Child):
             spread.pop(job.id, None)
         else:
             spread[job.id] = ready - 1
+
+    @staticmethod
+    def _note_pieces(piece_states, job):
+        if job.is_final or not job.pieces:
+            piece_states.pop(job.id, None)
+        else:
+            piece_states[job.id] = collections.Counter(p["state"] for p in job.pieces)
 
     @staticmethod
     def _note_waiting(waiting, job):
@@ -200,7 +218,7 @@ class JobTracker(base.Child):
     def _reload(self):
         # Page by page, keeping only each job's state and predicted seconds:
         # a queue of 100,000 jobs is never held whole in memory.
-        unfinished, predicted, waiting, spread = {}, {}, {}, {}
+        unfinished, predicted, waiting, spread, piece_states = {}, {}, {}, {}, {}
         cursor = None
         while True:
             jobs, cursor = self.service.store.list(state=UNFINISHED_STATES, limit=MAX_PAGE, cursor=cursor)
@@ -209,11 +227,13 @@ class JobTracker(base.Child):
                 predicted[job.id] = self.costs.predict(job)
                 self._note_waiting(waiting, job)
                 self._note_spread(spread, job)
+                self._note_pieces(piece_states, job)
                 if job.state == State.PENDING:
                     self.metrics.job_pending(job)
             if cursor is None:
                 break
         self.unfinished, self.predicted, self.waiting, self.spread = unfinished, predicted, waiting, spread
+        self.piece_states = piece_states
         self.backlog = sum(predicted.values())
         self._workload()
 

@@ -155,7 +155,7 @@ def test_an_accelerated_job_counts_as_many_as_its_pieces_that_may_run_at_once(st
     made, _ = pieces.finished(made, "o0-s0000")
     job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-480p"}]))
     job = store.update(job.transition(State.DOWNLOADING, encoder_id="enc-1"))
-    store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made))
+    job = store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made))
     store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4", "preset": "mp4-h264-480p"}]))
     seen = []
     scaler = Scaler.start(seen)
@@ -164,6 +164,11 @@ def test_an_accelerated_job_counts_as_many_as_its_pieces_that_may_run_at_once(st
     try:
         # 3 segments and the audio of the first, 1 of the second
         wait_for(lambda: seen and seen[-1].unfinished == 5, 5, "the workload")
+        # what /metrics shows as nommer_pieces, then nothing once the job ends
+        proxy = tracker.proxy()
+        assert proxy.piece_counts().get() == {"WAITING": 1, "PENDING": 4, "RUNNING": 0, "DONE": 1}
+        proxy.cancel(job.id).get()
+        assert proxy.piece_counts().get() == {"WAITING": 0, "PENDING": 0, "RUNNING": 0, "DONE": 0}
     finally:
         tracker.stop()
         scaler.stop()

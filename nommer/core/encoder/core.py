@@ -36,7 +36,7 @@ class EncoderCore:
         box = credentials.SecretBox.from_config(config)
         storage = backends.storage
         self.journal = Journal(self.store, backends.state_changes, encoder_id,
-                               config.progress_interval, self.log)
+                               config.progress_interval, self.log, config.lease_seconds)
         runs = Runs(config.ffmpeg_exe(), config)
         scratch = Scratch(config, storage)
         self.claim = Claim(config, encoder_id, self.store, self.new_jobs, self.journal, self.tasks, self.log,

@@ -30,6 +30,7 @@ import math
 from nommer.core.model.jobs import age_seconds
 
 WAITING, PENDING, RUNNING, DONE = "WAITING", "PENDING", "RUNNING", "DONE"
+STATES = (WAITING, PENDING, RUNNING, DONE)
 SEGMENT, AUDIO, STITCH = "segment", "audio", "stitch"
 STITCH_ID = "stitch"
 # A job record must fit DynamoDB's 400 KB item; a piece takes about 400

@@ -169,3 +169,21 @@ def test_a_failed_piece_fails_the_job_and_its_scratch_goes(kit, job):
     ended = kit.store.get(job.id)
     assert ended.state == State.ERROR and ended.error_code == "ENCODE_FAILED"
     assert not scratch.exists() and kit.new_jobs.depth() == (0, 0)
+
+
+def test_a_piece_writes_its_heartbeat_and_progress_together_at_most_every_quarter_lease(kit, job):
+    kit.new_jobs.send(piece_body(job.id, 1, "o0-s0000"))
+    task = claim(kit)(kit.message())
+    assert kit.journal.piece_interval == LEASE / 4
+
+    kit.journal.touch(task)  # the first is written
+    written = kit.store.get(job.id).version
+    kit.journal.touch(task)
+    kit.journal.progress(task, "encode", 40)
+    assert kit.store.get(job.id).version == written  # within the interval: kept, not written
+
+    task.last_progress_write -= LEASE / 4  # a quarter lease later
+    kit.journal.progress(task, "encode", 50)
+    stored = kit.store.get(job.id)
+    assert stored.version == written + 1
+    assert pieces.find(stored.pieces, "o0-s0000")["progress"] == 50
