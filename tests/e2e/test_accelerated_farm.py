@@ -98,6 +98,8 @@ def test_an_hls_ladders_renditions_are_made_apart_on_hls_segment_boundaries(farm
     assert [round(p["start"], 3) for p in segs] == [0.0, 6.0, 12.0] * 2
     assert all(p["state"] == pieces.DONE and p["attempt"] == 1 for p in done.pieces)
     assert len({p["encoder_id"] for p in segs}) > 1, [(p["id"], p["encoder_id"]) for p in segs]
+    # The 480p rendition's pieces are predicted to take longer than the 360p one's.
+    assert segs[0]["weight"] > segs[3]["weight"] and segs[0]["segment"] == segs[3]["segment"]
     assert any("each rendition of a ladder its own" in n for n in done.notes), done.notes
     master = (out / "master.m3u8").read_text()
     variants = sorted(p.name for p in out.glob("*.m3u8") if p.name != "master.m3u8")
