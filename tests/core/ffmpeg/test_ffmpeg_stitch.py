@@ -145,14 +145,14 @@ def test_hls_pieces_join_into_the_normal_encodes_playlists(make_clip, ffmpeg_exe
         f"{r}_0000{n}.ts" for r in ("360p", "480p") for n in range(3)]
 
 
-def test_a_rendition_of_a_ladder_is_made_with_its_own_filters_and_settings():
+def test_a_rendition_of_a_ladder_is_made_with_its_own_filters_and_settings(tmp_path):
     """Derived from the normal encode of the whole ladder: the rendition's
     branch of the shared chain of scalers, its rate control as stream 0,
     the other renditions and the shared run's thread counts gone."""
     source = {"duration": 20.0, "streams": [{"type": "video", "width": 1920, "height": 1080, "index": 0},
                                             {"type": "audio", "index": 1}]}
     normal = stitch.normal_argv("ffmpeg", "/in/source.mp4", source, {"destination": "x", "preset": "hls-h264-ladder"},
-                                "/out/ladder", "/work")
+                                str(tmp_path / "ladder"), str(tmp_path))
     assert stitch.renditions(normal) == 4
     segment = segments.Segment(index=1, first=150, last=299, start=5.98, end=11.98, seek=6.0, time=6.0,
                                seconds=6.0, lead_in=0.0)
@@ -172,6 +172,30 @@ def test_a_rendition_of_a_ladder_is_made_with_its_own_filters_and_settings():
     assert "min(720," not in top[top.index("-filter_complex") + 1]
     with pytest.raises(ValueError, match="rendition 4 of a command that makes 4 video streams"):
         stitch.segment_argv(normal, segment, "/work/r4.mp4", rendition=4)
+
+
+def test_a_ladders_stitch_reads_a_list_per_rendition_or_one_of_them_all(tmp_path):
+    source = {"duration": 20.0, "streams": [{"type": "video", "width": 854, "height": 480, "index": 0},
+                                            {"type": "audio", "index": 1}]}
+    normal = stitch.normal_argv("ffmpeg", "/in/source.mp4", source, {"destination": "x", "preset": "hls-h264-ladder"},
+                                str(tmp_path / "ladder"), str(tmp_path))
+    scan = segments.Scan(frames=(0.0, 0.04), keyframes=(0,), end=0.08, audio=(0.0, 0.08))
+
+    def maps(argv):
+        return [argv[i + 1] for i, a in enumerate(argv) if a == "-map"]
+
+    out = str(tmp_path / "ladder")
+    apart = stitch.stitch_argv(normal, ["/w/segments-r0.ffconcat", "/w/segments-r1.ffconcat"], "/w/audio.mp4",
+                               scan, out)
+    assert [apart[i + 1] for i, a in enumerate(apart) if a == "-i"] == [
+        "/w/segments-r0.ffconcat", "/w/segments-r1.ffconcat", "/w/audio.mp4"]
+    assert maps(apart) == ["0:v:0", "2:a:0", "1:v:0", "2:a:0"]
+    assert apart[apart.index("-var_stream_map") + 1] == "v:0,a:0,name:480p v:1,a:1,name:360p"
+    # A ladder planned with every rendition in each segment's run: one list.
+    together = stitch.stitch_argv(normal, "/w/segments.ffconcat", "/w/audio.mp4", scan, out)
+    assert maps(together) == ["0:v:0", "1:a:0", "0:v:1", "1:a:0"]
+    with pytest.raises(ValueError, match="3 lists of segments for an output of 2 video streams"):
+        stitch.stitch_argv(normal, ["/w/a", "/w/b", "/w/c"], None, scan, out)
 
 
 def test_a_stitch_missing_a_segment_fails_the_check(source, ffmpeg_exe, tmp_path):
