@@ -174,6 +174,31 @@ def test_an_accelerated_job_counts_as_many_as_its_pieces_that_may_run_at_once(st
         scaler.stop()
 
 
+def test_a_ladders_rendition_pieces_each_count_for_the_scaler(store, tmp_path):
+    from nommer.core.ffmpeg.segments import Scan, plan
+    from nommer.core.model import pieces
+
+    frames = tuple(i / 10 for i in range(130))
+    cut = plan(Scan(frames=frames, keyframes=tuple(range(0, 130, 10)), end=13.0), 6.0, hls=True)
+    # 3 HLS-cut segments of each of 4 renditions, the audio, the stitch waiting
+    made = pieces.plan([(0, cut.segments, True, (1.0, 0.6, 0.5, 0.4))])
+    made, _ = pieces.finished(made, "o0-r2-s0001")
+    job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/ladder/", "preset": "hls-h264-ladder"}]))
+    job = store.update(job.transition(State.DOWNLOADING, encoder_id="enc-1"))
+    store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made))
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        # 11 rendition segments and the audio may run at once
+        wait_for(lambda: seen and seen[-1].unfinished == 12, 5, "the workload")
+        assert tracker.proxy().piece_counts().get() == {"WAITING": 1, "PENDING": 12, "RUNNING": 0, "DONE": 1}
+    finally:
+        tracker.stop()
+        scaler.stop()
+
+
 def test_a_piece_done_refreshes_the_workload_and_tells_no_webhook(store, tmp_path):
     from nommer.actors.messages import Ack, Notify, StateChanged
     from nommer.core.ffmpeg.segments import Scan, plan
