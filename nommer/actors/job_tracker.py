@@ -17,7 +17,7 @@ from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.model import pieces
-from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
+from nommer.core.model.jobs import FINAL_STATES, UNFINISHED_STATES, State, pending_since
 from nommer.core.model.messages import PIECE_EVENT, state_change
 from nommer.core.feeder.metrics import FeederMetrics
 from nommer.core.security.netguard import AddressPolicy
@@ -26,6 +26,8 @@ from nommer.core.feeder.notify import payload, wanted
 from nommer.core.feeder.service import JobService
 from nommer.core.model.resources import job_resource
 
+
+FINAL_NAMES = frozenset(s.value for s in FINAL_STATES)
 
 # At most this long (seconds) between two Workloads while messages keep coming.
 WORKLOAD_EVERY = 0.2
@@ -52,10 +54,16 @@ class JobTracker(base.Child):
         # re-read at each piece done), so that one job may keep several
         # encoders busy in the Scaler's count.
         self.spread = {}
+        # Webhook delivery records not written yet: job id -> {record id:
+        # record}. A job's are written together when its last webhook (of a
+        # final state) is told, else at the next tick: one write a job
+        # rather than one a webhook.
+        self.unrecorded = {}
         self.piece_states = {}  # job id: {piece state: count}, of unfinished accelerated jobs
         self.submitted = 0  # the Scaler derives the submission rate from it
         self.submitted_at_tick = 0  # self.submitted at the last tick
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
+        self.workload_last = None  # (the Scaler's urn, the Workload) last told
         self.ticker = None
 
     def on_start(self):
@@ -65,6 +73,7 @@ class JobTracker(base.Child):
     def on_stop(self):
         if self.ticker:
             self.ticker.stop()
+        self._write_records()
 
     # asked through the gateway ------------------------------------------------
 
@@ -116,11 +125,13 @@ class JobTracker(base.Child):
                 job = None
             self._changed(job, message.change, message.receipt)
         elif isinstance(message, Notified):
-            try:
-                self.service.record_notification(message.job_id, message.record)
-            except NommerError as e:  # the record is a courtesy; the job goes on
-                self.log.warning("webhook record not written", job_id=message.job_id, error=str(e))
+            records = self.unrecorded.setdefault(message.job_id, {})
+            records.pop(message.record.get("id"), None)
+            records[message.record.get("id")] = message.record
+            if message.record.get("state") in FINAL_NAMES:
+                self._write_records(message.job_id)
         elif isinstance(message, Tick):
+            self._write_records()
             self._recount()
         elif isinstance(message, ResendPending):
             self._reload()
@@ -131,6 +142,18 @@ class JobTracker(base.Child):
                 self.log.info("pending jobs queued again", count=len(pending))
         else:
             super().on_receive(message)
+
+    def _write_records(self, job_id=None):
+        """Write the webhook records kept of job ``job_id`` (of every job
+        when None), one write a job."""
+        for one in [job_id] if job_id is not None else list(self.unrecorded):
+            records = self.unrecorded.pop(one, None)
+            if not records:
+                continue
+            try:
+                self.service.record_notifications(one, list(records.values()))
+            except NommerError as e:  # the record is a courtesy; the job goes on
+                self.log.warning("webhook record not written", job_id=one, error=str(e))
 
     def _submitted(self, job, workload=True):
         """A job the Intake stored (and is queueing, with its PENDING change).
@@ -279,8 +302,15 @@ class JobTracker(base.Child):
             return
         self.workload_told = now
         units = len(self.unfinished) + sum(self.spread.values())
-        base.tell(addresses.SCALER, Workload(units, self.backlog, self.submitted,
-                                             self._oldest_pending()))
+        workload = Workload(units, self.backlog, self.submitted, self._oldest_pending())
+        # The Scaler keeps the latest Workload: the same again to the same
+        # Scaler (not one restarted since, which starts empty) tells it
+        # nothing. Most changes of a job (DOWNLOADING to ENCODING...) leave it.
+        scaler = base.lookup(addresses.SCALER)
+        if scaler is not None and (scaler.actor_urn, workload) == self.workload_last:
+            return
+        if base.tell(addresses.SCALER, workload) and scaler is not None:
+            self.workload_last = (scaler.actor_urn, workload)
 
     def _oldest_pending(self):
         """When (epoch seconds) the job waiting longest for an encoder began

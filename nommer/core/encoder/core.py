@@ -45,7 +45,7 @@ class EncoderCore:
         self.fetch_job = Fetch(config.confinement, self.landlock_abi, storage, box, presets, runs,
                                self.journal, self.log, planner)
         self.encode_job = Encode(config, presets, runs, Extras(presets, runs, self.journal, self.log),
-                                 self.journal, self.log)
+                                 self.journal, self.log, planner)
         self.upload_job = Upload(storage, box, self.new_jobs, self.journal, self.tasks, self.log)
         self.pieces = PieceWork(config, self.landlock_abi, storage, box, presets, runs, scratch,
                                 self.upload_job, self.new_jobs, self.journal, self.tasks, self.log)

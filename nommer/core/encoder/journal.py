@@ -153,8 +153,12 @@ class Journal:
         task.last_progress_write = now
         phases = dict(task.phases)
         if task.piece is None:
+            # The probe of a job probed by its encode's run (encode.py) goes
+            # with the first write after it.
+            probe = {"probe": task.probe} if task.guess is not None and task.probe is not None \
+                and task.job.probe != task.probe else {}
             job = self.write(task, lambda j: j.with_changes(
-                progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow()))
+                progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow(), **probe))
         else:
             job = self.write(task, self._piece_progress(task, phases))
         if job.progress_events and job.notify_url:
