@@ -72,6 +72,8 @@ def throughput_section(r, before=THROUGHPUT_BEFORE, today=None, cheaper=THROUGHP
     today = today or datetime.date.today().isoformat()
     rounds = lambda xs: ", ".join(f"{x:.0f}" for x in xs)  # noqa: E731
     met = "met" if r["ratio"] >= 0.6 else "**not met**"
+    load = (f", load average {r['load'][0]:.1f} when the run began and {r['load'][1]:.1f} when it ended"
+            if r.get("load") else "")
     text = f"""## Submissions accepted per second (bench/throughput.py)
 
 {r['clients']} clients on keep-alive connections each send {r['submissions'] // r['clients']}
@@ -81,7 +83,7 @@ write, both committed before the 201, the answer). Beside it, in the same
 run with rounds alternated, a trivial Flask app on waitress (8 threads, as the
 feeder's) answers the same POST with 201 and does nothing else: what this
 Python, Flask and waitress can do here at best. The clients run on the same
-2 cores. Best of {r['rounds']} rounds each; measured on {today}, on {common.machine()}.
+2 cores. Best of {r['rounds']} rounds each; measured on {today}, on {common.machine()}{load}.
 
 | | per second (best) | all rounds |
 |---|---|---|
