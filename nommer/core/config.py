@@ -106,6 +106,7 @@ SETTINGS = [
     Setting("backend", "choice", "local", "Which adapters to use: `local` (SQLite store and queue, encoder subprocesses, local files) or `aws` (DynamoDB, SQS, EC2, S3).", choices=("local", "aws")),
     Setting("store", "choice", "", "The job store: empty picks `sqlite` with `backend = \"local\"` and `dynamodb` with `backend = \"aws\"`; `simpledb` is for AWS accounts that still have SimpleDB (docs/stores.md).", choices=("", "sqlite", "dynamodb", "simpledb")),
     Setting("retention_days", "int", 30, "Days a job is kept after it reached a final state (FINISHED, ERROR, ABANDONED, CANCELED) before the store deletes it; 0 keeps every job forever.", minimum=0),
+    Setting("sqlite_synchronous", "choice", "FULL", "How the embedded SQLite store and queues (`backend = \"local\"`) commit: `FULL` syncs each commit to disk before a submission is answered 201 (a group of concurrent writes shares one sync), so an accepted job survives a power cut; `NORMAL` skips the sync, which survives the death of any process but may lose the last commits in a power cut.", choices=("FULL", "NORMAL")),
     Setting("data_dir", "path", "./nommer-data", "Folder of the embedded store and queues, encoder work folders and logs."),
     Setting("host", "str", "127.0.0.1", "Address the feeder's HTTP API listens on."),
     Setting("port", "int", 8001, "Port of the feeder's HTTP API (media-nommer's port).", minimum=0),

@@ -356,3 +356,30 @@ def test_a_writer_waiting_behind_a_stuck_group_takes_its_write_back_at_its_deadl
         store.get(hurried.id)
     store.create(a_job("next"))  # the group goes on without the write taken back
     assert store.counts() == {"PENDING": 2}
+
+
+@pytest.mark.parametrize("setting, pragma", [("FULL", 2), ("NORMAL", 1)])
+def test_the_embedded_store_and_queues_commit_as_sqlite_synchronous_says(tmp_path, setting, pragma):
+    from nommer.core import backends, config as config_mod
+
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "sqlite_synchronous": setting})
+    parts = backends.build(config)
+    try:
+        parts.store.create(a_job("durable"))  # a connection of this thread is open
+        for db in (parts.store.db, parts.new_jobs.db, parts.state_changes.db):
+            db.write("SELECT 1")
+            assert db.connection().execute("PRAGMA synchronous").fetchone()[0] == pragma
+    finally:
+        parts.close()
+
+
+def test_a_synchronous_mode_sqlite_cannot_keep_is_refused_by_name(tmp_path):
+    from nommer.core import config as config_mod
+    from nommer.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="sqlite_synchronous") as refused:
+        config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "sqlite_synchronous": "OFF"})
+    assert "FULL" in str(refused.value) and "NORMAL" in str(refused.value)
+    with pytest.raises(ValueError, match="synchronous must be one of FULL, NORMAL, not 'OFF'"):
+        SqliteJobStore(tmp_path / "x.sqlite3", synchronous="OFF")
+    assert not (tmp_path / "x.sqlite3").exists()

@@ -1,10 +1,12 @@
 """One SQLite file shared by several processes and threads.
 
 The store and the queue adapters keep their tables in the same file. WAL lets
-readers run beside the one writer; ``synchronous=NORMAL`` makes a commit an
-append to the WAL without an fsync: a commit survives the death of the process
-(SIGKILL included) as soon as it returns, and a power cut may lose the last
-commits, never corrupt the file. Each thread gets its own connection, because a
+readers run beside the one writer. With ``synchronous=FULL`` (the default,
+the ``sqlite_synchronous`` setting) a commit returns once the WAL is synced
+to disk: it survives the death of the process and a power cut. ``NORMAL``
+appends to the WAL without an fsync: a commit survives the death of the
+process (SIGKILL included) as soon as it returns, and a power cut may lose
+the last commits, never corrupt the file. Each thread gets its own connection, because a
 connection must not be used by two threads at once.
 
 Writes are committed in groups (see :class:`GroupCommit`): the writes that
@@ -42,6 +44,9 @@ def is_busy(error):
 Written = collections.namedtuple("Written", "rowcount lastrowid")
 Written.__doc__ = "What a committed statement did: rows changed and the last row id inserted."
 
+
+# PRAGMA synchronous values a database may be opened with.
+SYNCHRONOUS = ("FULL", "NORMAL")
 
 class CommitFailed(sqlite3.DatabaseError):
     """The transaction of a group could not be committed: nothing of it is
@@ -301,9 +306,12 @@ class _Holder:
 class SqliteDatabase:
     """Connections to one SQLite file, one per thread, with retries on a busy lock."""
 
-    def __init__(self, path, busy_timeout=BUSY_TIMEOUT):
+    def __init__(self, path, busy_timeout=BUSY_TIMEOUT, synchronous="FULL"):
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         self.path = os.path.abspath(os.fspath(path))
         self.busy_timeout = busy_timeout
+        self.synchronous = synchronous
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._local = threading.local()
         # Weak, so a finished thread's connection is closed with its thread-local.
@@ -335,7 +343,7 @@ class SqliteDatabase:
         )
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
         except BaseException:
             conn.close()
             raise

@@ -208,8 +208,8 @@ class SqliteWorkQueue(WorkQueue):
     ordered = True
     prioritized = True
 
-    def __init__(self, path, name, visibility_timeout=30.0, busy_timeout=30.0):
-        self.db = SqliteDatabase(path, busy_timeout=busy_timeout)
+    def __init__(self, path, name, visibility_timeout=30.0, busy_timeout=30.0, synchronous="FULL"):
+        self.db = SqliteDatabase(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self.db.ensure_schema(SCHEMA)
         self._upgrade()
         self.name = name

@@ -67,8 +67,8 @@ def _job(data):
 class SqliteJobStore(JobStore):
     """Jobs and encoder heartbeats in the SQLite file at ``path``."""
 
-    def __init__(self, path, busy_timeout=30.0, retention_days=0):
-        self.db = SqliteDatabase(path, busy_timeout=busy_timeout)
+    def __init__(self, path, busy_timeout=30.0, retention_days=0, synchronous="FULL"):
+        self.db = SqliteDatabase(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self.db.ensure_schema(SCHEMA)
         self.retention_days = retention_days
         self._next_purge = 0.0  # monotonic time of the next purge on create
