@@ -5,8 +5,16 @@ import json
 import threading
 
 from nommer.actors import addresses, base
-from nommer.actors.messages import Ack, Enqueue, Report, ResendPending, StateChanged
+from nommer.actors.messages import Ack, DeleteAcked, Enqueue, Report, ResendPending, StateChanged
 from nommer.core.model.messages import message_body
+
+
+# Acknowledged changes are deleted together, in one transaction (one call
+# to SQS): ACK_BATCH at most, or those of the last ACK_LINGER seconds. One
+# held back when the feeder dies comes back after its lease and is dealt
+# with again: a webhook told twice at worst, never one lost.
+ACK_BATCH = 10
+ACK_LINGER = 0.2
 
 
 class Dispatcher(base.Child):
@@ -20,6 +28,8 @@ class Dispatcher(base.Child):
         self.state_changes = state_changes
         self.stopping = threading.Event()
         self.listener = None
+        self.acks = []  # receipts of changes dealt with, not deleted yet
+        self.ack_timer = None  # tells DeleteAcked when the oldest of them is due
 
     def on_start(self):
         # A job stored just before a crash (of this actor or of the whole
@@ -30,6 +40,7 @@ class Dispatcher(base.Child):
         self.listener.start()
 
     def on_stop(self):
+        self._delete_acked()
         self.stopping.set()
         if self.listener is not None:
             self.listener.join(timeout=self.config.state_check_interval + 5)
@@ -40,9 +51,29 @@ class Dispatcher(base.Child):
         elif isinstance(message, Report):
             self.state_changes.send(json.dumps(message.change))
         elif isinstance(message, Ack):
-            self.state_changes.delete(message.receipt)
+            if not self.acks:
+                # The first of a batch: the rest are deleted with it in
+                # ACK_LINGER seconds at the latest.
+                self.ack_timer = threading.Timer(ACK_LINGER, base.tell, (addresses.DISPATCHER, DeleteAcked()))
+                self.ack_timer.daemon = True
+                self.ack_timer.start()
+            self.acks.append(message.receipt)
+            if len(self.acks) >= ACK_BATCH:
+                self._delete_acked()
+        elif isinstance(message, DeleteAcked):
+            self._delete_acked()
         else:
             super().on_receive(message)
+
+    def _delete_acked(self):
+        acks, self.acks = self.acks, []
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
+            self.ack_timer = None
+        if acks:
+            # A change not deleted comes back after its lease and is dealt
+            # with again: a duplicate webhook at worst, never a lost one.
+            self.state_changes.delete_many(acks)
 
     def depth(self):
         return {"new_jobs": self.new_jobs.depth(), "state_changes": self.state_changes.depth()}

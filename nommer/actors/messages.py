@@ -108,6 +108,12 @@ class Ack:
 
 
 @dataclasses.dataclass(frozen=True)
+class DeleteAcked:
+    """Delete the acknowledged state changes held back so far (Dispatcher,
+    from its own timer once the oldest of them has waited ACK_LINGER)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Notified:
     """What became of one webhook delivery, to record on the job (JobTracker)."""
 

@@ -1,12 +1,16 @@
 """The Dispatcher queues each job at its priority: on the SQLite queue the
-encoders then get the higher priority first."""
+encoders then get the higher priority first. It deletes the state changes
+dealt with in batches."""
 
 import json
 
-from nommer.actors.dispatcher import Dispatcher
-from nommer.actors.messages import Enqueue
+from nommer.actors.dispatcher import ACK_LINGER, Dispatcher
+from nommer.actors.messages import Ack, Enqueue
 from nommer.core import config as config_mod
+from nommer.core.adapters.sqlite_db import GroupCommit
 from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
+
+from ..e2e.farm import wait_for
 
 
 def test_jobs_are_queued_at_their_priority(tmp_path):
@@ -25,3 +29,32 @@ def test_jobs_are_queued_at_their_priority(tmp_path):
         new_jobs.close()
         state_changes.close()
     assert taken == ["high", "normal", "normal-2", "low"]
+
+
+def test_acknowledged_changes_are_deleted_together(tmp_path):
+    path = str(tmp_path / "nommer.sqlite3")
+    new_jobs, state_changes = SqliteWorkQueue(path, "new-jobs"), SqliteWorkQueue(path, "changes")
+    for n in range(13):
+        state_changes.send(json.dumps({"job_id": f"j{n}"}))
+    held = state_changes.receive(max_messages=10, visibility_timeout=60) \
+        + state_changes.receive(max_messages=3, visibility_timeout=60)
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path),
+                                                    "state_check_interval": 0.2})
+    group = GroupCommit.of(state_changes.db.path)
+    dispatcher = Dispatcher.start(config, new_jobs, state_changes)
+    try:
+        writes = group.writes
+        for message in held[:12]:
+            dispatcher.tell(Ack(message.receipt))
+        # ACK_BATCH at once, the rest when the first of them has waited ACK_LINGER
+        assert dispatcher.proxy().depth().get()["state_changes"] == (0, 3)
+        wait_for(lambda: state_changes.depth() == (0, 1), ACK_LINGER + 2, "the rest deleted")
+        assert group.writes - writes == 2  # two deletes for twelve changes
+        dispatcher.tell(Ack(held[12].receipt))
+    finally:
+        dispatcher.stop()  # deletes what it holds back
+    try:
+        assert state_changes.depth() == (0, 0)
+    finally:
+        new_jobs.close()
+        state_changes.close()

@@ -271,6 +271,26 @@ def test_delete_removes_it_for_good(queue):
     assert queue.receive() == []
 
 
+def test_delete_many_deletes_each_and_answers_as_delete_would(queue):
+    for n in range(12):  # more than one SQS batch
+        queue.send(str(n))
+    held = queue.receive(max_messages=10) + queue.receive(max_messages=2)
+    assert len(held) == 12
+    kept = held.pop(3)
+
+    answers = queue.delete_many([m.receipt for m in held] + ["", "not-a-receipt"])
+
+    assert answers[:11] == [True] * 11
+    assert answers[11] is False  # no receipt at all
+    if queue.refuses_stale_receipts:
+        assert answers[12] is False
+        assert queue.delete_many([held[0].receipt]) == [False]  # gone already
+    assert queue.delete_many([]) == []
+    assert queue.depth() == (0, 1)
+    assert queue.release(kept.receipt)
+    assert [m.body for m in queue.receive()] == [kept.body]
+
+
 def test_depth_counts_visible_and_in_flight(queue):
     assert queue.depth() == (0, 0)
     for n in range(4):

@@ -356,6 +356,20 @@ class SqliteWorkQueue(WorkQueue):
             ).rowcount
         )
 
+    def delete_many(self, receipts):
+        """See WorkQueue.delete_many: one transaction for all."""
+        receipts = list(receipts)
+        ids = [_message_id(r) for r in receipts]
+        if all(i is None for i in ids):
+            return [False] * len(receipts)
+
+        def work(conn):
+            return [i is not None and bool(conn.execute(
+                "DELETE FROM queue_messages WHERE id = ? AND queue = ? AND receipt = ?",
+                (i, self.name, r)).rowcount) for i, r in zip(ids, receipts)]
+
+        return self.db.transaction(work)
+
     def depth(self):
         now = time.time()
         visible, hidden = self.db.read(

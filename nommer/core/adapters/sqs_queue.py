@@ -208,6 +208,30 @@ class SqsWorkQueue(WorkQueue):
         return self._receipt_call("delete", lambda: self.client.delete_message(
             QueueUrl=self.url, ReceiptHandle=receipt))
 
+    def delete_many(self, receipts):
+        """See WorkQueue.delete_many: DeleteMessageBatch, ten at a time. An
+        entry SQS refuses for another reason than a receipt naming no
+        delivery, or a batch refused whole, is deleted on its own, so that
+        it answers or raises as ``delete`` does."""
+        receipts = list(receipts)
+        done = [False] * len(receipts)
+        held = [n for n, r in enumerate(receipts) if r]
+        for start in range(0, len(held), MAX_MESSAGES):
+            chunk = held[start:start + MAX_MESSAGES]
+            entries = [{"Id": str(n), "ReceiptHandle": receipts[n]} for n in chunk]
+            try:
+                answer = self._call("delete", lambda: self.client.delete_message_batch(
+                    QueueUrl=self.url, Entries=entries))
+            except botocore.exceptions.ClientError:
+                again = chunk
+            else:
+                for entry in answer.get("Successful", []):
+                    done[int(entry["Id"])] = True
+                again = [int(e["Id"]) for e in answer.get("Failed", []) if e.get("Code") not in _GONE]
+            for n in again:
+                done[n] = self.delete(receipts[n])
+        return done
+
     def depth(self):
         attributes = self._call("depth", lambda: self.client.get_queue_attributes(
             QueueUrl=self.url,
@@ -344,6 +368,20 @@ class SqsPriorityQueue(WorkQueue):
     def delete(self, receipt):
         queue, inner = self._route(receipt)
         return False if queue is None else queue.delete(inner)
+
+    def delete_many(self, receipts):
+        """See WorkQueue.delete_many: one batch for each class's queue."""
+        receipts = list(receipts)
+        done = [False] * len(receipts)
+        by_queue = {}
+        for n, receipt in enumerate(receipts):
+            queue, inner = self._route(receipt)
+            if queue is not None:
+                by_queue.setdefault(id(queue), (queue, []))[1].append((n, inner))
+        for queue, entries in by_queue.values():
+            for (n, _), answer in zip(entries, queue.delete_many([inner for _, inner in entries])):
+                done[n] = answer
+        return done
 
     def depth(self):
         visible = in_flight = 0

@@ -62,6 +62,13 @@ class WorkQueue(abc.ABC):
         no longer held, another consumer may have received it since (see
         ``refuses_stale_receipts``)."""
 
+    def delete_many(self, receipts):
+        """Delete the messages of several deliveries at once: ``delete`` of
+        each, in one call or transaction where the backend allows, which is
+        what makes it cheaper. Returns a list of booleans in the order of
+        ``receipts``, each as ``delete`` would have answered."""
+        return [self.delete(receipt) for receipt in receipts]
+
     def release(self, receipt):
         """Make the message visible again at once."""
         return self.extend(receipt, 0)
