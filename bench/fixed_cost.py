@@ -160,6 +160,8 @@ def _cpu():
 def _store_parts(clock, parts):
     store, new_jobs, changes = parts.store, parts.new_jobs, parts.state_changes
     clock.wrap(store, "update", "store: job writes")
+    if hasattr(store, "update_queued"):  # a job write and its report in one transaction
+        clock.wrap(store, "update_queued", "store: job writes with their reports")
     clock.wrap(store, "get", "store: job reads")
     clock.wrap(new_jobs, "receive", "queue: receive")
     clock.wrap(new_jobs, "delete", "queue: delete")

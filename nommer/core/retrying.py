@@ -113,12 +113,21 @@ class RetryingStore:
         return retry(call, f"create job {job.id}")
 
     def update(self, job):
+        return self._update(job, lambda: self.inner.update(job))
+
+    def update_queued(self, job, messages):
+        """The inner store's update_queued (the job and messages in one
+        transaction), retried as update is: an earlier try that went
+        through sent the messages too."""
+        return self._update(job, lambda: self.inner.update_queued(job, messages))
+
+    def _update(self, job, update):
         expected = dataclasses.replace(job, version=job.version + 1)
         tried = []
 
         def call():
             try:
-                return self.inner.update(job)
+                return update()
             except StaleWrite:
                 if not tried:
                     raise

@@ -13,7 +13,7 @@ from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.model.jobs import Job
 from nommer.core.model.messages import job_id_of
 from nommer.core.retrying import RetryingQueue, RetryingStore
-from nommer.core.errors import AlreadyExists
+from nommer.core.errors import AlreadyExists, StaleWrite
 from nommer.core.errors import InvalidInput
 from nommer.core.feeder.intake import Intake
 from nommer.core.feeder.service import JobService
@@ -139,4 +139,30 @@ def test_a_job_and_its_messages_commit_together_or_not_at_all(tmp_path):
         assert new_jobs.depth() == (0, 1) and elsewhere.depth() == (0, 0)
     finally:
         for part in (new_jobs, elsewhere, store):
+            part.close()
+
+
+def test_a_write_and_its_report_commit_together_and_a_lost_write_reports_nothing(tmp_path):
+    path = tmp_path / "nommer.sqlite3"
+    store = RetryingStore(SqliteJobStore(path))
+    changes = SqliteWorkQueue(path, "state-changes")
+    elsewhere = SqliteWorkQueue(tmp_path / "other.sqlite3", "state-changes")
+    try:
+        job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-360p"}]))
+        moved = store.update_queued(job.with_changes(details="one"),
+                                    lambda s: [(changes, f"{s.details} {s.version}", 0)])
+        assert moved.version == 2 and store.get(job.id).details == "one"
+        [message] = changes.receive()
+        assert message.body == "one 2"
+
+        # written over an older version: neither the job nor its report
+        with pytest.raises(StaleWrite):
+            store.update_queued(job.with_changes(details="two"), lambda s: [(changes, "two", 0)])
+        # a report for a queue in another file: the job is not written either
+        with pytest.raises(ValueError, match="is not in"):
+            store.update_queued(moved.with_changes(details="three"), lambda s: [(elsewhere, "three", 0)])
+        assert store.get(job.id).details == "one"
+        assert changes.depth() == (0, 1) and elsewhere.depth() == (0, 0)
+    finally:
+        for part in (changes, elsewhere, store):
             part.close()

@@ -84,8 +84,8 @@ class SqliteJobStore(JobStore):
     def queues_here(self, *queues):
         """The SqliteWorkQueues behind ``queues`` (each bare or in a
         RetryingQueue) when every one keeps its messages in this store's
-        file, so that :meth:`create_queued` can write a job and its
-        messages in one transaction; None otherwise (another backend, or a
+        file, so that :meth:`create_queued` and :meth:`update_queued` can
+        write a job and its messages in one transaction; None otherwise (another backend, or a
         wrapper of the queue's calls that such a write would go around)."""
         bare = [getattr(q, "inner", q) for q in queues]
         if all(isinstance(q, SqliteWorkQueue) and q.db.path == self.db.path for q in bare):
@@ -134,16 +134,45 @@ class SqliteJobStore(JobStore):
         """See JobStore.update; also raises InvalidTransition when the stored
         state may not move to ``job.state`` (a record forged past Job.transition)."""
         stored = job.with_version(job.version + 1)
-        allowed = PREDECESSORS[State(job.state)]
-        changed = self.db.write(
-            "UPDATE jobs SET state = ?, created_at = ?, updated_at = ?, version = ?,"
-            " data = ? WHERE id = ? AND version = ?"
-            f" AND state IN ({_marks(allowed)})",
-            (*self._row(stored)[1:], job.id, job.version, *allowed),
-        ).rowcount
-        if changed:
+        sql, params = self._update(job, stored)
+        if self.db.write(sql, params).rowcount:
             return stored
-        # The write lost; only now is it worth a read to say why.
+        self._lost(job)
+
+    def update_queued(self, job, messages):
+        """:meth:`update` the job and, in the same transaction, send each
+        ``(queue, body, priority)`` of ``messages(stored)`` (the stored job),
+        each queue one of :meth:`queues_here`; nothing is sent when the
+        write loses. The receivers are not woken: ring each queue after."""
+        stored = job.with_version(job.version + 1)
+        sql, params = self._update(job, stored)
+        sends = messages(stored)
+        for queue, _body, _priority in sends:
+            if queue.db.path != self.db.path:
+                raise ValueError(f"queue {queue.name!r} is not in {self.db.path}")
+
+        def work(conn):
+            if not conn.execute(sql, params).rowcount:
+                return False
+            for queue, body, priority in sends:
+                queue.insert(conn, body, priority)
+            return True
+
+        if self.db.transaction(work):
+            return stored
+        self._lost(job)
+
+    def _update(self, job, stored):
+        """The conditional UPDATE that writes ``stored`` over ``job``."""
+        allowed = PREDECESSORS[State(job.state)]
+        return ("UPDATE jobs SET state = ?, created_at = ?, updated_at = ?, version = ?,"
+                " data = ? WHERE id = ? AND version = ?"
+                f" AND state IN ({_marks(allowed)})",
+                (*self._row(stored)[1:], job.id, job.version, *allowed))
+
+    def _lost(self, job):
+        """Raise why the write of ``job`` changed nothing: only now is it
+        worth a read to say."""
         rows = self.db.read("SELECT state, version FROM jobs WHERE id = ?", (job.id,))
         if not rows:
             raise NotFound(f"no job {job.id}")

@@ -81,7 +81,6 @@ class Claim:
             task = self._start(job, message)
             if task is not None:
                 jlog.info("job claimed", attempt=task.job.attempt, source=redact(task.job.source))
-                self.journal.report(task.job)
                 return task
         return None
 
@@ -95,11 +94,9 @@ class Claim:
     def _give_up(self, job, message):
         """ERROR (GAVE_UP) past max_attempts; False when another writer got there first."""
         try:
-            ended = self.store.update(gave_up(
-                job, f"gave up after {job.attempt} attempts: {job.details}"))
+            self.journal.update(gave_up(job, f"gave up after {job.attempt} attempts: {job.details}"))
         except StaleWrite:
             return False
-        self.journal.report(ended)
         self.new_jobs.delete(message.receipt)
         return True
 
@@ -109,7 +106,8 @@ class Claim:
         fresh = [{k: v for k, v in o.items() if k not in ("result", "error", "error_code", "reason")}
                  | {"state": outputs_mod.PENDING} for o in job.outputs]
         try:
-            job = self.store.update(job.transition(
+            # reported with the write (see Journal.update)
+            job = self.journal.update(job.transition(
                 State.DOWNLOADING, encoder_id=self.encoder_id,
                 attempt=job.attempt + 1, progress=0, phases=progress_mod.empty(),
                 outputs=fresh, details="", error_code=None, heartbeat_at=utcnow()))

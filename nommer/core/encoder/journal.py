@@ -36,6 +36,11 @@ class Journal:
         # after a whole lease of silence), not each at its own pace.
         self.piece_interval = max(progress_interval, (lease_seconds or 0) / 4)
         self.log = log
+        # The state-change queue when it is in the store's own SQLite file:
+        # then a change and its report are written in one transaction.
+        here = getattr(store, "queues_here", None)
+        here = here(state_changes) if here is not None else None
+        self.queue_here = here[0] if here else None
 
     def report(self, job, event="job.state_changed"):
         """Tell the feeder, through the state-change queue, that ``job`` moved
@@ -46,8 +51,22 @@ class Journal:
         except Exception:  # the store holds the truth; the feeder re-reads it
             self.log.exception("state change not queued", job_id=job.id)
 
-    def write(self, task, change):
-        """Apply ``change(job) -> new job`` to the task's job, conditionally.
+    def update(self, job, event="job.state_changed"):
+        """``store.update(job)`` and :meth:`report` the stored job: both in
+        one transaction when the state-change queue is in the store's file
+        (nothing is reported of a write that lost), else one after the other."""
+        queue = self.queue_here
+        if queue is None:
+            stored = self.store.update(job)
+            self.report(stored, event)
+            return stored
+        stored = self.store.update_queued(job, lambda s: [(queue, json.dumps(state_change(s, event)), 0)])
+        queue.ring()
+        return stored
+
+    def write(self, task, change, event=None):
+        """Apply ``change(job) -> new job`` to the task's job, conditionally,
+        and with ``event`` report it (see :meth:`update`).
 
         A lost race is retried on the fresh record while the job is still this
         encoder's; when it was canceled, re-queued or taken by another encoder
@@ -61,12 +80,16 @@ class Journal:
                     raise Canceled(f"job {job.id} is now {job.state}; work stopped")
                 attempted = change(job)
                 try:
-                    task.job = self.store.update(attempted)
+                    task.job = self.update(attempted, event) if event else self.store.update(attempted)
                     return task.job
                 except StaleWrite:
                     job = task.job = self.store.get(job.id)
                     if is_our_write(job, dataclasses.replace(attempted, version=attempted.version + 1)):
-                        return job  # a retry below us lost to our own first try
+                        # A retry below us lost to our own first try (which,
+                        # in one transaction, reported it too).
+                        if event and self.queue_here is None:
+                            self.report(job, event)
+                        return job
             raise Canceled(f"job {job.id} kept changing under this encoder")
 
     def holds(self, task, job):
@@ -118,10 +141,9 @@ class Journal:
                 return job.with_changes(heartbeat_at=utcnow(), **more)
             return job.transition(state, heartbeat_at=utcnow(), **more)
 
-        job = self.write(task, change)
+        job = self.write(task, change, event="job.state_changed")
         # It carried the progress too: the next progress write waits its turn.
         task.last_progress_write = time.monotonic()
-        self.report(job)
         return job
 
     def mark(self, task, indices, state, write=True, **fields):

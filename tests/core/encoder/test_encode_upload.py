@@ -6,10 +6,14 @@ import struct
 
 import pytest
 
+from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 from nommer.core.encoder import encode as encode_mod
+from nommer.core.encoder.journal import Journal
 from nommer.core.errors import JobFailed
 from nommer.core.ffmpeg.probe import probe
 from nommer.core.model.jobs import State
+
+from .kit import ENCODER
 
 
 def test_encode_makes_the_output_and_describes_it(kit):
@@ -108,14 +112,15 @@ def test_a_small_job_takes_four_writes_and_keeps_every_state_and_report(kit):
     kit.journal.progress_interval = 2.0  # the default
     job = kit.submit()
     versions = []
-    real_update = kit.store.update
+    real_update, real_update_queued = kit.store.update, kit.store.update_queued
 
-    def update(record):
-        written = real_update(record)
+    def noted(written):
         versions.append((written.state.value, [o["state"] for o in written.outputs]))
         return written
 
-    kit.store.update = update
+    kit.store.update = lambda record: noted(real_update(record))
+    # A write and its report, in one transaction (the queue is in the store's file)
+    kit.store.update_queued = lambda record, messages: noted(real_update_queued(record, messages))
     task = kit.claim()(kit.message())
     kit.fetch()(task)
     kit.encode()(task)
@@ -131,6 +136,24 @@ def test_a_small_job_takes_four_writes_and_keeps_every_state_and_report(kit):
     assert [c["state"] for c in kit.changes()] == ["DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
     # The output was linked into place, not copied.
     assert (kit.media / "out.mp4").stat().st_ino == inode
+
+
+def test_a_queue_in_another_file_is_told_after_each_write(kit, tmp_path):
+    """Where the state-change queue is not in the store's file (as on AWS),
+    each change is written, then reported: the same four, in order."""
+    elsewhere = SqliteWorkQueue(tmp_path / "elsewhere.sqlite3", "state-changes")
+    try:
+        kit.journal = Journal(kit.store, elsewhere, ENCODER, kit.config.progress_interval, kit.log,
+                              kit.config.lease_seconds)
+        assert kit.journal.queue_here is None
+        kit.state_changes = elsewhere
+        task = kit.fetched()
+        kit.encode()(task)
+        kit.upload()(task)
+        assert [c["state"] for c in kit.changes()] == ["DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]
+        assert kit.store.get(task.id).state == State.FINISHED
+    finally:
+        elsewhere.close()
 
 
 def test_an_upload_that_fails_on_the_last_output_still_writes_its_error(kit):
