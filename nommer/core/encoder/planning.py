@@ -34,8 +34,10 @@ def scan_of(text):
 
 
 def requeue(job, new_jobs):
-    """Queue a message for each piece of ``job`` that may need one."""
-    for piece in pieces_mod.to_queue(job.pieces):
+    """Queue a message for each piece of ``job`` that may need one, the
+    audio pieces first: each encodes a whole output's audio on one encoder,
+    the longest pieces, so they start before the segments are shared out."""
+    for piece in sorted(pieces_mod.to_queue(job.pieces), key=lambda p: p["kind"] != pieces_mod.AUDIO):
         new_jobs.send(piece_body(job.id, job.attempt, piece["id"]), priority=job.priority)
 
 
@@ -86,8 +88,9 @@ class Planner:
                 return None, (f"outputs[{index}]: {why}" if len(task.outputs) > 1 else why), bool(plain) or short
         if not self.scratch.available:
             return None, "the farm has no scratch_uri that every encoder reaches", False
+        # The video's packets only: each audio piece times the source's audio itself.
         scan = segments.scan(self.runs.ffmpeg_exe, task.source_path, task.workdir / "scan", probe,
-                             sandbox=self.runs.sandbox(task))
+                             sandbox=self.runs.sandbox(task), audio=False)
         length = pieces_mod.segment_seconds_for(scan.duration, self.config.segment_seconds, len(task.outputs))
         planned = []
         for index, output in enumerate(task.outputs):

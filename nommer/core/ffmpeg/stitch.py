@@ -26,6 +26,7 @@ like the rest of a job's ffmpeg runs.
 import dataclasses
 import os
 
+from nommer.core.ffmpeg import verify
 from nommer.core.ffmpeg.command import GLOBAL_ARGS, build_commands
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
 from nommer.core.ffmpeg.runner import FfmpegRun
@@ -117,9 +118,11 @@ def segment_argv(normal, segment, path, last=False):
     return [*head, *seek, "-i", source, *flat, "-an", "-sn", "-dn", os.path.abspath(path)]
 
 
-def audio_argv(normal, path):
+def audio_argv(normal, path, listing=()):
     """The argv that encodes the source's audio once, whole, with the normal
-    encode's audio settings, to ``path``; None when it makes no audio."""
+    encode's audio settings, to ``path``; None when it makes no audio.
+    ``listing``: output arguments of a second output of the same run (the
+    source's audio timed for the piece's check: verify.source_audio_args)."""
     head, source, tokens = _split(normal)
     pairs, _ = _pairs(tokens)
     maps = [v.rstrip("?") for o, v in pairs if o == "-map" and v.startswith("0:a")]
@@ -132,7 +135,8 @@ def audio_argv(normal, path):
             seen.add(opt)
             kept.append((opt, value))
     kept.append(("-f", shape_of(normal).container))
-    return [*head, "-i", source, *[a for p in kept for a in p], "-vn", "-sn", "-dn", os.path.abspath(path)]
+    return [*head, "-i", source, *[a for p in kept for a in p], "-vn", "-sn", "-dn", os.path.abspath(path),
+            *listing]
 
 
 def concat_list(plan, names):
@@ -147,11 +151,13 @@ def concat_list(plan, names):
     return "\n".join(lines) + "\n"
 
 
-def stitch_argv(normal, list_path, audio_path, scan, target):
+def stitch_argv(normal, list_path, audio_path, scan, target, audio_offset=0.0):
     """The argv that joins the segments named in ``list_path`` and the audio
     at ``audio_path`` (None: none) into the output at ``target`` (a folder
     for HLS) as the normal encode ``normal`` would write it. ``scan`` (of
-    the source) says when its first frame comes."""
+    the source) says when its first frame comes; ``audio_offset`` (seconds,
+    verify.AudioCheck.offset) moves the audio to start where the source's
+    does."""
     _, _, tokens = _split(normal)
     shape = shape_of(normal)
     pairs, _ = _pairs(tokens)
@@ -160,7 +166,8 @@ def stitch_argv(normal, list_path, audio_path, scan, target):
     offset = ["-itsoffset", f"{scan.start:.6f}"] if scan.start > 0.0005 else []
     argv = [*head, *_OWN_GUARD, "-f", "concat", *offset, "-i", os.path.abspath(list_path)]
     if audio_path is not None:
-        argv += [*_OWN_GUARD, "-i", os.path.abspath(audio_path)]
+        moved = ["-itsoffset", f"{audio_offset:.6f}"] if abs(audio_offset) > 0.0005 else []
+        argv += [*_OWN_GUARD, *moved, "-i", os.path.abspath(audio_path)]
     video = sum(1 for o, v in pairs if o == "-map" and not v.startswith("0:a"))
     if shape.hls:
         for n in range(video):
@@ -236,7 +243,7 @@ def pieces(ffmpeg, source, probe, output, plan, scan, target, workdir, presets=B
     segs = [segment_argv(normal, s, os.path.join(folder, n), last=s.index == count - 1)
             for s, n in zip(plan.segments, names)]
     audio_path = os.path.join(folder, f"audio.{shape.extension}")
-    audio = audio_argv(normal, audio_path)
+    audio = audio_argv(normal, audio_path, verify.source_audio_args(folder))
     list_path = os.path.join(folder, "segments.ffconcat")
     return Pieces(normal=normal, segments=segs, audio=audio, concat=concat_list(plan, names),
                   list_path=list_path, audio_path=audio_path if audio else None,
