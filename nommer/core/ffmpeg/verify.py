@@ -187,17 +187,18 @@ def problems(measured, scan, priming=False, audio=None):
     return found
 
 
-def check_segment(ffmpeg, path, segment, workdir, sandbox=None, timeout=None):
+def check_segment(ffmpeg, path, segment, workdir, sandbox=None, timeout=None, decode=SEGMENT_DECODE):
     """Decode the encoded ``segment`` (a segments.Segment) at ``path`` whole,
     on the encoder that made it, and raise JobFailed (ENCODE_FAILED) when it
     does not decode cleanly or holds other than its frames. The stitch
     copies these very packets, so its own check need not decode the video
-    again (check with ``decode_video=False``). The decode is SEGMENT_DECODE's."""
+    again (check with ``decode_video=False``). ``decode``: the decoder's
+    options (SEGMENT_DECODE; () decodes as ffmpeg would by default)."""
     tag = f"segment-{segment.index:05d}"
     folder = os.path.abspath(workdir)
     os.makedirs(folder, exist_ok=True)
     listing = os.path.join(folder, CHECK_FILE.format(tag=tag))
-    argv = [ffmpeg, *GLOBAL_ARGS, "-v", "error", "-xerror", "-protocol_whitelist", "file", *SEGMENT_DECODE,
+    argv = [ffmpeg, *GLOBAL_ARGS, "-v", "error", "-xerror", "-protocol_whitelist", "file", *decode,
             "-i", os.path.abspath(path), "-map", "0:V:0", "-c:v", "wrapped_avframe", "-f", "framecrc", listing]
     try:
         result = FfmpegRun(argv, cwd=folder, sandbox=sandbox, timeout=timeout).run()
