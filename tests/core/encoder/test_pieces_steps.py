@@ -169,3 +169,11 @@ def test_a_failed_piece_fails_the_job_and_its_scratch_goes(kit, job):
     ended = kit.store.get(job.id)
     assert ended.state == State.ERROR and ended.error_code == "ENCODE_FAILED"
     assert not scratch.exists() and kit.new_jobs.depth() == (0, 0)
+
+
+def test_audio_pieces_are_queued_before_the_segments(kit, job):
+    # Each audio piece encodes a whole output's audio: the longest pieces go first.
+    kit.new_jobs.send(message_body(job.id))
+
+    claim(kit)(kit.message())
+    assert [b["piece"] for b in queued(kit)] == ["o0-audio", "o0-s0000", "o0-s0001"]
