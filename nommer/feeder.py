@@ -91,7 +91,7 @@ class Feeder:
             ChildSpec("notifier", lambda: Notifier.start(config, metrics=metrics)),
             ChildSpec("dispatcher", lambda: Dispatcher.start(config, parts.new_jobs, parts.state_changes)),
             ChildSpec("scaler", lambda: Scaler.start(config, fleet, parts.store, metrics)),
-            ChildSpec("reaper", lambda: Reaper.start(config, parts.store, parts.new_jobs)),
+            ChildSpec("reaper", lambda: Reaper.start(config, parts.store, parts.new_jobs, parts.storage)),
             ChildSpec("http_front", lambda: HttpFront.start(app, config.host, config.port)),
         ]
         self.supervisor = Supervisor.start(specs, config.max_restarts, config.restart_window, self._give_up)

@@ -5,6 +5,7 @@ encoders retired."""
 from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Enqueue, Report, Retire
 from nommer.actors.ticker import Tick, Ticker
+from nommer.core.encoder.scratch import Scratch
 from nommer.core.feeder.reaping import Reaping
 from nommer.core.model.messages import state_change
 
@@ -13,11 +14,12 @@ class Reaper(base.Child):
     address = addresses.REAPER
     name = "reaper"
 
-    def __init__(self, config, store, new_jobs=None):
+    def __init__(self, config, store, new_jobs=None, storage=None):
         super().__init__()
         self.config = config
         self.store = store
-        self.reaping = Reaping(config, store, new_jobs)
+        scratch = Scratch(config, storage) if storage is not None else None
+        self.reaping = Reaping(config, store, new_jobs, scratch)
         self.ticker = None
 
     def on_start(self):

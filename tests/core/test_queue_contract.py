@@ -32,7 +32,7 @@ PROJECT_ROOT = pathlib.Path(nommer.__file__).resolve().parent.parent
 RELEASE_REACHES_WAITER = {"sqlite": 0.3, "sqs": 1.3, "sqs-priority": 1.3}
 # Each SQS call is an HTTP request to moto's server (about 20 ms); 60
 # messages still make four consumers race, in a few seconds.
-MESSAGES_TO_RACE = {"sqlite": 200, "sqs": 60, "sqs-priority": 60}
+MESSAGES_TO_RACE = {"sqlite": 1000, "sqs": 60, "sqs-priority": 60}
 
 
 def sqs_queue(prefix, name):

@@ -8,6 +8,7 @@ import pytest
 
 from nommer.core import config as config_mod
 from nommer.core.adapters.sqlite_store import SqliteJobStore
+from nommer.core.encoder.scratch import Scratch
 from nommer.core.feeder.reaping import Reaping
 from nommer.core.ffmpeg.segments import Scan, plan
 from nommer.core.model import pieces
@@ -56,4 +57,40 @@ def test_an_accelerated_job_without_change_is_still_abandoned(store, tmp_path):
     sweep = Reaping(config, store).sweep()
 
     assert [j.id for j in sweep.abandoned] == [job.id]
+    assert store.get(job.id).state == State.ABANDONED
+
+
+def test_an_abandoned_accelerated_job_loses_its_scratch_files_and_no_other_job_does(store, tmp_path):
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "abandon_after": 1})
+    scratch = Scratch(config)
+    job = accelerated(store, heartbeat_ago=0)
+    piece = tmp_path / "piece.mp4"
+    piece.write_bytes(b"segment")
+    scratch.put(piece, job.id, job.attempt, "o0-s0000.mp4")
+    scratch.put(piece, "some-other-job", 1, "o0-s0000.mp4")
+    import time
+    time.sleep(1.2)
+
+    sweep = Reaping(config, store, scratch=scratch).sweep()
+
+    assert [j.id for j in sweep.abandoned] == [job.id]
+    assert not scratch.exists(job.id)
+    assert scratch.exists("some-other-job")
+
+
+def test_a_scratch_folder_that_cannot_go_does_not_stop_the_sweep(store, tmp_path):
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "abandon_after": 1})
+
+    class Stuck(Scratch):
+        def remove(self, job_id):
+            raise OSError("read-only file system")
+
+    job = accelerated(store, heartbeat_ago=0)
+    other = store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4", "preset": "mp4-h264-480p"}]))
+    import time
+    time.sleep(1.2)
+
+    sweep = Reaping(config, store, scratch=Stuck(config)).sweep()
+
+    assert sorted(j.id for j in sweep.abandoned) == sorted([job.id, other.id])
     assert store.get(job.id).state == State.ABANDONED

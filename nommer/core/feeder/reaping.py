@@ -26,10 +26,11 @@ class Sweep:
 
 
 class Reaping:
-    def __init__(self, config, store, new_jobs=None):
+    def __init__(self, config, store, new_jobs=None, scratch=None):
         self.config = config
         self.store = store
         self.new_jobs = new_jobs
+        self.scratch = scratch  # encoder.scratch.Scratch: files of accelerated jobs
         self.log = log.get("nommer.reaper")
 
     def sweep(self):
@@ -48,7 +49,23 @@ class Reaping:
         for encoder in self.store.encoders():
             if encoder_lost(encoder, self.config.heartbeat_interval, self.config.lease_seconds):
                 result.lost_encoders.append(encoder["id"])
+        self._clear_scratch(result)
         return result
+
+    def _clear_scratch(self, result):
+        """An accelerated job this sweep ended (abandoned, or given up on a
+        dead letter) may have no piece message left to bring an encoder to
+        its scratch files, so they go here (deleting twice is harmless)."""
+        if self.scratch is None or not self.scratch.available:
+            return
+        for job in result.changed:
+            if not (job.is_final and job.pieces):
+                continue
+            try:
+                self.scratch.remove(job.id)
+            except Exception:
+                # Left for whoever next finds the job ended; never stops the sweep.
+                self.log.exception("removing an ended job's scratch files failed", job_id=job.id)
 
     def encoder_gone(self, encoder_id, reason):
         """The encoder ``encoder_id`` was ended: each unfinished job it held
