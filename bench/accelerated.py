@@ -47,6 +47,7 @@ SEGMENT_SECONDS = 10.0
 PROJECTED_SECONDS = 3600
 ENCODERS = (10, 20, 50)
 REPEATS = 3  # of each way of a check, in before_and_now
+ROUNDS = 2  # of (b)'s two runs, alternating
 
 
 def cpu_now():
@@ -197,8 +198,14 @@ def main():
         _, normal_wall, normal_cpu = timed(lambda: stitch.run(normal_argv, folder / "a"))
         check_cpu = timed(lambda: verify.measure(ffmpeg, normal_argv[-1], folder / "a", "n"))[2]
         # (b) one core: the normal encode; two workers on one core each.
-        _, one_core_wall, _ = timed(lambda: stitch.run(pinned(normal_argv, 0), folder / "a"))
-        two, two_wall, _ = timed(lambda: accelerated(ffmpeg, source, probed, folder / "b", workers=[0, 1]))
+        # Alternating, ROUNDS times each; the least of each (a shared machine's load comes and goes).
+        ones, twos = [], []
+        for n in range(ROUNDS):
+            ones.append(timed(lambda: stitch.run(pinned(normal_argv, 0), folder / "a"))[1])
+            two, wall, _ = timed(lambda: accelerated(ffmpeg, source, probed, folder / f"b{n}", workers=[0, 1]))
+            twos.append((wall, two))
+        one_core_wall = min(ones)
+        two_wall, two = min(twos, key=lambda t: t[0])
         # Per-segment cost on one core, from (b)'s two pinned workers.
         segment_wall = sum(two[0]["segment_walls"]) / len(two[0]["segment_walls"])
         segment_check_wall = sum(two[0]["segment_check_walls"]) / len(two[0]["segment_check_walls"])
@@ -283,7 +290,7 @@ through the farm.
 | | measured | goal | |
 |---|---|---|---|
 | (a) CPU, accelerated (checks included) / normal (no check) | {r['accelerated_cpu']:.1f} s / {r['normal_cpu']:.1f} s = **{r['cpu_ratio']:.3f}** | ≤ 1.05 | {met(r['cpu_ratio'] <= 1.05)} |
-| (b) wall, normal encode on one core / accelerated on two workers of one core each | {r['one_core_wall']:.1f} s / {r['two_workers_wall']:.1f} s = **{r['speedup_2']:.2f}×** | ≥ 1.8× | {met(r['speedup_2'] >= 1.8)} |
+| (b) wall, normal encode on one core / accelerated on two workers of one core each (the least of {ROUNDS} runs each, alternating) | {r['one_core_wall']:.1f} s / {r['two_workers_wall']:.1f} s = **{r['speedup_2']:.2f}×** | ≥ 1.8× | {met(r['speedup_2'] >= 1.8)} |
 | (c) projected speed-up of a 60-minute source on 20 encoders | **{at20['speedup']:.1f}×** | ≥ 16× (0.8 N) | {met(at20['speedup'] >= 16)} |
 
 The checks (each segment decoded, the audio piece's, the stitch's packets)

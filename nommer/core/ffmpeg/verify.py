@@ -105,7 +105,7 @@ def measure(ffmpeg, path, workdir, tag="out", sandbox=None, timeout=None, decode
     listings = ["stored"]
     if decode_video or audio is None:
         listings.append("decoded")
-        argv += [*(["-map", "0:V:0"] if decode_video else []), "-map", "0:a:0?",
+        argv += [*(["-map", "0:V:0"] if decode_video else []), *(["-map", "0:a:0?"] if audio is None else []),
                  "-c:v", "wrapped_avframe", "-c:a", "pcm_s16le", "-f", "framecrc", decoded]
         if not decode_video:
             # Without audio too, the second listing would hold no stream at all.
