@@ -148,7 +148,7 @@ class PieceWork:
             folder.mkdir(exist_ok=True)
             name = self._name(task, piece)
             self.scratch.get(job.id, job.attempt, name, folder / name, cancel=task.cancel)
-            if piece["kind"] == pieces_mod.AUDIO:
+            if piece["kind"] == pieces_mod.AUDIO and task.scan.audio is None:
                 checked = audio_check_name(piece)
                 self.scratch.get(job.id, job.attempt, checked, folder / checked, cancel=task.cancel)
             self.journal.progress(task, "download", (n + 1) * 100 // len(made))
@@ -228,8 +228,10 @@ class PieceWork:
             audio_path = folder / self._name(task, audio) if audio is not None else None
             # What the audio piece's own check found: where the source's
             # audio is, and the piece decoded (the stitch's check reads packets).
+            # (A job planned when the scan still timed the audio, scan.audio,
+            # is checked as it was then: the audio decoded.)
             checked = verify.AudioCheck.from_json((folder / audio_check_name(audio)).read_text()) \
-                if audio is not None else None
+                if audio is not None and scan.audio is None else None
             argv = stitch.stitch_argv(normal, list_path, audio_path, scan, target.path,
                                       audio_offset=checked.offset if checked else 0.0)
             self.runs.run_argv(task, argv, sandbox=sandbox, cwd=folder)
