@@ -123,7 +123,7 @@ def accelerated(ffmpeg, source, probed, work, workers=None):
     stitch.write_list(made)
     core = workers[0] if workers else None
     checked = audio_checks[0]
-    argv = stitch.stitch_argv(made.normal, made.list_path, made.audio_path, scan, str(target), checked.offset)
+    argv = stitch.stitch_argv(made.normal, made.lists[0][0], made.audio_path, scan, str(target), checked.offset)
     _, times["stitch_wall"], _ = timed(lambda: stitch.run(pinned(argv, core), work / "pieces"))
     # The stitch's own check: packets only (the pieces' decoding was checked where they were made).
     _, times["check_wall"], stitch_check_cpu = timed(

@@ -48,61 +48,56 @@ from nommer.testing.media import make_clip  # noqa: E402
 PRESET = "mp4-h264-360p"
 
 
-#: This benchmark on the code before the fork server, reading in place, linking
-#: outputs into place and describing MP4 outputs from their boxes (commit
-#: 0ba410a, measured on 2026-12-03 in the same run as the figures now in
+#: This benchmark on the code before a preset job of an MP4 source was
+#: probed by its encode's own run, webhook records were written one a job
+#: and unchanged Workloads were left untold (commit 2a5d420, measured on
+#: 2026-12-03 in runs alternated with those of the code after it, now in
 #: docs/benchmarks.md); run_all.py shows it beside them.
-BEFORE = {'jobs': 30,
- 'wall_ms': 170.9312,
- 'own_cpu_ms': 9.0361,
- 'children_cpu_ms': 156.6302,
- 'direct_ms': 88.4075,
- 'direct_cpu_ms': 89.0839,
- 'parts_ms': {'claim (rest)': 0.4154,
-              'copy the output out': 1.5473,
-              'copy the source in': 0.4578,
-              'encode (rest)': 0.6085,
-              'fetch (rest)': 0.5784,
-              'ffmpeg: probe the output': 30.1772,
-              'ffmpeg: probe the source': 29.7964,
-              'ffmpeg: the encode': 101.8825,
-              'queue: delete': 0.0765,
-              'queue: receive': 0.2493,
-              'queue: state-change reports': 0.429,
-              'store: job reads': 0.2224,
-              'store: job writes': 1.1746,
-              'upload (rest)': 0.5654},
- 'parts_cpu_ms': {'claim (rest)': 0.4007,
-                  'copy the output out': 1.012,
-                  'copy the source in': 0.4571,
-                  'encode (rest)': 0.6137,
-                  'fetch (rest)': 0.5756,
-                  'ffmpeg: probe the output': 28.438,
-                  'ffmpeg: probe the source': 28.2706,
-                  'ffmpeg: the encode': 103.0889,
-                  'queue: delete': 0.079,
-                  'queue: receive': 0.2512,
-                  'queue: state-change reports': 0.4292,
-                  'store: job reads': 0.226,
-                  'store: job writes': 1.3242,
-                  'upload (rest)': 0.5504},
- 'calls': {'claim (rest)': 1.0,
+BEFORE = {'calls': {'claim (rest)': 1.0,
            'copy the output out': 1.0,
-           'copy the source in': 1.0,
            'encode (rest)': 1.0,
            'fetch (rest)': 1.0,
-           'ffmpeg: probe the output': 1.0,
            'ffmpeg: probe the source': 1.0,
            'ffmpeg: the encode': 1.0,
            'queue: delete': 1.0,
            'queue: receive': 2.0,
            'queue: state-change reports': 4.0,
            'store: job reads': 2.0,
-           'store: job writes': 7.0,
+           'store: job writes': 4.0,
            'upload (rest)': 1.0},
- 'load': 2.8452,
+ 'children_cpu_ms': 122.3333,
+ 'commit': '2a5d420',
  'date': '2026-12-03',
- 'commit': '0ba410a'}
+ 'direct_cpu_ms': 99.4735,
+ 'direct_ms': 117.5927,
+ 'jobs': 30,
+ 'load': 6.96,
+ 'own_cpu_ms': 11.5387,
+ 'parts_cpu_ms': {'claim (rest)': 0.6768,
+                  'copy the output out': 0.7551,
+                  'encode (rest)': 0.9736,
+                  'fetch (rest)': 1.3259,
+                  'ffmpeg: probe the source': 20.6661,
+                  'ffmpeg: the encode': 104.9155,
+                  'queue: delete': 0.1944,
+                  'queue: receive': 0.5426,
+                  'queue: state-change reports': 0.946,
+                  'store: job reads': 0.365,
+                  'store: job writes': 1.4384,
+                  'upload (rest)': 0.8714},
+ 'parts_ms': {'claim (rest)': 0.6885,
+              'copy the output out': 1.5445,
+              'encode (rest)': 0.9631,
+              'fetch (rest)': 1.3049,
+              'ffmpeg: probe the source': 30.851,
+              'ffmpeg: the encode': 152.4051,
+              'queue: delete': 0.2288,
+              'queue: receive': 0.5445,
+              'queue: state-change reports': 1.2069,
+              'store: job reads': 0.3592,
+              'store: job writes': 1.7769,
+              'upload (rest)': 0.8867},
+ 'wall_ms': 201.591}
 
 
 class Clock:
@@ -315,16 +310,18 @@ ffmpeg command is run directly before each job.
 | the same ffmpeg command, run directly | {direct} |
 | **beyond ffmpeg** | {beyond} |
 
-What went: the Python start of the sandbox wrapper at each ffmpeg run (a
-fork of a warm server instead), the probe of an MP4 output (read from its
-boxes), the copy of a `file://` source (read in place, Landlock allowing
-that one file) and of an output on the work folder's file system (linked
-into place: its row is now a hard link and its flush), and three of the seven writes of the job record (the outputs'
-states go with the job's state writes; a state write counts as a progress
-write). What is left is nearly all one ffmpeg start: the probe of the
-source, which the command of the encode depends on. The feeder's share
-(the submission, five webhooks a job and their records) is not in this
-table; bench/small_jobs.py shows it.
+What went: the probe of the source, an ffmpeg start a job. A job whose
+outputs are all presets without extra options, of an MP4 or MOV source
+that the farm encodes whole, is planned on what the source's boxes say
+(duration, picture size, streams: `mp4_boxes.guess`), and its encode's own
+ffmpeg run describes the source as a probe would, on its stderr before the
+first frame; that description is the job's probe, checked as before, and
+where it does not bear the boxes out (another duration, other commands) the
+run is stopped and the job encoded again from it. The encode's row counts
+that reading. What is left beyond ffmpeg is the fork server's start of it,
+the encoder's Python around the four writes and reports, and reading the
+encode's progress. The feeder's share (the submission, five state changes
+and webhooks a job) is not in this table; bench/small_jobs.py shows it.
 """
 
 

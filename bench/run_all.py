@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 import accelerated  # noqa: E402
+import accelerated_ladder  # noqa: E402
 import common  # noqa: E402
 import feeder_scale  # noqa: E402
 import fixed_cost  # noqa: E402
@@ -181,6 +182,7 @@ def main():
     sim = scaling_sim.main()
     scale = feeder_scale.main()
     acc = accelerated.main()
+    acc_ladder = accelerated_ladder.main()
     today = datetime.date.today().isoformat()
     text = f"""# Benchmarks
 
@@ -220,7 +222,8 @@ not poll (media-nommer polled every 60 s).
 | **{lat['p50_ms']:.1f} ms** (target ≤ 100) | **{lat['p99_ms']:.1f} ms** (target ≤ 500) | {lat['max_ms']:.1f} ms |
 
 """ + throughput_section(tp, today=today) + "\n" + ladder_section(lad) + "\n" + per_title.section(titles) + "\n" + scaling_section(sim, scale, today) \
-        + "\n" + accelerated.section(acc, today, common.machine())
+        + "\n" + accelerated.section(acc, today, common.machine()) \
+        + "\n" + accelerated_ladder.section(acc_ladder, today, common.machine())
     DOC.write_text(text)
     print(text)
 

@@ -83,6 +83,7 @@ class Feeder:
         gateway = ActorGateway(config.request_timeout, intake, presets, fleet_problems=fleet.problems)
         metrics = self.metrics
         metrics.watch(lambda: {**health_snapshot(gateway), "encoders": gateway.encoder_states(),
+                               "pieces": gateway.piece_states(),
                                "queues": _queue_depths(parts), "undelivered": dict(base.UNDELIVERED)})
         app = create_app(gateway, max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens,
                          legacy_networks=config.legacy_networks, feeder_metrics=metrics)

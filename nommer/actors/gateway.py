@@ -109,6 +109,13 @@ class ActorGateway:
             counts[member["state"]] = counts.get(member["state"], 0) + 1
         return counts
 
+    def piece_states(self):
+        """{state: count} of the pieces of unfinished accelerated jobs."""
+        try:
+            return self._ask(addresses.JOB_TRACKER, "piece_counts")
+        except Unavailable:
+            return {}
+
     def retry_fleet(self):
         """Launch again now, without waiting out the backoff of failed launches."""
         return {"retried": True, **self._ask(addresses.SCALER, "retry")}

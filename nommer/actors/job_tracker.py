@@ -3,6 +3,7 @@ cancels, keeps the cache of unfinished jobs and tells the Notifier and the
 Scaler about changes. New jobs are stored by the Intake in the HTTP threads
 (nommer/core/feeder/intake.py), which tells it of each."""
 
+import collections
 import time
 
 from nommer.actors import addresses, base
@@ -15,7 +16,7 @@ from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
 from nommer.core.model import pieces
-from nommer.core.model.jobs import UNFINISHED_STATES, State, pending_since
+from nommer.core.model.jobs import FINAL_STATES, UNFINISHED_STATES, State, pending_since
 from nommer.core.model.messages import PIECE_EVENT, state_change
 from nommer.core.feeder.metrics import FeederMetrics
 from nommer.core.security.netguard import AddressPolicy
@@ -24,6 +25,8 @@ from nommer.core.feeder.notify import payload, wanted
 from nommer.core.feeder.service import JobService
 from nommer.core.model.resources import job_resource
 
+
+FINAL_NAMES = frozenset(s.value for s in FINAL_STATES)
 
 # At most this long (seconds) between two Workloads while messages keep coming.
 WORKLOAD_EVERY = 0.2
@@ -50,8 +53,15 @@ class JobTracker(base.Child):
         # re-read at each piece done), so that one job may keep several
         # encoders busy in the Scaler's count.
         self.spread = {}
+        # Webhook delivery records not written yet: job id -> {record id:
+        # record}. A job's are written together when its last webhook (of a
+        # final state) is told, else at the next tick: one write a job
+        # rather than one a webhook.
+        self.unrecorded = {}
+        self.piece_states = {}  # job id: {piece state: count}, of unfinished accelerated jobs
         self.submitted = 0  # the Scaler derives the submission rate from it
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
+        self.workload_last = None  # (the Scaler's urn, the Workload) last told
         self.ticker = None
 
     def on_start(self):
@@ -61,6 +71,7 @@ class JobTracker(base.Child):
     def on_stop(self):
         if self.ticker:
             self.ticker.stop()
+        self._write_records()
 
     # asked through the gateway ------------------------------------------------
 
@@ -85,6 +96,14 @@ class JobTracker(base.Child):
     def counts(self):
         return self.service.counts()
 
+    def piece_counts(self):
+        """{piece state: count} over the pieces of unfinished accelerated jobs."""
+        total = dict.fromkeys(pieces.STATES, 0)
+        for states in self.piece_states.values():
+            for state, count in states.items():
+                total[state] = total.get(state, 0) + count
+        return total
+
     def encoders(self):
         return self.service.store.encoders()
 
@@ -100,11 +119,13 @@ class JobTracker(base.Child):
                 job = None
             self._changed(job, message.change, message.receipt)
         elif isinstance(message, Notified):
-            try:
-                self.service.record_notification(message.job_id, message.record)
-            except NommerError as e:  # the record is a courtesy; the job goes on
-                self.log.warning("webhook record not written", job_id=message.job_id, error=str(e))
+            records = self.unrecorded.setdefault(message.job_id, {})
+            records.pop(message.record.get("id"), None)
+            records[message.record.get("id")] = message.record
+            if message.record.get("state") in FINAL_NAMES:
+                self._write_records(message.job_id)
         elif isinstance(message, Tick):
+            self._write_records()
             self._recount()
         elif isinstance(message, ResendPending):
             self._reload()
@@ -115,6 +136,18 @@ class JobTracker(base.Child):
                 self.log.info("pending jobs queued again", count=len(pending))
         else:
             super().on_receive(message)
+
+    def _write_records(self, job_id=None):
+        """Write the webhook records kept of job ``job_id`` (of every job
+        when None), one write a job."""
+        for one in [job_id] if job_id is not None else list(self.unrecorded):
+            records = self.unrecorded.pop(one, None)
+            if not records:
+                continue
+            try:
+                self.service.record_notifications(one, list(records.values()))
+            except NommerError as e:  # the record is a courtesy; the job goes on
+                self.log.warning("webhook record not written", job_id=one, error=str(e))
 
     def _submitted(self, job):
         """A job the Intake stored (and is queueing, with its PENDING change)."""
@@ -136,6 +169,7 @@ class JobTracker(base.Child):
         else:
             self.unfinished[job.id] = job.state
         self._note_spread(self.spread, job)
+        self._note_pieces(self.piece_states, job)
         self._note_waiting(self.waiting, job)
         self._predict(job)
         self._workload()
@@ -147,6 +181,13 @@ class JobTracker(base.Child):
             spread.pop(job.id, None)
         else:
             spread[job.id] = ready - 1
+
+    @staticmethod
+    def _note_pieces(piece_states, job):
+        if job.is_final or not job.pieces:
+            piece_states.pop(job.id, None)
+        else:
+            piece_states[job.id] = collections.Counter(p["state"] for p in job.pieces)
 
     @staticmethod
     def _note_waiting(waiting, job):
@@ -200,7 +241,7 @@ class JobTracker(base.Child):
     def _reload(self):
         # Page by page, keeping only each job's state and predicted seconds:
         # a queue of 100,000 jobs is never held whole in memory.
-        unfinished, predicted, waiting, spread = {}, {}, {}, {}
+        unfinished, predicted, waiting, spread, piece_states = {}, {}, {}, {}, {}
         cursor = None
         while True:
             jobs, cursor = self.service.store.list(state=UNFINISHED_STATES, limit=MAX_PAGE, cursor=cursor)
@@ -209,11 +250,13 @@ class JobTracker(base.Child):
                 predicted[job.id] = self.costs.predict(job)
                 self._note_waiting(waiting, job)
                 self._note_spread(spread, job)
+                self._note_pieces(piece_states, job)
                 if job.state == State.PENDING:
                     self.metrics.job_pending(job)
             if cursor is None:
                 break
         self.unfinished, self.predicted, self.waiting, self.spread = unfinished, predicted, waiting, spread
+        self.piece_states = piece_states
         self.backlog = sum(predicted.values())
         self._workload()
 
@@ -239,8 +282,15 @@ class JobTracker(base.Child):
             return
         self.workload_told = now
         units = len(self.unfinished) + sum(self.spread.values())
-        base.tell(addresses.SCALER, Workload(units, self.backlog, self.submitted,
-                                             self._oldest_pending()))
+        workload = Workload(units, self.backlog, self.submitted, self._oldest_pending())
+        # The Scaler keeps the latest Workload: the same again to the same
+        # Scaler (not one restarted since, which starts empty) tells it
+        # nothing. Most changes of a job (DOWNLOADING to ENCODING...) leave it.
+        scaler = base.lookup(addresses.SCALER)
+        if scaler is not None and (scaler.actor_urn, workload) == self.workload_last:
+            return
+        if base.tell(addresses.SCALER, workload) and scaler is not None:
+            self.workload_last = (scaler.actor_urn, workload)
 
     def _oldest_pending(self):
         """When (epoch seconds) the job waiting longest for an encoder began

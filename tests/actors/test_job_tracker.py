@@ -155,7 +155,7 @@ def test_an_accelerated_job_counts_as_many_as_its_pieces_that_may_run_at_once(st
     made, _ = pieces.finished(made, "o0-s0000")
     job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-480p"}]))
     job = store.update(job.transition(State.DOWNLOADING, encoder_id="enc-1"))
-    store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made))
+    job = store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made))
     store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4", "preset": "mp4-h264-480p"}]))
     seen = []
     scaler = Scaler.start(seen)
@@ -164,6 +164,36 @@ def test_an_accelerated_job_counts_as_many_as_its_pieces_that_may_run_at_once(st
     try:
         # 3 segments and the audio of the first, 1 of the second
         wait_for(lambda: seen and seen[-1].unfinished == 5, 5, "the workload")
+        # what /metrics shows as nommer_pieces, then nothing once the job ends
+        proxy = tracker.proxy()
+        assert proxy.piece_counts().get() == {"WAITING": 1, "PENDING": 4, "RUNNING": 0, "DONE": 1}
+        proxy.cancel(job.id).get()
+        assert proxy.piece_counts().get() == {"WAITING": 0, "PENDING": 0, "RUNNING": 0, "DONE": 0}
+    finally:
+        tracker.stop()
+        scaler.stop()
+
+
+def test_a_ladders_rendition_pieces_each_count_for_the_scaler(store, tmp_path):
+    from nommer.core.ffmpeg.segments import Scan, plan
+    from nommer.core.model import pieces
+
+    frames = tuple(i / 10 for i in range(130))
+    cut = plan(Scan(frames=frames, keyframes=tuple(range(0, 130, 10)), end=13.0), 6.0, hls=True)
+    # 3 HLS-cut segments of each of 4 renditions, the audio, the stitch waiting
+    made = pieces.plan([(0, cut.segments, True, (1.0, 0.6, 0.5, 0.4))])
+    made, _ = pieces.finished(made, "o0-r2-s0001")
+    job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/ladder/", "preset": "hls-h264-ladder"}]))
+    job = store.update(job.transition(State.DOWNLOADING, encoder_id="enc-1"))
+    store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made))
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        # 11 rendition segments and the audio may run at once
+        wait_for(lambda: seen and seen[-1].unfinished == 12, 5, "the workload")
+        assert tracker.proxy().piece_counts().get() == {"WAITING": 1, "PENDING": 12, "RUNNING": 0, "DONE": 1}
     finally:
         tracker.stop()
         scaler.stop()
@@ -214,3 +244,81 @@ def test_a_piece_done_refreshes_the_workload_and_tells_no_webhook(store, tmp_pat
     finally:
         for actor in (tracker, dispatcher, notifier, scaler):
             actor.stop()
+
+
+class WritingStore(CountingStore):
+    """A real SQLite store that notes the webhook records of each write."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.written = []
+
+    def update(self, job):
+        self.written.append([n["id"] for n in job.notifications])
+        return self.inner.update(job)
+
+
+def test_a_jobs_webhook_records_are_written_together(tmp_path):
+    from nommer.actors.messages import Notified
+
+    store = WritingStore(SqliteJobStore(tmp_path / "nommer.sqlite3"))
+    running = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4",
+                                                         "preset": "mp4-h264-480p"}]))
+    ended = store.create(Job.new("file:///in/b.mov", [{"destination": "file:///o/b.mp4",
+                                                       "preset": "mp4-h264-480p"}]))
+    scaler = Scaler.start([])
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        def told(job, n, state):
+            tracker.tell(Notified(job.id, {"id": f"{job.id}-{n}", "state": state, "attempts": 1, "status": 204,
+                                           "delivered_at": "2026-12-03T00:00:00.000000Z"}))
+
+        for n, state in enumerate(["PENDING", "DOWNLOADING", "ENCODING", "UPLOADING", "FINISHED"]):
+            told(ended, n, state)
+        told(running, 0, "PENDING")
+        told(running, 1, "DOWNLOADING")
+        # The job that ended: its five records in one write, at its last.
+        wait_for(lambda: len(store.get(ended.id).notifications) == 5, 5, "the ended job's records")
+        # A running job's at the next tick (the ticker's first may be it).
+        tracker.tell(Tick("tracker"))
+        wait_for(lambda: len(store.get(running.id).notifications) == 2, 5, "the running job's records")
+        assert [w for w in store.written if w and w[0].startswith(ended.id)] == [
+            [f"{ended.id}-{n}" for n in range(5)]]
+        assert [n["state"] for n in store.get(running.id).notifications] == ["PENDING", "DOWNLOADING"]
+    finally:
+        tracker.stop()
+        scaler.stop()
+        store.inner.close()
+
+
+def test_the_same_workload_is_not_told_twice_to_the_same_scaler(store, tmp_path):
+    from nommer.actors.messages import StateChanged
+    from nommer.core.model.messages import state_change
+
+    job = store.create(Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4",
+                                                     "preset": "mp4-h264-480p"}]))
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        wait_for(lambda: seen and seen[-1].unfinished == 1, 5, "the first workload")
+        told = len(seen)
+        for state in (State.DOWNLOADING, State.ENCODING):
+            job = store.update(job.transition(state, encoder_id="enc-1"))
+            tracker.tell(StateChanged(state_change(job), None))
+        tracker.tell(Tick("tracker"))
+        job = store.update(store.update(job.transition(State.UPLOADING)).transition(State.FINISHED))
+        tracker.tell(StateChanged(state_change(job), None))
+        wait_for(lambda: seen[-1].unfinished == 0, 5, "the workload of no job")
+        assert len(seen) == told + 1  # nothing in between changed what the Scaler knows
+        # A Scaler started afresh (a restart) is told again, however unchanged.
+        scaler.stop()
+        again = []
+        scaler = Scaler.start(again)
+        tracker.tell(Tick("tracker"))
+        wait_for(lambda: again and again[-1].unfinished == 0, 5, "the new Scaler's workload")
+    finally:
+        tracker.stop()
+        scaler.stop()

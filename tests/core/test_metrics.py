@@ -70,13 +70,16 @@ def test_webhooks_launches_and_legacy_submissions():
 def test_gauges_are_read_at_each_scrape():
     metrics = FeederMetrics()
     seen = {"healthy": True, "jobs": {"ENCODING": 2}, "encoders": {"running": 3},
-            "queues": {"new_jobs": (5, 1)}, "undelivered": {"Scaler": 2}}
+            "queues": {"new_jobs": (5, 1)}, "undelivered": {"Scaler": 2},
+            "pieces": {"WAITING": 1, "PENDING": 6, "RUNNING": 2, "DONE": 0}}
     metrics.watch(lambda: seen)
     assert value(metrics, "nommer_jobs", state="ENCODING") == 2
     assert value(metrics, "nommer_jobs", state="FINISHED") == 0
     assert value(metrics, "nommer_encoders", state="running") == 3
     assert value(metrics, "nommer_queue_messages", queue="new_jobs", state="waiting") == 5
     assert value(metrics, "nommer_actor_messages_undelivered_total", actor="Scaler") == 2
+    assert value(metrics, "nommer_pieces", state="RUNNING") == 2
+    assert value(metrics, "nommer_pieces", state="DONE") == 0
     seen["jobs"] = {"ENCODING": 1}
     seen["healthy"] = False
     assert value(metrics, "nommer_jobs", state="ENCODING") == 1

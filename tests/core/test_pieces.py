@@ -61,6 +61,82 @@ def test_a_plan_fits_in_a_dynamodb_item():
     assert len(json.dumps(job.to_dict())) < 200_000  # DynamoDB's item limit is 400 KB
 
 
+def ladder(seconds=24.0, shares=(1.0, 0.6, 0.4, 0.3)):
+    """A four-rendition ladder cut on 6 s HLS segments, with an MP4 output beside it."""
+    cut = plan_segments(scan(seconds=seconds), 6.0, hls=True)
+    return cut, pieces.plan([(0, cut.segments, True, shares), (1, cut.segments, True)], cost=2.0)
+
+
+def test_each_rendition_of_a_ladder_has_its_own_segment_pieces():
+    cut, made = ladder()
+    assert len(cut.segments) == 4
+
+    ids = [p["id"] for p in made]
+    assert ids == [f"o0-r{r}-s{s:04d}" for r in range(4) for s in range(4)] + [
+        "o0-audio", "o1-s0000", "o1-s0001", "o1-s0002", "o1-s0003", "o1-audio", "stitch"]
+    rendition_pieces = [p for p in made if p["id"].startswith("o0-r")]
+    assert all(p["kind"] == pieces.SEGMENT and p["outputs"] == [0] for p in rendition_pieces)
+    assert [p["rendition"] for p in rendition_pieces] == [r for r in range(4) for _ in range(4)]
+    # Every rendition covers the same frames, cut at the same HLS boundaries.
+    for r in range(4):
+        mine = [p["segment"] for p in rendition_pieces if p["rendition"] == r]
+        assert mine == [pieces.find(made, f"o1-s{s:04d}")["segment"] for s in range(4)]
+    # An output that is no ladder keeps its pieces as they were: no rendition.
+    assert not any("rendition" in p for p in made if p["outputs"] == [1])
+    # Weights: 6 s at 2 s each, times the rendition's share of the work.
+    assert [pieces.find(made, f"o0-r{r}-s0000")["weight"] for r in range(4)] == pytest.approx([12.0, 7.2, 4.8, 3.6])
+    assert pieces.find(made, "o0-audio")["weight"] == pieces.find(made, "o1-audio")["weight"]
+
+
+def test_a_ladders_stitch_waits_for_every_rendition():
+    _, made = ladder()
+    made = [p for p in made if p["outputs"] != [1]]  # the ladder alone
+    made = [{**p, "outputs": [0]} if p["id"] == "stitch" else p for p in made]
+    last = "o0-r3-s0003"
+    for piece in made:
+        if piece["kind"] != pieces.STITCH and piece["id"] != last:
+            made, due = pieces.finished(made, piece["id"])
+            assert not due
+    made, due = pieces.finished(made, last)
+    assert due and pieces.find(made, "stitch")["state"] == pieces.PENDING
+    # Progress: all but the stitch done is the stitch's weight short of 100.
+    stitch = pieces.find(made, "stitch")["weight"]
+    total = sum(p["weight"] for p in made)
+    assert pieces.overall(made) == int((total - stitch) * 100 // total)
+
+
+def test_rendition_shares_follow_the_pixels_each_encodes():
+    shares = pieces.rendition_shares([1920 * 1080, 1280 * 720, 854 * 480, 640 * 360])
+    assert shares[0] == 1.0 and list(shares) == sorted(shares, reverse=True)
+    # Decoding the source costs every piece alike.
+    assert shares[-1] == pytest.approx(pieces.RENDITION_BASE + (1 - pieces.RENDITION_BASE) / 9, abs=0.001)
+    assert pieces.rendition_shares([0, 0]) == (1.0, 1.0)
+
+
+def test_the_cap_counts_every_rendition():
+    hours = 36_000.0
+    alone = pieces.segment_seconds_for(hours, 1.0, outputs=1)
+    four = pieces.segment_seconds_for(hours, 1.0, outputs=[4])
+    assert four > 3.9 * alone  # four renditions: segments four times as long
+    # A ladder's length is whole HLS segments, rounded as segments.plan
+    # rounds, but never fewer seconds than the cap needs.
+    assert pieces.segment_seconds_for(20.0, 8.0, outputs=[4], grid=6) == 6.0
+    assert pieces.segment_seconds_for(20.0, 10.0, outputs=[4], grid=6) == 12.0
+    assert pieces.segment_seconds_for(hours, 1.0, outputs=[4, 1], grid=6) % 6 == 0
+    # Ten hours, a four-rendition ladder and an MP4, cut as finely as allowed:
+    # within the cap however the frames fall.
+    frames = tuple(float(i) for i in range(int(hours)))
+    source = Scan(frames=frames, keyframes=tuple(range(len(frames))), end=hours, audio=(0.0, hours))
+    hls = plan_segments(source, pieces.segment_seconds_for(hours, 1.0, [4, 1], grid=6), hls=True)
+    mp4 = plan_segments(source, pieces.segment_seconds_for(hours, 1.0, [4, 1]))
+    made = pieces.plan([(0, hls.segments, True, (1.0, 0.6, 0.4, 0.3)), (1, mp4.segments, True)])
+    assert pieces.MAX_PIECES - 15 < len(made) <= pieces.MAX_PIECES
+    job = Job.new("file:///in.mp4", [{"destination": "file:///ladder/", "preset": "hls-h264-ladder"},
+                                     {"destination": "file:///o.mp4", "preset": "mp4-h264-720p"}]
+                  ).with_changes(pieces=made)
+    assert len(json.dumps(job.to_dict())) < 200_000  # DynamoDB's item limit is 400 KB
+
+
 def test_more_pieces_than_the_cap_are_refused():
     cut = plan_segments(scan(seconds=300.0, fps=5, gop=5), 1.0)
     with pytest.raises(ValueError, match="more than"):

@@ -104,22 +104,30 @@ def test_create_then_get_keeps_every_field(store):
     assert store.get(job.id) == created
 
 
-def test_an_accelerated_job_of_the_most_pieces_round_trips(store):
+@pytest.mark.parametrize("ladder", [False, True], ids=["three-files", "ladder-of-four"])
+def test_an_accelerated_job_of_the_most_pieces_round_trips(store, ladder):
     from nommer.core.ffmpeg.segments import Scan, plan as plan_segments
     from nommer.core.model import pieces
 
-    # A ten-hour source, three outputs, cut as finely as the cap allows.
+    # A ten-hour source, three outputs (or a ladder of four renditions, each
+    # cut on its own), cut as finely as the cap allows.
     seconds = 36_000.0
     frames = tuple(float(i) for i in range(int(seconds)))
     scan = Scan(frames=frames, keyframes=tuple(range(0, len(frames), 2)), end=seconds, audio=(0.0, seconds))
-    length = pieces.segment_seconds_for(seconds, 1.0, outputs=3)
-    cut = plan_segments(scan, length)
-    made = pieces.plan([(i, cut.segments, True) for i in range(3)], cost=1.5)
+    if ladder:
+        length = pieces.segment_seconds_for(seconds, 1.0, outputs=[4], grid=6)
+        cut = plan_segments(scan, length, hls=True)
+        made = pieces.plan([(0, cut.segments, True, (1.0, 0.6, 0.4, 0.3))], cost=1.5)
+        outputs = ({"destination": "s3://bucket/some/long/prefix/ladder/", "preset": "hls-h264-ladder"},)
+    else:
+        length = pieces.segment_seconds_for(seconds, 1.0, outputs=3)
+        cut = plan_segments(scan, length)
+        made = pieces.plan([(i, cut.segments, True) for i in range(3)], cost=1.5)
+        outputs = tuple({"destination": f"s3://bucket/some/long/prefix/output-{i}.mp4", "preset": "mp4-h264-720p"}
+                        for i in range(3))
     assert len(made) > pieces.MAX_PIECES - 10
     made = pieces.claimed(made, made[0]["id"], "enc-1", utcnow())
-    job = new_job(acceleration="ENABLED", outputs=tuple(
-        {"destination": f"s3://bucket/some/long/prefix/output-{i}.mp4", "preset": "mp4-h264-720p"}
-        for i in range(3)))
+    job = new_job(acceleration="ENABLED", outputs=outputs)
     created = store.create(job)
     claimed = store.update(created.transition(State.DOWNLOADING, encoder_id="enc-1"))
     moved = store.update(claimed.transition(State.ENCODING, pieces=made, encoder_id=None))

@@ -19,10 +19,10 @@ SECONDS, RATE = 12, 25
 SETTINGS = {"jobs_per_encoder": 2, "segment_seconds": 3, "accelerate_min_seconds": 5}
 
 
-def make_source(ffmpeg, path, seconds=SECONDS, gop=RATE):
+def make_source(ffmpeg, path, seconds=SECONDS, gop=RATE, size="320x240"):
     """A clip of moving pattern and tone, a key frame every ``gop`` frames."""
     subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-                    "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={RATE}:duration={seconds}",
+                    "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={RATE}:duration={seconds}",
                     "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
                     "-c:v", "libx264", "-preset", "ultrafast", "-g", str(gop), "-pix_fmt", "yuv420p",
                     "-c:a", "aac", "-b:a", "64k", "-t", str(seconds), str(path)], check=True, timeout=120)
@@ -91,31 +91,6 @@ def test_a_short_source_preferring_acceleration_is_encoded_whole_and_says_why(tm
         whole = wait_final(farm["parts"].store, quiet.id, timeout=120)
         assert whole.state == State.FINISHED and whole.pieces == () and whole.acceleration is None
         assert not any("accelerat" in n for n in whole.notes), whole.notes
-
-
-def test_an_hls_ladder_is_accelerated_on_hls_segment_boundaries(tmp_path, ffmpeg_exe):
-    with encoder_farm(tmp_path, "enc-h", **{**SETTINGS, "segment_seconds": 6}) as farm:
-        src = make_source(ffmpeg_exe, farm["media"] / "hls-source.mp4", seconds=13, gop=RATE)
-        out = farm["media"] / "ladder"
-        # Not asked: the farm's setting, PREFERRED by default.
-        job = place_job(farm["parts"], uri(src), [{"destination": uri(out) + "/", "preset": "hls-h264-ladder"}])
-        done = wait_final(farm["parts"].store, job.id, timeout=240)
-
-        assert done.state == State.FINISHED, done.details
-        assert done.acceleration is None
-        segs = [p for p in done.pieces if p["kind"] == pieces.SEGMENT]
-        assert [round(p["start"], 3) for p in segs] == [0.0, 6.0, 12.0]  # whole HLS segments of 6 s
-        assert (out / "master.m3u8").exists()
-        variants = sorted(p for p in out.glob("*.m3u8") if p.name != "master.m3u8")
-        assert variants
-        scan = scan_of(ffmpeg_exe, src, tmp_path / "scan")
-        for playlist in variants:
-            measured = verify.check(ffmpeg_exe, playlist, scan, tmp_path / "check", tag=playlist.stem)
-            assert measured.frames == 13 * RATE
-            # The HLS muxer cut the joined renditions where a normal encode does.
-            durations = [float(line[len("#EXTINF:"):].rstrip(",")) for line in playlist.read_text().splitlines()
-                         if line.startswith("#EXTINF:")]
-            assert durations == pytest.approx([6.0, 6.0, 1.0], abs=0.05)
 
 
 def test_far_key_frames_and_a_variable_frame_rate(tmp_path, ffmpeg_exe):

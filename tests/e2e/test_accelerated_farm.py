@@ -1,7 +1,8 @@
 """One accelerated job shared by three encoder processes on the embedded
-backends: the pieces spread over them; an encoder killed (SIGKILL) while it
-holds a segment costs that segment alone; a job canceled mid-way stops its
-pieces everywhere and leaves no scratch files."""
+backends: the pieces spread over them, an HLS ladder's renditions too; an
+encoder killed (SIGKILL) while it holds a segment costs that segment alone;
+a job canceled mid-way stops its pieces everywhere and leaves no scratch
+files."""
 
 import signal
 import time
@@ -9,11 +10,12 @@ import time
 import pytest
 
 from nommer.core.errors import StaleWrite
+from nommer.core.ffmpeg import verify
 from nommer.core.model import pieces
 from nommer.core.model.jobs import State
 
 from .farm import farm_env, ffmpeg_processes_in, open_parts, place_job, start_encoder, uri, wait_final, wait_for
-from .test_accelerated import RATE, check_whole, make_source
+from .test_accelerated import RATE, check_whole, make_source, scan_of
 
 SECONDS = 12
 
@@ -77,6 +79,40 @@ def test_three_encoders_share_the_pieces_of_one_job(farm, ffmpeg_exe, tmp_path):
     assert takers == set(farm["encoders"]), takers
     assert all(p["attempt"] == 1 for p in done.pieces)
     check_whole(ffmpeg_exe, out, farm["source"], tmp_path)
+    assert not (farm["root"] / "data" / "scratch" / job.id).exists()
+
+
+def test_an_hls_ladders_renditions_are_made_apart_on_hls_segment_boundaries(farm, ffmpeg_exe, tmp_path):
+    # 480p: a ladder of two renditions (480p, 360p).
+    src = make_source(ffmpeg_exe, farm["media"] / "hls-source.mp4", seconds=13, gop=RATE, size="640x480")
+    out = farm["media"] / "ladder"
+    # Not asked: the farm's setting, PREFERRED by default.
+    job = place_job(farm["parts"], uri(src), [{"destination": uri(out) + "/", "preset": "hls-h264-ladder"}])
+    done = wait_final(farm["parts"].store, job.id, timeout=240)
+
+    assert done.state == State.FINISHED, done.details
+    assert done.acceleration is None
+    segs = [p for p in done.pieces if p["kind"] == pieces.SEGMENT]
+    # Each rendition cut on whole HLS segments of 6 s, into pieces of its own.
+    assert [p["id"] for p in segs] == [f"o0-r{r}-s000{n}" for r in (0, 1) for n in range(3)]
+    assert [round(p["start"], 3) for p in segs] == [0.0, 6.0, 12.0] * 2
+    assert all(p["state"] == pieces.DONE and p["attempt"] == 1 for p in done.pieces)
+    assert len({p["encoder_id"] for p in segs}) > 1, [(p["id"], p["encoder_id"]) for p in segs]
+    # The 480p rendition's pieces are predicted to take longer than the 360p one's.
+    assert segs[0]["weight"] > segs[3]["weight"] and segs[0]["segment"] == segs[3]["segment"]
+    assert any("each rendition of a ladder its own" in n for n in done.notes), done.notes
+    master = (out / "master.m3u8").read_text()
+    variants = sorted(p.name for p in out.glob("*.m3u8") if p.name != "master.m3u8")
+    assert variants == ["360p.m3u8", "480p.m3u8"] and all(v in master for v in variants)
+    scan = scan_of(ffmpeg_exe, src, tmp_path / "scan")
+    for name in variants:
+        playlist = out / name
+        measured = verify.check(ffmpeg_exe, playlist, scan, tmp_path / "check", tag=playlist.stem)
+        assert measured.frames == 13 * RATE
+        # The HLS muxer cut the joined renditions where a normal encode does.
+        durations = [float(line[len("#EXTINF:"):].rstrip(",")) for line in playlist.read_text().splitlines()
+                     if line.startswith("#EXTINF:")]
+        assert durations == pytest.approx([6.0, 6.0, 1.0], abs=0.05)
     assert not (farm["root"] / "data" / "scratch" / job.id).exists()
 
 

@@ -35,7 +35,10 @@ def media(tmp_path_factory, ffmpeg_exe):
 @pytest.fixture(scope="module")
 def feeder(tmp_path_factory, media):
     browser_mod.require()
-    f = FeederProcess(tmp_path_factory.mktemp("feeder"), [media], token=TOKEN, max_encoders=1).start()
+    # Jobs are encoded whole unless they ask for acceleration; one that asks
+    # is cut at about 20 s of its source.
+    f = FeederProcess(tmp_path_factory.mktemp("feeder"), [media], token=TOKEN, max_encoders=1,
+                      acceleration="DISABLED", accelerate_min_seconds=30, segment_seconds=20).start()
     yield f
     assert f.stop() == 0, f.log()
 
@@ -253,3 +256,19 @@ def test_fleet_page_shows_an_interrupted_spot_encoder(page, feeder):
     finally:
         store.forget_encoder("i-0spot00000000001")
         store.close()
+
+
+def test_an_accelerated_job_shows_its_pieces_in_the_list_and_on_its_page(page, feeder, media):
+    job = submit(feeder, media, "pieces.mp4", source="long.mp4", acceleration="ENABLED")
+
+    page.wait(lambda d: row_state(page, job["id"]) == "FINISHED", 120, "the accelerated job to finish on the page")
+    status, done = feeder.get(f"/jobs/{job['id']}")
+    assert status == 200 and done["state"] == "FINISHED", done
+    total = sum(done["pieces"].values())
+    assert total >= 4 and done["pieces"] == {"DONE": total}  # segments, audio, stitch
+    assert f"{total}/{total} pieces" in page.text(f'tr[data-job="{job["id"]}"]')
+
+    page.click(f'tr[data-job="{job["id"]}"] td.id a')
+    page.wait(lambda d: page.text("#job-id") == job["id"], what="the job's page")
+    assert page.text('dd[data-fact="acceleration"]') == "ENABLED"
+    assert page.text('dd[data-fact="pieces"]').endswith(f"{total} of {total} done ({total} done)")

@@ -169,6 +169,7 @@ def test_metrics_move_with_the_work(feeder, media, receiver):
     assert after[("nommer_encoder_launches_total", ())] >= 1  # the module's first job launched one
     assert after[("nommer_healthy", ())] == 1
     assert ("nommer_queue_messages", (("queue", "new_jobs"), ("state", "waiting"))) in after
+    assert after[("nommer_pieces", (("state", "RUNNING"),))] == 0  # no accelerated job at work
     assert after[("process_resident_memory_bytes", ())] > 10_000_000
 
 

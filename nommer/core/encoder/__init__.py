@@ -9,6 +9,7 @@ module          step                                        state change
 ==============  ==========================================  ==========================
 ``claim.py``    take the job of a new-job message           PENDING → DOWNLOADING
 ``fetch.py``    check outputs, download, probe the source   DOWNLOADING → ENCODING
+                (or read its boxes: the encode probes it)
 ``encode.py``   make every output (``extras.py`` around)    ENCODING → UPLOADING
 ``upload.py``   store every output made                     UPLOADING → FINISHED
 ``ending.py``   fail, abort or release a job                → ERROR, or PENDING

@@ -36,7 +36,7 @@ class EncoderCore:
         box = credentials.SecretBox.from_config(config)
         storage = backends.storage
         self.journal = Journal(self.store, backends.state_changes, encoder_id,
-                               config.progress_interval, self.log)
+                               config.progress_interval, self.log, config.lease_seconds)
         runs = Runs(config.ffmpeg_exe(), config)
         scratch = Scratch(config, storage)
         self.claim = Claim(config, encoder_id, self.store, self.new_jobs, self.journal, self.tasks, self.log,
@@ -45,7 +45,7 @@ class EncoderCore:
         self.fetch_job = Fetch(config.confinement, self.landlock_abi, storage, box, presets, runs,
                                self.journal, self.log, planner)
         self.encode_job = Encode(config, presets, runs, Extras(presets, runs, self.journal, self.log),
-                                 self.journal, self.log)
+                                 self.journal, self.log, planner)
         self.upload_job = Upload(storage, box, self.new_jobs, self.journal, self.tasks, self.log)
         self.pieces = PieceWork(config, self.landlock_abi, storage, box, presets, runs, scratch,
                                 self.upload_job, self.new_jobs, self.journal, self.tasks, self.log)

@@ -1,5 +1,15 @@
 """Encoding a fetched job: make every output, probe what was made;
-ENCODING → UPLOADING. Runs in a thread of the Encoder's pool."""
+ENCODING → UPLOADING. Runs in a thread of the Encoder's pool.
+
+A job fetched without a probe (fetch.py: its source's container was read
+instead, ``Task.guess``) is planned on that guess, and its first ffmpeg run
+describes the source on its way (runner's ``on_header``). That description
+is then the job's probe, checked as fetch.py checks a probe: a source that
+cannot make the job fails it with the same codes. The guess holds when the
+probe gives the same duration and the very same commands; otherwise the
+run is stopped, its files go, and the job starts again from the probe (and
+from the planner, as fetched jobs do).
+"""
 
 import dataclasses
 import pathlib
@@ -8,7 +18,9 @@ import time
 
 from nommer.core import ffmpeg
 from nommer.core.encoder import confinement
+from nommer.core.encoder.fetch import check_source
 from nommer.core.errors import JobFailed
+from nommer.core.ffmpeg.probe import from_header
 from nommer.core.model import outputs as outputs_mod
 from nommer.core.model import results
 from nommer.core.model.error_codes import job_error_code
@@ -19,14 +31,27 @@ from nommer.core.model.jobs import State
 _JOB_LIMITS = ("OUTPUT_TOO_LARGE", "CONFINEMENT_UNAVAILABLE", "SOURCE_UNREADABLE")
 
 
+class _Refused(Exception):
+    """The description of a guessed source fails the job: ``error``."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Unsure(Exception):
+    """The description of a guessed source does not bear the guess out."""
+
+
 class Encode:
-    def __init__(self, config, presets, runs, extras, journal, log):
+    def __init__(self, config, presets, runs, extras, journal, log, planner=None):
         self.config = config
         self.presets = presets
         self.runs = runs
         self.extras = extras
         self.journal = journal
         self.log = log
+        self.planner = planner  # planning.Planner: a guessed job may go out in pieces after all
 
     def __call__(self, task):
         """Make every output: preset outputs in one ffmpeg run, the others
@@ -37,13 +62,28 @@ class Encode:
         failed output is marked ERROR and the rest go on; the job fails here
         when none is left.
         """
-        job = task.job
-        duration = (task.probe or job.probe or {}).get("duration")
+        if task.guess is None or task.probe is not None:
+            return self._encode(task, task.probe or task.job.probe)
+        try:
+            return self._encode(task, task.guess, guessed=True)
+        except _Refused as e:
+            raise e.error from None
+        except _Unsure:
+            self.log.info("source not as its container said; encoding again from its probe", job_id=task.id)
+        self._start_over(task)
+        if self.planner is not None and self.planner(task):
+            return  # out in pieces (planning.py)
+        return self._encode(task, task.probe)
+
+    def _encode(self, task, probe, guessed=False):
+        duration = (probe or {}).get("duration")
         tuning = task.tuning = self.extras.prepare(task, duration)
-        plans, targets = ffmpeg.plan_job(self.runs.ffmpeg_exe, task.source_path, task.probe or job.probe,
+        plans, targets = ffmpeg.plan_job(self.runs.ffmpeg_exe, task.source_path, probe,
                                          task.outputs, task.workdir, self.presets, tuning,
                                          captions=task.captions)
         task.targets = {t.index: t for t in targets}
+        on_header = self._header_check(task, probe, plans) if guessed else None
+        first = plans[0] if guessed else None
         for plan in plans:
             task.notes.extend(plan.notes)
         limit, limit_code, limit_name = confinement.encode_limit(
@@ -57,7 +97,10 @@ class Encode:
             plan = queue.pop(0)
             self.journal.mark(task, plan.outputs, outputs_mod.ENCODING)
             try:
-                self._run(task, plan, duration, deadline, done, total, sandbox)
+                try:
+                    self._run(task, plan, duration, deadline, done, total, sandbox, on_header)
+                finally:
+                    on_header = None  # the first run's only
             except JobFailed as e:
                 if e.code == "TIMED_OUT":
                     self.journal.mark(task, plan.outputs, outputs_mod.ERROR, write=False,
@@ -75,6 +118,8 @@ class Encode:
                 self.journal.mark(task, plan.outputs, outputs_mod.ERROR, error_code=job_error_code(e),
                                   error=str(e))
             else:
+                if plan is first and task.probe is None:
+                    self._settle(task, probe, plans)  # the run described no source
                 for index in plan.outputs:
                     self._describe(task, index)
                     self.extras.check(task, index)
@@ -86,16 +131,67 @@ class Encode:
         for index in made:
             task.outputs[index] = {**task.outputs[index], "state": outputs_mod.UPLOADING}
         task.phases["encode"] = 100
-        self.journal.set_state(task, State.UPLOADING)
+        # A guessed job's probe, unless a progress write carried it already.
+        probed = {"probe": task.probe} if task.probe is not None and task.job.probe != task.probe else {}
+        self.journal.set_state(task, State.UPLOADING, **probed)
 
-    def _run(self, task, plan, duration, deadline, done, total, sandbox):
+    def _run(self, task, plan, duration, deadline, done, total, sandbox, on_header=None):
         """Run one plan, reporting its share of the encode phase."""
         weight = len(plan.outputs)
 
         def on_progress(percent):
             self.journal.progress(task, "encode", (done * 100 + weight * percent) // total)
 
-        self.runs.run_plan(task, plan, duration, on_progress, deadline=deadline, sandbox=sandbox)
+        self.runs.run_plan(task, plan, duration, on_progress, deadline=deadline, sandbox=sandbox,
+                           on_header=on_header)
+
+    def _header_check(self, task, guess, plans):
+        """The first run's on_header of a job planned on ``guess``: the
+        source's description becomes its probe and is checked as fetch.py
+        checks one; raises _Refused with the job's failure, or _Unsure when
+        the probe would have given another duration or other commands (the
+        run then stops). A run that described no source could not open it:
+        its own failure says why (and should it have made its outputs all
+        the same, the source is probed after it)."""
+        def check(header):
+            if header is not None:
+                self._settle(task, guess, plans, header)
+        return check
+
+    def _settle(self, task, guess, plans, header=None):
+        """The probe of a job planned on ``guess``: from ``header``, or
+        ffmpeg's own; see _header_check."""
+        try:
+            task.probe = from_header(header) or ffmpeg.probe(
+                self.runs.ffmpeg_exe, task.source_path, sandbox=self.runs.sandbox(task))
+            check_source(task, self.presets, self.runs)
+        except JobFailed as e:
+            raise _Refused(e) from None
+        if not self._borne_out(task, guess, plans):
+            raise _Unsure()
+
+    def _borne_out(self, task, guess, plans):
+        """Whether ``plans``, made on ``guess``, are what the probe makes:
+        the same streams, the same duration (the planner's decision, the
+        time limit and the progress depend on it) and the same commands."""
+        probe = task.probe
+        if [s["type"] for s in probe["streams"]] != [s["type"] for s in guess["streams"]]:
+            return False
+        if probe.get("duration") is None or round(probe["duration"], 2) != round(guess["duration"], 2):
+            return False
+        again, _ = ffmpeg.plan_job(self.runs.ffmpeg_exe, task.source_path, probe, task.outputs, task.workdir,
+                                   self.presets, task.tuning, captions=task.captions)
+        return [(p.commands, p.outputs) for p in again] == [(p.commands, p.outputs) for p in plans]
+
+    def _start_over(self, task):
+        """Forget what a run on a wrong guess made."""
+        for target in task.targets.values():
+            path = pathlib.Path(target.path)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        task.targets, task.facts = {}, {}
 
     def _describe(self, task, index):
         """Probe what output ``index`` became; an output ffmpeg left unreadable fails."""

@@ -1,8 +1,17 @@
 """Fetching a claimed job: check its outputs, download its source (or,
 a local file under confinement, read it in place) and caption files, probe
 the source; DOWNLOADING → ENCODING. Runs in a thread of the Fetcher's
-pool."""
+pool.
 
+A job whose outputs are all presets without extra options, of an MP4 or
+MOV source, is not probed here: what its container says (``mp4_boxes.guess``)
+is all that the decisions before its encode need, and the encode's own
+ffmpeg run describes the source as a probe would (encode.py checks it
+then, and starts again from the probe where the guess was wrong). That
+saves an ffmpeg start a job.
+"""
+
+import os
 import pathlib
 import urllib.parse
 
@@ -10,6 +19,7 @@ from nommer.core import ffmpeg
 from nommer.core.encoder import confinement
 from nommer.core.encoder.transfer import retrying
 from nommer.core.errors import InvalidInput, JobFailed
+from nommer.core.ffmpeg import mp4_boxes, sources
 from nommer.core.ffmpeg.captions import caption_format
 from nommer.core.ffmpeg.command import first_run
 from nommer.core.ffmpeg.probe import has_packets
@@ -58,18 +68,49 @@ class Fetch:
             task.source_path = pathlib.Path(task.source_file.path)
         else:
             self._download(task, uris["source"])
-        # ffmpeg reads the untrusted source here first: confined already.
-        task.probe = ffmpeg.probe(self.runs.ffmpeg_exe, task.source_path, sandbox=self.runs.sandbox(task))
-        self._check_source(task)
+        task.guess = self._guess(task)
+        if task.guess is None:
+            # ffmpeg reads the untrusted source here first: confined already.
+            task.probe = ffmpeg.probe(self.runs.ffmpeg_exe, task.source_path, sandbox=self.runs.sandbox(task))
+            check_source(task, self.presets, self.runs)
         self._fetch_captions(task)
         task.phases["download"] = 100
-        if self.planner is not None and self.planner(task):
+        if task.guess is None and self.planner is not None and self.planner(task):
             return  # out in pieces (planning.py)
         # The outputs of the first run start with ENCODING, in its write:
         # the encode marks them so again without a write of its own.
         for index in first_run(task.outputs, self.presets):
             task.outputs[index] = {**task.outputs[index], "state": outputs_mod.ENCODING}
-        self.journal.set_state(task, State.ENCODING, probe=task.probe)
+        # A guessed job's probe goes with a later write (encode.py).
+        self.journal.set_state(task, State.ENCODING, **({"probe": task.probe} if task.probe else {}))
+
+    def _guess(self, task):
+        """What the source most likely holds, read from its container, when
+        that is all the job needs before its encode: every output a preset
+        without extra options, the planner encoding it whole without a word
+        (planning.Planner.whole_without_a_word), every output's needs met.
+        None when the source is to be probed now. A source that is text
+        naming other files is refused here as the probe would
+        (SOURCE_UNSAFE)."""
+        for index, output in enumerate(task.outputs):
+            requested = ffmpeg.validate_output(output, f"outputs[{index}]", self.presets)
+            if requested.preset is None or requested.extras:
+                return None
+        path = task.source_path
+        if not os.path.isfile(path):
+            return None  # the probe says what is wrong
+        sources.check_file(path)
+        guess = mp4_boxes.guess(path)
+        if guess is None or not guess["duration"]:
+            return None
+        if self.planner is not None and not self.planner.whole_without_a_word(task.job, guess["duration"]):
+            return None
+        for output in task.outputs:
+            try:
+                ffmpeg.check_source(output, guess, self.presets)
+            except JobFailed:
+                return None  # the probe's description goes with the failure
+        return guess
 
     def _download(self, task, uri):
         suffix = pathlib.PurePosixPath(urllib.parse.urlsplit(task.job.source).path).suffix
@@ -123,18 +164,23 @@ class Fetch:
                     raise JobFailed(f"{field}: {e}", code=e.code) from None
                 task.captions.setdefault(index, []).append((str(path), fmt, caption["language"]))
 
-    def _check_source(self, task):
-        duration = task.probe.get("duration")
-        empty = duration < 0.001 if duration is not None else not has_packets(
-            self.runs.ffmpeg_exe, task.source_path, sandbox=self.runs.sandbox(task))
-        if empty:
-            raise JobFailed("the source lasts 0 seconds: there is nothing to encode", code="ZERO_DURATION")
-        for index, output in enumerate(task.outputs):
-            try:
-                ffmpeg.check_source(output, task.probe, self.presets)
-            except JobFailed as e:
-                task.outputs[index] = {**output, "state": outputs_mod.ERROR,
-                                       "error_code": e.code, "error": str(e)}
-        failed = outputs_mod.failures(task.outputs)
-        if failed:
-            raise JobFailed(outputs_mod.failure_details(task.outputs), code=failed[0][1]["error_code"])
+
+def check_source(task, presets, runs):
+    """Fail the job (JobFailed) when its probed source cannot make it: it
+    lasts 0 seconds (ZERO_DURATION), or an output needs a stream it lacks
+    (that output marked ERROR with its code). Also encode.py's, on the
+    description of a guessed source."""
+    duration = task.probe.get("duration")
+    empty = duration < 0.001 if duration is not None else not has_packets(
+        runs.ffmpeg_exe, task.source_path, sandbox=runs.sandbox(task))
+    if empty:
+        raise JobFailed("the source lasts 0 seconds: there is nothing to encode", code="ZERO_DURATION")
+    for index, output in enumerate(task.outputs):
+        try:
+            ffmpeg.check_source(output, task.probe, presets)
+        except JobFailed as e:
+            task.outputs[index] = {**output, "state": outputs_mod.ERROR,
+                                   "error_code": e.code, "error": str(e)}
+    failed = outputs_mod.failures(task.outputs)
+    if failed:
+        raise JobFailed(outputs_mod.failure_details(task.outputs), code=failed[0][1]["error_code"])

@@ -25,11 +25,16 @@ WRITE_RETRIES = 20
 
 
 class Journal:
-    def __init__(self, store, state_changes, encoder_id, progress_interval, log):
+    def __init__(self, store, state_changes, encoder_id, progress_interval, log, lease_seconds=None):
         self.store = store
         self.state_changes = state_changes
         self.encoder_id = encoder_id
         self.progress_interval = progress_interval
+        # A piece writes the whole job record, which holds every piece of the
+        # job, and many pieces run at once: each writes its heartbeat and its
+        # progress together, at most every quarter lease (a piece is lost
+        # after a whole lease of silence), not each at its own pace.
+        self.piece_interval = max(progress_interval, (lease_seconds or 0) / 4)
         self.log = log
 
     def report(self, job, event="job.state_changed"):
@@ -77,6 +82,10 @@ class Journal:
         """Mark the task's job (and piece) alive."""
         if task.piece is None:
             return self.write(task, lambda j: j.with_changes(heartbeat_at=utcnow()))
+        if time.monotonic() - task.last_progress_write < self.piece_interval:
+            task.check_canceled()
+            return task.job  # its last write says it is alive
+        task.last_progress_write = time.monotonic()
         piece_id = task.piece["id"]
 
         def change(job):
@@ -138,13 +147,18 @@ class Journal:
             return  # never backwards
         task.phases[phase] = percent
         now = time.monotonic()
-        if now - task.last_progress_write < self.progress_interval:
+        interval = self.progress_interval if task.piece is None else self.piece_interval
+        if now - task.last_progress_write < interval:
             return  # kept; the next write carries it
         task.last_progress_write = now
         phases = dict(task.phases)
         if task.piece is None:
+            # The probe of a job probed by its encode's run (encode.py) goes
+            # with the first write after it.
+            probe = {"probe": task.probe} if task.guess is not None and task.probe is not None \
+                and task.job.probe != task.probe else {}
             job = self.write(task, lambda j: j.with_changes(
-                progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow()))
+                progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow(), **probe))
         else:
             job = self.write(task, self._piece_progress(task, phases))
         if job.progress_events and job.notify_url:

@@ -5,8 +5,9 @@ job's (docs/accelerated.md):
 stage       a segment or the audio                      the stitch
 ==========  ==========================================  =====================================
 fetch       the source (kept for the job's next piece)  the pieces and the scan from scratch
-encode      encode it, check it decodes (the audio:     join, check against the source's scan
-            against the source's, timed in its run)     and the audio piece's check
+encode      encode it (of a ladder: one rendition),      join (a ladder: each rendition's
+            check it decodes (the audio: against the    segments), check against the scan
+            source's, timed in its run)                 and the audio piece's check
 upload      store it in scratch (the audio: and its     store the outputs (``upload.Upload``);
             check); DONE; maybe queue the stitch        FINISHED; the scratch files go
 ==========  ==========================================  =====================================
@@ -182,8 +183,10 @@ class PieceWork:
         sandbox = self.runs.sandbox(task)
         if piece["kind"] == pieces_mod.SEGMENT:
             segment = segment_of(piece)
-            last = pieces_mod.find(task.job.pieces, pieces_mod.segment_id(index, segment.index + 1)) is None
-            argv = stitch.segment_argv(normal, segment, path, last=last)
+            rendition = piece.get("rendition")  # a ladder's rendition, made alone
+            following = pieces_mod.segment_id(index, segment.index + 1, rendition)
+            last = pieces_mod.find(task.job.pieces, following) is None
+            argv = stitch.segment_argv(normal, segment, path, last=last, rendition=rendition)
             seconds = segment.seconds + segment.lead_in
         else:
             # The same run lists the source's audio, decoded, for the piece's check.
@@ -198,12 +201,15 @@ class PieceWork:
             if e.code == "TIMED_OUT":
                 raise JobFailed(f"piece {piece['id']} took longer than {limit_name}", code=limit_code) from None
             raise JobFailed(f"piece {piece['id']}: {e}", code=e.code) from None
-        if piece["kind"] == pieces_mod.SEGMENT:
-            verify.check_segment(self.runs.ffmpeg_exe, path, segment, task.workdir / "check", sandbox=sandbox)
-        else:
-            checked = verify.check_audio(self.runs.ffmpeg_exe, path, task.workdir / "source-audio",
-                                         task.workdir / "check", sandbox=sandbox)
-            (task.workdir / audio_check_name(piece)).write_text(checked.to_json())
+        try:
+            if piece["kind"] == pieces_mod.SEGMENT:
+                verify.check_segment(self.runs.ffmpeg_exe, path, segment, task.workdir / "check", sandbox=sandbox)
+            else:
+                checked = verify.check_audio(self.runs.ffmpeg_exe, path, task.workdir / "source-audio",
+                                             task.workdir / "check", sandbox=sandbox)
+                (task.workdir / audio_check_name(piece)).write_text(checked.to_json())
+        except JobFailed as e:
+            raise JobFailed(f"piece {piece['id']}: {e}", code=e.code) from None
         task.targets[index] = path
         task.phases["encode"] = 100
 
@@ -218,12 +224,7 @@ class PieceWork:
             target = Target(index, target_path(task.workdir, index, requested), requested)
             normal = self._normal(task, index, target.path)
             folder = task.workdir / f"pieces-{index}"
-            ordered = sorted((p for p in job.pieces if p["kind"] == pieces_mod.SEGMENT and p["outputs"] == [index]),
-                             key=lambda p: p["segment"]["index"])
-            plan = segments.SegmentPlan(tuple(segment_of(p) for p in ordered))
-            names = [self._name(task, p) for p in ordered]
-            list_path = folder / "segments.ffconcat"
-            list_path.write_text(stitch.concat_list(plan, names))
+            lists = self._lists(task, index, folder)
             audio = pieces_mod.find(job.pieces, pieces_mod.audio_id(index))
             audio_path = folder / self._name(task, audio) if audio is not None else None
             # What the audio piece's own check found: where the source's
@@ -232,7 +233,7 @@ class PieceWork:
             # is checked as it was then: the audio decoded.)
             checked = verify.AudioCheck.from_json((folder / audio_check_name(audio)).read_text()) \
                 if audio is not None and scan.audio is None else None
-            argv = stitch.stitch_argv(normal, list_path, audio_path, scan, target.path,
+            argv = stitch.stitch_argv(normal, lists[0] if len(lists) == 1 else lists, audio_path, scan, target.path,
                                       audio_offset=checked.offset if checked else 0.0)
             self.runs.run_argv(task, argv, sandbox=sandbox, cwd=folder)
             for playlist in self._checked(target):
@@ -248,6 +249,20 @@ class PieceWork:
             self.journal.progress(task, "encode", (n + 1) * 100 // len(indices))
         task.phases["encode"] = 100
         self.journal.set_state(task, State.UPLOADING)
+
+    def _lists(self, task, index, folder):
+        """Write the concat lists of output ``index``'s segments in
+        ``folder``: one, or a ladder's one per rendition (in the order of
+        its video streams); their paths."""
+        made = [p for p in task.job.pieces if p["kind"] == pieces_mod.SEGMENT and p["outputs"] == [index]]
+        paths = []
+        for rendition in sorted({p.get("rendition") for p in made}, key=lambda r: -1 if r is None else r):
+            ordered = sorted((p for p in made if p.get("rendition") == rendition), key=lambda p: p["segment"]["index"])
+            plan = segments.SegmentPlan(tuple(segment_of(p) for p in ordered))
+            path = folder / ("segments.ffconcat" if rendition is None else f"segments-r{rendition}.ffconcat")
+            path.write_text(stitch.concat_list(plan, [self._name(task, p) for p in ordered]))
+            paths.append(path)
+        return paths
 
     @staticmethod
     def _checked(target):

@@ -13,8 +13,8 @@ import json
 
 from nommer.core import ffmpeg
 from nommer.core.errors import JobFailed
-from nommer.core.ffmpeg import segments, stitch
-from nommer.core.ffmpeg.command import target_path
+from nommer.core.ffmpeg import segments, stitch, threads
+from nommer.core.ffmpeg.command import Target, target_path
 from nommer.core.model import pieces as pieces_mod
 from nommer.core.model.jobs import State
 from nommer.core.model.messages import piece_body
@@ -73,6 +73,18 @@ class Planner:
         self._hand_out(task, made)
         return True
 
+    def whole_without_a_word(self, job, duration):
+        """Whether the job is encoded whole without a note for a source of
+        ``duration`` seconds, whatever else the source holds: acceleration
+        is not asked for, or only by the farm (PREFERRED) and the source is
+        no longer than ``accelerate_min_seconds``. Then the plan needs
+        nothing of the source but its duration (fetch.py's guess)."""
+        asked = job.acceleration or self.config.acceleration
+        if asked not in ("ENABLED", "PREFERRED"):
+            return True
+        return (asked == "PREFERRED" and job.acceleration is None and duration is not None
+                and duration <= self.config.accelerate_min_seconds)
+
     def _plan(self, task):
         """(pieces, "", False) or (None, why the job cannot be accelerated,
         whether that is plain: its outputs' kinds or its source's length)."""
@@ -91,18 +103,29 @@ class Planner:
         # The video's packets only: each audio piece times the source's audio itself.
         scan = segments.scan(self.runs.ffmpeg_exe, task.source_path, task.workdir / "scan", probe,
                              sandbox=self.runs.sandbox(task), audio=False)
-        length = pieces_mod.segment_seconds_for(scan.duration, self.config.segment_seconds, len(task.outputs))
+        normals = [self.normal(task, index) for index in range(len(task.outputs))]
+        shapes = [stitch.shape_of(normal) for normal in normals]
+        # Each rendition of a ladder (HLS) is cut into pieces of its own.
+        streams = [stitch.renditions(n) if shape.hls else 1 for n, shape in zip(normals, shapes)]
         planned = []
-        for index, output in enumerate(task.outputs):
-            normal = self.normal(task, index)
-            shape = stitch.shape_of(normal)
+        for index, (normal, shape) in enumerate(zip(normals, shapes)):
+            grid = segments.HLS_SEGMENT_SECONDS if shape.hls else None
+            length = pieces_mod.segment_seconds_for(scan.duration, self.config.segment_seconds, streams, grid)
             plan = segments.plan(scan, length, hls=shape.hls)
             if not plan.accelerated:
                 return None, plan.reason or (f"the source's {scan.duration:.1f} s make a single segment "
                                              f"of segment_seconds ({length:g} s)"), False
-            planned.append((index, plan.segments, stitch.audio_argv(normal, "audio") is not None))
+            shares = self.shares(task, index, streams[index]) if shape.hls else None
+            planned.append((index, plan.segments, stitch.audio_argv(normal, "audio") is not None, shares))
         task.scan = scan
         return pieces_mod.plan(planned), "", False
+
+    def shares(self, task, index, count):
+        """The predicted work of each of the ``count`` renditions of output
+        ``index`` (pieces.rendition_shares of their pixels)."""
+        requested = ffmpeg.validate_output(task.outputs[index], f"outputs[{index}]", self.presets)
+        pixels = threads.video_pixels(Target(index, "", requested), task.probe)
+        return pieces_mod.rendition_shares(pixels if len(pixels) == count else [1] * count)
 
     def normal(self, task, index):
         """The argv of the normal encode of output ``index`` of ``task``."""
@@ -119,7 +142,9 @@ class Planner:
         scan_file.write_text(scan_json(task.scan))
         self.scratch.put(scan_file, job.id, job.attempt, SCAN_NAME, cancel=task.cancel)
         segments_count = sum(1 for p in made if p["kind"] == pieces_mod.SEGMENT)
-        said = f"accelerated: {segments_count} segments, encoded by any encoder with a free slot"
+        ladder = any("rendition" in p for p in made)
+        of = " (each rendition of a ladder its own)" if ladder else ""
+        said = f"accelerated: {segments_count} segments{of}, encoded by any encoder with a free slot"
         task.notes.append(said)
         task.left = True  # from here on the job is no longer this task's
         job = self.journal.set_state(task, State.ENCODING, probe=task.probe, pieces=made, encoder_id=None,

@@ -31,9 +31,11 @@ class Runs:
             uncounted=uncounted,
         )
 
-    def run_plan(self, task, plan, duration, on_progress, deadline=None, sandbox=None):
-        """Run one plan in this thread, stoppable through ``task.run``."""
-        task.run = ffmpeg.PlanRun(plan, duration, on_progress, deadline=deadline, sandbox=sandbox)
+    def run_plan(self, task, plan, duration, on_progress, deadline=None, sandbox=None, on_header=None):
+        """Run one plan in this thread, stoppable through ``task.run``
+        (``on_header``: see runner.FfmpegRun)."""
+        task.run = ffmpeg.PlanRun(plan, duration, on_progress, deadline=deadline, sandbox=sandbox,
+                                  on_header=on_header)
         _run(task)
 
     def run_argv(self, task, argv, duration=None, on_progress=None, timeout=None, sandbox=None, cwd=None):

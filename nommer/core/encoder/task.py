@@ -37,6 +37,9 @@ class Task:
     # downloaded into the work folder.
     source_file: object = None
     probe: dict | None = None
+    # What the source's container says (fetch.py's guess) of a job probed
+    # only by its encode's own run; None when it was probed before.
+    guess: dict | None = None
     # The job's outputs as this encoder sees them, each with its state; every
     # write of the job carries them.
     outputs: list = dataclasses.field(default_factory=list)

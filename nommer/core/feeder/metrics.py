@@ -76,7 +76,7 @@ class FeederMetrics:
 
     def watch(self, snapshot):
         """``snapshot()`` returns ``{"healthy": bool, "jobs": {state: n},
-        "encoders": {state: n}, "queues": {name: (waiting, in flight)}}``;
+        "encoders": {state: n}, "pieces": {state: n}, "queues": {name: (waiting, in flight)}}``;
         it is called on every scrape, and what it cannot tell it leaves out."""
         self._snapshot = snapshot
 
@@ -156,6 +156,14 @@ class _Snapshot:
         for state, count in sorted(by_state.items()):
             encoders.add_metric([state], count)
         yield encoders
+        pieces = snapshot.get("pieces")
+        if pieces is not None:
+            gauge = GaugeMetricFamily("nommer_pieces",
+                                      "Pieces of unfinished accelerated jobs (segments, audio, stitch) by state.",
+                                      labels=["state"])
+            for state, count in sorted(pieces.items()):
+                gauge.add_metric([state], count)
+            yield gauge
         dropped = CounterMetricFamily("nommer_actor_messages_undelivered",
                                       "Messages told to a feeder actor that was not running (restarting), by actor.",
                                       labels=["actor"])

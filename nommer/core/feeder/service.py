@@ -270,20 +270,28 @@ class JobService:
     def record_notification(self, job_id, record):
         """Add or replace (same ``id``) the delivery record of one webhook on
         the job, by a conditional write; returns the job, None when it is gone."""
+        return self.record_notifications(job_id, [record])
+
+    def record_notifications(self, job_id, records):
+        """Add or replace (same ``id``) the delivery records of webhooks of
+        the job, in order, by one conditional write; returns the job, None
+        when it is gone."""
         for _ in range(WRITE_RETRIES):
             try:
                 job = self.store.get(job_id)
             except NotFound:
                 return None
-            kept = [n for n in job.notifications if n.get("id") != record.get("id")]
-            notes = (kept + [record])[-MAX_NOTIFICATIONS:]
+            notes = list(job.notifications)
+            for record in records:
+                notes = [n for n in notes if n.get("id") != record.get("id")] + [record]
+            notes = notes[-MAX_NOTIFICATIONS:]
             # replace, not with_changes: telling about the job is not activity
             # of the job, so updated_at (which the Reaper watches) stays.
             try:
                 return self.store.update(dataclasses.replace(job, notifications=tuple(notes)))
             except StaleWrite:
                 continue
-        raise StaleWrite(f"job {job_id} kept changing; its webhook record was not written")
+        raise StaleWrite(f"job {job_id} kept changing; its webhook records were not written")
 
     def unfinished(self):
         return [j for j in self.store.unfinished() if j.state in UNFINISHED_STATES]

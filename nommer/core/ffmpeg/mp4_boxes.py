@@ -43,6 +43,43 @@ def describe(path):
         return None
 
 
+#: ffmpeg's demuxer names for what :func:`guess` reads.
+MOV_DEMUXER = "mov,mp4,m4a,3gp,3g2,mj2"
+
+
+def guess(path):
+    """What probe.probe will most likely say of the MP4/MOV source at
+    ``path``, in its shape (every key of a stream there, None where the
+    boxes do not say), or None when it cannot tell: anything but MP4/MOV,
+    a fragmented file, a track other than one video and any audio, cover
+    art (ffmpeg shows it as a further video stream). A guess, read from
+    a file nobody checked: what ffmpeg then says of the file is what
+    counts (encoder/encode.py compares them)."""
+    try:
+        with open(path, "rb") as f:
+            moov = _find_moov(f, os.fstat(f.fileno()).st_size)
+    except OSError:
+        return None
+    if moov is None:
+        return None
+    try:
+        found = _from_moov(moov, others=False)
+        if found is None or any(kind == b"udta" and b"covr" in moov[a:b] for kind, a, b in _boxes(moov)):
+            return None
+    except (struct.error, ValueError, IndexError):
+        return None
+    streams = []
+    for index, stream in enumerate(found["streams"]):
+        if stream["type"] == "video":
+            streams.append({"index": index, "type": "video", "codec": None, "width": stream["width"],
+                            "height": stream["height"], "fps": None, "pix_fmt": None, "sar": None,
+                            "attached_pic": False, "profile": None})
+        else:
+            streams.append({"index": index, "type": "audio", "codec": None, "sample_rate": None,
+                            "channels": None})
+    return {"container": MOV_DEMUXER, "duration": found["duration"], "bitrate": None, "streams": streams}
+
+
 def _boxes(data, start=0, end=None):
     """(type, payload start, payload end) of each box in data[start:end]."""
     end = len(data) if end is None else end
@@ -87,7 +124,9 @@ def _find_moov(f, file_size):
     return None
 
 
-def _from_moov(moov):
+def _from_moov(moov, others=True):
+    """The description in ``moov``; None when it cannot tell, or (``others``
+    false) when a track is neither video nor audio."""
     duration, streams, videos = None, [], 0
     for kind, start, end in _boxes(moov):
         if kind == b"mvex":
@@ -110,6 +149,8 @@ def _from_moov(moov):
                 videos += 1
             if stream["type"] in ("video", "audio"):
                 streams.append(stream)
+            elif not others:
+                return None
     if duration is None or videos > 1:
         return None
     return {"duration": duration or None, "streams": streams}

@@ -75,6 +75,17 @@ def probe(ffmpeg, path, timeout=30, own=False, sandbox=None):
     return info
 
 
+def from_header(text):
+    """What probe() returns of a source, read from the description of it
+    another ffmpeg run printed (runner.FfmpegRun's ``on_header``), or None
+    when ``text`` holds none. Raises JobFailed (SOURCE_UNSAFE) as probe()
+    does for a container nommer does not read."""
+    info = parse_probe(text) if text else None
+    if info is not None:
+        sources.check_container(info["container"])
+    return info
+
+
 def has_packets(ffmpeg, path, timeout=30, sandbox=None):
     """Whether the media file at ``path`` holds any packet at all.
 

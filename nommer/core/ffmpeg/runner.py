@@ -19,6 +19,9 @@ from nommer.core.ffmpeg.progress_output import ProgressParser, percent
 
 TAIL_LINES = 40
 TAIL_CHARS = 4000
+# The most of stderr kept as the first input's description (on_header):
+# a source with more than this says too much to be described from it.
+HEADER_CHARS = 256 * 1024
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 SIZE_CHECK_INTERVAL = 0.5  # seconds between two looks at what a run has written
 
@@ -160,12 +163,29 @@ class FfmpegRun:
     run in seconds; ``cwd`` is where relative names an option may hold land.
     ``sandbox`` (a Sandbox) confines and limits it; without one, ffmpeg only
     dies with its parent.
+
+    ``on_header(text)`` is called once in run()'s thread with ffmpeg's
+    description of its first input (the lines of ``Input #0`` that
+    probe.parse_probe reads), as soon as it is whole and before the run's
+    outcome is told: at the next progress report, or when ffmpeg exits. It
+    gets None when ffmpeg described no input (it could not open it) or
+    said more than HEADER_CHARS of it. It is not called for a run
+    stopped on purpose (canceled, timed out, too large). An exception it
+    raises kills the run and comes out of run() instead of the run's own.
     """
 
-    def __init__(self, argv, duration=None, on_progress=None, timeout=None, cwd=None, sandbox=None):
+    def __init__(self, argv, duration=None, on_progress=None, timeout=None, cwd=None, sandbox=None,
+                 on_header=None):
         self.argv = list(argv)
         self.duration = duration
         self.on_progress = on_progress
+        self.on_header = on_header
+        # The first input's description as stderr gives it: lines, whether
+        # it is whole (set by the stderr thread), whether it was handed on.
+        self._header = []
+        self._header_size = 0
+        self._header_state = None  # None, "open", "whole" or "too_long"
+        self._header_told = False
         self.timeout = timeout
         self.cwd = cwd
         self.sandbox = sandbox
@@ -209,6 +229,8 @@ class FfmpegRun:
         result = RunResult(self._proc.returncode, time.monotonic() - started, self.stderr_tail())
         if self._stop_reason is None and self._over_budget():
             self._stop_reason = "too_large"  # written just before the end
+        if self._stop_reason is None:
+            self._tell_header(at_end=True)
         self._raise_for(result)
         if self.on_progress and last != 100:
             self.on_progress(100)
@@ -257,6 +279,8 @@ class FfmpegRun:
         last = None
         for raw in self._proc.stdout:
             progress = parser.feed(raw.decode("utf-8", "replace"))
+            if progress is not None and self._header_state == "whole" and not self._stop_reason:
+                self._tell_header()
             if progress is not None and self._over_budget(every=SIZE_CHECK_INTERVAL):
                 self._kill("too_large")
             if progress is None or progress.seconds is None or progress.done or self._stop_reason:
@@ -275,6 +299,37 @@ class FfmpegRun:
             line = raw.decode("utf-8", "replace").rstrip()
             if line:
                 self._tail.append(line[-TAIL_CHARS:])
+                if self.on_header is not None and self._header_state in (None, "open"):
+                    self._note_header(line)
+
+    def _note_header(self, line):
+        """Keep ``line`` when it belongs to the first input's description:
+        from ``Input #0, ...`` to the next line that is not indented."""
+        if self._header_state is None:
+            if line.startswith("Input #0, "):
+                self._header_state = "open"
+                self._header.append(line)
+                self._header_size = len(line)
+            return
+        if not line[0].isspace():
+            self._header_state = "whole"  # read by the run's thread after this
+            return
+        self._header_size += len(line) + 1
+        if self._header_size > HEADER_CHARS:
+            self._header_state = "too_long"
+            self._header.clear()
+            return
+        self._header.append(line)
+
+    def _tell_header(self, at_end=False):
+        """Hand the first input's description to on_header, once: when it
+        is whole, or at the end whatever there is (an open description
+        ended with stderr itself)."""
+        state = self._header_state
+        if self.on_header is None or self._header_told or not (state == "whole" or at_end):
+            return
+        self._header_told = True
+        self.on_header("\n".join(self._header) if state in ("whole", "open") else None)
 
     def _stop(self, reason):
         with self._lock:
@@ -402,9 +457,11 @@ class PlanRun:
     bounds them all together; ``sandbox`` (a Sandbox) confines each pass.
     """
 
-    def __init__(self, plan, duration=None, on_progress=None, timeout=None, deadline=None, sandbox=None):
+    def __init__(self, plan, duration=None, on_progress=None, timeout=None, deadline=None, sandbox=None,
+                 on_header=None):
         self.plan = plan
         self.sandbox = sandbox  # for every pass
+        self.on_header = on_header  # the first pass's (see FfmpegRun)
         self.duration = duration
         self.on_progress = on_progress
         self.timeout = timeout  # per pass
@@ -426,6 +483,7 @@ class PlanRun:
                 self._current = FfmpegRun(
                     argv, self.duration, self._reporter(index, count), self._pass_timeout(),
                     cwd=self.plan.workdir, sandbox=self.sandbox,
+                    on_header=self.on_header if index == 0 else None,
                 )
             results.append(self._current.run())
         return results

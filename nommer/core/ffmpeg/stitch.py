@@ -10,6 +10,10 @@ filters and encoder settings; what changes:
   times at zero; it has no audio, starts with a forced key frame (every
   encoder starts a closed GOP there: nothing refers back across a cut) and
   x264 is told ``stitchable``, so that every segment's headers are alike;
+- a ladder's segment is made for one rendition (``rendition``): the normal
+  command's video stream of that number alone, with its own filters (its
+  branch of the shared chain of scalers) and encoder settings, so that the
+  renditions of one segment are made by several encoders at once;
 - the audio is encoded once, from the whole source, with the output's audio
   settings;
 - the stitch joins the segments with the concat demuxer and ``-c copy``
@@ -17,7 +21,8 @@ filters and encoder settings; what changes:
   variable frame rate survives), muxes the audio in, and writes the output
   as the normal encode would: MP4 with fast start, WebM, or for the HLS
   ladder the HLS muxer itself (segments and playlists, from stream copies),
-  whose 6 s segments fall where the pieces forced key frames.
+  whose 6 s segments fall where the pieces forced key frames; a ladder
+  made rendition by rendition has a list of segments per rendition.
 
 Every run goes through the runner (``run``), confined by a runner.Sandbox
 like the rest of a job's ffmpeg runs.
@@ -25,6 +30,7 @@ like the rest of a job's ffmpeg runs.
 
 import dataclasses
 import os
+import re
 
 from nommer.core.ffmpeg import verify
 from nommer.core.ffmpeg.command import GLOBAL_ARGS, build_commands
@@ -37,6 +43,9 @@ _HLS_OPTIONS = frozenset({"-hls_time", "-hls_playlist_type", "-hls_flags", "-hls
 # What the stitch reads: nommer's own files, and the list naming them.
 _OWN_FORMATS = "concat,mov,matroska"
 _OWN_GUARD = ("-protocol_whitelist", "file", "-format_whitelist", _OWN_FORMATS)
+_VIDEO_STREAM_OPTION = re.compile(r"^(-[^:]+):v:(\d+)$")  # -crf:v:2: an option of video stream 2
+_LABELS = re.compile(r"\[([^\]]+)\]")
+_SPLIT = re.compile(r",split=\d+$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +78,84 @@ def shape_of(argv):
     return Shape(hls=False, container="mp4", extension="mp4")
 
 
-def segment_argv(normal, segment, path, last=False):
+def renditions(normal):
+    """How many video streams (renditions, for a ladder) the normal encode
+    ``normal`` (its argv) makes."""
+    _, _, tokens = _split(normal)
+    pairs, _ = _pairs(tokens)
+    return sum(1 for o, v in pairs if o == "-map" and _is_video_map(v))
+
+
+def _is_video_map(value):
+    return value.startswith(("0:V", "0:v", "["))
+
+
+def one_rendition(pairs, rendition):
+    """The output options ``pairs`` of a normal encode of several video
+    streams, cut down to the video stream ``rendition`` alone (it becomes
+    stream 0; the audio maps stay): its map, its options (``-crf:v:2``
+    becomes ``-crf:v:0``, the other streams' go), and of a shared chain of
+    scalers the branch that feeds it. The per-stream thread counts of a
+    shared run go: one encode is best left to ffmpeg's own choice."""
+    maps = [v for o, v in pairs if o == "-map" and _is_video_map(v)]
+    if not 0 <= rendition < len(maps):
+        raise ValueError(f"rendition {rendition} of a command that makes {len(maps)} video streams")
+    mine = maps[rendition]
+    kept, seen = [], 0
+    for opt, value in pairs:
+        if opt == "-map" and _is_video_map(value):
+            seen += 1
+            if seen - 1 != rendition:
+                continue
+        elif opt == "-filter_complex":
+            if not mine.startswith("["):
+                continue  # the stream is fed from the source itself
+            value = _branch(value, mine[1:-1])
+        elif m := _VIDEO_STREAM_OPTION.match(opt):
+            if int(m[2]) != rendition or m[1] == "-threads":
+                continue
+            opt = f"{m[1]}:v:0"
+        elif opt.startswith("-threads"):
+            continue
+        kept.append((opt, value))
+    return kept
+
+
+def _branch(graph, label):
+    """The chains of filtergraph ``graph`` (``[in]filters[out]...;...``, a
+    chain of scalers as cascade.graph writes it) that lead to ``label``,
+    each keeping only the outputs on the way (a split left with one goes)."""
+    chains = []
+    for text in graph.split(";"):
+        inputs = re.match(r"^((?:\[[^\]]+\])*)", text)[1]
+        outputs = re.search(r"((?:\[[^\]]+\])*)$", text)[1]
+        body = text[len(inputs):len(text) - len(outputs)]
+        chains.append((_LABELS.findall(inputs), body, _LABELS.findall(outputs)))
+    needed, kept = {label}, []
+    for inputs, body, outputs in reversed(chains):
+        wanted = [o for o in outputs if o in needed]
+        if not wanted:
+            continue
+        if len(wanted) < len(outputs):
+            if not _SPLIT.search(body):
+                raise ValueError(f"cannot take one output of the filter chain {body!r}")
+            body = _SPLIT.sub("" if len(wanted) == 1 else f",split={len(wanted)}", body)
+        needed.update(i for i in inputs if ":" not in i)  # the source's streams are no labels
+        kept.append("".join(f"[{i}]" for i in inputs) + body + "".join(f"[{o}]" for o in wanted))
+    if not kept:
+        raise ValueError(f"no filter chain leads to [{label}]")
+    return ";".join(reversed(kept))
+
+
+def segment_argv(normal, segment, path, last=False, rendition=None):
     """The argv that encodes ``segment`` (a segments.Segment) of the normal
-    encode ``normal`` (its argv) to ``path``, video only."""
+    encode ``normal`` (its argv) to ``path``, video only; of the video
+    stream ``rendition`` alone when given (a ladder's rendition)."""
     head, source, tokens = _split(normal)
     shape = shape_of(normal)
     pairs, _ = _pairs(tokens)
+    if rendition is not None:
+        pairs = one_rendition(pairs, rendition)
     first = segment.first == 0
     # Decoding starts at the key frame (half a millisecond past its time,
     # so that rounding cannot land on the one before); times are then
@@ -157,27 +238,37 @@ def stitch_argv(normal, list_path, audio_path, scan, target, audio_offset=0.0):
     for HLS) as the normal encode ``normal`` would write it. ``scan`` (of
     the source) says when its first frame comes; ``audio_offset`` (seconds,
     verify.AudioCheck.offset) moves the audio to start where the source's
-    does."""
+    does. A ladder made rendition by rendition has a list per rendition:
+    ``list_path`` is then a list of them, in the order of the normal
+    encode's video streams."""
     _, _, tokens = _split(normal)
     shape = shape_of(normal)
     pairs, _ = _pairs(tokens)
     head = [normal[0], *GLOBAL_ARGS]
     # The first frame comes as late after the file's start as in the source.
     offset = ["-itsoffset", f"{scan.start:.6f}"] if scan.start > 0.0005 else []
-    argv = [*head, *_OWN_GUARD, "-f", "concat", *offset, "-i", os.path.abspath(list_path)]
+    lists = [list_path] if isinstance(list_path, (str, os.PathLike)) else list(list_path)
+    video = sum(1 for o, v in pairs if o == "-map" and not v.startswith("0:a"))
+    if len(lists) > 1 and (not shape.hls or len(lists) != video):
+        raise ValueError(f"{len(lists)} lists of segments for an output of {video} video streams")
+    argv = list(head)
+    for path in lists:
+        argv += [*_OWN_GUARD, "-f", "concat", *offset, "-i", os.path.abspath(path)]
+    sound = len(lists)  # the input number of the audio
     if audio_path is not None:
         moved = ["-itsoffset", f"{audio_offset:.6f}"] if abs(audio_offset) > 0.0005 else []
         argv += [*_OWN_GUARD, *moved, "-i", os.path.abspath(audio_path)]
-    video = sum(1 for o, v in pairs if o == "-map" and not v.startswith("0:a"))
     if shape.hls:
         for n in range(video):
-            argv += ["-map", f"0:v:{n}"] + (["-map", "1:a:0"] if audio_path is not None else [])
+            # Each rendition from its own list, or all from the one list.
+            stream = f"{n}:v:0" if len(lists) > 1 else f"0:v:{n}"
+            argv += ["-map", stream] + (["-map", f"{sound}:a:0"] if audio_path is not None else [])
         argv += ["-c", "copy"]
         hls = [(o, v) for o, v in pairs if o in _HLS_OPTIONS]
         argv += ["-f", "hls", *[a for p in hls for a in p], tokens[-1]]
         os.makedirs(target, exist_ok=True)
         return argv
-    argv += ["-map", "0:v:0"] + (["-map", "1:a:0"] if audio_path is not None else []) + ["-c", "copy"]
+    argv += ["-map", "0:v:0"] + (["-map", f"{sound}:a:0"] if audio_path is not None else []) + ["-c", "copy"]
     for opt, value in pairs:
         if opt.startswith("-tag:v"):
             argv += [opt, value]
@@ -224,33 +315,43 @@ class Pieces:
     """The runs of one output's accelerated encode, in a work folder."""
 
     normal: list  # argv of the normal encode
-    segments: list  # argv of each segment's encode
+    segments: list  # argv of each segment's encode (a ladder's: each rendition's segments in turn)
+    renditions: list  # the rendition each of ``segments`` makes (None: every video stream)
     audio: list | None  # argv of the audio piece, None without audio
-    concat: str  # the concat list's text
-    list_path: str
+    lists: list  # (path, text) of each concat list the stitch reads (a ladder's: one per rendition)
     audio_path: str | None
     stitch: list  # argv of the stitch
 
 
 def pieces(ffmpeg, source, probe, output, plan, scan, target, workdir, presets=BUILT_IN_CATALOGUE):
-    """Every run that makes ``output`` from the segments of ``plan``, its
-    intermediate files in ``workdir``."""
+    """Every run that makes ``output`` from the segments of ``plan`` (an
+    HLS ladder's: each rendition's apart), its intermediate files in
+    ``workdir``."""
     folder = os.path.abspath(workdir)
     normal = normal_argv(ffmpeg, source, probe, output, target, os.path.join(folder, "normal"), presets)
     shape = shape_of(normal)
-    names = [f"segment-{s.index:05d}.{shape.extension}" for s in plan.segments]
     count = len(plan.segments)
-    segs = [segment_argv(normal, s, os.path.join(folder, n), last=s.index == count - 1)
-            for s, n in zip(plan.segments, names)]
+    segs, made_for, lists = [], [], []
+    for rendition in (range(renditions(normal)) if shape.hls else [None]):
+        tag = "" if rendition is None else f"r{rendition}-"
+        names = [f"segment-{tag}{s.index:05d}.{shape.extension}" for s in plan.segments]
+        for s, n in zip(plan.segments, names):
+            segs.append(segment_argv(normal, s, os.path.join(folder, n), last=s.index == count - 1,
+                                     rendition=rendition))
+            made_for.append(rendition)
+        lists.append((os.path.join(folder, f"segments{'-' + tag[:-1] if tag else ''}.ffconcat"),
+                      concat_list(plan, names)))
     audio_path = os.path.join(folder, f"audio.{shape.extension}")
     audio = audio_argv(normal, audio_path, verify.source_audio_args(folder))
-    list_path = os.path.join(folder, "segments.ffconcat")
-    return Pieces(normal=normal, segments=segs, audio=audio, concat=concat_list(plan, names),
-                  list_path=list_path, audio_path=audio_path if audio else None,
-                  stitch=stitch_argv(normal, list_path, audio_path if audio else None, scan, target))
+    paths = [p for p, _ in lists]
+    return Pieces(normal=normal, segments=segs, renditions=made_for, audio=audio, lists=lists,
+                  audio_path=audio_path if audio else None,
+                  stitch=stitch_argv(normal, paths[0] if len(paths) == 1 else paths,
+                                     audio_path if audio else None, scan, target))
 
 
 def write_list(made):
-    """Write the concat list of ``made`` (a Pieces) where its stitch reads it."""
-    with open(made.list_path, "w", encoding="utf-8") as f:
-        f.write(made.concat)
+    """Write the concat lists of ``made`` (a Pieces) where its stitch reads them."""
+    for path, text in made.lists:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)

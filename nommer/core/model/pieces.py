@@ -2,14 +2,17 @@
 the stitch is due, how far the job has got.
 
 An accelerated job (docs/accelerated.md) keeps its plan in the job record,
-``Job.pieces``: one piece per video segment of each output, one audio piece
-per output with sound, and one stitch piece. Each is a dict::
+``Job.pieces``: one piece per video segment of each output (of each
+rendition of a ladder, so that a segment's renditions are made by several
+encoders at once), one audio piece per output with sound, and one stitch
+piece. Each is a dict::
 
-    {"id": "o0-s0003" | "o0-audio" | "stitch",
+    {"id": "o0-s0003" | "o0-r2-s0003" | "o0-audio" | "stitch",
      "kind": "segment" | "audio" | "stitch",
      "outputs": [output indices],
      "start": seconds, "end": seconds,        # of the source (segments)
      "segment": {...},                        # segments.Segment's fields (segments)
+     "rendition": n,                          # a ladder's segments only: its video stream
      "weight": predicted seconds of work,
      "state": WAITING | PENDING | RUNNING | DONE,
      "encoder_id": who runs it, "attempt": how often it was taken,
@@ -27,6 +30,7 @@ import math
 from nommer.core.model.jobs import age_seconds
 
 WAITING, PENDING, RUNNING, DONE = "WAITING", "PENDING", "RUNNING", "DONE"
+STATES = (WAITING, PENDING, RUNNING, DONE)
 SEGMENT, AUDIO, STITCH = "segment", "audio", "stitch"
 STITCH_ID = "stitch"
 # A job record must fit DynamoDB's 400 KB item; a piece takes about 400
@@ -39,43 +43,77 @@ AUDIO_SHARE = 0.02  # of a segment's work per second of source: audio encodes fa
 SEGMENT_FIELDS = ("index", "first", "last", "start", "end", "seek", "time", "seconds", "lead_in")
 
 
-def segment_id(output, index):
-    return f"o{output}-s{index:04d}"
+def segment_id(output, index, rendition=None):
+    """``o0-s0003``; a ladder's rendition's: ``o0-r2-s0003``."""
+    if rendition is None:
+        return f"o{output}-s{index:04d}"
+    return f"o{output}-r{rendition}-s{index:04d}"
 
 
 def audio_id(output):
     return f"o{output}-audio"
 
 
-def segment_seconds_for(duration, segment_seconds, outputs):
-    """The segment length to plan with: ``segment_seconds``, longer when
-    ``outputs`` outputs of a source of ``duration`` seconds cut that short
-    would make more than MAX_PIECES pieces."""
+def segment_seconds_for(duration, segment_seconds, outputs, grid=None):
+    """The segment length to plan an output with: ``segment_seconds``,
+    longer when the job's ``outputs`` (how many, or how many renditions
+    each: every rendition of a ladder is cut into pieces of its own) cut
+    that short from a source of ``duration`` seconds would make more than
+    MAX_PIECES pieces. ``grid``: the output's cuts fall on multiples of it
+    (HLS segments), and the length is one, rounded as segments.plan rounds
+    it but never below what the cap needs."""
+    streams = [1] * outputs if isinstance(outputs, int) else [max(1, int(n)) for n in outputs]
     # Each output also has an audio piece; one stitch for the job.
-    room = max(1, (MAX_PIECES - 1) // max(1, outputs) - 1)
-    return max(float(segment_seconds), math.ceil(duration / room * 1000) / 1000)
+    room = max(1, (MAX_PIECES - 1 - len(streams)) // max(1, sum(streams)))
+    least = math.ceil(duration / room * 1000) / 1000
+    if grid:
+        return max(max(1, round(segment_seconds / grid)), math.ceil(least / grid - 1e-9)) * float(grid)
+    return max(float(segment_seconds), least)
+
+
+# Of the largest rendition's piece, the share that every rendition's piece
+# spends alike (decoding the source; bench/accelerated_ladder.py measured
+# a 360p piece of a 720p ladder at half the 720p one's CPU).
+RENDITION_BASE = 0.35
+
+
+def rendition_shares(pixels):
+    """The predicted work of each rendition of a ladder, as a share of its
+    largest's, from their pixels per frame: every rendition's piece decodes
+    the whole source picture (RENDITION_BASE), the rest goes with the
+    pixels encoded."""
+    top = max(pixels, default=0)
+    if not top:
+        return tuple(1.0 for _ in pixels)
+    return tuple(round(RENDITION_BASE + (1 - RENDITION_BASE) * p / top, 3) for p in pixels)
 
 
 def plan(outputs, cost=1.0):
     """The pieces of a job, from ``outputs``: a list of (output index,
-    segments, has_audio) where ``segments`` are segments.Segment (or dicts
-    of their fields). ``cost`` is the predicted encoder-seconds per second
-    of source. Raises ValueError past MAX_PIECES."""
+    segments, has_audio) or (output index, segments, has_audio, shares)
+    where ``segments`` are segments.Segment (or dicts of their fields) and
+    ``shares`` (a ladder's) the predicted work of each of its renditions
+    (rendition_shares): each rendition's segments are pieces of their own.
+    ``cost`` is the predicted encoder-seconds per second of source. Raises
+    ValueError past MAX_PIECES."""
     pieces, work = [], 0.0
-    for index, segments, has_audio in outputs:
-        for segment in segments:
-            fields = _fields(segment)
-            weight = round(max(0.1, (fields["seconds"] + fields["lead_in"]) * cost), 3)
-            work += weight
-            pieces.append(_new(segment_id(index, fields["index"]), SEGMENT, [index], weight,
-                               start=fields["time"], end=round(fields["time"] + fields["seconds"], 6),
-                               segment=fields))
+    for index, segments, has_audio, *more in outputs:
+        shares = more[0] if more and more[0] is not None else None
+        for rendition, share in (enumerate(shares) if shares is not None else [(None, 1.0)]):
+            for segment in segments:
+                fields = _fields(segment)
+                weight = round(max(0.1, (fields["seconds"] + fields["lead_in"]) * cost * share), 3)
+                work += weight
+                extra = {} if rendition is None else {"rendition": rendition}
+                pieces.append(_new(segment_id(index, fields["index"], rendition), SEGMENT, [index], weight,
+                                   start=fields["time"], end=round(fields["time"] + fields["seconds"], 6),
+                                   segment=fields, **extra))
         if has_audio:
             seconds = sum(_fields(s)["seconds"] for s in segments)
             weight = round(max(0.1, seconds * cost * AUDIO_SHARE), 3)
             work += weight
             pieces.append(_new(audio_id(index), AUDIO, [index], weight))
-    pieces.append(_new(STITCH_ID, STITCH, [index for index, _, _ in outputs],
+    pieces.append(_new(STITCH_ID, STITCH, [entry[0] for entry in outputs],
                        round(max(2.0, work * STITCH_SHARE), 3), state=WAITING))
     if len(pieces) > MAX_PIECES:
         raise ValueError(f"{len(pieces)} pieces is more than {MAX_PIECES} (segment_seconds_for says how long)")

@@ -236,7 +236,24 @@ function bar(percent, label) {
 }
 
 function jobProgress(job) {
-  return bar(job.progress, job.phase);
+  const pieces = piecesDone(job.pieces);
+  return bar(job.progress, job.phase || (pieces ? pieces.done + "/" + pieces.total + " pieces" : ""));
+}
+
+// An accelerated job's pieces: {"DONE": 3, "RUNNING": 2, ...} -> counts, or null.
+function piecesDone(pieces) {
+  if (!pieces) return null;
+  const total = Object.values(pieces).reduce((a, b) => a + b, 0);
+  return total ? {done: pieces.DONE || 0, total: total} : null;
+}
+
+function piecesSummary(job) {
+  const counts = piecesDone(job.pieces);
+  if (!counts) return null;
+  const parts = ["DONE", "RUNNING", "PENDING", "WAITING"].filter((s) => job.pieces[s])
+    .map((s) => job.pieces[s] + " " + s.toLowerCase());
+  return el("span", {class: "pieces"}, bar(Math.floor(100 * counts.done / counts.total)),
+    el("span", {class: "phase", text: counts.done + " of " + counts.total + " done (" + parts.join(", ") + ")"}));
 }
 
 async function act(job, action) {
@@ -453,6 +470,8 @@ function jobView(jobId) {
         ["phases", el("span", {class: "phases"}, ["download", "encode", "upload"].map((p) =>
           el("span", {class: "phase-bar"}, p + " ", bar(phases[p] || 0))))],
         ["source", el("span", {class: "uri", text: job.source})],
+        ["acceleration", job.acceleration || (job.pieces ? "by the setting" : null)],
+        ["pieces", piecesSummary(job)],
         ["webhook", job.notify_url ? el("span", {class: "uri", text: job.notify_url + (job.progress_events ? " (with progress events)" : "")}) : null],
         ["encoder", job.encoder_id ? el("a", {href: "#/fleet", text: job.encoder_id}) : null],
         ["attempt", job.attempt ? String(job.attempt) : null],

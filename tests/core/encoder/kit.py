@@ -131,7 +131,7 @@ def kit(tmp_path, sample_clip):
     kit = Kit(
         config=config, media=media, store=store, new_jobs=new_jobs, state_changes=state_changes,
         storage=StorageRouter([FileStorage(config.allowed_roots, excluded=config.private_paths)]),
-        journal=Journal(store, state_changes, ENCODER, config.progress_interval, logger),
+        journal=Journal(store, state_changes, ENCODER, config.progress_interval, logger, config.lease_seconds),
         tasks=Tasks(), runs=Runs(config.ffmpeg_exe(), config), presets=ffmpeg.catalogue(config.presets),
         box=credentials.SecretBox.from_config(config), log=logger,
     )

@@ -2,10 +2,13 @@
 what was made (core/encoder/upload.py)."""
 
 import os
+import struct
 
 import pytest
 
+from nommer.core.encoder import encode as encode_mod
 from nommer.core.errors import JobFailed
+from nommer.core.ffmpeg.probe import probe
 from nommer.core.model.jobs import State
 
 
@@ -21,6 +24,39 @@ def test_encode_makes_the_output_and_describes_it(kit):
     assert [c["state"] for c in kit.changes()] == ["UPLOADING"]
     assert str(target.path).startswith(str(task.workdir))
     assert not (kit.media / "out.mp4").exists()  # made in the work folder only
+
+
+def test_the_encode_of_a_job_fetched_unprobed_probes_its_source_on_the_way(kit, ffmpeg_exe, monkeypatch):
+    task = kit.fetched()
+    assert task.probe is None and task.guess is not None
+    probes = []
+    monkeypatch.setattr(encode_mod.ffmpeg, "probe", lambda *a, **k: probes.append(a) or probe(*a, **k))
+    kit.encode()(task)
+    assert probes == []  # the encode's own run described the source
+    assert task.probe == probe(ffmpeg_exe, kit.media / "source.mp4")
+    stored = kit.store.get(task.id)
+    assert stored.state == State.UPLOADING and stored.probe == task.probe
+    assert task.facts[0]["duration"] == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_source_unlike_what_its_boxes_said_is_encoded_again_from_its_probe(kit, ffmpeg_exe, capsys):
+    # The movie header says 6 s; the tracks, which ffmpeg goes by, 2 s.
+    source = kit.media / "source.mp4"
+    data = bytearray(source.read_bytes())
+    at = data.index(b"mvhd") + 4
+    timescale, length = struct.unpack_from(">II", data, at + 12)
+    struct.pack_into(">I", data, at + 16, length * 3)
+    source.write_bytes(bytes(data))
+    task = kit.fetched()
+    assert task.guess["duration"] == pytest.approx(6.0, abs=0.01)
+    capsys.readouterr()
+    kit.encode()(task)
+    assert "encoding again from its probe" in capsys.readouterr().out
+    assert task.probe == probe(ffmpeg_exe, source) and task.probe["duration"] == pytest.approx(2.0, abs=0.1)
+    assert task.facts[0]["duration"] == pytest.approx(2.0, abs=0.1)
+    stored = kit.store.get(task.id)
+    assert stored.state == State.UPLOADING and stored.probe == task.probe
+    assert stored.phases["encode"] == 100
 
 
 def test_an_output_ffmpeg_cannot_make_fails_the_job(kit):

@@ -14,7 +14,7 @@ needs_landlock = pytest.mark.skipif(landlock_abi() < 1, reason="this kernel has 
 
 
 @needs_landlock
-def test_fetch_reads_a_local_source_in_place_and_probes_it(kit):
+def test_fetch_reads_a_local_source_in_place_and_leaves_its_probe_to_the_encode(kit):
     task = kit.started()
     kit.changes()
     kit.fetch()(task)
@@ -23,13 +23,33 @@ def test_fetch_reads_a_local_source_in_place_and_probes_it(kit):
     assert source.stat().st_nlink == 1
     assert (task.source_file.device, task.source_file.inode) == (source.stat().st_dev, source.stat().st_ino)
     assert list(task.workdir.iterdir()) == []
-    assert task.probe["duration"] == pytest.approx(2.0, abs=0.1)
+    # A preset job of an MP4 source: what its boxes say is all it needs now.
+    assert task.probe is None
+    assert task.guess["duration"] == pytest.approx(2.0, abs=0.01)
+    assert [(s["type"], s.get("width"), s.get("height")) for s in task.guess["streams"]] == [
+        ("video", 320, 240), ("audio", None, None)]
     stored = kit.store.get(task.id)
     assert stored.state == State.ENCODING
-    assert stored.probe == task.probe and stored.phases["download"] == 100
+    assert stored.probe is None and stored.phases["download"] == 100
     # The write that moved the job carries its first run's outputs, ENCODING.
     assert [o["state"] for o in stored.outputs] == ["ENCODING"]
     assert [c["state"] for c in kit.changes()] == ["ENCODING"]
+
+
+@pytest.mark.parametrize("why", ["another container", "an extra option"])
+def test_fetch_probes_a_source_when_the_job_needs_more_than_its_boxes(kit, make_clip, why):
+    if why == "another container":
+        (kit.media / "source.mkv").write_bytes(make_clip("sample.mkv").read_bytes())
+        task = kit.started(source="source.mkv")
+    else:
+        task = kit.started()
+        job = kit.store.get(task.id)
+        task.job = kit.store.update(job.with_changes(outputs=[
+            {**job.outputs[0], "keep_if_smaller": True}]))
+    kit.fetch()(task)
+    assert task.guess is None
+    assert task.probe["duration"] == pytest.approx(2.0, abs=0.1)
+    assert kit.store.get(task.id).probe == task.probe
 
 
 @needs_landlock

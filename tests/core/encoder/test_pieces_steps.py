@@ -171,6 +171,50 @@ def test_a_failed_piece_fails_the_job_and_its_scratch_goes(kit, job):
     assert not scratch.exists() and kit.new_jobs.depth() == (0, 0)
 
 
+def test_a_piece_writes_its_heartbeat_and_progress_together_at_most_every_quarter_lease(kit, job):
+    kit.new_jobs.send(piece_body(job.id, 1, "o0-s0000"))
+    task = claim(kit)(kit.message())
+    assert kit.journal.piece_interval == LEASE / 4
+
+    kit.journal.touch(task)  # the first is written
+    written = kit.store.get(job.id).version
+    kit.journal.touch(task)
+    kit.journal.progress(task, "encode", 40)
+    assert kit.store.get(job.id).version == written  # within the interval: kept, not written
+
+    task.last_progress_write -= LEASE / 4  # a quarter lease later
+    kit.journal.progress(task, "encode", 50)
+    stored = kit.store.get(job.id)
+    assert stored.version == written + 1
+    assert pieces.find(stored.pieces, "o0-s0000")["progress"] == 50
+
+
+def test_a_ladders_rendition_pieces_are_queued_claimed_and_taken_over_alone(kit):
+    job = kit.submit()
+    queued(kit)
+    frames = tuple(i / 10 for i in range(130))
+    cut = plan(Scan(frames=frames, keyframes=tuple(range(0, 130, 10)), end=13.0), 6.0, hls=True)
+    made = pieces.plan([(0, cut.segments, True, (1.0, 0.5))])
+    made = pieces.claimed(made, "o0-r1-s0002", "enc-gone", ago(LEASE + 5))
+    job = kit.store.update(job.transition(State.DOWNLOADING, encoder_id="enc-planner", attempt=1))
+    job = kit.store.update(job.transition(State.ENCODING, encoder_id=None, pieces=made, heartbeat_at=ago(0)))
+    kit.new_jobs.send(message_body(job.id))  # the planner died before deleting it
+
+    assert claim(kit)(kit.message()) is None
+    assert sorted(b["piece"] for b in queued(kit)) == ["o0-audio"] + [
+        f"o0-r{r}-s000{n}" for r in (0, 1) for n in range(3)]
+    # A rendition's piece is claimed once; the other rendition of the same segment is a piece apart.
+    for piece_id in ("o0-r0-s0002", "o0-r0-s0002", "o0-r1-s0002"):
+        kit.new_jobs.send(piece_body(job.id, 1, piece_id))
+    first, second, other = (claim(kit)(kit.message()) for _ in range(3))
+    assert first.piece["id"] == "o0-r0-s0002" and second is None
+    assert other.piece["id"] == "o0-r1-s0002" and other.piece["attempt"] == 2  # taken over from enc-gone
+    stored = kit.store.get(job.id).pieces
+    assert [(p["id"], p["encoder_id"]) for p in stored if p["state"] == pieces.RUNNING] == [
+        ("o0-r0-s0002", ENCODER), ("o0-r1-s0002", ENCODER)]
+    assert all(p["state"] == pieces.PENDING for p in stored if p["id"] in ("o0-r0-s0001", "o0-r1-s0001"))
+
+
 def test_audio_pieces_are_queued_before_the_segments(kit, job):
     # Each audio piece encodes a whole output's audio: the longest pieces go first.
     kit.new_jobs.send(message_body(job.id))

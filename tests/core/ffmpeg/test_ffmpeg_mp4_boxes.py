@@ -66,3 +66,28 @@ def test_a_fragmented_mp4_is_left_to_the_probe(ffmpeg_exe, make_clip, tmp_path):
     subprocess.run([ffmpeg_exe, "-hide_banner", "-loglevel", "error", "-i", str(make_clip("boxes-plain.mp4")),
                     "-c", "copy", "-movflags", "frag_keyframe+empty_moov", str(out)], check=True)
     assert mp4_boxes.describe(out) is None
+
+
+def test_a_source_is_guessed_as_the_probe_will_describe_it(ffmpeg_exe, make_clip, tmp_path):
+    source = make_clip("boxes-guess.mp4", size="352x288", seconds=1.37, rate=29.97)
+    guessed, probed = mp4_boxes.guess(source), probe(ffmpeg_exe, source)
+    assert set(guessed) == set(probed) and guessed["container"] == probed["container"]
+    assert guessed["duration"] == probed["duration"]
+    assert [set(s) for s in guessed["streams"]] == [set(s) for s in probed["streams"]]
+    assert [(s["type"], s.get("width"), s.get("height")) for s in guessed["streams"]] == [
+        (s["type"], s.get("width"), s.get("height")) for s in probed["streams"]]
+
+
+def test_a_source_with_other_tracks_or_another_container_is_not_guessed(ffmpeg_exe, make_clip, tmp_path):
+    import subprocess
+
+    clip = make_clip("boxes-guess-2.mp4")
+    texts = tmp_path / "texts.mp4"
+    srt = tmp_path / "a.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nHello\n\n", encoding="utf-8")
+    subprocess.run([ffmpeg_exe, "-v", "error", "-y", "-i", str(clip), "-i", str(srt), "-map", "0", "-map", "1",
+                    "-c", "copy", "-c:s", "mov_text", str(texts)], check=True)
+    assert any(s["type"] == "subtitle" for s in probe(ffmpeg_exe, texts)["streams"])
+    assert mp4_boxes.guess(texts) is None
+    assert mp4_boxes.guess(make_clip("boxes-guess.mkv")) is None
+    assert mp4_boxes.guess(tmp_path / "missing.mp4") is None

@@ -168,3 +168,40 @@ def test_error_lines_name_files_by_their_names_and_drop_addresses():
         "source.mov: Invalid data found when processing input",
         "Stream ratio 16/9 kept; http://example.com/a/b.mp4 kept",
     ]
+
+
+def test_on_header_gets_the_source_described_as_a_probe_reads_it(ffmpeg_exe, sample_clip, probe_media, tmp_path):
+    from nommer.core.ffmpeg.probe import parse_probe
+
+    told = []
+    plan = build_commands(ffmpeg_exe, sample_clip, tmp_path / "out.mp4", {"preset": "mp4-h264-360p"},
+                          tmp_path / "w")
+    FfmpegRun(plan.commands[0], duration=2, on_header=told.append).run()
+    assert len(told) == 1 and told[0].startswith("Input #0, mov,mp4,")
+    assert parse_probe(told[0]) == probe_media(sample_clip)
+
+
+def test_on_header_gets_none_when_ffmpeg_opens_no_input(ffmpeg_exe, tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x01\x02" * 1000)
+    told = []
+    with pytest.raises(JobFailed) as err:
+        FfmpegRun([ffmpeg_exe, "-hide_banner", "-nostdin", "-i", str(junk), "-f", "null", os.devnull],
+                  on_header=told.append).run()
+    assert err.value.code == "ENCODE_FAILED"
+    assert told == [None]
+
+
+def test_an_error_from_on_header_kills_the_run_and_comes_out_of_it(ffmpeg_exe):
+    class Refused(Exception):
+        pass
+
+    def refuse(_header):
+        raise Refused("not this one")
+
+    began = time.monotonic()
+    run = FfmpegRun(long_encode(ffmpeg_exe), duration=60, on_header=refuse)
+    with pytest.raises(Refused):
+        run.run()
+    assert time.monotonic() - began < 10  # not the minute of encoding
+    assert_gone(run.pid)

@@ -119,17 +119,83 @@ def test_a_variable_frame_rate_source_keeps_every_frame_at_its_time(ffmpeg_exe, 
 
 
 def test_hls_pieces_join_into_the_normal_encodes_playlists(make_clip, ffmpeg_exe, tmp_path):
-    src = make_clip("stitch-hls.mp4", seconds=13, size="320x240", rate=10,
+    """A ladder of two renditions (480p, 360p), each rendition's segments
+    encoded and checked on their own, joined into the normal encode's
+    variant playlists."""
+    src = make_clip("stitch-hls.mp4", seconds=13, size="640x480", rate=10,
                     video_args=("-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p"))
     plan, scan, target, made, box = accelerate(ffmpeg_exe, src, "hls-h264-ladder", tmp_path, segment_seconds=6)
     assert [s.time for s in plan.segments] == [0, 6, 12]
-    playlist = target / "360p.m3u8"
-    verify.check(ffmpeg_exe, playlist, scan, tmp_path, sandbox=box)
+    assert made.renditions == [0, 0, 0, 1, 1, 1] and len(made.lists) == 2
+    # Each rendition's segment holds that rendition alone, its frames the plan's.
+    sizes = set()
+    for argv, rendition, segment in zip(made.segments, made.renditions, plan.segments * 2):
+        assert verify.check_segment(ffmpeg_exe, argv[-1], segment, tmp_path, sandbox=box) == segment.frames
+        streams = probe(ffmpeg_exe, argv[-1], own=True)["streams"]
+        assert [s["type"] for s in streams] == ["video"]
+        sizes.add((rendition, streams[0]["height"]))
+    assert sizes == {(0, 480), (1, 360)}
     plain = normal(ffmpeg_exe, made, tmp_path, box)
-    normal_playlist = os.path.join(os.path.dirname(plain), "360p.m3u8")
-    assert playlist.read_text() == open(normal_playlist).read()
-    assert (target / "master.m3u8").exists()
-    assert sorted(p.name for p in target.iterdir() if p.suffix == ".ts") == [f"360p_0000{n}.ts" for n in range(3)]
+    for name in ("480p.m3u8", "360p.m3u8"):
+        verify.check(ffmpeg_exe, target / name, scan, tmp_path, sandbox=box, decode_video=False)
+        assert (target / name).read_text() == open(os.path.join(os.path.dirname(plain), name)).read()
+    master = (target / "master.m3u8").read_text()
+    assert "480p.m3u8" in master and "360p.m3u8" in master
+    assert sorted(p.name for p in target.iterdir() if p.suffix == ".ts") == [
+        f"{r}_0000{n}.ts" for r in ("360p", "480p") for n in range(3)]
+
+
+def test_a_rendition_of_a_ladder_is_made_with_its_own_filters_and_settings(tmp_path):
+    """Derived from the normal encode of the whole ladder: the rendition's
+    branch of the shared chain of scalers, its rate control as stream 0,
+    the other renditions and the shared run's thread counts gone."""
+    source = {"duration": 20.0, "streams": [{"type": "video", "width": 1920, "height": 1080, "index": 0},
+                                            {"type": "audio", "index": 1}]}
+    normal = stitch.normal_argv("ffmpeg", "/in/source.mp4", source, {"destination": "x", "preset": "hls-h264-ladder"},
+                                str(tmp_path / "ladder"), str(tmp_path))
+    assert stitch.renditions(normal) == 4
+    segment = segments.Segment(index=1, first=150, last=299, start=5.98, end=11.98, seek=6.0, time=6.0,
+                               seconds=6.0, lead_in=0.0)
+    argv = stitch.segment_argv(normal, segment, "/work/r2.mp4", rendition=2)
+    options = dict(zip(argv[argv.index("/in/source.mp4") + 1::2], argv[argv.index("/in/source.mp4") + 2::2]))
+    graph = options["-filter_complex"]
+    assert graph.startswith("[0:V:0]trim=start=")
+    # 1080 then 720 then 480, as the normal encode scales it; nothing smaller, no split.
+    assert [side for side in (1080, 720, 480, 360) if f"min({side}," in graph] == [1080, 720, 480]
+    assert "split" not in graph and graph.endswith("[nv2_0]")
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "-map"] == ["[nv2_0]"]
+    assert (options["-crf:v:0"], options["-maxrate:v:0"], options["-bufsize:v:0"]) == ("23", "1400k", "2800k")
+    assert not any(a.startswith(("-threads", "-crf:v:1", "-var_stream_map", "-hls")) for a in argv)
+    assert options["-force_key_frames:v"] == "expr:gte(t,n_forced*6)" and options["-f"] == "mp4"
+    # The largest rendition is fed by the first scaler alone.
+    top = stitch.segment_argv(normal, segment, "/work/r0.mp4", rendition=0)
+    assert "min(720," not in top[top.index("-filter_complex") + 1]
+    with pytest.raises(ValueError, match="rendition 4 of a command that makes 4 video streams"):
+        stitch.segment_argv(normal, segment, "/work/r4.mp4", rendition=4)
+
+
+def test_a_ladders_stitch_reads_a_list_per_rendition_or_one_of_them_all(tmp_path):
+    source = {"duration": 20.0, "streams": [{"type": "video", "width": 854, "height": 480, "index": 0},
+                                            {"type": "audio", "index": 1}]}
+    normal = stitch.normal_argv("ffmpeg", "/in/source.mp4", source, {"destination": "x", "preset": "hls-h264-ladder"},
+                                str(tmp_path / "ladder"), str(tmp_path))
+    scan = segments.Scan(frames=(0.0, 0.04), keyframes=(0,), end=0.08, audio=(0.0, 0.08))
+
+    def maps(argv):
+        return [argv[i + 1] for i, a in enumerate(argv) if a == "-map"]
+
+    out = str(tmp_path / "ladder")
+    apart = stitch.stitch_argv(normal, ["/w/segments-r0.ffconcat", "/w/segments-r1.ffconcat"], "/w/audio.mp4",
+                               scan, out)
+    assert [apart[i + 1] for i, a in enumerate(apart) if a == "-i"] == [
+        "/w/segments-r0.ffconcat", "/w/segments-r1.ffconcat", "/w/audio.mp4"]
+    assert maps(apart) == ["0:v:0", "2:a:0", "1:v:0", "2:a:0"]
+    assert apart[apart.index("-var_stream_map") + 1] == "v:0,a:0,name:480p v:1,a:1,name:360p"
+    # A ladder planned with every rendition in each segment's run: one list.
+    together = stitch.stitch_argv(normal, "/w/segments.ffconcat", "/w/audio.mp4", scan, out)
+    assert maps(together) == ["0:v:0", "1:a:0", "0:v:1", "1:a:0"]
+    with pytest.raises(ValueError, match="3 lists of segments for an output of 2 video streams"):
+        stitch.stitch_argv(normal, ["/w/a", "/w/b", "/w/c"], None, scan, out)
 
 
 def test_a_stitch_missing_a_segment_fails_the_check(source, ffmpeg_exe, tmp_path):
@@ -191,6 +257,12 @@ def test_a_segment_with_corrupt_bytes_fails_its_check(source, ffmpeg_exe, tmp_pa
         assert caught.value.code == "ENCODE_FAILED"
 
 
+def lists_of(made):
+    """What stitch_argv takes for ``made``'s concat lists."""
+    paths = [path for path, _ in made.lists]
+    return paths[0] if len(paths) == 1 else paths
+
+
 def audio_run(made, *extra):
     """The audio piece's argv with ``extra`` output options for the piece."""
     argv = list(made.audio)
@@ -225,7 +297,7 @@ def test_the_stitch_check_reads_the_audio_packets_and_catches_audio_misplaced_or
                             audio=checked)
     assert measured.audio_packets == checked.count
     # Placed a third of a second late:
-    late = stitch.stitch_argv(made.normal, made.list_path, made.audio_path, scan, str(target), audio_offset=0.3)
+    late = stitch.stitch_argv(made.normal, lists_of(made), made.audio_path, scan, str(target), audio_offset=0.3)
     stitch.run(late, pieces, box)
     with pytest.raises(JobFailed, match="its audio starts"):
         verify.check(ffmpeg_exe, target, video_only, tmp_path, sandbox=box, decode_video=False, audio=checked)
@@ -256,7 +328,7 @@ def test_audio_timed_from_packets_and_the_pieces_check_is_the_audio_decoded(pres
     # Stitched without moving the audio back, it starts with the video: caught.
     with pytest.raises(JobFailed, match="its audio starts"):
         verify.check(ffmpeg_exe, path, scan, work / "check", sandbox=box, decode_video=False, audio=checked)
-    stitch.run(stitch.stitch_argv(made.normal, made.list_path, made.audio_path, scan, str(target), checked.offset),
+    stitch.run(stitch.stitch_argv(made.normal, lists_of(made), made.audio_path, scan, str(target), checked.offset),
                work / "pieces", box)
     heard = verify.check(ffmpeg_exe, path, scan, work / "check", sandbox=box)  # everything decoded
     inferred = verify.check(ffmpeg_exe, path, scan, work / "check", sandbox=box, decode_video=False,
