@@ -79,7 +79,8 @@ def accelerated(ffmpeg, source, probed, work, workers=None):
     farm runs them. Returns the timings and the runs."""
     work.mkdir(parents=True, exist_ok=True)
     times = {}
-    scan, times["scan_wall"], _ = timed(lambda: segments.scan(ffmpeg, source, work, probed, audio=False))
+    scan, times["scan_wall"], times["scan_cpu"] = timed(
+        lambda: segments.scan(ffmpeg, source, work, probed, audio=False))
     plan = segments.plan(scan, SEGMENT_SECONDS)
     target = work / "out.mp4"
     made = stitch.pieces(ffmpeg, source, probed, {"destination": "x", "preset": PRESET}, plan, scan,
@@ -87,6 +88,7 @@ def accelerated(ffmpeg, source, probed, work, workers=None):
     # The longest piece first (the audio: the whole source's), then the segments.
     jobs = [("audio", made.audio, None)] + [("segment", argv, s) for argv, s in zip(made.segments, plan.segments)]
     walls = {"segment": [], "audio": [], "segment_check": [], "audio_check": []}
+    cpus = {kind: [] for kind in walls}  # each piece's own when one worker runs (else they are shared)
     check_cpu, audio_checks = [], []
     lock = threading.Lock()
 
@@ -96,7 +98,7 @@ def accelerated(ffmpeg, source, probed, work, workers=None):
                 if not jobs:
                     return
                 kind, argv, segment = jobs.pop(0)
-            started = time.monotonic()
+            started, before = time.monotonic(), cpu_now()
             stitch.run(pinned(argv, core), work / "pieces")
             encoded, cpu = time.monotonic(), cpu_now()
             # Checked where it was made, on the same core.
@@ -109,8 +111,9 @@ def accelerated(ffmpeg, source, probed, work, workers=None):
             with lock:
                 walls[kind].append(encoded - started)
                 walls[f"{kind}_check"].append(time.monotonic() - encoded)
-                # The check's CPU alone when one worker runs (else it is shared).
                 check_cpu.append(cpu_now() - cpu)
+                cpus[kind].append(cpu - before)
+                cpus[f"{kind}_check"].append(cpu_now() - cpu)
 
     def encode_all():
         threads = [threading.Thread(target=worker, args=(core,)) for core in (workers or [None])]
@@ -124,11 +127,13 @@ def accelerated(ffmpeg, source, probed, work, workers=None):
     core = workers[0] if workers else None
     checked = audio_checks[0]
     argv = stitch.stitch_argv(made.normal, made.lists[0][0], made.audio_path, scan, str(target), checked.offset)
-    _, times["stitch_wall"], _ = timed(lambda: stitch.run(pinned(argv, core), work / "pieces"))
+    _, times["stitch_wall"], times["stitch_cpu"] = timed(lambda: stitch.run(pinned(argv, core), work / "pieces"))
     # The stitch's own check: packets only (the pieces' decoding was checked where they were made).
     _, times["check_wall"], stitch_check_cpu = timed(
         lambda: verify.check(ffmpeg, target, scan, work, decode_video=False, audio=checked))
     times["checks_cpu"] = sum(check_cpu) + stitch_check_cpu
+    times["check_cpu"] = stitch_check_cpu
+    times["cpus"] = cpus
     times["segments"] = len(plan.segments)
     times["segment_walls"] = walls["segment"]
     times["audio_wall"] = walls["audio"][0]
@@ -222,6 +227,12 @@ def main():
         "audio_wall": two[0]["audio_wall"], "audio_check_wall": two[0]["audio_check_wall"],
         "segment_wall": segment_wall,
         "segment_check_wall": segment_check_wall,
+        # (c)'s model: the CPU seconds of (a)'s pieces, one after another.
+        "model": {"serial": normal_cpu, "scan": times["scan_cpu"], "stitch": times["stitch_cpu"],
+                  "check": times["check_cpu"], "audio": times["cpus"]["audio"][0],
+                  "audio_check": times["cpus"]["audio_check"][0],
+                  "segment": sum(times["cpus"]["segment"]) / len(times["cpus"]["segment"]),
+                  "segment_check": sum(times["cpus"]["segment_check"]) / len(times["cpus"]["segment_check"])},
     }
     result["projection"] = project(result)
     return result
@@ -229,29 +240,34 @@ def main():
 
 def project(r):
     """The model of (c): a source of PROJECTED_SECONDS on N encoders of one
-    core each. The scan, the stitch and the stitch's check scale with the
-    duration and run on one encoder, before and after the pieces. The
-    pieces (the audio, the measured one-core wall of the audio piece and of
-    its check scaled to the duration; the segments, each the measured one-core wall of a
-    segment and of its check) go to the N encoders longest first, each
-    encoder taking the next piece as soon as it is free (list scheduling).
-    Queue and transfer delays are left out (milliseconds per piece on one
+    core each, each piece taking on its core the CPU seconds it took in (a)
+    (one piece at a time; on a shared machine the walls of (b) swing with
+    other people's load, CPU seconds much less). The normal encode takes
+    its CPU seconds of (a), scaled to the duration, on one core. The scan,
+    the stitch and the stitch's check scale with the duration and run on
+    one encoder, before and after the pieces. The pieces (the audio piece
+    and its check, scaled to the duration; the segments, each a segment's
+    mean and its check's) go to the N encoders longest first, each encoder
+    taking the next piece as soon as it is free (list scheduling). Queue
+    and transfer delays are left out (milliseconds per piece on one
     machine; on a real farm, the upload of each segment to scratch storage)."""
+    m = r["model"]
     scale = PROJECTED_SECONDS / SECONDS
     count = math.ceil(PROJECTED_SECONDS / SEGMENT_SECONDS)
-    serial = r["one_core_wall"] * scale
-    segment = r["segment_wall"] + r["segment_check_wall"]
+    serial = m["serial"] * scale
+    segment = m["segment"] + m["segment_check"]
+    audio = (m["audio"] + m["audio_check"]) * scale
+    fixed = (m["scan"] + m["stitch"] + m["check"]) * scale
     rows = []
     for n in ENCODERS:
         free = [0.0] * n
-        for piece in [(r["audio_wall"] + r["audio_check_wall"]) * scale] + [segment] * count:
+        for piece in [audio] + [segment] * count:
             heapq.heappush(free, heapq.heappop(free) + piece)
         pieces = max(free)
-        fixed = (r["scan_wall"] + r["stitch_wall"] + r["check_wall"]) * scale
         total = fixed + pieces
         rows.append({"encoders": n, "wall": total, "speedup": serial / total, "pieces": pieces,
                      "goal": 0.8 * n})
-    return {"serial": serial, "segments": count, "segment": segment, "rows": rows}
+    return {"serial": serial, "segments": count, "segment": segment, "audio": audio, "fixed": fixed, "rows": rows}
 
 
 def section(r, today, machine):
@@ -264,8 +280,8 @@ def section(r, today, machine):
                        for name, (before, now) in r["compared"].items())
     at20 = next(row for row in p["rows"] if row["encoders"] == 20)
     scale = PROJECTED_SECONDS // SECONDS
-    audio = r["audio_wall"] + r["audio_check_wall"]
-    fixed = r["scan_wall"] + r["stitch_wall"] + r["check_wall"]
+    m = r["model"]
+    audio, fixed = p["audio"] / scale, p["fixed"] / scale
     share = p["segments"] * p["segment"] / 20
     bound = ("the audio piece, one AAC encode of the whole hour on one core and its check, takes "
              f"{audio * scale:.0f} s, more than each encoder's share of the segments ({share:.0f} s)"
@@ -312,24 +328,25 @@ packets only; the audio piece's run also decodes the source's audio, and
 the piece is decoded and checked against it; the stitch's check reads the
 audio's packets and uses what the audio piece's check found.
 
-(c) The model: a 60-minute source is {p['segments']} segments. On one
-encoder of one core the normal encode takes {p['serial']:.0f} s (measured
-one-core wall × {scale}). On N encoders of one core each: the scan
-({r['scan_wall']:.2f} s here), the stitch ({r['stitch_wall']:.2f} s) and the stitch's check
-({r['check_wall']:.2f} s) scale with the duration and run on one encoder; the
+(c) The model: a 60-minute source is {p['segments']} segments, on N encoders of one core
+each, every piece taking there the CPU seconds it took in (a), where the
+pieces ran one at a time (on this shared machine the walls of (b) swing
+with other people's load, up to twice within one run; CPU seconds much
+less). On one encoder the normal encode takes {p['serial']:.0f} s (its CPU in (a) × {scale}).
+The scan ({m['scan']:.2f} s here), the stitch ({m['stitch']:.2f} s) and the stitch's check
+({m['check']:.2f} s) scale with the duration and run on one encoder; the
 pieces go to the N encoders longest first, each encoder taking the next as
-soon as it is free: the audio ({r['audio_wall']:.2f} s here and its check {r['audio_check_wall']:.2f} s,
-× {scale}), then the segments, {p['segment']:.2f} s each (encode {r['segment_wall']:.2f} s and check
-{r['segment_check_wall']:.2f} s on one core, the means of (b)'s). Queue and transfer
-delays are left out.
+soon as it is free: the audio ({m['audio']:.2f} s here and its check {m['audio_check']:.2f} s,
+× {scale}), then the segments, {p['segment']:.2f} s each (encode {m['segment']:.2f} s and check
+{m['segment_check']:.2f} s, the means of (a)'s). Queue and transfer delays are left out.
 
 | encoders | pieces, s | projected wall, s | speed-up | goal (0.8 N) |
 |---|---|---|---|---|
 {rows}
 What bounds it at 20 encoders: {bound}; the segments' own checks add
-{r['segment_check_wall'] / r['segment_wall']:.0%} to each segment, and the scan, stitch and
-stitch check {fixed * scale:.0f} s. A segment costs
-{r['segment_wall'] * SECONDS / SEGMENT_SECONDS / r['one_core_wall']:.2f}× its share of the normal encode on one core.
+{m['segment_check'] / m['segment']:.0%} to each segment, and the scan, stitch and
+stitch check {fixed * scale:.0f} s. A segment's encode costs
+{m['segment'] * SECONDS / SEGMENT_SECONDS / m['serial']:.2f}× its share of the normal encode's CPU.
 """
 
 
