@@ -13,6 +13,7 @@ that the feeder keeps.
 
 import argparse
 import contextlib
+import os
 import pathlib
 import subprocess
 import sys
@@ -110,6 +111,7 @@ def main(clients=8, per_client=250, rounds=3):
     """Rounds of the trivial app and of the feeder, alternated (the machine
     is shared, so its load changes between rounds); the best round of each
     gives the ratio."""
+    load_before = os.getloadavg()[0]
     exe = load(environ={}).ffmpeg_exe()
     total = clients * per_client
     with tempfile.TemporaryDirectory(prefix="nommer-bench-media-") as tmp:
@@ -152,7 +154,9 @@ def main(clients=8, per_client=250, rounds=3):
             "all_per_second": [total / s for s in feeder_s],
             "trivial_seconds": min(trivial_s), "trivial_per_second": trivial,
             "trivial_all_per_second": [total / s for s in trivial_s],
-            "ratio": feeder / trivial}
+            "ratio": feeder / trivial,
+            # the machine's 1-minute load average when the run began and ended
+            "load": (load_before, os.getloadavg()[0])}
 
 
 if __name__ == "__main__":

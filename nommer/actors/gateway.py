@@ -6,9 +6,10 @@ import datetime
 import pykka
 
 from nommer.actors import addresses, base
-from nommer.actors.messages import Enqueue, Submitted
+from nommer.actors.messages import Arrivals, Arrived, Enqueue
 from nommer.core.feeder.api_types import FleetReport, HealthProblem, HealthReport
 from nommer.core.errors import Unavailable
+from nommer.core.retrying import deadline
 from nommer.core.ports.fleet import busy_until, merged_members
 
 
@@ -24,6 +25,8 @@ class ActorGateway:
         # thread (a nommer.core.feeder.intake.Intake): many of them commit together
         # instead of queueing up one at a time in an actor's mailbox.
         self.intake = intake
+        # New jobs for the JobTracker, told in batches (see Arrivals).
+        self._arrivals = Arrivals()
         # Building a pykka proxy introspects the actor (a large share of a
         # request's time), so proxies are kept per actor URN. A restarted
         # actor has a new URN and so gets a new proxy; refs are still looked
@@ -49,19 +52,25 @@ class ActorGateway:
     def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
                priority=0, acceleration=None):
         """Check, store and queue a new job; returns it once both writes are
-        committed."""
-        job = self.intake.store(source, outputs, notify_url, notify_format, progress_events, priority,
-                                acceleration)
-        # Before queueing: no change an encoder makes can reach the JobTracker first.
-        base.tell(addresses.JOB_TRACKER, Submitted(job))
-        try:
-            self.intake.queue(job)
-        except Exception:
-            # Stored, perhaps not queued: the Dispatcher queues it in its own
-            # time (and, should it fail too, again when it restarts). The
-            # caller hears of the error: only a committed message earns a 201.
-            base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
-            raise
+        committed. A store or queue that stays locked or keeps throttling
+        makes it give up within ``timeout`` seconds, with a TransientError
+        (a 503): the request's thread answers in time."""
+        with deadline(self.timeout):
+            job = self.intake.store(source, outputs, notify_url, notify_format, progress_events, priority,
+                                    acceleration)
+            # Before queueing (or, when the message was committed with the
+            # job, before its receivers are woken): no change an encoder
+            # makes can reach the JobTracker first.
+            if self._arrivals.add(job):
+                base.tell(addresses.JOB_TRACKER, Arrived(self._arrivals))
+            try:
+                self.intake.queue(job)
+            except Exception:
+                # Stored, perhaps not queued: the Dispatcher queues it in its own
+                # time (and, should it fail too, again when it restarts). The
+                # caller hears of the error: only a committed message earns a 201.
+                base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
+                raise
         return job
 
     def presets(self):

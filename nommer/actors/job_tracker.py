@@ -4,14 +4,15 @@ Scaler about changes. New jobs are stored by the Intake in the HTTP threads
 (nommer/core/feeder/intake.py), which tells it of each."""
 
 import collections
+import logging
 import time
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import (
-    Ack, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Submitted, Workload,
+    Ack, Arrived, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Submitted, Workload,
 )
 from nommer.actors.ticker import Tick, Ticker
-from nommer.core import backends
+from nommer.core import backends, log
 from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
 from nommer.core.errors import NommerError, NotFound
@@ -60,6 +61,7 @@ class JobTracker(base.Child):
         self.unrecorded = {}
         self.piece_states = {}  # job id: {piece state: count}, of unfinished accelerated jobs
         self.submitted = 0  # the Scaler derives the submission rate from it
+        self.submitted_at_tick = 0  # self.submitted at the last tick
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.workload_last = None  # (the Scaler's urn, the Workload) last told
         self.ticker = None
@@ -110,7 +112,11 @@ class JobTracker(base.Child):
     # events ---------------------------------------------------------------------
 
     def on_receive(self, message):
-        if isinstance(message, Submitted):
+        if isinstance(message, Arrived):
+            for job in message.arrivals.take():
+                self._submitted(job, workload=False)
+            self._workload()
+        elif isinstance(message, Submitted):
             self._submitted(message.job)
         elif isinstance(message, StateChanged):
             try:
@@ -149,20 +155,24 @@ class JobTracker(base.Child):
             except NommerError as e:  # the record is a courtesy; the job goes on
                 self.log.warning("webhook record not written", job_id=one, error=str(e))
 
-    def _submitted(self, job):
-        """A job the Intake stored (and is queueing, with its PENDING change)."""
+    def _submitted(self, job, workload=True):
+        """A job the Intake stored (and is queueing, with its PENDING change).
+        ``workload``: tell the Scaler (else the caller does, once for many)."""
         self.submitted += 1
-        self._log_state(job)
         self.metrics.job_submitted(job)
-        # Told before the job is queued, so no change of it can come first.
-        self._cache(job)
+        if job.id in self.unfinished:
+            # Known already: read at a start, or a change of it came first.
+            # The cache keeps what it knows.
+            return
+        self._log_state(job)
+        self._cache(job, workload)
 
     def _report(self, job):
         if job.notify_url:  # only webhooks need the feeder's own changes queued
             # "origin": this change is logged already (create, cancel)
             base.tell(addresses.DISPATCHER, Report(state_change(job, origin="job_tracker")))
 
-    def _cache(self, job):
+    def _cache(self, job, workload=True):
         if job.is_final:
             if self.unfinished.pop(job.id, None) is not None and self.costs.learn(job):
                 self.log.debug("cost learned", job_id=job.id, factors=self.costs.table())
@@ -172,7 +182,8 @@ class JobTracker(base.Child):
         self._note_pieces(self.piece_states, job)
         self._note_waiting(self.waiting, job)
         self._predict(job)
-        self._workload()
+        if workload:
+            self._workload()
 
     @staticmethod
     def _note_spread(spread, job):
@@ -207,14 +218,18 @@ class JobTracker(base.Child):
     def _log_state(self, job, change=None):
         """The operator's line for a job's state change: one per change, with
         what went wrong and which encoder did it."""
-        fields = {"job_id": job.id, "state": (change or {}).get("state") or job.state.value}
+        state = (change or {}).get("state") or job.state.value
+        warn = state in ("ERROR", "ABANDONED")
+        if not log.enabled(logging.WARNING if warn else logging.INFO):
+            return  # a line that would be dropped is not built
+        fields = {"job_id": job.id, "state": state}
         if job.error_code:
             fields["error_code"] = job.error_code
         if job.encoder_id:
             fields["encoder_id"] = job.encoder_id
         if job.attempt:
             fields["attempt"] = job.attempt
-        (self.log.warning if fields["state"] in ("ERROR", "ABANDONED") else self.log.info)("job state", **fields)
+        (self.log.warning if warn else self.log.info)("job state", **fields)
 
     def _changed(self, job, change, receipt):
         if job is not None:
@@ -265,10 +280,15 @@ class JobTracker(base.Child):
         states, which cost little even with a long queue and never touch a
         finished job (a full reload would read every unfinished job)."""
         total = sum(self.service.counts(UNFINISHED_STATES).values())
-        if total != len(self.unfinished) and self.actor_inbox.empty():
+        submitting = self.submitted != self.submitted_at_tick
+        self.submitted_at_tick = self.submitted
+        if total != len(self.unfinished) and self.actor_inbox.empty() and not submitting:
             # Something changed behind this actor's back. (With messages
-            # waiting, the difference is most likely new jobs it has not
-            # heard of yet: a burst of submissions; the next tick looks again.)
+            # waiting, or jobs submitted since the last tick, the difference
+            # is most likely new jobs it has not heard of yet: a burst of
+            # submissions, each stored a moment before it is told; the next
+            # tick looks again, and reads every unfinished job only once the
+            # burst is over.)
             self._reload()
         else:
             self._workload()

@@ -1,6 +1,8 @@
 """Events between the feeder's actors (sent with tell)."""
 
 import dataclasses
+import threading
+import time
 
 from nommer.core.model.jobs import Job
 
@@ -18,6 +20,54 @@ class Submitted:
     """A new job is stored; it is being queued (JobTracker)."""
 
     job: Job
+
+
+class Arrivals:
+    """New jobs the HTTP threads stored, waiting for the JobTracker, which
+    takes them all at once: a burst of submissions costs it one message and
+    one wake-up per batch, not per job.
+
+    A thread that adds a job tells ``Arrived`` only when no tell covers the
+    jobs waiting (the JobTracker has taken every job told of), so each job is
+    in the list before a message that makes the JobTracker take it is in its
+    mailbox: a job is told before its receivers are woken, so no change an
+    encoder makes can reach the JobTracker first. A tell lost with a crashed
+    JobTracker is made again by the first add after ``RETELL_AFTER`` seconds
+    (the new JobTracker read every unfinished job when it started).
+
+    Threads: every HTTP request thread adds, the JobTracker takes; ``_lock``
+    guards both fields.
+    """
+
+    RETELL_AFTER = 1.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs = []
+        self._told_at = None  # time.monotonic() of the tell that covers _jobs
+
+    def add(self, job):
+        """Add ``job``; True when the caller must tell ``Arrived``."""
+        with self._lock:
+            self._jobs.append(job)
+            now = time.monotonic()
+            if self._told_at is None or now - self._told_at > self.RETELL_AFTER:
+                self._told_at = now
+                return True
+            return False
+
+    def take(self):
+        """The jobs waiting, oldest first; the next add tells again."""
+        with self._lock:
+            jobs, self._jobs, self._told_at = self._jobs, [], None
+            return jobs
+
+
+@dataclasses.dataclass(frozen=True)
+class Arrived:
+    """New jobs wait in ``arrivals`` (JobTracker)."""
+
+    arrivals: Arrivals
 
 
 @dataclasses.dataclass(frozen=True)

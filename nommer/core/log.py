@@ -116,6 +116,14 @@ def configure(fmt="console", level="info", stream=None):
     root.setLevel(logging.WARNING)
 
 
+def enabled(level=logging.INFO):
+    """Whether a line at ``level`` would be written under structlog's
+    configuration as it is now: a caller that logs on every request skips
+    building a line that would be dropped."""
+    is_enabled_for = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
+    return is_enabled_for is None or is_enabled_for(None, level)
+
+
 def get(name, **bound):
     """A logger that takes its configuration when it first logs, so one made
     at import time still follows configure()."""

@@ -7,7 +7,9 @@ which took effect before the error came back; these wrappers recognise that
 and answer as if the first try had succeeded.
 """
 
+import contextlib
 import dataclasses
+import threading
 import time
 
 from nommer.core import log
@@ -19,9 +21,34 @@ FIRST_PAUSE = 0.05
 _log = log.get("nommer.retrying")
 
 
+_limits = threading.local()  # .until: this thread's deadline (time.monotonic), or None
+
+
+@contextlib.contextmanager
+def deadline(seconds):
+    """Within it, this thread's store and queue calls give up with a
+    TransientError once ``seconds`` have passed (a SQLite file that stays
+    locked, a service that keeps throttling) instead of trying again for as
+    long as they otherwise would: a thread that must answer someone (an
+    HTTP request's) answers in time. An outer deadline that comes first holds."""
+    before = getattr(_limits, "until", None)
+    until = time.monotonic() + seconds
+    _limits.until = until if before is None else min(before, until)
+    try:
+        yield
+    finally:
+        _limits.until = before
+
+
+def deadline_at():
+    """This thread's deadline (a time.monotonic() time), None without one."""
+    return getattr(_limits, "until", None)
+
+
 def retry(call, what, attempts=ATTEMPTS, first_pause=None):
     """``call()`` until it does not raise TransientError, at most ``attempts``
-    times, pausing ``first_pause`` seconds (doubled each time, with jitter)."""
+    times, pausing ``first_pause`` seconds (doubled each time, with jitter);
+    not past this thread's :func:`deadline`."""
     backoff = Backoff(FIRST_PAUSE if first_pause is None else first_pause)
     last = None
     for attempt in range(1, attempts + 1):
@@ -31,8 +58,12 @@ def retry(call, what, attempts=ATTEMPTS, first_pause=None):
             last = error
             if attempt == attempts:
                 break
+            pause = backoff.delay(attempt)
+            until = deadline_at()
+            if until is not None and time.monotonic() + pause >= until:
+                raise TransientError(f"{what} gave up after {attempt} tries: {error}") from None
             _log.info("retrying", call=what, attempt=attempt, error=str(error))
-            time.sleep(backoff.delay(attempt))
+            time.sleep(pause)
     raise TransientError(f"{what} failed {attempts} times: {last}")
 
 
@@ -55,11 +86,19 @@ class RetryingStore:
         self.inner = inner
 
     def create(self, job):
+        return self._create(job, lambda: self.inner.create(job))
+
+    def create_queued(self, job, messages):
+        """The inner store's create_queued (job and messages in one
+        transaction), retried as create is."""
+        return self._create(job, lambda: self.inner.create_queued(job, messages))
+
+    def _create(self, job, create):
         tried = []
 
         def call():
             try:
-                stored = self.inner.create(job)
+                stored = create()
             except AlreadyExists:
                 if not tried:
                     raise

@@ -1,5 +1,6 @@
 """The application factory of the feeder's HTTP API."""
 
+import logging
 import time
 
 from flask import Flask, g, request
@@ -40,7 +41,7 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
         if isinstance(exc, InternalServerError) and exc.original_exception is not None:
             exc = exc.original_exception  # the real cause, so it is logged
         problem = problem_of(exc, request, max_body_bytes)
-        return problem.as_json(), problem.status
+        return problem.as_json(), problem.status, problem.headers()
 
     @app.before_request
     def started():
@@ -53,8 +54,9 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
         response.headers.setdefault("Cache-Control", "no-store")
         # The access line: the path alone (no query, no header), so that no
         # token or credential can reach the log.
-        access.info("request", method=request.method, path=request.path, status=response.status_code,
-                    ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1))
+        if log.enabled(logging.INFO):
+            access.info("request", method=request.method, path=request.path, status=response.status_code,
+                        ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1))
         return response
 
     return app

@@ -20,6 +20,8 @@ from nommer.core.errors import (
 
 log = structlog.get_logger("nommer.http")
 
+RETRY_AFTER = 1  # seconds, in the Retry-After header of a 503
+
 STATUS = (
     (InvalidInput, 400),
     (NotFound, 404),
@@ -40,6 +42,10 @@ class Problem:
 
     def as_json(self):
         return {"error": {"code": self.code, "field": self.field, "message": self.message}}
+
+    def headers(self):
+        """A 503 (a part restarting, a database kept locked) says when to try again."""
+        return {"Retry-After": str(RETRY_AFTER)} if self.status == 503 else {}
 
 
 def problem_of(exc, request, max_body_bytes):

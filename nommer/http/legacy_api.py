@@ -64,6 +64,6 @@ def blueprint(api, max_body_bytes):
             if field in REQUIRED:
                 message = REQUIRED_PREFIX + message
         answer = {"success": False, "message": message, "error_code": problem.code, "field": field}
-        return answer, status
+        return answer, status, problem.headers() if status == problem.status else {}
 
     return bp

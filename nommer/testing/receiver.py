@@ -9,6 +9,7 @@ said of it).
 
 - ``statuses``: the status of each answer in turn; 204 once they run out.
 - ``redirect``: a Location header sent with every answer.
+- A POST cut off before its whole body came is not kept.
 - ``hold_first``: the first delivery is not answered until ``release`` is
   set (close() sets it), to play a slow receiver.
 """
@@ -30,7 +31,13 @@ class Receiver:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender went away mid-request (a killed feeder):
+                    # a web server would not take it as a delivery either.
+                    self.close_connection = True
+                    return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 post = {"path": self.path, "headers": headers, "type": headers.get("content-type"),
                         "body": body, "text": body.decode(), "at": time.monotonic()}

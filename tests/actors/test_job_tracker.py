@@ -322,3 +322,39 @@ def test_the_same_workload_is_not_told_twice_to_the_same_scaler(store, tmp_path)
     finally:
         tracker.stop()
         scaler.stop()
+
+
+def test_jobs_that_arrive_together_are_told_once_and_taken_at_once(store, tmp_path, monkeypatch):
+    from nommer.actors.messages import Arrivals, Arrived
+
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    arrivals = Arrivals()
+    try:
+        wait_for(lambda: seen, 5, "the workload of the start")
+        jobs = [store.create(Job.new(f"file:///in/{n}.mov", [{"destination": f"file:///o/{n}.mp4",
+                                                               "preset": "mp4-h264-480p"}]))
+                for n in range(50)]
+        tells = [arrivals.add(job) for job in jobs]
+        assert tells == [True] + [False] * 49  # one tell covers them all
+        tracker.tell(Arrived(arrivals))
+        wait_for(lambda: seen[-1].unfinished == 50 and seen[-1].submitted == 50, 5,
+                 "the workload of 50 jobs")
+        assert arrivals.take() == []
+        # taken: the next one is told again
+        late = store.create(Job.new("file:///in/late.mov", [{"destination": "file:///o/late.mp4",
+                                                              "preset": "mp4-h264-480p"}]))
+        assert arrivals.add(late) is True
+        # a tell lost (a JobTracker that crashed with it) is made again after a while
+        monkeypatch.setattr(Arrivals, "RETELL_AFTER", 0.0)
+        later = store.create(Job.new("file:///in/later.mov", [{"destination": "file:///o/later.mp4",
+                                                                "preset": "mp4-h264-480p"}]))
+        assert arrivals.add(later) is True
+        tracker.tell(Arrived(arrivals))
+        wait_for(lambda: seen[-1].unfinished == 52 and seen[-1].submitted == 52, 5,
+                 "the two late jobs")
+    finally:
+        tracker.stop()
+        scaler.stop()

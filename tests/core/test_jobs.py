@@ -133,3 +133,37 @@ def test_oldest_pending_counts_from_when_a_job_last_became_pending():
     assert pending_since(released) > pending_since(new)
     assert oldest_pending([running]) is None
     assert oldest_pending([released, new, running]) == pending_since(new)
+
+
+def test_a_forked_child_does_not_repeat_the_random_part_of_its_parents_ids():
+    import os
+
+    from nommer.core.model.jobs import new_job_id
+
+    new_job_id()  # the parent has random bytes in store
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, new_job_id()[12:].encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 8).decode()
+    os.close(read)
+    os.close(write)
+    ids = {new_job_id()[12:] for _ in range(3000)}  # past the end of one read
+    assert len(child) == 8 and child not in ids and len(ids) == 3000
+
+
+def test_a_record_at_another_version_is_the_same_record_but_for_its_version():
+    import dataclasses
+
+    from nommer.core.model.jobs import Job, utcnow, parse_time
+
+    job = Job.new("file:///in/a.mov", [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-360p"}],
+                  notify_url="https://app.example/hook", priority=3)
+    stored = job.with_version(4)
+    assert stored == dataclasses.replace(job, version=4) and stored is not job
+    assert job.version == 0  # the original is left as it was
+    # utcnow's text: sortable, microseconds always written, read back by parse_time
+    now = utcnow()
+    assert len(now) == 27 and now.endswith("Z") and parse_time(now).tzinfo is not None

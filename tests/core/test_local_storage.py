@@ -508,3 +508,25 @@ def test_locations_compare_what_the_names_lead_to(router, root):
             f"file://{root}/out/../out/x.mp4"]
     assert len({router.location(u) for u in same}) == 1
     assert router.location(f"file://{root}/out/") == ("file", *(root / "out").parts)
+
+
+def test_paths_resolve_as_realpath_resolves_them_with_each_folder_looked_at_once(tmp_path, monkeypatch):
+    from nommer.core.adapters import local_storage
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "file").write_bytes(b"x")
+    os.symlink("a/b", tmp_path / "rel")
+    os.symlink(tmp_path / "a", tmp_path / "abs")
+    os.symlink("../a/b/file", tmp_path / "a" / "up")
+    os.symlink("loop2", tmp_path / "loop1")
+    os.symlink("loop1", tmp_path / "loop2")
+    os.symlink("missing/deeper", tmp_path / "dangling")
+    paths = ["a/b/file", "rel/file", "rel/../b/file", "abs/b/../b/file", "a/up", "loop1/x",
+             "dangling/x", "nothing/here/../there", "a/./b//file", "rel/..", "abs/../rel/file/"]
+    expected = [os.path.realpath(f"{tmp_path}/{p}") for p in paths]
+    asked = []
+    real_lstat = os.lstat
+    monkeypatch.setattr(local_storage.os, "lstat", lambda p: asked.append(p) or real_lstat(p))
+    lstats = local_storage._Lstats()
+    assert [lstats.realpath(f"{tmp_path}/{p}") for p in paths] == expected
+    assert asked and len(asked) == len(set(asked))

@@ -296,3 +296,90 @@ def test_a_work_that_writes_through_the_database_fails_instead_of_waiting_for_it
     assert queue.depth() == (0, 0)  # the work was undone
     queue.send("later")  # and the file takes writes
     assert queue.depth() == (1, 0)
+
+
+def lock_from_another_connection(path):
+    """The file's write lock, held by a connection of its own (as another
+    process would hold it) until the returned connection rolls back."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_a_writer_with_a_deadline_gives_up_on_a_lock_held_elsewhere_and_writes_nothing(parts):
+    from nommer.core.errors import TransientError
+    from nommer.core.retrying import deadline
+
+    store, queue, group = parts
+    other = lock_from_another_connection(store.db.path)
+    job = a_job("late")
+    try:
+        started = time.monotonic()
+        with deadline(0.3), pytest.raises(TransientError, match="stayed locked"):
+            store.create_queued(job, lambda s: [(queue, "late", 0)])
+        # its deadline, not the store's busy timeout (30 s)
+        assert time.monotonic() - started < 5
+    finally:
+        other.rollback()
+        other.close()
+    with pytest.raises(NotFound):
+        store.get(job.id)
+    assert queue.depth() == (0, 0)
+    store.create(a_job("after"))  # the file is usable again at once
+
+
+def test_a_writer_waiting_behind_a_stuck_group_takes_its_write_back_at_its_deadline(parts):
+    from nommer.core.errors import TransientError
+    from nommer.core.retrying import deadline
+
+    store, queue, group = parts
+    other = lock_from_another_connection(store.db.path)
+    try:
+        # a leader with no deadline, waiting for the lock (busy timeout: 30 s)
+        threads, outcomes = run_all([lambda: store.create(a_job("patient"))])
+        waiting = time.monotonic() + 10
+        while not (group._leading and not group._pending):  # its group taken
+            assert time.monotonic() < waiting, "the first writer never led"
+            time.sleep(0.005)
+        hurried = a_job("hurried")
+        with deadline(0.3), pytest.raises(TransientError, match="past this write's deadline"):
+            store.create(hurried)
+        assert not outcomes  # the patient writer still waits
+    finally:
+        other.rollback()
+        other.close()
+    for t in threads:
+        t.join(10)
+    assert outcomes[0][0] == "ok"
+    assert store.counts() == {"PENDING": 1}
+    with pytest.raises(NotFound):
+        store.get(hurried.id)
+    store.create(a_job("next"))  # the group goes on without the write taken back
+    assert store.counts() == {"PENDING": 2}
+
+
+@pytest.mark.parametrize("setting, pragma", [("FULL", 2), ("NORMAL", 1)])
+def test_the_embedded_store_and_queues_commit_as_sqlite_synchronous_says(tmp_path, setting, pragma):
+    from nommer.core import backends, config as config_mod
+
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "sqlite_synchronous": setting})
+    parts = backends.build(config)
+    try:
+        parts.store.create(a_job("durable"))  # a connection of this thread is open
+        for db in (parts.store.db, parts.new_jobs.db, parts.state_changes.db):
+            db.write("SELECT 1")
+            assert db.connection().execute("PRAGMA synchronous").fetchone()[0] == pragma
+    finally:
+        parts.close()
+
+
+def test_a_synchronous_mode_sqlite_cannot_keep_is_refused_by_name(tmp_path):
+    from nommer.core import config as config_mod
+    from nommer.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="sqlite_synchronous") as refused:
+        config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "sqlite_synchronous": "OFF"})
+    assert "FULL" in str(refused.value) and "NORMAL" in str(refused.value)
+    with pytest.raises(ValueError, match="synchronous must be one of FULL, NORMAL, not 'OFF'"):
+        SqliteJobStore(tmp_path / "x.sqlite3", synchronous="OFF")
+    assert not (tmp_path / "x.sqlite3").exists()

@@ -58,3 +58,17 @@ def test_a_redirect_is_answered_with_its_location():
         except urllib.error.HTTPError as e:
             status, location = e.code, e.headers["Location"]
     assert (status, location) == (302, "http://127.0.0.1:9/elsewhere")
+
+
+def test_a_post_cut_off_before_its_whole_body_is_not_kept():
+    import socket
+
+    with Receiver() as receiver:
+        with socket.create_connection(("127.0.0.1", receiver.port)) as sender:
+            sender.sendall(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"job_id\": \"j\"")
+        whole = post(receiver.url, json.dumps({"job_id": "j", "state": "FINISHED"}).encode())
+
+        assert whole == 204
+        assert wait_for(lambda: receiver.states("j") == ["FINISHED"], 5, "the whole post")
+        assert len(receiver) == 1

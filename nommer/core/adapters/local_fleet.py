@@ -32,11 +32,15 @@ def pid_dir(config):
     return pathlib.Path(config.data_dir) / "run"
 
 
-def write_pid_file(config, encoder_id):
+def write_pid_file(config, encoder_id, pid=None):
+    """Name the process ``pid`` (this one by default) as encoder
+    ``encoder_id``, in one step: a reader never sees half a number."""
     folder = pid_dir(config)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"encoder-{encoder_id}.pid"
-    path.write_text(str(os.getpid()))
+    part = folder / f".encoder-{encoder_id}.pid.{os.getpid()}"
+    part.write_text(str(os.getpid() if pid is None else pid))
+    os.replace(part, path)
     return path
 
 
@@ -141,6 +145,9 @@ class LocalFleet(Fleet):
                     stderr=subprocess.STDOUT,
                     cwd=os.getcwd(),
                 )
+            # Named at once, not only once the encoder has started: a feeder
+            # killed now and started again adopts it instead of leaving it.
+            write_pid_file(self.config, member_id, proc.pid)
             member = Member(id=member_id, state="running", started_at=utcnow(),
                             detail=f"pid {proc.pid}")
             self._entries[member_id] = _Entry(member, proc.pid, proc)

@@ -168,13 +168,96 @@ def written_by_nommer(path):
         return False
 
 
-def _nearest_existing(path):
+class _Lstats:
+    """``os.lstat`` of each path asked, once: the answers of one look at a
+    submission's URIs, whose paths share their leading folders (a source and
+    its destinations), so that each folder is looked at once, not once per
+    URI and once more per check. A failed lstat is kept as its OSError."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self):
+        self.seen = {}
+
+    def lstat(self, path):
+        """The lstat of ``path``; raises its OSError."""
+        found = self.seen.get(path)
+        if found is None:
+            try:
+                found = os.lstat(path)
+            except OSError as e:
+                found = e
+            self.seen[path] = found
+        if isinstance(found, OSError):
+            raise found
+        return found
+
+    def stat(self, path):
+        """The stat of ``path`` (links followed): its lstat when it is no link."""
+        info = self.lstat(path)
+        return os.stat(path) if stat.S_ISLNK(info.st_mode) else info
+
+    def lexists(self, path):
+        try:
+            self.lstat(path)
+        except OSError:
+            return False
+        return True
+
+    def realpath(self, path):
+        """``os.path.realpath(path)`` of an absolute text path, the same
+        answer by the same steps (links followed, ``..`` after them; a loop
+        of links left unresolved), its lstats kept."""
+        resolved, _ = self._join("/", path[1:], {})
+        return os.path.abspath(resolved)
+
+    def _join(self, path, rest, seen):
+        # posixpath._joinrealpath (non-strict), with self.lstat
+        while rest:
+            name, _, rest = rest.partition("/")
+            if not name or name == ".":
+                continue
+            if name == "..":
+                if path:
+                    path, name = os.path.split(path)
+                    if name == "..":
+                        path = os.path.join(path, "..", "..")
+                else:
+                    path = ".."
+                continue
+            newpath = os.path.join(path, name)
+            try:
+                is_link = stat.S_ISLNK(self.lstat(newpath).st_mode)
+            except OSError:
+                is_link = False
+            if not is_link:
+                path = newpath
+                continue
+            if newpath in seen:
+                path = seen[newpath]
+                if path is not None:
+                    continue  # already resolved
+                return os.path.join(newpath, rest), False  # a loop
+            seen[newpath] = None  # resolving
+            target = os.readlink(newpath)
+            if target.startswith("/"):
+                path, ok = self._join("/", target[1:], seen)
+            else:
+                path, ok = self._join(path, target, seen)
+            if not ok:
+                return os.path.join(path, rest), False
+            seen[newpath] = path
+        return path, True
+
+
+def _nearest_existing(path, lstats=None):
     """``(path or its nearest ancestor that exists, its stat)``; ``(None,
     None)`` when none does. Raises the OSError of a stat that failed for
     another reason than absence."""
+    look = lstats.stat if lstats is not None else os.stat
     while True:
         try:
-            return path, os.stat(path)
+            return path, look(path)
         except OSError as e:
             if e.errno not in _ABSENT:
                 raise
@@ -227,10 +310,15 @@ class FileStorage(Storage):
             yield  # an outer look holds already
             return
         self._looks.memo = {}
+        self._looks.lstats = _Lstats()
         try:
             yield
         finally:
-            self._looks.memo = None
+            self._looks.memo = self._looks.lstats = None
+
+    def _lstats(self):
+        """The lstats of the look in progress; fresh ones outside a look."""
+        return getattr(self._looks, "lstats", None) or _Lstats()
 
     def path_of(self, uri, field="uri"):
         return pathlib.Path(self._resolve(uri, field)[0])
@@ -266,14 +354,15 @@ class FileStorage(Storage):
         if parts.query or parts.fragment:
             raise InvalidInput(field, "a file URI takes no ?query or #fragment")
         check_path_length(raw, field)
+        lstats = self._lstats()
         try:
-            path = os.path.realpath(raw)  # follows symbolic links and ..
+            path = lstats.realpath(raw)  # follows symbolic links and ..
         except OSError as e:
             raise InvalidInput(field, f"{raw} cannot be used: {e.strerror or e}") from None
         # realpath leaves a loop of links unresolved without a word; the stat
         # that the checks need anyway finds it.
         try:
-            info, failure = os.stat(path), None
+            info, failure = lstats.stat(path), None
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise InvalidInput(field, f"{raw} leads through a loop of symbolic links") from None
@@ -315,12 +404,13 @@ class FileStorage(Storage):
             if info is not None and not stat.S_ISREG(info.st_mode):
                 raise InvalidInput(field, f"{path} is not a regular file (a device, pipe or socket)")
             if write:
-                parent, parent_info = _nearest_existing(os.path.dirname(path))
+                lstats = self._lstats()
+                parent, parent_info = _nearest_existing(os.path.dirname(path), lstats)
                 if parent_info is None or not stat.S_ISDIR(parent_info.st_mode):
                     raise InvalidInput(field, f"cannot create a file under {os.path.dirname(path)}")
                 if not os.access(parent, os.W_OK):
                     raise InvalidInput(field, f"{parent} is not writable")
-                self._may_replace(path, field, exists=info is not None or None)
+                self._may_replace(path, field, exists=info is not None or lstats.lexists(path))
         except OSError as e:
             raise InvalidInput(field, f"{path} cannot be used: {e.strerror or e}") from None
 

@@ -1,10 +1,12 @@
 """One SQLite file shared by several processes and threads.
 
 The store and the queue adapters keep their tables in the same file. WAL lets
-readers run beside the one writer; ``synchronous=NORMAL`` makes a commit an
-append to the WAL without an fsync: a commit survives the death of the process
-(SIGKILL included) as soon as it returns, and a power cut may lose the last
-commits, never corrupt the file. Each thread gets its own connection, because a
+readers run beside the one writer. With ``synchronous=FULL`` (the default,
+the ``sqlite_synchronous`` setting) a commit returns once the WAL is synced
+to disk: it survives the death of the process and a power cut. ``NORMAL``
+appends to the WAL without an fsync: a commit survives the death of the
+process (SIGKILL included) as soon as it returns, and a power cut may lose
+the last commits, never corrupt the file. Each thread gets its own connection, because a
 connection must not be used by two threads at once.
 
 Writes are committed in groups (see :class:`GroupCommit`): the writes that
@@ -22,8 +24,13 @@ import time
 import weakref
 
 from nommer.core.errors import TransientError
+from nommer.core.retrying import deadline_at
 
 BUSY_TIMEOUT = 30.0
+# The longest one try waits inside SQLite for another connection's lock;
+# the tries go on (SqliteDatabase._retrying) until the busy timeout, or the
+# thread's deadline (nommer.core.retrying.deadline), runs out.
+LOCK_WAIT = 0.1
 
 
 def is_busy(error):
@@ -37,6 +44,9 @@ def is_busy(error):
 Written = collections.namedtuple("Written", "rowcount lastrowid")
 Written.__doc__ = "What a committed statement did: rows changed and the last row id inserted."
 
+
+# PRAGMA synchronous values a database may be opened with.
+SYNCHRONOUS = ("FULL", "NORMAL")
 
 class CommitFailed(sqlite3.DatabaseError):
     """The transaction of a group could not be committed: nothing of it is
@@ -86,15 +96,16 @@ class _Pending:
     ``wake`` is held until the writer's turn comes: its write is done, or
     it is to lead the next group."""
 
-    __slots__ = ("write", "result", "error", "done", "wake")
+    __slots__ = ("write", "result", "error", "done", "wake", "until")
 
-    def __init__(self, write):
+    def __init__(self, write, until):
         self.write = write
         self.result = None
         self.error = None
         self.done = False
         self.wake = threading.Lock()
         self.wake.acquire()
+        self.until = until  # the writer's deadline (time.monotonic), or None
 
     def outcome(self):
         if self.error is not None:
@@ -123,6 +134,13 @@ class GroupCommit:
     transaction; when the commit itself fails, nothing of the group is
     stored and every writer in it gets that error.
 
+    A writer with a deadline (nommer.core.retrying.deadline: an HTTP
+    request's thread) waits no longer: a group with its write in it gives
+    up trying to take a lock another process holds when the first deadline
+    in the group passes (each of its writers gets a TransientError, worth
+    another try), and a writer still waiting for its group when its deadline
+    passes takes its write back and gets a TransientError, nothing written.
+
     Threads: every writing thread of the process enters :meth:`commit`;
     ``_lock`` guards ``_pending``, ``_leading`` and the counters. The leader
     runs the transaction without holding ``_lock``, so writers keep arriving
@@ -135,7 +153,8 @@ class GroupCommit:
     _groups = {}  # (path, pid): GroupCommit
     _groups_lock = threading.Lock()
 
-    def __init__(self):
+    def __init__(self, path=""):
+        self.path = path
         self._lock = threading.Lock()
         self._pending = []
         self._leading = False
@@ -153,7 +172,7 @@ class GroupCommit:
         group = cls._groups.get(key)
         if group is None:
             with cls._groups_lock:
-                group = cls._groups.setdefault(key, cls())
+                group = cls._groups.setdefault(key, cls(path))
         return group
 
     def commit(self, write, conn, retrying):
@@ -165,13 +184,18 @@ class GroupCommit:
             # A work that writes through the database instead of its
             # connection would wait for its own group's commit for ever.
             raise RuntimeError("a write inside a group's transaction: use the connection given to the work")
-        pending = _Pending(write)
+        until = deadline_at()
+        pending = _Pending(write, until)
         with self._lock:
             self._pending.append(pending)
             leads = not self._leading
             self._leading = True
         if not leads:
-            pending.wake.acquire()  # released by a leader: done, or to lead
+            # released by a leader: done, or to lead
+            if until is None:
+                pending.wake.acquire()
+            elif not pending.wake.acquire(timeout=max(0.0, until - time.monotonic())):
+                self._withdraw(pending)
             if pending.done:
                 return pending.outcome()
         self._leader = threading.get_ident()
@@ -201,11 +225,30 @@ class GroupCommit:
                     self._leading = False
         return pending.outcome()
 
+    def _withdraw(self, pending):
+        """The deadline of ``pending``'s writer passed while it waited: take
+        its write back and raise TransientError, unless a leader has taken
+        it into a group already; then wait for that group's outcome (a group
+        gives up at the first deadline in it)."""
+        with self._lock:
+            if any(p is pending for p in self._pending):
+                self._pending = [p for p in self._pending if p is not pending]
+                if pending.wake.acquire(blocking=False):
+                    # Woken meanwhile to lead the next group: pass that on.
+                    if self._pending:
+                        self._pending[0].wake.release()
+                    else:
+                        self._leading = False
+                raise TransientError(f"database {self.path} was kept busy by other writes past "
+                                     "this write's deadline; nothing was written")
+        pending.wake.acquire()  # in a group now: its outcome comes soon
+
     @staticmethod
     def _commit(group, conn, retrying):
         """Run ``group``'s transaction; sets each write's outcome."""
+        until = [p.until for p in group if p.until is not None]
         try:
-            retrying(lambda: GroupCommit._run(conn, group))
+            retrying(lambda: GroupCommit._run(conn, group), until=min(until) if until else None)
         except TransientError as error:
             for p in group:
                 p.error = error  # locked too long: worth another try, by each
@@ -263,9 +306,12 @@ class _Holder:
 class SqliteDatabase:
     """Connections to one SQLite file, one per thread, with retries on a busy lock."""
 
-    def __init__(self, path, busy_timeout=BUSY_TIMEOUT):
+    def __init__(self, path, busy_timeout=BUSY_TIMEOUT, synchronous="FULL"):
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         self.path = os.path.abspath(os.fspath(path))
         self.busy_timeout = busy_timeout
+        self.synchronous = synchronous
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._local = threading.local()
         # Weak, so a finished thread's connection is closed with its thread-local.
@@ -291,13 +337,13 @@ class SqliteDatabase:
         # isolation_level=None: no implicit BEGIN; transactions are explicit.
         conn = sqlite3.connect(
             self.path,
-            timeout=self.busy_timeout,
+            timeout=min(self.busy_timeout, LOCK_WAIT),
             isolation_level=None,
             check_same_thread=False,
         )
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
         except BaseException:
             conn.close()
             raise
@@ -346,10 +392,15 @@ class SqliteDatabase:
 
         self.transaction(create)
 
-    def _retrying(self, call):
-        # The busy timeout already waits inside SQLite, but some lock conflicts
-        # (opening WAL, a checkpoint) come back at once, so retry until it runs out.
-        deadline = time.monotonic() + self.busy_timeout
+    def _retrying(self, call, until=None):
+        # Each try waits inside SQLite for a while (LOCK_WAIT), and some lock
+        # conflicts (opening WAL, a checkpoint) come back at once, so retry
+        # until the busy timeout, or the thread's deadline, runs out.
+        started = time.monotonic()
+        deadline = started + self.busy_timeout
+        until = deadline_at() if until is None else until
+        if until is not None:
+            deadline = min(deadline, until)
         pause = 0.005
         while True:
             try:
@@ -359,8 +410,9 @@ class SqliteDatabase:
                     raise
                 if time.monotonic() + pause > deadline:
                     # SQLite's form of throttling: worth retrying later.
+                    waited = max(time.monotonic() - started, 0.0)
                     raise TransientError(
-                        f"database {self.path} stayed locked for {self.busy_timeout:g} s"
+                        f"database {self.path} stayed locked for {waited:.3g} s"
                     ) from error
             time.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 2, 0.25)

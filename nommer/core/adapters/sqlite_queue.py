@@ -48,6 +48,8 @@ SCHEMA = (
 )
 # A file made before priorities has the table without the column.
 UPGRADE = "ALTER TABLE queue_messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0"
+SEND = ("INSERT INTO queue_messages (queue, body, visible_at, sent_at, priority)"
+        " VALUES (?, ?, ?, ?, ?)")
 PRIORITY_INDEX = """CREATE INDEX IF NOT EXISTS queue_messages_priority
     ON queue_messages (queue, priority DESC, visible_at, id)"""
 
@@ -206,8 +208,8 @@ class SqliteWorkQueue(WorkQueue):
     ordered = True
     prioritized = True
 
-    def __init__(self, path, name, visibility_timeout=30.0, busy_timeout=30.0):
-        self.db = SqliteDatabase(path, busy_timeout=busy_timeout)
+    def __init__(self, path, name, visibility_timeout=30.0, busy_timeout=30.0, synchronous="FULL"):
+        self.db = SqliteDatabase(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self.db.ensure_schema(SCHEMA)
         self._upgrade()
         self.name = name
@@ -230,18 +232,29 @@ class SqliteWorkQueue(WorkQueue):
 
     def send(self, body, priority=0):
         """See WorkQueue.send: a higher ``priority`` is received first."""
+        cursor = self.db.write(SEND, self._row(body, priority))
+        self.bell.ring()
+        return str(cursor.lastrowid)
+
+    def insert(self, conn, body, priority=0):
+        """Add a message as :meth:`send` does, but inside the transaction
+        of ``conn`` (a connection to this queue's file, as
+        SqliteDatabase.transaction gives a work), so that it commits with
+        whatever else that transaction writes; returns its id. No receiver
+        is woken: call :meth:`ring` once the transaction is committed."""
+        return str(conn.execute(SEND, self._row(body, priority)).lastrowid)
+
+    def ring(self):
+        """Wake the receivers waiting on this queue (after an insert's commit)."""
+        self.bell.ring()
+
+    def _row(self, body, priority):
         if not isinstance(body, str):
             raise TypeError(f"a message body is text, not {type(body).__name__}")
         if not _is_number(priority, int):
             raise ValueError(f"priority must be a whole number, not {priority!r}")
         now = time.time()
-        cursor = self.db.write(
-            "INSERT INTO queue_messages (queue, body, visible_at, sent_at, priority)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (self.name, body, now, now, priority),
-        )
-        self.bell.ring()
-        return str(cursor.lastrowid)
+        return (self.name, body, now, now, priority)
 
     def receive(self, max_messages=1, visibility_timeout=None, wait_seconds=0.0):
         """See WorkQueue.receive. Messages come by priority, highest first, and

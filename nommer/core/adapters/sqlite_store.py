@@ -8,13 +8,13 @@ ago are deleted on a create, in bounded rounds: once an hour, or on the next
 create while a backlog remains.
 """
 
-import dataclasses
 import datetime
 import json
 import sqlite3
 import time
 
 from nommer.core.adapters.sqlite_db import SqliteDatabase
+from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 from nommer.core.errors import (
     AlreadyExists,
     InvalidTransition,
@@ -48,6 +48,9 @@ SCHEMA = (
     )""",
 )
 
+INSERT = ("INSERT INTO jobs (id, state, created_at, updated_at, version, data)"
+          " VALUES (?, ?, ?, ?, ?, ?)")
+
 PURGE_EVERY = 3600.0  # seconds between two looks for expired jobs
 PURGE_BATCH = 500  # jobs deleted per statement, so no write holds the lock long
 PURGE_BATCHES = 10  # statements per round, so no create waits long
@@ -64,29 +67,62 @@ def _job(data):
 class SqliteJobStore(JobStore):
     """Jobs and encoder heartbeats in the SQLite file at ``path``."""
 
-    def __init__(self, path, busy_timeout=30.0, retention_days=0):
-        self.db = SqliteDatabase(path, busy_timeout=busy_timeout)
+    def __init__(self, path, busy_timeout=30.0, retention_days=0, synchronous="FULL"):
+        self.db = SqliteDatabase(path, busy_timeout=busy_timeout, synchronous=synchronous)
         self.db.ensure_schema(SCHEMA)
         self.retention_days = retention_days
         self._next_purge = 0.0  # monotonic time of the next purge on create
 
     def create(self, job):
+        stored = self._new(job)
+        try:
+            self.db.write(INSERT, self._row(stored))
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"job {job.id} already exists") from None
+        return stored
+
+    def queues_here(self, *queues):
+        """The SqliteWorkQueues behind ``queues`` (each bare or in a
+        RetryingQueue) when every one keeps its messages in this store's
+        file, so that :meth:`create_queued` can write a job and its
+        messages in one transaction; None otherwise (another backend, or a
+        wrapper of the queue's calls that such a write would go around)."""
+        bare = [getattr(q, "inner", q) for q in queues]
+        if all(isinstance(q, SqliteWorkQueue) and q.db.path == self.db.path for q in bare):
+            return tuple(bare)
+        return None
+
+    def create_queued(self, job, messages):
+        """:meth:`create` the job and, in the same transaction, send each
+        ``(queue, body, priority)`` of ``messages(stored)`` (the stored job:
+        version 1), each queue one of :meth:`queues_here`; returns the
+        stored job once all of it is committed. Nothing is written when any
+        part fails. The receivers are not woken: ring each queue after."""
+        stored = self._new(job)
+        row = self._row(stored)
+        sends = messages(stored)
+
+        def work(conn):
+            try:
+                conn.execute(INSERT, row)
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"job {job.id} already exists") from None
+            for queue, body, priority in sends:
+                if queue.db.path != self.db.path:
+                    raise ValueError(f"queue {queue.name!r} is not in {self.db.path}")
+                queue.insert(conn, body, priority)
+
+        self.db.transaction(work)
+        return stored
+
+    def _new(self, job):
         if job.version != 0:
             raise ValueError(f"a new job has version 0, not {job.version}")
-        stored = dataclasses.replace(job, version=1)
         if self.retention_days > 0 and time.monotonic() >= self._next_purge:
             # A full round may have left more behind: the next create goes on.
             full = self.purge_expired() == PURGE_BATCH * PURGE_BATCHES
             self._next_purge = time.monotonic() + (0.0 if full else PURGE_EVERY)
-        try:
-            self.db.write(
-                "INSERT INTO jobs (id, state, created_at, updated_at, version, data)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                self._row(stored),
-            )
-        except sqlite3.IntegrityError:
-            raise AlreadyExists(f"job {job.id} already exists") from None
-        return stored
+        return job.with_version(1)
 
     def get(self, job_id):
         rows = self.db.read("SELECT data FROM jobs WHERE id = ?", (job_id,))
@@ -97,7 +133,7 @@ class SqliteJobStore(JobStore):
     def update(self, job):
         """See JobStore.update; also raises InvalidTransition when the stored
         state may not move to ``job.state`` (a record forged past Job.transition)."""
-        stored = dataclasses.replace(job, version=job.version + 1)
+        stored = job.with_version(job.version + 1)
         allowed = PREDECESSORS[State(job.state)]
         changed = self.db.write(
             "UPDATE jobs SET state = ?, created_at = ?, updated_at = ?, version = ?,"

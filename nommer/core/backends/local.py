@@ -22,9 +22,11 @@ class LocalProfile(Profile):
         config.data_dir.mkdir(parents=True, exist_ok=True)
         db = config.db_path
         return Backends(
-            store=SqliteJobStore(db, retention_days=config.retention_days),
-            new_jobs=SqliteWorkQueue(db, NEW_JOBS, visibility_timeout=config.lease_seconds),
-            state_changes=SqliteWorkQueue(db, STATE_CHANGES, visibility_timeout=30.0),
+            store=SqliteJobStore(db, retention_days=config.retention_days, synchronous=config.sqlite_synchronous),
+            new_jobs=SqliteWorkQueue(db, NEW_JOBS, visibility_timeout=config.lease_seconds,
+                                     synchronous=config.sqlite_synchronous),
+            state_changes=SqliteWorkQueue(db, STATE_CHANGES, visibility_timeout=30.0,
+                                          synchronous=config.sqlite_synchronous),
             storage=StorageRouter([
                 FileStorage(config.allowed_roots, excluded=config.private_paths,
                             rate=config.transfer_rate_limit, allow_overwrite=config.allow_overwrite),

@@ -200,8 +200,10 @@ class JobService:
                            acceleration)
 
     def create(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
-               priority=0, acceleration=None):
-        """Store a new PENDING job from a submission :meth:`validate` passed."""
+               priority=0, acceleration=None, messages=None):
+        """Store a new PENDING job from a submission :meth:`validate` passed.
+        With ``messages``, the store's ``create_queued``: the job and the
+        queue messages ``messages(stored job)`` in one transaction."""
         clean = [{k: v for k, v in o.items() if k in OUTPUT_KEYS} for o in outputs]
         if notify_format not in ("json", "form"):
             raise InvalidInput("notify_format", "must be json or form")
@@ -210,11 +212,12 @@ class JobService:
             *((f"outputs[{i}].destination", o.get("destination")) for i, o in enumerate(clean)),
         ])
         source, clean, notify_url, sealed = credentials.seal_uris(self.box, source, clean, notify_url)
-        return self.store.create(
-            Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed,
-                    progress_events=bool(progress_events), priority=check_priority(priority),
-                    acceleration=check_acceleration(acceleration, clean, self.presets))
-        )
+        job = Job.new(source, clean, notify_url, notify_format=notify_format, sealed=sealed,
+                      progress_events=bool(progress_events), priority=check_priority(priority),
+                      acceleration=check_acceleration(acceleration, clean, self.presets))
+        if messages is not None:
+            return self.store.create_queued(job, messages)
+        return self.store.create(job)
 
     def get(self, job_id):
         return self.store.get(job_id)
