@@ -105,8 +105,13 @@ class Planner:
                              sandbox=self.runs.sandbox(task), audio=False)
         normals = [self.normal(task, index) for index in range(len(task.outputs))]
         shapes = [stitch.shape_of(normal) for normal in normals]
-        # Each rendition of a ladder (HLS) is cut into pieces of its own.
+        # Each rendition of a ladder (HLS) is cut into pieces of its own when
+        # the farm has more slots than the job has segments: otherwise every
+        # slot has segments to make anyway, and a rendition apart would only
+        # decode the source again (bench/accelerated_ladder.py).
         streams = [stitch.renditions(n) if shape.hls else 1 for n, shape in zip(normals, shapes)]
+        if any(n > 1 for n in streams) and not self._renditions_apart(scan.duration, shapes):
+            streams = [1] * len(streams)
         planned = []
         for index, (normal, shape) in enumerate(zip(normals, shapes)):
             grid = segments.HLS_SEGMENT_SECONDS if shape.hls else None
@@ -115,10 +120,22 @@ class Planner:
             if not plan.accelerated:
                 return None, plan.reason or (f"the source's {scan.duration:.1f} s make a single segment "
                                              f"of segment_seconds ({length:g} s)"), False
-            shares = self.shares(task, index, streams[index]) if shape.hls else None
+            shares = self.shares(task, index, streams[index]) if streams[index] > 1 else None
             planned.append((index, plan.segments, stitch.audio_argv(normal, "audio") is not None, shares))
         task.scan = scan
         return pieces_mod.plan(planned), "", False
+
+    def _renditions_apart(self, duration, shapes):
+        """Whether a ladder's renditions pay as pieces of their own: when the
+        job's segments, its renditions together, are fewer than the farm's
+        slots (``max_encoders`` × ``jobs_per_encoder``)."""
+        slots = self.config.encoders_max * self.config.jobs_per_encoder
+        count = 0
+        for shape in shapes:
+            grid = segments.HLS_SEGMENT_SECONDS if shape.hls else None
+            length = pieces_mod.segment_seconds_for(duration, self.config.segment_seconds, len(shapes), grid)
+            count += max(1, round(duration / length))
+        return count < slots
 
     def shares(self, task, index, count):
         """The predicted work of each of the ``count`` renditions of output
