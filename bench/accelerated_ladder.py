@@ -123,7 +123,7 @@ def main():
         list_path = together / "segments.ffconcat"
         list_path.write_text(stitch.concat_list(plan, names))
         (together / "out").mkdir()
-        argv = stitch.stitch_argv(made.normal, str(list_path), made.audio[-1], scan, str(together / "out"))
+        argv = stitch.stitch_argv(made.normal, str(list_path), made.audio_path, scan, str(together / "out"))
         together_stitch = cpu(lambda: stitch.run(pinned(argv), together))
         # The normal encode of the whole ladder, on one core.
         normal_cpu = cpu(lambda: stitch.run(pinned(made.normal), folder / "normal"))

@@ -27,7 +27,7 @@ def farm(tmp_path_factory, ffmpeg_exe):
     media.mkdir()
     # One slot each, so that every encoder takes pieces, and an encoder
     # killed holds one; a short lease, so that its piece comes back soon.
-    env = farm_env(root / "data", [media], jobs_per_encoder=1, segment_seconds=1.5,
+    env = farm_env(root / "data", [media], jobs_per_encoder=1, max_encoders=3, segment_seconds=1.5,
                    accelerate_min_seconds=5, lease_seconds=3)
     source = make_source(ffmpeg_exe, media / "source.mp4", seconds=SECONDS, gop=RATE // 2)
     encoders = {}

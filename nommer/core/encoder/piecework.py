@@ -6,9 +6,10 @@ stage       a segment or the audio                      the stitch
 ==========  ==========================================  =====================================
 fetch       the source (kept for the job's next piece)  the pieces and the scan from scratch
 encode      encode it (of a ladder: one rendition),      join (a ladder: each rendition's
-            check a segment decodes                     segments), check against the scan
-upload      store it in scratch; DONE; maybe queue      store the outputs (``upload.Upload``);
-            the stitch                                  FINISHED; the scratch files go
+            check it decodes (the audio: against the    segments), check against the scan
+            source's, timed in its run)                 and the audio piece's check
+upload      store it in scratch (the audio: and its     store the outputs (``upload.Upload``);
+            check); DONE; maybe queue the stitch        FINISHED; the scratch files go
 ==========  ==========================================  =====================================
 
 Each runs in the thread of its stage's pool, like a job's step.
@@ -88,6 +89,11 @@ def segment_of(piece):
     return segments.Segment(**piece["segment"])
 
 
+def audio_check_name(piece):
+    """The scratch file name of what an audio piece's check found (verify.AudioCheck)."""
+    return f"{piece['id']}.check.json"
+
+
 class PieceWork:
     def __init__(self, config, landlock_abi, storage, box, presets, runs, scratch, upload, new_jobs,
                  journal, tasks, log):
@@ -143,6 +149,9 @@ class PieceWork:
             folder.mkdir(exist_ok=True)
             name = self._name(task, piece)
             self.scratch.get(job.id, job.attempt, name, folder / name, cancel=task.cancel)
+            if piece["kind"] == pieces_mod.AUDIO and task.scan.audio is None:
+                checked = audio_check_name(piece)
+                self.scratch.get(job.id, job.attempt, checked, folder / checked, cancel=task.cancel)
             self.journal.progress(task, "download", (n + 1) * 100 // len(made))
 
     def _name(self, task, piece):
@@ -180,7 +189,8 @@ class PieceWork:
             argv = stitch.segment_argv(normal, segment, path, last=last, rendition=rendition)
             seconds = segment.seconds + segment.lead_in
         else:
-            argv = stitch.audio_argv(normal, path)
+            # The same run lists the source's audio, decoded, for the piece's check.
+            argv = stitch.audio_argv(normal, path, verify.source_audio_args(task.workdir / "source-audio"))
             seconds = (task.probe or {}).get("duration")
         limit, limit_code, limit_name = confinement.encode_limit(
             self.config.encode_timeout, self.config.encode_time_factor, self.config.encode_time_slack, seconds)
@@ -191,11 +201,15 @@ class PieceWork:
             if e.code == "TIMED_OUT":
                 raise JobFailed(f"piece {piece['id']} took longer than {limit_name}", code=limit_code) from None
             raise JobFailed(f"piece {piece['id']}: {e}", code=e.code) from None
-        if piece["kind"] == pieces_mod.SEGMENT:
-            try:
+        try:
+            if piece["kind"] == pieces_mod.SEGMENT:
                 verify.check_segment(self.runs.ffmpeg_exe, path, segment, task.workdir / "check", sandbox=sandbox)
-            except JobFailed as e:
-                raise JobFailed(f"piece {piece['id']}: {e}", code=e.code) from None
+            else:
+                checked = verify.check_audio(self.runs.ffmpeg_exe, path, task.workdir / "source-audio",
+                                             task.workdir / "check", sandbox=sandbox)
+                (task.workdir / audio_check_name(piece)).write_text(checked.to_json())
+        except JobFailed as e:
+            raise JobFailed(f"piece {piece['id']}: {e}", code=e.code) from None
         task.targets[index] = path
         task.phases["encode"] = 100
 
@@ -213,11 +227,19 @@ class PieceWork:
             lists = self._lists(task, index, folder)
             audio = pieces_mod.find(job.pieces, pieces_mod.audio_id(index))
             audio_path = folder / self._name(task, audio) if audio is not None else None
-            argv = stitch.stitch_argv(normal, lists[0] if len(lists) == 1 else lists, audio_path, scan, target.path)
+            # What the audio piece's own check found: where the source's
+            # audio is, and the piece decoded (the stitch's check reads packets).
+            # (A job planned when the scan still timed the audio, scan.audio,
+            # is checked as it was then: the audio decoded.)
+            checked = verify.AudioCheck.from_json((folder / audio_check_name(audio)).read_text()) \
+                if audio is not None and scan.audio is None else None
+            argv = stitch.stitch_argv(normal, lists[0] if len(lists) == 1 else lists, audio_path, scan, target.path,
+                                      audio_offset=checked.offset if checked else 0.0)
             self.runs.run_argv(task, argv, sandbox=sandbox, cwd=folder)
             for playlist in self._checked(target):
                 verify.check(self.runs.ffmpeg_exe, playlist, scan, task.workdir / "check",
-                             tag=f"o{index}-{pathlib.Path(playlist).stem}", sandbox=sandbox, decode_video=False)
+                             tag=f"o{index}-{pathlib.Path(playlist).stem}", sandbox=sandbox, decode_video=False,
+                             audio=checked)
             task.targets[index] = target
             try:
                 task.facts[index] = results.describe(self.runs.ffmpeg_exe, target, sandbox=sandbox)
@@ -262,6 +284,9 @@ class PieceWork:
             return
         job = task.job
         index = task.piece["outputs"][0]
+        if task.piece["kind"] == pieces_mod.AUDIO:
+            checked = audio_check_name(task.piece)
+            self.scratch.put(task.workdir / checked, job.id, job.attempt, checked, cancel=task.cancel)
         self.scratch.put(task.targets[index], job.id, job.attempt, pathlib.Path(task.targets[index]).name,
                          cancel=task.cancel)
         piece_id = task.piece["id"]

@@ -34,8 +34,10 @@ def scan_of(text):
 
 
 def requeue(job, new_jobs):
-    """Queue a message for each piece of ``job`` that may need one."""
-    for piece in pieces_mod.to_queue(job.pieces):
+    """Queue a message for each piece of ``job`` that may need one, the
+    audio pieces first: each encodes a whole output's audio on one encoder,
+    the longest pieces, so they start before the segments are shared out."""
+    for piece in sorted(pieces_mod.to_queue(job.pieces), key=lambda p: p["kind"] != pieces_mod.AUDIO):
         new_jobs.send(piece_body(job.id, job.attempt, piece["id"]), priority=job.priority)
 
 
@@ -98,12 +100,18 @@ class Planner:
                 return None, (f"outputs[{index}]: {why}" if len(task.outputs) > 1 else why), bool(plain) or short
         if not self.scratch.available:
             return None, "the farm has no scratch_uri that every encoder reaches", False
+        # The video's packets only: each audio piece times the source's audio itself.
         scan = segments.scan(self.runs.ffmpeg_exe, task.source_path, task.workdir / "scan", probe,
-                             sandbox=self.runs.sandbox(task))
+                             sandbox=self.runs.sandbox(task), audio=False)
         normals = [self.normal(task, index) for index in range(len(task.outputs))]
         shapes = [stitch.shape_of(normal) for normal in normals]
-        # Each rendition of a ladder (HLS) is cut into pieces of its own.
+        # Each rendition of a ladder (HLS) is cut into pieces of its own when
+        # the farm has more slots than the job has segments: otherwise every
+        # slot has segments to make anyway, and a rendition apart would only
+        # decode the source again (bench/accelerated_ladder.py).
         streams = [stitch.renditions(n) if shape.hls else 1 for n, shape in zip(normals, shapes)]
+        if any(n > 1 for n in streams) and not self._renditions_apart(scan.duration, shapes):
+            streams = [1] * len(streams)
         planned = []
         for index, (normal, shape) in enumerate(zip(normals, shapes)):
             grid = segments.HLS_SEGMENT_SECONDS if shape.hls else None
@@ -112,10 +120,22 @@ class Planner:
             if not plan.accelerated:
                 return None, plan.reason or (f"the source's {scan.duration:.1f} s make a single segment "
                                              f"of segment_seconds ({length:g} s)"), False
-            shares = self.shares(task, index, streams[index]) if shape.hls else None
+            shares = self.shares(task, index, streams[index]) if streams[index] > 1 else None
             planned.append((index, plan.segments, stitch.audio_argv(normal, "audio") is not None, shares))
         task.scan = scan
         return pieces_mod.plan(planned), "", False
+
+    def _renditions_apart(self, duration, shapes):
+        """Whether a ladder's renditions pay as pieces of their own: when the
+        job's segments, its renditions together, are fewer than the farm's
+        slots (``max_encoders`` × ``jobs_per_encoder``)."""
+        slots = self.config.encoders_max * self.config.jobs_per_encoder
+        count = 0
+        for shape in shapes:
+            grid = segments.HLS_SEGMENT_SECONDS if shape.hls else None
+            length = pieces_mod.segment_seconds_for(duration, self.config.segment_seconds, len(shapes), grid)
+            count += max(1, round(duration / length))
+        return count < slots
 
     def shares(self, task, index, count):
         """The predicted work of each of the ``count`` renditions of output

@@ -3,6 +3,7 @@ too long, jobs whose queue message the queue gave up on, and encoders that
 stopped heartbeating."""
 
 import dataclasses
+import time
 
 from nommer.core import log
 from nommer.core.model.messages import job_id_of
@@ -11,6 +12,11 @@ from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds
 from nommer.core.model.liveness import encoder_lost, gave_up, given_back, owner_lost
 
 DEAD_LETTER_BATCHES = 10  # of up to 10 messages each, per sweep
+PAGE = 500  # running jobs read a page at a time
+# A PENDING job can only be abandoned, so the PENDING ones (a long queue
+# may hold many thousands) are looked at every this share of abandon_after,
+# the running ones at every sweep: abandoned at most 5% late.
+PENDING_LOOK = 1 / 20
 
 
 @dataclasses.dataclass
@@ -32,6 +38,7 @@ class Reaping:
         self.new_jobs = new_jobs
         self.scratch = scratch  # encoder.scratch.Scratch: files of accelerated jobs
         self.log = log.get("nommer.reaper")
+        self._next_whole_look = 0.0  # monotonic time of the next look at PENDING jobs too
 
     def sweep(self):
         result = Sweep()
@@ -41,7 +48,7 @@ class Reaping:
             except Exception:
                 # The rest of the sweep does not depend on it; the next one retries.
                 self.log.exception("reading the dead-letter queue failed")
-        for job in self.store.unfinished():
+        for job in self._jobs_to_look_at():
             try:
                 self._look_at(job, result)
             except StaleWrite:
@@ -66,6 +73,21 @@ class Reaping:
             except Exception:
                 # Left for whoever next finds the job ended; never stops the sweep.
                 self.log.exception("removing an ended job's scratch files failed", job_id=job.id)
+
+    def _jobs_to_look_at(self):
+        """The running jobs; every unfinished job now and then (PENDING_LOOK)."""
+        now = time.monotonic()
+        if now >= self._next_whole_look:
+            self._next_whole_look = now + max(self.config.reap_interval,
+                                              self.config.abandon_after * PENDING_LOOK)
+            yield from self.store.unfinished()
+            return
+        cursor = None
+        while True:
+            jobs, cursor = self.store.list(state=RUNNING_STATES, limit=PAGE, cursor=cursor)
+            yield from jobs
+            if cursor is None:
+                return
 
     def encoder_gone(self, encoder_id, reason):
         """The encoder ``encoder_id`` was ended: each unfinished job it held

@@ -2,8 +2,8 @@
 (accelerated encoding; docs/accelerated.md).
 
 The source's packets are read once without decoding (:func:`scan`): the
-time of every video frame, which of them are key frames, and where the
-audio starts and ends. :func:`plan` then cuts at frames:
+time of every video frame and which of them are key frames (and, unless
+told not to, where the audio starts and ends, decoded). :func:`plan` then cuts at frames:
 
 - a file output is cut into about ``segment_seconds`` long segments, each
   cut moved to the nearest key frame of the source within half a segment;
@@ -115,17 +115,20 @@ class SegmentPlan:
         return sum(s.lead_in for s in self.segments)
 
 
-def scan(ffmpeg, source, workdir, probe=None, sandbox=None, timeout=None):
+def scan(ffmpeg, source, workdir, probe=None, sandbox=None, timeout=None, audio=True):
     """The Scan of ``source``, read by ffmpeg run through the runner (confined
     by ``sandbox``, writing its listings in ``workdir``). ``probe`` (of the
-    source) says whether it has audio, which is decoded to time it exactly."""
+    source) says whether it has audio, which is decoded to time it exactly;
+    ``audio=False`` lists the video's packets alone (an accelerated job's
+    audio piece times the source's audio itself: verify.check_audio), and
+    the Scan's ``audio`` is None."""
     from nommer.core.ffmpeg.command import GLOBAL_ARGS
     from nommer.core.ffmpeg.runner import FfmpegRun
 
     streams = (probe or {}).get("streams", ())
     if probe is not None and not any(s["type"] == "video" and not s.get("attached_pic") for s in streams):
         raise JobFailed("the source has no video stream to cut into segments", code="NO_VIDEO_STREAM")
-    audio = any(s["type"] == "audio" for s in streams)
+    audio = audio and any(s["type"] == "audio" for s in streams)
     folder = os.path.abspath(workdir)
     os.makedirs(folder, exist_ok=True)
     argv = [ffmpeg, *GLOBAL_ARGS, "-v", "error", *scan_args(source, folder, audio)]

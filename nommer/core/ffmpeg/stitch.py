@@ -32,6 +32,7 @@ import dataclasses
 import os
 import re
 
+from nommer.core.ffmpeg import verify
 from nommer.core.ffmpeg.command import GLOBAL_ARGS, build_commands
 from nommer.core.ffmpeg.presets import BUILT_IN_CATALOGUE
 from nommer.core.ffmpeg.runner import FfmpegRun
@@ -198,9 +199,11 @@ def segment_argv(normal, segment, path, last=False, rendition=None):
     return [*head, *seek, "-i", source, *flat, "-an", "-sn", "-dn", os.path.abspath(path)]
 
 
-def audio_argv(normal, path):
+def audio_argv(normal, path, listing=()):
     """The argv that encodes the source's audio once, whole, with the normal
-    encode's audio settings, to ``path``; None when it makes no audio."""
+    encode's audio settings, to ``path``; None when it makes no audio.
+    ``listing``: output arguments of a second output of the same run (the
+    source's audio timed for the piece's check: verify.source_audio_args)."""
     head, source, tokens = _split(normal)
     pairs, _ = _pairs(tokens)
     maps = [v.rstrip("?") for o, v in pairs if o == "-map" and v.startswith("0:a")]
@@ -213,7 +216,8 @@ def audio_argv(normal, path):
             seen.add(opt)
             kept.append((opt, value))
     kept.append(("-f", shape_of(normal).container))
-    return [*head, "-i", source, *[a for p in kept for a in p], "-vn", "-sn", "-dn", os.path.abspath(path)]
+    return [*head, "-i", source, *[a for p in kept for a in p], "-vn", "-sn", "-dn", os.path.abspath(path),
+            *listing]
 
 
 def concat_list(plan, names):
@@ -228,13 +232,15 @@ def concat_list(plan, names):
     return "\n".join(lines) + "\n"
 
 
-def stitch_argv(normal, list_path, audio_path, scan, target):
+def stitch_argv(normal, list_path, audio_path, scan, target, audio_offset=0.0):
     """The argv that joins the segments named in ``list_path`` and the audio
     at ``audio_path`` (None: none) into the output at ``target`` (a folder
     for HLS) as the normal encode ``normal`` would write it. ``scan`` (of
-    the source) says when its first frame comes. A ladder made rendition by
-    rendition has a list per rendition: ``list_path`` is then a list of
-    them, in the order of the normal encode's video streams."""
+    the source) says when its first frame comes; ``audio_offset`` (seconds,
+    verify.AudioCheck.offset) moves the audio to start where the source's
+    does. A ladder made rendition by rendition has a list per rendition:
+    ``list_path`` is then a list of them, in the order of the normal
+    encode's video streams."""
     _, _, tokens = _split(normal)
     shape = shape_of(normal)
     pairs, _ = _pairs(tokens)
@@ -250,7 +256,8 @@ def stitch_argv(normal, list_path, audio_path, scan, target):
         argv += [*_OWN_GUARD, "-f", "concat", *offset, "-i", os.path.abspath(path)]
     sound = len(lists)  # the input number of the audio
     if audio_path is not None:
-        argv += [*_OWN_GUARD, "-i", os.path.abspath(audio_path)]
+        moved = ["-itsoffset", f"{audio_offset:.6f}"] if abs(audio_offset) > 0.0005 else []
+        argv += [*_OWN_GUARD, *moved, "-i", os.path.abspath(audio_path)]
     if shape.hls:
         for n in range(video):
             # Each rendition from its own list, or all from the one list.
@@ -335,7 +342,7 @@ def pieces(ffmpeg, source, probe, output, plan, scan, target, workdir, presets=B
         lists.append((os.path.join(folder, f"segments{'-' + tag[:-1] if tag else ''}.ffconcat"),
                       concat_list(plan, names)))
     audio_path = os.path.join(folder, f"audio.{shape.extension}")
-    audio = audio_argv(normal, audio_path)
+    audio = audio_argv(normal, audio_path, verify.source_audio_args(folder))
     paths = [p for p, _ in lists]
     return Pieces(normal=normal, segments=segs, renditions=made_for, audio=audio, lists=lists,
                   audio_path=audio_path if audio else None,

@@ -213,3 +213,31 @@ def test_a_ladders_rendition_pieces_are_queued_claimed_and_taken_over_alone(kit)
     assert [(p["id"], p["encoder_id"]) for p in stored if p["state"] == pieces.RUNNING] == [
         ("o0-r0-s0002", ENCODER), ("o0-r1-s0002", ENCODER)]
     assert all(p["state"] == pieces.PENDING for p in stored if p["id"] in ("o0-r0-s0001", "o0-r1-s0001"))
+
+
+def test_audio_pieces_are_queued_before_the_segments(kit, job):
+    # Each audio piece encodes a whole output's audio: the longest pieces go first.
+    kit.new_jobs.send(message_body(job.id))
+
+    claim(kit)(kit.message())
+    assert [b["piece"] for b in queued(kit)] == ["o0-audio", "o0-s0000", "o0-s0001"]
+
+
+@pytest.mark.parametrize("duration, encoders, slots_each, apart", [
+    (600.0, 2, 2, False),  # 10 segments for 4 slots: every slot has segments to make
+    (600.0, 10, 2, True),  # 10 segments for 20 slots: renditions apart fill the rest
+    (60.0, 1, 2, True),  # 1 segment for 2 slots
+    (60.0, 1, 1, False),  # 1 segment for 1 slot
+])
+def test_a_ladders_renditions_go_apart_only_when_the_farm_has_more_slots_than_segments(
+        kit, duration, encoders, slots_each, apart):
+    import types
+
+    from nommer.core import config as config_mod
+    from nommer.core.encoder.planning import Planner
+
+    config = config_mod.load(environ={}, overrides={
+        "data_dir": str(kit.config.data_dir), "max_encoders": encoders, "jobs_per_encoder": slots_each,
+        "segment_seconds": 60.0})
+    planner = Planner(config, kit.presets, kit.runs, Scratch(config), kit.new_jobs, kit.journal, kit.tasks, kit.log)
+    assert planner._renditions_apart(duration, [types.SimpleNamespace(hls=True)]) is apart

@@ -104,6 +104,10 @@ def test_the_scan_reads_every_frame_and_key_frame_of_a_real_source(make_clip, ff
     assert len(scan.frames) == 50 and scan.keyframes == (0, 10, 20, 30, 40)
     assert scan.frames[1] == pytest.approx(0.04) and not scan.variable_rate
     assert scan.end == pytest.approx(2.0) and scan.audio[0] == pytest.approx(0.0, abs=0.03)
+    # An accelerated job's planner lists the video's packets alone: its audio pieces time the audio.
+    video = segments.scan(ffmpeg_exe, source, tmp_path / "v", probe_media(source), sandbox=box, audio=False)
+    assert video.audio is None and (video.frames, video.keyframes, video.end) == (scan.frames, scan.keyframes, scan.end)
+    assert not (tmp_path / "v" / segments.AUDIO_SCAN_FILE).exists()
 
 
 def test_a_source_without_video_cannot_be_planned(ffmpeg_exe, probe_media, tmp_path):

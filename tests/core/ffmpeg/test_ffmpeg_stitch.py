@@ -230,3 +230,108 @@ def test_segments_checked_where_they_are_made_leave_the_stitch_a_check_without_v
         verify.check_segment(ffmpeg_exe, made.segments[1][-1], segments.Segment(
             index=1, first=25, last=74, start=0.98, end=2.98, seek=1.0, time=1.0, seconds=2.0, lead_in=0.0),
             tmp_path, sandbox=box)
+
+
+def corrupted(path, into):
+    """A copy of the MP4 ``path`` at ``into`` with 16 bytes flipped in its
+    first picture (the key frame at the start of its media data)."""
+    data = bytearray(path.read_bytes())
+    start = data.find(b"mdat") + 8
+    end = data.find(b"moov", start)
+    at = start + ((end if end > 0 else len(data)) - start) // 10
+    for n in range(16):
+        data[at + n * 37] ^= 0xFF
+    into.write_bytes(bytes(data))
+    return into
+
+
+def test_a_segment_with_corrupt_bytes_fails_its_check(source, ffmpeg_exe, tmp_path):
+    plan, scan, target, made, box = accelerate(ffmpeg_exe, source, "mp4-h264-360p", tmp_path)
+    segment, path = plan.segments[1], made.segments[1][-1]
+    assert verify.check_segment(ffmpeg_exe, path, segment, tmp_path, sandbox=box) == 25
+    bad = corrupted(tmp_path / "pieces" / os.path.basename(path), tmp_path / "pieces" / "bad.mp4")
+    # The cheaper decode (one thread, no deblocking) catches what the default one does.
+    for decode in (verify.SEGMENT_DECODE, ()):
+        with pytest.raises(JobFailed, match="segment 1 does not decode cleanly") as caught:
+            verify.check_segment(ffmpeg_exe, bad, segment, tmp_path, sandbox=box, decode=decode)
+        assert caught.value.code == "ENCODE_FAILED"
+
+
+def lists_of(made):
+    """What stitch_argv takes for ``made``'s concat lists."""
+    paths = [path for path, _ in made.lists]
+    return paths[0] if len(paths) == 1 else paths
+
+
+def audio_run(made, *extra):
+    """The audio piece's argv with ``extra`` output options for the piece."""
+    argv = list(made.audio)
+    at = argv.index(made.audio_path)
+    return argv[:at] + list(extra) + argv[at:]
+
+
+def test_the_audio_piece_is_checked_against_the_source_audio_timed_in_its_run(source, ffmpeg_exe, tmp_path):
+    plan, scan, target, made, box = accelerate(ffmpeg_exe, source, "mp4-h264-360p", tmp_path)
+    pieces = tmp_path / "pieces"
+    checked = verify.check_audio(ffmpeg_exe, made.audio_path, pieces, tmp_path / "check", sandbox=box)
+    assert checked.source == pytest.approx(scan.audio, abs=0.001)  # as the scan decoding the audio found it
+    assert checked.decoded == pytest.approx(scan.audio, abs=checked.frame) and checked.count > 100
+    assert verify.AudioCheck.from_json(checked.to_json()) == checked
+    # A short piece, and one shifted by silence at its start, are caught where they are made.
+    for extra, lasts in ((("-t", "3"), r"lasts 3\.0\d\d s"), (("-af", "adelay=300:all=1"), r"lasts 4\.3\d\d s")):
+        stitch.run(audio_run(made, *extra), pieces, box)
+        with pytest.raises(JobFailed, match=lasts + r" where the source's audio lasts 4\.000 s") as caught:
+            verify.check_audio(ffmpeg_exe, made.audio_path, pieces, tmp_path / "check", sandbox=box)
+        assert caught.value.code == "ENCODE_FAILED"
+
+
+def test_the_stitch_check_reads_the_audio_packets_and_catches_audio_misplaced_or_missing(
+        source, ffmpeg_exe, tmp_path):
+    plan, scan, target, made, box = accelerate(ffmpeg_exe, source, "mp4-h264-360p", tmp_path)
+    pieces = tmp_path / "pieces"
+    checked = verify.check_audio(ffmpeg_exe, made.audio_path, pieces, tmp_path / "check", sandbox=box)
+    video_only = segments.scan(ffmpeg_exe, source, tmp_path / "v", probe(ffmpeg_exe, str(source)), sandbox=box,
+                               audio=False)
+    assert video_only.audio is None
+    measured = verify.check(ffmpeg_exe, target, video_only, tmp_path, sandbox=box, decode_video=False,
+                            audio=checked)
+    assert measured.audio_packets == checked.count
+    # Placed a third of a second late:
+    late = stitch.stitch_argv(made.normal, lists_of(made), made.audio_path, scan, str(target), audio_offset=0.3)
+    stitch.run(late, pieces, box)
+    with pytest.raises(JobFailed, match="its audio starts"):
+        verify.check(ffmpeg_exe, target, video_only, tmp_path, sandbox=box, decode_video=False, audio=checked)
+    # Packets missing: the stitch took a shorter audio than the piece that was checked.
+    stitch.run(audio_run(made, "-t", "3"), pieces, box)
+    stitch.run(made.stitch, pieces, box)
+    with pytest.raises(JobFailed, match=f"audio packets where its audio piece has {checked.count}"):
+        verify.check(ffmpeg_exe, target, video_only, tmp_path, sandbox=box, decode_video=False, audio=checked)
+
+
+@pytest.mark.parametrize("preset", ["mp4-h264-360p", "webm-vp9-720p", "hls-h264-ladder"])
+def test_audio_timed_from_packets_and_the_pieces_check_is_the_audio_decoded(preset, make_clip, ffmpeg_exe, tmp_path):
+    """The stitch's check infers the audio a player hears from the packets;
+    decoding the output says the same, within one audio frame. The source's
+    audio starts half a second after its video (the audio piece's MP4 moves
+    it to zero; the stitch puts it back)."""
+    late = tmp_path / "late-audio.mp4"
+    runner.FfmpegRun([ffmpeg_exe, *GLOBAL_ARGS, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10",
+                      "-f", "lavfi", "-itsoffset", "0.5", "-i", "sine", "-t", "7", "-shortest",
+                      "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p",
+                      "-c:a", "aac", str(late)]).run()
+    work = tmp_path / "w"
+    plan, scan, target, made, box = accelerate(ffmpeg_exe, late, preset, work, segment_seconds=2.0)
+    assert scan.audio[0] == pytest.approx(0.5, abs=0.03) and plan.accelerated
+    checked = verify.check_audio(ffmpeg_exe, made.audio_path, work / "pieces", work / "check",
+                                 sandbox=box)
+    path = target / "360p.m3u8" if preset.startswith("hls") else target
+    # Stitched without moving the audio back, it starts with the video: caught.
+    with pytest.raises(JobFailed, match="its audio starts"):
+        verify.check(ffmpeg_exe, path, scan, work / "check", sandbox=box, decode_video=False, audio=checked)
+    stitch.run(stitch.stitch_argv(made.normal, lists_of(made), made.audio_path, scan, str(target), checked.offset),
+               work / "pieces", box)
+    heard = verify.check(ffmpeg_exe, path, scan, work / "check", sandbox=box)  # everything decoded
+    inferred = verify.check(ffmpeg_exe, path, scan, work / "check", sandbox=box, decode_video=False,
+                            audio=checked)
+    assert inferred.audio == pytest.approx(heard.audio, abs=checked.frame + 0.0015)
+    assert inferred.video == heard.video and inferred.frames == heard.frames
