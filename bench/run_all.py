@@ -79,7 +79,8 @@ def throughput_section(r, before=THROUGHPUT_BEFORE, today=None, cheaper=THROUGHP
 {r['clients']} clients on keep-alive connections each send {r['submissions'] // r['clients']}
 `POST /jobs` to a feeder on the SQLite store and queue (no encoder running, so
 the figure is the feeder's alone: validation, the job write and the queue
-write, both committed before the 201, the answer). Beside it, in the same
+write, both committed before the 201 and, with `sqlite_synchronous =
+"{r.get('synchronous', 'FULL')}"`, {'synced to disk' if r.get('synchronous', 'FULL') == 'FULL' else 'not synced'}, the answer). Beside it, in the same
 run with rounds alternated, a trivial Flask app on waitress (8 threads, as the
 feeder's) answers the same POST with 201 and does nothing else: what this
 Python, Flask and waitress can do here at best. The clients run on the same

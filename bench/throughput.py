@@ -8,7 +8,7 @@ and a small JSON body and does nothing else: it is what this Python, Flask
 and waitress can do at best on this machine, so the ratio says how much of
 that the feeder keeps.
 
-    python bench/throughput.py [--clients 8] [--per-client 250]
+    python bench/throughput.py [--clients 8] [--per-client 250] [--sqlite-synchronous NORMAL]
 """
 
 import argparse
@@ -107,7 +107,7 @@ def hammer(port, body_for, clients, per_client):
     return elapsed, ids
 
 
-def main(clients=8, per_client=250, rounds=3):
+def main(clients=8, per_client=250, rounds=3, synchronous="FULL"):
     """Rounds of the trivial app and of the feeder, alternated (the machine
     is shared, so its load changes between rounds); the best round of each
     gives the ratio."""
@@ -125,7 +125,7 @@ def main(clients=8, per_client=250, rounds=3):
 
         trivial_s, feeder_s, ids = [], [], []
         with trivial_server() as trivial_port, \
-                common.feeder([media], autoscale="false") as (port, workdir):
+                common.feeder([media], autoscale="false", sqlite_synchronous=synchronous) as (port, workdir):
             hammer(trivial_port, lambda w, n: body_for("warm", w, n), clients, 20)
             for r in range(rounds):
                 trivial_s.append(hammer(trivial_port, lambda w, n: body_for("t", w, n),
@@ -154,7 +154,7 @@ def main(clients=8, per_client=250, rounds=3):
             "all_per_second": [total / s for s in feeder_s],
             "trivial_seconds": min(trivial_s), "trivial_per_second": trivial,
             "trivial_all_per_second": [total / s for s in trivial_s],
-            "ratio": feeder / trivial,
+            "ratio": feeder / trivial, "synchronous": synchronous,
             # the machine's 1-minute load average when the run began and ended
             "load": (load_before, os.getloadavg()[0])}
 
@@ -164,6 +164,8 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--per-client", type=int, default=250)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sqlite-synchronous", default="FULL", choices=("FULL", "NORMAL"),
+                        help="the feeder's sqlite_synchronous setting (FULL, the default, syncs each commit)")
     parser.add_argument("--serve-trivial", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_trivial:
@@ -172,8 +174,9 @@ if __name__ == "__main__":
         waitress.serve(trivial_app(), host="127.0.0.1", port=args.serve_trivial, threads=8,
                        _quiet=True)
         sys.exit(0)
-    r = main(args.clients, args.per_client, args.rounds)
-    print(f"{r['submissions']} submissions from {r['clients']} clients, best of {r['rounds']}: "
+    r = main(args.clients, args.per_client, args.rounds, args.sqlite_synchronous)
+    print(f"sqlite_synchronous {r['synchronous']}, load {r['load'][0]:.1f}-{r['load'][1]:.1f}: "
+          f"{r['submissions']} submissions from {r['clients']} clients, best of {r['rounds']}: "
           f"feeder {r['per_second']:.0f}/s (" + ", ".join(f"{x:.0f}" for x in r["all_per_second"])
           + f"); trivial Flask app {r['trivial_per_second']:.0f}/s ("
           + ", ".join(f"{x:.0f}" for x in r["trivial_all_per_second"]) + f"); ratio {r['ratio']:.3f}")
