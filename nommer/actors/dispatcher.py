@@ -40,8 +40,8 @@ class Dispatcher(base.Child):
         self.listener.start()
 
     def on_stop(self):
-        self._delete_acked()
         self.stopping.set()
+        self._delete_acked()
         if self.listener is not None:
             self.listener.join(timeout=self.config.state_check_interval + 5)
 
@@ -72,8 +72,14 @@ class Dispatcher(base.Child):
             self.ack_timer = None
         if acks:
             # A change not deleted comes back after its lease and is dealt
-            # with again: a duplicate webhook at worst, never a lost one.
-            self.state_changes.delete_many(acks)
+            # with again: a duplicate webhook at worst, never a lost one. So
+            # a failed delete is logged, and neither stops this actor nor
+            # keeps its listener from stopping.
+            try:
+                self.state_changes.delete_many(acks)
+            except Exception:
+                self.log.exception("acknowledged state changes not deleted; they will come back",
+                                   count=len(acks))
 
     def depth(self):
         return {"new_jobs": self.new_jobs.depth(), "state_changes": self.state_changes.depth()}

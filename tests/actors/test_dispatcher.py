@@ -58,3 +58,37 @@ def test_acknowledged_changes_are_deleted_together(tmp_path):
     finally:
         new_jobs.close()
         state_changes.close()
+
+
+def test_a_failed_delete_of_acknowledged_changes_neither_crashes_it_nor_keeps_it_from_stopping(tmp_path):
+    path = str(tmp_path / "nommer.sqlite3")
+    new_jobs, state_changes = SqliteWorkQueue(path, "new-jobs"), SqliteWorkQueue(path, "changes")
+    for n in range(3):
+        state_changes.send(json.dumps({"job_id": f"j{n}"}))
+    held = state_changes.receive(max_messages=3, visibility_timeout=60)
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path),
+                                                    "state_check_interval": 0.2})
+    calls = []
+
+    def unreachable(receipts):
+        calls.append(list(receipts))
+        raise OSError("the queue is out of reach")
+
+    real, state_changes.delete_many = state_changes.delete_many, unreachable
+    dispatcher = Dispatcher.start(config, new_jobs, state_changes)
+    try:
+        dispatcher.tell(Ack(held[0].receipt))
+        wait_for(lambda: calls, ACK_LINGER + 2, "the delete tried")
+        # still at work: it answers, and takes the next acknowledgements
+        assert dispatcher.proxy().depth().get()["state_changes"] == (0, 3)
+        state_changes.delete_many = real
+        dispatcher.tell(Ack(held[1].receipt))
+    finally:
+        dispatcher.stop()
+    try:
+        assert calls == [[held[0].receipt]]
+        assert state_changes.depth() == (0, 2)  # the first comes back after its lease
+        assert not dispatcher.is_alive()
+    finally:
+        new_jobs.close()
+        state_changes.close()

@@ -110,6 +110,11 @@ class Encode:
                     self.journal.mark(task, plan.outputs, outputs_mod.ERROR, write=False,
                                       error_code=e.code, error=str(e))
                     raise JobFailed(outputs_mod.failure_details(task.outputs), code=e.code) from None
+                if len(plan.outputs) > 1 and plan is first and task.probe is None:
+                    # A shared run planned on a guess failed before it
+                    # described the source: probe it before its outputs are
+                    # planned again one by one, on the source as it is.
+                    self._settle(task, probe, plans)
                 if len(plan.outputs) > 1:
                     self.log.warning("shared run failed; trying its outputs one by one",
                                      job_id=task.id, error=str(e)[:500])

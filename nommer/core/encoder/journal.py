@@ -108,14 +108,17 @@ class Journal:
         if time.monotonic() - task.last_progress_write < self.piece_interval:
             task.check_canceled()
             return task.job  # its last write says it is alive
-        task.last_progress_write = time.monotonic()
         piece_id = task.piece["id"]
 
         def change(job):
             now = utcnow()
             return job.with_changes(heartbeat_at=now, pieces=pieces_mod.beat(job.pieces, piece_id, now))
 
-        return self.write(task, change)
+        job = self.write(task, change)
+        # Timed from a write that went through: a failed one leaves the next
+        # heartbeat free to try again.
+        task.last_progress_write = time.monotonic()
+        return job
 
     def set_state(self, task, state, **fields):
         """Move the job to ``state``, with the task's outputs and progress, and report it."""
@@ -132,6 +135,8 @@ class Journal:
                 made = job.pieces
                 if state == State.FINISHED:
                     made, _ = pieces_mod.finished(made, piece_id)
+                else:  # it says the piece is alive, as a heartbeat does
+                    made = pieces_mod.beat(made, piece_id, utcnow())
                 more["pieces"] = made
                 if state != State.FINISHED:
                     more["progress"] = pieces_mod.overall(made)
@@ -172,17 +177,23 @@ class Journal:
         interval = self.progress_interval if task.piece is None else self.piece_interval
         if now - task.last_progress_write < interval:
             return  # kept; the next write carries it
-        task.last_progress_write = now
+        previous, task.last_progress_write = task.last_progress_write, now
         phases = dict(task.phases)
-        if task.piece is None:
+        if task.piece is not None:
+            try:
+                job = self.write(task, self._piece_progress(task, phases))
+            except Exception:
+                # A piece's write is its heartbeat too: one that failed must
+                # not keep the next heartbeat from trying.
+                task.last_progress_write = previous
+                raise
+        else:
             # The probe of a job probed by its encode's run (encode.py) goes
             # with the first write after it.
             probe = {"probe": task.probe} if task.guess is not None and task.probe is not None \
                 and task.job.probe != task.probe else {}
             job = self.write(task, lambda j: j.with_changes(
                 progress=progress_mod.overall(phases), phases=phases, heartbeat_at=utcnow(), **probe))
-        else:
-            job = self.write(task, self._piece_progress(task, phases))
         if job.progress_events and job.notify_url:
             self.report(job, event="job.progress")
 

@@ -241,3 +241,26 @@ def test_a_ladders_renditions_go_apart_only_when_the_farm_has_more_slots_than_se
         "segment_seconds": 60.0})
     planner = Planner(config, kit.presets, kit.runs, Scratch(config), kit.new_jobs, kit.journal, kit.tasks, kit.log)
     assert planner._renditions_apart(duration, [types.SimpleNamespace(hls=True)]) is apart
+
+
+def test_a_failed_piece_heartbeat_leaves_the_next_one_free_to_try(kit, job, monkeypatch):
+    from nommer.core.errors import TransientError
+
+    kit.new_jobs.send(piece_body(job.id, 1, "o0-s0000"))
+    task = claim(kit)(kit.message())
+    written = kit.store.get(job.id).version
+
+    def unreachable(job):
+        raise TransientError("the store is out of reach")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(kit.store, "update", unreachable)
+        with pytest.raises(TransientError):
+            kit.journal.touch(task)
+        with pytest.raises(TransientError):
+            kit.journal.progress(task, "encode", 30)
+    kit.journal.touch(task)  # at once, not a quarter lease later
+
+    stored = kit.store.get(job.id)
+    assert stored.version == written + 1
+    assert pieces.find(stored.pieces, "o0-s0000")["heartbeat_at"] > task.piece["heartbeat_at"]
