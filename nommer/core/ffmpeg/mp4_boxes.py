@@ -25,16 +25,21 @@ _VISUAL = {b"avc1", b"avc3", b"hvc1", b"hev1", b"av01", b"vp09", b"mp4v", b"jpeg
            b"apch", b"apcs", b"apco", b"ap4h", b"dvh1", b"dvhe"}
 
 
+def _read_moov(path):
+    """The bytes of the ``moov`` box of the file at ``path``, or None."""
+    try:
+        with open(path, "rb") as f:
+            return _find_moov(f, os.fstat(f.fileno()).st_size)
+    except OSError:
+        return None
+
+
 def describe(path):
     """``{"duration", "streams"}`` of the MP4/MOV file at ``path`` as
     probe.probe gives them (duration in seconds to the hundredth; one
     stream dict per video track with type, width and height; one per
     audio track with type), or None when it cannot tell."""
-    try:
-        with open(path, "rb") as f:
-            moov = _find_moov(f, os.fstat(f.fileno()).st_size)
-    except OSError:
-        return None
+    moov = _read_moov(path)
     if moov is None:
         return None
     try:
@@ -55,11 +60,7 @@ def guess(path):
     art (ffmpeg shows it as a further video stream). A guess, read from
     a file nobody checked: what ffmpeg then says of the file is what
     counts (encoder/encode.py compares them)."""
-    try:
-        with open(path, "rb") as f:
-            moov = _find_moov(f, os.fstat(f.fileno()).st_size)
-    except OSError:
-        return None
+    moov = _read_moov(path)
     if moov is None:
         return None
     try:
