@@ -66,9 +66,10 @@ def pinned(argv, core):
     return ["taskset", "-c", str(core), *argv] if core is not None else argv
 
 
-def make_source(ffmpeg, path):
+def make_source(ffmpeg, path, seconds=SECONDS):
+    """A 1280x720 25 fps H.264 source with a tone, a key frame every 2 s."""
     runner.FfmpegRun([ffmpeg, *GLOBAL_ARGS, "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
-                      "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(SECONDS),
+                      "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
                       "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-g", "50", "-pix_fmt", "yuv420p",
                       "-c:a", "aac", "-b:a", "128k", str(path)]).run()
 

@@ -29,23 +29,16 @@ import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))
 
+import accelerated  # noqa: E402
 import common  # noqa: E402
 
 from nommer.core.config import load  # noqa: E402
-from nommer.core.ffmpeg import probe, runner, segments, stitch, verify  # noqa: E402
-from nommer.core.ffmpeg.command import GLOBAL_ARGS  # noqa: E402
+from nommer.core.ffmpeg import probe, segments, stitch, verify  # noqa: E402
 
 SECONDS = 60
 SEGMENT_SECONDS = 12.0
 ENCODERS = (2, 5, 15)
 CORE = 0
-
-
-def make_source(ffmpeg, path):
-    runner.FfmpegRun([ffmpeg, *GLOBAL_ARGS, "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
-                      "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(SECONDS),
-                      "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-g", "50", "-pix_fmt", "yuv420p",
-                      "-c:a", "aac", "-b:a", "128k", str(path)]).run()
 
 
 def pinned(argv):
@@ -96,7 +89,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="nommer-bench-") as folder:
         folder = pathlib.Path(folder)
         source = folder / "source.mp4"
-        make_source(ffmpeg, source)
+        accelerated.make_source(ffmpeg, source, SECONDS)
         probed = probe(ffmpeg, str(source))
         scan = segments.scan(ffmpeg, source, folder / "scan", probed)
         plan = segments.plan(scan, SEGMENT_SECONDS, hls=True)
