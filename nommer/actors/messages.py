@@ -114,6 +114,12 @@ class DeleteAcked:
 
 
 @dataclasses.dataclass(frozen=True)
+class CloseIdle:
+    """Close the webhook connections kept idle too long (Notifier, from its
+    own timer)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Notified:
     """What became of one webhook delivery, to record on the job (JobTracker)."""
 

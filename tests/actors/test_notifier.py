@@ -71,3 +71,39 @@ def test_a_slow_receiver_gets_the_latest_progress_and_every_state_change(notifie
     finally:
         dispatcher.stop()
         receiver.close()
+
+
+def test_webhooks_share_a_kept_connection_that_the_notifier_closes_once_idle():
+    config = config_mod.load(environ={"NOMMER_ALLOWED_NETWORKS": "127.0.0.0/8"})
+    receiver = Receiver(keep_alive=True)
+    notifier = Notifier.start(config, idle_after=0.3)
+    try:
+        for n in range(3):  # one after the other: one connection carries them
+            notifier.tell(Notify(f"j{n}", receiver.url, event("job.state_changed", n)))
+            wait_for(lambda: len(receiver.posts) == n + 1, 10, f"delivery {n}")
+        assert receiver.connections == 1
+        wait_for(lambda: receiver.ended == 1, 5, "the idle connection closed by the Notifier's timer")
+        assert notifier.proxy().connections.get().idle_count() == 0
+
+        notifier.tell(Notify("j3", receiver.url, event("job.state_changed", 3)))
+        wait_for(lambda: len(receiver.posts) == 4, 10, "the delivery after")
+        assert receiver.connections == 2
+    finally:
+        notifier.stop()
+        receiver.close()
+
+
+def test_the_notifier_closes_its_kept_connections_when_it_stops():
+    config = config_mod.load(environ={"NOMMER_ALLOWED_NETWORKS": "127.0.0.0/8"})
+    receiver = Receiver(keep_alive=True)
+    notifier = Notifier.start(config)  # idle connections kept for seconds
+    try:
+        notifier.tell(Notify("j", receiver.url, event("job.state_changed", 0)))
+        wait_for(lambda: receiver.posts, 10, "the delivery")
+        assert receiver.ended == 0
+        notifier.stop()
+        wait_for(lambda: receiver.ended == 1, 1, "the kept connection closed at stop")
+    finally:
+        if notifier.is_alive():
+            notifier.stop()
+        receiver.close()

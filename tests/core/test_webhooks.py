@@ -13,7 +13,8 @@ from nommer.core.feeder import notify
 from nommer.core.security import signing
 from nommer.core.adapters.sqlite_store import SqliteJobStore
 from nommer.core.model.jobs import Job, State
-from nommer.core.security.netguard import AddressPolicy, opener
+from nommer.core.feeder.connections import ConnectionPool
+from nommer.core.security.netguard import AddressPolicy
 from nommer.core.feeder.service import JobService
 from nommer.testing.receiver import Receiver
 from tests import documented
@@ -76,12 +77,15 @@ def receivers():
 
 def send(url, *, attempts=4, backoff=0.05, backoff_max=0.1, key=None, policy=None):
     body = json.dumps({"job_id": "j1", "state": "FINISHED"}).encode()
-    policy = policy or AddressPolicy(["127.0.0.0/8"])
-    return notify.deliver(
-        opener(policy, follow_redirects=False), url, body, "application/json",
-        msg_id="msg_test", state="FINISHED", attempts=attempts, timeout=5,
-        backoff=backoff, backoff_max=backoff_max, log=structlog.get_logger(), key=key,
-    )
+    pool = ConnectionPool(policy or AddressPolicy(["127.0.0.0/8"]))
+    try:
+        return notify.deliver(
+            pool, url, body, "application/json",
+            msg_id="msg_test", state="FINISHED", attempts=attempts, timeout=5,
+            backoff=backoff, backoff_max=backoff_max, log=structlog.get_logger(), key=key,
+        )
+    finally:
+        pool.close()
 
 
 def test_a_signed_delivery_verifies_at_the_receiver(receivers):

@@ -2,17 +2,16 @@
 
 Each delivery is signed (Standard Webhooks headers, see ``signing``) when a
 ``webhook_secret`` is set, goes only to addresses the AddressPolicy allows
-(checked on the connection itself), follows no redirect, and is retried with
+(checked on the connection itself, see ``connections``), follows no redirect, and is retried with
 exponential backoff up to a cap. :func:`deliver` returns a record of what
 happened, which the job keeps (``notifications`` in GET /jobs/<id>).
 """
 
+import http.client
 import json
 import os
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from nommer.core.security import signing
 from nommer.core.backoff import Backoff
@@ -72,21 +71,15 @@ def message_id():
     return "msg_" + os.urandom(12).hex()
 
 
-def post(opener, url, data, content_type, timeout, extra_headers=None):
-    """One delivery; returns the HTTP status or raises URLError/OSError.
+def post(pool, url, data, content_type, timeout, extra_headers=None):
+    """One delivery over a connection of ``pool`` (a ConnectionPool);
+    returns the HTTP status or raises OSError, HTTPException or ValueError.
     User info in ``url`` is sent as basic authentication."""
     bare, authorization = basic_auth(url)
-    request = urllib.request.Request(
-        bare, data=data, method="POST",
-        headers={"Content-Type": content_type, "User-Agent": "nommer-webhook", **(extra_headers or {})},
-    )
+    headers = {"Content-Type": content_type, "User-Agent": "nommer-webhook", **(extra_headers or {})}
     if authorization:
-        request.add_unredirected_header("Authorization", authorization)
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as e:
-        return e.code
+        headers["Authorization"] = authorization
+    return pool.post(bare, data, headers, timeout)
 
 
 def backoff_delays(first, cap):
@@ -95,7 +88,7 @@ def backoff_delays(first, cap):
     return Backoff(first, max(first, cap), jitter=0).delays()
 
 
-def deliver(opener, url, data, content_type, *, msg_id, state, attempts, timeout,
+def deliver(pool, url, data, content_type, *, msg_id, state, attempts, timeout,
             backoff, backoff_max, log, key=None, stopping=None):
     """POST with retries; returns ``{id, state, attempts, status,
     delivered_at}`` on a 2xx, else ``{id, state, attempts, status, error}``."""
@@ -107,7 +100,7 @@ def deliver(opener, url, data, content_type, *, msg_id, state, attempts, timeout
         headers = signing.headers(key, msg_id, data) if key else {}
         retry = True
         try:
-            status = post(opener, url, data, content_type, timeout, headers)
+            status = post(pool, url, data, content_type, timeout, headers)
             record["status"] = status
             if 200 <= status < 300:
                 return {**record, "delivered_at": utcnow()}
@@ -117,9 +110,9 @@ def deliver(opener, url, data, content_type, *, msg_id, state, attempts, timeout
                 retry = False
             elif 400 <= status < 500 and status not in (408, 429):
                 retry = False
-        except (urllib.error.URLError, OSError, ValueError) as e:
+        except (OSError, http.client.HTTPException, ValueError) as e:
             refused = refused_reason(e)
-            error = str(refused) if refused else str(getattr(e, "reason", e))
+            error = str(refused) if refused else (str(getattr(e, "reason", e)) or type(e).__name__)
             retry = refused is None
         error = scrub(error)
         if not retry:

@@ -18,6 +18,7 @@ import http.client
 import ipaddress
 import re
 import socket
+import ssl
 import urllib.parse
 import urllib.request
 
@@ -213,6 +214,19 @@ class _GuardedHTTPSConnection(http.client.HTTPSConnection):
         # HTTPSConnection.connect makes the TCP connection through this, then
         # wraps it in TLS for self.host: the certificate is still checked.
         self._create_connection = policy.create_connection
+
+
+def connection(scheme, host, port, policy, timeout, context=None):
+    """A new http.client connection to ``host``:``port`` whose socket is
+    made through ``policy`` when it connects (see AddressPolicy.create_connection);
+    ``https`` checks the certificate against ``host`` with ``context`` (by
+    default the system's CAs, as urllib does)."""
+    if scheme == "https":
+        return _GuardedHTTPSConnection(host, port, timeout=timeout, policy=policy,
+                                       context=context or ssl.create_default_context())
+    if scheme == "http":
+        return _GuardedHTTPConnection(host, port, timeout=timeout, policy=policy)
+    raise ValueError(f"unknown url type: {scheme!r}")
 
 
 class _GuardedHTTPHandler(urllib.request.HTTPHandler):
