@@ -98,7 +98,8 @@ def wait_job(client, job_id, states=("FINISHED", "ERROR", "CANCELED", "ABANDONED
 
 class Hooks:
     """A webhook receiver on loopback: waiting for a job's end by push costs
-    the feeder nothing, where polling GET /jobs would take CPU from ffmpeg."""
+    the feeder nothing, where polling GET /jobs would take CPU from ffmpeg.
+    It answers in HTTP/1.1 and keeps connections open, as web servers do."""
 
     def __init__(self):
         import http.server
@@ -109,6 +110,8 @@ class Hooks:
         hooks = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if body["state"] in ("FINISHED", "ERROR", "CANCELED", "ABANDONED"):

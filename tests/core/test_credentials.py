@@ -152,3 +152,40 @@ def test_refusals_show_no_user_name_either():
     assert "alice" not in scrub("see http://alice:pa55word@h/x", keep_user=False)
     # logs and answers keep the user name: it says which account
     assert credentials.redact("https://alice:pa55word@cdn/a") == "https://alice:***@cdn/a"
+
+
+def _scrub_deep_plainly(value):
+    # scrub_deep as it reads: every string scrubbed, every container rebuilt
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrub_deep_plainly(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub_deep_plainly(v) for v in value)
+    return value
+
+
+class _Text(str):
+    pass
+
+
+def test_scrub_deep_scrubs_every_string_at_any_depth_and_keeps_the_rest():
+    secret = "s3://AKIAEXAMPLE:wJalrXUtnFEMI@bucket/key.mp4"
+    value = {
+        "id": "j1", "progress": 50, "ratio": 0.5, "done": False, "none": None,
+        "source": "https://user:hunter2@cdn.example/a.mov?token=abc",
+        "details": f"could not read {secret}: denied",
+        "outputs": [{"destination": secret, "result": {"files": [secret, "file:///m/b.mp4"]}}],
+        "history": [["PENDING", "t"], ("ERROR", f"at {secret}")],
+        "sub": _Text(f"see {secret}"),
+        "nested": [[[{"deep": [f"x {secret}"]}]]],
+    }
+    scrubbed = credentials.scrub_deep(value)
+
+    assert scrubbed == _scrub_deep_plainly(value)
+    text = json.dumps(scrubbed)
+    assert "hunter2" not in text and "wJalrXUtnFEMI" not in text and "abc" not in text
+    assert scrubbed["progress"] == 50 and scrubbed["done"] is False and scrubbed["none"] is None
+    assert isinstance(scrubbed["history"][1], tuple)
+    assert scrubbed["outputs"][0]["result"]["files"][1] == "file:///m/b.mp4"
+    assert value["outputs"][0]["destination"] == secret  # the value given is left as it was

@@ -120,8 +120,22 @@ def scrub(text, keep_user=True):
     return _URI_IN_TEXT.sub(lambda m: redact(m.group(0), keep_user), text)
 
 
+# Values scrub_deep keeps as they are, without a look inside.
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
 def scrub_deep(value):
     """``value`` (str, dict, list or tuple, nested) with every string scrubbed."""
+    kind = type(value)
+    # Dicts and lists first, and their numbers and strings without a URI
+    # kept without a call each: a webhook's job holds dozens of them, and
+    # each webhook body is scrubbed whole.
+    if kind is dict:
+        return {k: v if type(v) in _PLAIN or (type(v) is str and "://" not in v) else scrub_deep(v)
+                for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _PLAIN or (type(v) is str and "://" not in v) else scrub_deep(v)
+                for v in value]
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, dict):
