@@ -26,13 +26,22 @@ class ChildFailed:
     urn: str = ""  # the actor that failed, when it says so itself
 
 
+# The actor last found at each address: asked first, while it runs (every
+# tell looks its receiver up, and the registry is a list to copy and scan).
+_found = {}
+
+
 def lookup(address):
     """The running actor at ``address`` (an addresses.Address), or None: it
     may be restarting."""
     if not isinstance(address, addresses.Address):
         raise TypeError(f"actors are addressed by an Address, not {address!r}")
+    ref = _found.get(address)
+    if ref is not None and ref.is_alive():
+        return ref
     for ref in pykka.ActorRegistry.get_all():
-        if getattr(ref.actor_class, "address", None) == address:
+        if getattr(ref.actor_class, "address", None) == address and ref.is_alive():
+            _found[address] = ref
             return ref
     return None
 

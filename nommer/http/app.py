@@ -9,6 +9,7 @@ from werkzeug.exceptions import InternalServerError
 from nommer.core import log
 from nommer.http import auth, jobs, legacy_api, metrics, pages, presets, status
 from nommer.http.errors import problem_of
+from nommer.http.submit_path import HARDENED, RAISED, SubmitPath
 
 
 def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=(), feeder_metrics=None):
@@ -29,7 +30,17 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
     app = Flask("nommer.http")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False
-    auth.install(app, api_tokens, legacy_networks)
+
+    @app.before_request
+    def started():
+        g.started = time.perf_counter()
+        # A submission the SubmitPath failed to make: its error, raised
+        # here so that the handler below answers it.
+        raised = request.environ.get(RAISED)
+        if raised is not None:
+            raise raised
+
+    gate = auth.install(app, api_tokens, legacy_networks)
     app.register_blueprint(jobs.blueprint(api))
     app.register_blueprint(legacy_api.blueprint(api, max_body_bytes))
     app.register_blueprint(status.blueprint(api, feeder_metrics or metrics.for_api(api)))
@@ -43,15 +54,11 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
         problem = problem_of(exc, request, max_body_bytes)
         return problem.as_json(), problem.status, problem.headers()
 
-    @app.before_request
-    def started():
-        g.started = time.perf_counter()
-
     @app.after_request
     def hardened(response):
         # Answers are data, never pages to render or to keep in a cache.
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Cache-Control", "no-store")
+        for name, value in HARDENED:
+            response.headers.setdefault(name, value)
         # The access line: the path alone (no query, no header), so that no
         # token or credential can reach the log.
         if log.enabled(logging.INFO):
@@ -59,4 +66,5 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
                         ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1))
         return response
 
+    app.wsgi_app = SubmitPath(app, api, gate, max_body_bytes)
     return app

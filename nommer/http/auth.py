@@ -34,31 +34,59 @@ NO_TOKENS = ("is missing; this feeder has no api_tokens, so from another machine
              "only POST /job/submit, from the networks in legacy_networks")
 
 
+ANONYMOUS = "anonymous"
+
+
+class Gate:
+    """The rules above for one feeder's ``tokens`` and ``legacy_networks``."""
+
+    def __init__(self, tokens, legacy_networks=()):
+        self.check = TokenCheck(tokens)
+        self.legacy = Networks(legacy_networks)
+
+    @property
+    def enabled(self):
+        """False when neither tokens nor legacy networks are set: every
+        caller is on loopback and passes."""
+        return self.check.enabled or bool(self.legacy)
+
+    def verdict(self, path, peer, authorization):
+        """None when a request for ``path`` from ``peer`` with this
+        Authorization header (None when absent) may pass; ANONYMOUS when it
+        may, as a caller without a token; else the problem with it."""
+        if not self.enabled:
+            return None
+        if path in LEGACY_PATHS and peer in self.legacy:
+            return None
+        if not self.check.enabled:
+            return None if is_loopback_peer(peer) else NO_TOKENS
+        if path in PARTLY_OPEN_PATHS and not authorization:
+            return ANONYMOUS
+        if path in OPEN_PATHS - PARTLY_OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+            return None
+        return self.check.problem(authorization)
+
+
 def install(app, tokens, legacy_networks=()):
     """Make ``app`` answer 401 to a request that may not pass (see the
     module's text); does nothing when neither ``tokens`` nor
-    ``legacy_networks`` is set (the feeder then listens on loopback)."""
-    check = TokenCheck(tokens)
-    legacy = Networks(legacy_networks)
-    if not check.enabled and not legacy:
-        return
+    ``legacy_networks`` is set (the feeder then listens on loopback).
+    Returns the Gate, for a WSGI path in front of ``app`` to ask too."""
+    gate = Gate(tokens, legacy_networks)
+    if not gate.enabled:
+        return gate
 
     @app.before_request
     def authenticate():
-        if request.path in LEGACY_PATHS and request.remote_addr in legacy:
+        verdict = gate.verdict(request.path, request.remote_addr, request.headers.get("Authorization"))
+        if verdict is None:
             return None
-        if not check.enabled:
-            return None if is_loopback_peer(request.remote_addr) else unauthorized(NO_TOKENS)
-        authorization = request.headers.get("Authorization")
-        if request.path in PARTLY_OPEN_PATHS and not authorization:
+        if verdict is ANONYMOUS:
             g.anonymous = True
             return None
-        if request.path in OPEN_PATHS - PARTLY_OPEN_PATHS or request.path.startswith(OPEN_PREFIXES):
-            return None
-        problem = check.problem(authorization)
-        if problem is None:
-            return None
-        return unauthorized(problem)
+        return unauthorized(verdict)
+
+    return gate
 
 
 def anonymous():

@@ -12,7 +12,11 @@ def raw_body(request):
     """The body's bytes; Werkzeug refuses one above MAX_CONTENT_LENGTH with 413."""
     # parse_form_data=False: a form Content-Type must not make Flask eat the
     # body as form fields before we read it.
-    raw = request.get_data(cache=True, parse_form_data=False)
+    return nonempty(request.get_data(cache=True, parse_form_data=False))
+
+
+def nonempty(raw):
+    """``raw``, unless it holds nothing but white space."""
     if not raw.strip():
         raise InvalidInput("body", "is empty; send a JSON object")
     return raw

@@ -5,10 +5,10 @@ import re
 from flask import Blueprint, request
 
 from nommer.core.errors import InvalidTransition, NotFound
-from nommer.http.body import parse_body
+from nommer.http.body import nonempty, raw_body
 from nommer.http.models import ListQuery, SubmitRequest, output_dicts
 from nommer.core.model.resources import job_resource
-from nommer.http.validation import parse_query
+from nommer.http.validation import parse_json, parse_query
 
 JOB_ID = re.compile(r"[0-9a-f]{20}")
 
@@ -30,16 +30,27 @@ def about_job(call, job_id):
         raise
 
 
+def submit_body(api, raw):
+    """Submit the job a ``POST /jobs`` body (bytes) asks for; returns it
+    once stored and queued. Raises what the submission's checks raise."""
+    body = parse_json(SubmitRequest, nonempty(raw))
+    return api.submit(body.source, output_dicts(body.outputs), body.notify_url,
+                      progress_events=body.progress_events, priority=body.priority,
+                      acceleration=body.acceleration)
+
+
+def created_headers(job):
+    return {"Location": f"/jobs/{job.id}"}
+
+
 def blueprint(api):
     bp = Blueprint("jobs", __name__)
 
     @bp.post("/jobs")
     def submit():
-        body = parse_body(request, SubmitRequest)
-        job = api.submit(body.source, output_dicts(body.outputs), body.notify_url,
-                         progress_events=body.progress_events, priority=body.priority,
-                         acceleration=body.acceleration)
-        return job_resource(job), 201, {"Location": f"/jobs/{job.id}"}
+        # Reached when the SubmitPath in front of the app passes a request on.
+        job = submit_body(api, raw_body(request))
+        return job_resource(job), 201, created_headers(job)
 
     @bp.get("/jobs")
     def list_jobs():
@@ -58,6 +69,6 @@ def blueprint(api):
     @bp.post("/jobs/<job_id>/retry")
     def retry_job(job_id):
         job = about_job(api.retry, job_id)
-        return job_resource(job), 201, {"Location": f"/jobs/{job.id}"}
+        return job_resource(job), 201, created_headers(job)
 
     return bp

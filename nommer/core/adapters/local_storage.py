@@ -374,7 +374,8 @@ class FileStorage(Storage):
     def location(self, uri, field="uri"):
         """Where ``uri`` leads, links and ``..`` followed, as a tuple of names;
         two URIs of the same file or folder have the same one."""
-        return ("file", *pathlib.PurePosixPath(self._resolve(uri, field)[0]).parts)
+        path = self._resolve(uri, field)[0]  # absolute and normal: no "", "." or ".." names
+        return ("file", "/", *filter(None, path.split("/")))
 
     def _confine(self, path, shown_path, field):
         path = os.fspath(path)

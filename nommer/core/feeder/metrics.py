@@ -66,8 +66,8 @@ class FeederMetrics:
             self.phase.labels(phase=phase)
         for outcome in ("delivered", "failed"):
             self.webhooks.labels(outcome=outcome)
-        for api in ("jobs", "legacy"):
-            self.submitted.labels(api=api)
+        # Children kept: a burst of submissions counts each, and labels() costs a lookup under a lock.
+        self._submitted_by_api = {api: self.submitted.labels(api=api) for api in ("jobs", "legacy")}
         self._snapshot = None
         registry.register(_Snapshot(self))
         self._lock = threading.Lock()
@@ -86,7 +86,7 @@ class FeederMetrics:
     # events -------------------------------------------------------------------
 
     def job_submitted(self, job):
-        self.submitted.labels(api="legacy" if job.notify_format == "form" else "jobs").inc()
+        self._submitted_by_api["legacy" if job.notify_format == "form" else "jobs"].inc()
         with self._lock:
             self._entered[job.id] = (State.PENDING.value, parse_time(job.created_at))
 

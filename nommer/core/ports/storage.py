@@ -126,6 +126,27 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def scheme_of(uri, field="uri"):
+    """The lower-case scheme of ``uri``; InvalidInput naming ``field`` when
+    it is no URI of any scheme."""
+    if isinstance(uri, str):
+        scheme = _schemes.get(uri)
+        if scheme is not None:
+            return scheme
+    scheme = _scheme_of(uri, field)
+    if "@" not in uri:  # never keep a URI that may carry a credential
+        if len(_schemes) >= _SCHEMES_KEPT:
+            _schemes.clear()
+        _schemes[uri] = scheme
+    return scheme
+
+
+# The schemes of the URIs seen last: each URI of a submission is asked about
+# several times (its kind, its adapter, where it leads, whether it may be used).
+_schemes = {}
+_SCHEMES_KEPT = 256
+
+
+def _scheme_of(uri, field):
     if not isinstance(uri, str) or not uri.strip():
         raise InvalidInput(field, "must be a non-empty URI string")
     if len(uri) > MAX_URI_LENGTH:
