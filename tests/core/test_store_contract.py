@@ -154,6 +154,15 @@ def test_get_missing_is_not_found(store):
         store.get("0000000000000000nope")
 
 
+def test_versions_says_each_stored_jobs_version(store):
+    a, b = store.create(new_job()), store.create(new_job())
+    b = store.update(b.transition(State.CANCELED))
+
+    assert store.versions([a.id, "0000000000000000nope", b.id, a.id]) == {a.id: 1, b.id: 2}
+    assert store.versions([]) == {}
+    assert store.get(b.id).version == 2
+
+
 # --- conditional update -------------------------------------------------------
 
 

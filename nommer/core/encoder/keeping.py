@@ -17,9 +17,20 @@ def heartbeat_jobs(tasks, new_jobs, journal, lease_seconds):
 
 def check_canceled(tasks, store, journal):
     """Stop the work of any job or piece in flight that was canceled,
-    re-queued or taken by another encoder."""
-    for task in tasks.in_flight():
-        if task.left:
+    re-queued or taken by another encoder.
+
+    Every change of a job raises its version, so a job still at the version
+    its task last read or wrote, which this encoder held then, is held
+    still: only the versions are looked at (one look for all the jobs where
+    the store can), and only a job that changed is read.
+    """
+    held = [task for task in tasks.in_flight() if not task.left]
+    if not held:
+        return
+    versions = store.versions([task.id for task in held])
+    for task in held:
+        known = task.job  # replaced whole by each write, never changed in place
+        if versions.get(task.id) == known.version and journal.holds(task, known):
             continue
         try:
             job = store.get(task.id)

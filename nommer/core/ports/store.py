@@ -30,6 +30,20 @@ class JobStore(abc.ABC):
     def get(self, job_id):
         """The job with that id; raises NotFound."""
 
+    def versions(self, job_ids):
+        """``{job id: stored version}`` of those of ``job_ids`` that are
+        stored: whether a job changed since it was read, at less cost than
+        reading it where the adapter can say (this default reads each)."""
+        from nommer.core.errors import NotFound
+
+        found = {}
+        for job_id in dict.fromkeys(job_ids):
+            try:
+                found[job_id] = self.get(job_id).version
+            except NotFound:
+                pass
+        return found
+
     @abc.abstractmethod
     def update(self, job):
         """Write ``job`` if the stored version is still ``job.version``.

@@ -1,6 +1,7 @@
 """What the Keeper does for the jobs in flight (core/encoder/keeping.py),
 and the conditional writes it shares with the steps (core/encoder/journal.py)."""
 
+import dataclasses
 import threading
 import time
 
@@ -23,6 +24,42 @@ def test_check_canceled_stops_only_jobs_no_longer_ours(kit):
     keeping.check_canceled(kit.tasks, kit.store, kit.journal)
     assert canceled.cancel.is_set() and taken.cancel.is_set() and abandoned.cancel.is_set()
     assert not ours.cancel.is_set()
+
+
+class _Reads:
+    """The kit's store, counting the jobs read whole."""
+
+    def __init__(self, store):
+        self.store, self.read = store, []
+
+    def get(self, job_id):
+        self.read.append(job_id)
+        return self.store.get(job_id)
+
+    def versions(self, job_ids):
+        return self.store.versions(job_ids)
+
+
+def test_check_canceled_reads_only_the_jobs_that_changed(kit):
+    ours, canceled, touched = (kit.started(out=f"o{i}.mp4") for i in range(3))
+    kit.store.update(kit.store.get(canceled.id).transition(State.CANCELED))
+    # changed by someone else (the feeder's webhook records) but ours still
+    job = kit.store.get(touched.id)
+    kit.store.update(dataclasses.replace(job, notifications=({"id": "m1"},)))
+    store = _Reads(kit.store)
+
+    keeping.check_canceled(kit.tasks, store, kit.journal)
+
+    assert sorted(store.read) == sorted([canceled.id, touched.id])
+    assert canceled.cancel.is_set()
+    assert not ours.cancel.is_set() and not touched.cancel.is_set()
+    # a write of the encoder's own is its task's record: no read either
+    before = ours.job.version
+    kit.journal.progress(ours, "download", 50)
+    assert kit.store.get(ours.id).version == ours.job.version > before
+    store.read.clear()
+    keeping.check_canceled(kit.tasks, store, kit.journal)
+    assert ours.id not in store.read and not ours.cancel.is_set()
 
 
 def test_a_stopped_task_raises_canceled_at_its_next_progress(kit):
