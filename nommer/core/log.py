@@ -145,7 +145,8 @@ def configure(fmt="console", level="info", stream=None):
         wrapper_class=structlog.make_filtering_bound_logger(
             getattr(logging, level.upper())
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        # one write a line (print writes the line and its newline apart)
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)
