@@ -28,6 +28,18 @@ def machine():
             f"{platform.release()}, Python {platform.python_version()}")
 
 
+def cpu_seconds(pid):
+    """User and system CPU seconds the process ``pid`` has used (Linux)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def feeder_pid(port):
+    """The pid of the feeder :func:`feeder` started on ``port``."""
+    out = subprocess.run(["pgrep", "-f", f"nommer.feeder --port {port}$"], capture_output=True, text=True)
+    return int(out.stdout.split()[0])
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

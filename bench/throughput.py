@@ -8,7 +8,11 @@ and a small JSON body and does nothing else: it is what this Python, Flask
 and waitress can do at best on this machine, so the ratio says how much of
 that the feeder keeps.
 
-    python bench/throughput.py [--clients 8] [--per-client 250] [--sqlite-synchronous NORMAL]
+With ``--log-level info`` (the feeder's default) each submission also
+writes its access line and its job's PENDING line; by default the feeder
+here logs warnings only, as in the earlier runs of this benchmark.
+
+    python bench/throughput.py [--clients 8] [--per-client 250] [--sqlite-synchronous NORMAL] [--log-level info]
 """
 
 import argparse
@@ -51,7 +55,7 @@ def trivial_app():
 @contextlib.contextmanager
 def trivial_server():
     """The trivial app on waitress (8 threads, as the feeder's) in its own
-    process; yields its port."""
+    process; yields its port and pid."""
     port = common.free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--serve-trivial", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -68,16 +72,17 @@ def trivial_server():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("trivial app did not start: " + proc.stderr.read().decode())
             time.sleep(0.05)
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
         proc.stderr.close()
 
 
-def hammer(port, body_for, clients, per_client):
+def hammer(port, body_for, clients, per_client, pid=None):
     """``clients`` threads, each on its own keep-alive connection, each
-    sending ``per_client`` POST /jobs; returns (seconds, ids answered)."""
+    sending ``per_client`` POST /jobs; returns (seconds, ids answered), and
+    with the server's ``pid`` also the CPU seconds it used meanwhile."""
     errors, ids = [], []
     ready = threading.Barrier(clients + 1)
 
@@ -99,15 +104,18 @@ def hammer(port, body_for, clients, per_client):
     for t in threads:
         t.start()
     ready.wait()
+    cpu = common.cpu_seconds(pid) if pid else 0.0
     started = time.monotonic()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
     assert not errors, errors[:3]
+    if pid:
+        return elapsed, ids, common.cpu_seconds(pid) - cpu
     return elapsed, ids
 
 
-def main(clients=8, per_client=250, rounds=3, synchronous="FULL"):
+def main(clients=8, per_client=250, rounds=3, synchronous="FULL", log_level="warning"):
     """Rounds of the trivial app and of the feeder, alternated (the machine
     is shared, so its load changes between rounds); the best round of each
     gives the ratio."""
@@ -123,15 +131,21 @@ def main(clients=8, per_client=250, rounds=3, synchronous="FULL"):
                     "outputs": [{"destination": f"file://{media}/{round_}-{worker}-{n}.mp4",
                                  "preset": "mp4-h264-360p"}]}
 
-        trivial_s, feeder_s, ids = [], [], []
-        with trivial_server() as trivial_port, \
-                common.feeder([media], autoscale="false", sqlite_synchronous=synchronous) as (port, workdir):
+        trivial_s, feeder_s, ids, trivial_cpu, feeder_cpu = [], [], [], [], []
+        with trivial_server() as (trivial_port, trivial_pid), \
+                common.feeder([media], autoscale="false", sqlite_synchronous=synchronous,
+                              log_level=log_level) as (port, workdir):
+            pid = common.feeder_pid(port)
             hammer(trivial_port, lambda w, n: body_for("warm", w, n), clients, 20)
             for r in range(rounds):
-                trivial_s.append(hammer(trivial_port, lambda w, n: body_for("t", w, n),
-                                        clients, per_client)[0])
-                seconds, answered = hammer(port, lambda w, n, r=r: body_for(r, w, n), clients, per_client)
+                seconds, _, cpu = hammer(trivial_port, lambda w, n: body_for("t", w, n), clients, per_client,
+                                         trivial_pid)
+                trivial_s.append(seconds)
+                trivial_cpu.append(cpu)
+                seconds, answered, cpu = hammer(port, lambda w, n, r=r: body_for(r, w, n), clients, per_client,
+                                                pid)
                 feeder_s.append(seconds)
+                feeder_cpu.append(cpu)
                 ids += answered
             client = common.Client(port)
             status, health = client.call("GET", "/health")
@@ -154,7 +168,9 @@ def main(clients=8, per_client=250, rounds=3, synchronous="FULL"):
             "all_per_second": [total / s for s in feeder_s],
             "trivial_seconds": min(trivial_s), "trivial_per_second": trivial,
             "trivial_all_per_second": [total / s for s in trivial_s],
-            "ratio": feeder / trivial, "synchronous": synchronous,
+            "ratio": feeder / trivial, "synchronous": synchronous, "log_level": log_level,
+            # CPU milliseconds per answered POST of each server process, its cheapest round
+            "cpu_ms": min(feeder_cpu) / total * 1000, "trivial_cpu_ms": min(trivial_cpu) / total * 1000,
             # the machine's 1-minute load average when the run began and ended
             "load": (load_before, os.getloadavg()[0])}
 
@@ -166,6 +182,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sqlite-synchronous", default="FULL", choices=("FULL", "NORMAL"),
                         help="the feeder's sqlite_synchronous setting (FULL, the default, syncs each commit)")
+    parser.add_argument("--log-level", default="warning", choices=("warning", "info"),
+                        help="the feeder's log_level (info, its default, writes two lines a submission)")
     parser.add_argument("--serve-trivial", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_trivial:
@@ -174,9 +192,10 @@ if __name__ == "__main__":
         waitress.serve(trivial_app(), host="127.0.0.1", port=args.serve_trivial, threads=8,
                        _quiet=True)
         sys.exit(0)
-    r = main(args.clients, args.per_client, args.rounds, args.sqlite_synchronous)
-    print(f"sqlite_synchronous {r['synchronous']}, load {r['load'][0]:.1f}-{r['load'][1]:.1f}: "
+    r = main(args.clients, args.per_client, args.rounds, args.sqlite_synchronous, args.log_level)
+    print(f"sqlite_synchronous {r['synchronous']}, log_level {r['log_level']}, load {r['load'][0]:.1f}-{r['load'][1]:.1f}: "
           f"{r['submissions']} submissions from {r['clients']} clients, best of {r['rounds']}: "
           f"feeder {r['per_second']:.0f}/s (" + ", ".join(f"{x:.0f}" for x in r["all_per_second"])
           + f"); trivial Flask app {r['trivial_per_second']:.0f}/s ("
-          + ", ".join(f"{x:.0f}" for x in r["trivial_all_per_second"]) + f"); ratio {r['ratio']:.3f}")
+          + ", ".join(f"{x:.0f}" for x in r["trivial_all_per_second"]) + f"); ratio {r['ratio']:.3f}; "
+          f"CPU per submission: feeder {r['cpu_ms']:.3f} ms, trivial app {r['trivial_cpu_ms']:.3f} ms")

@@ -530,3 +530,46 @@ def test_paths_resolve_as_realpath_resolves_them_with_each_folder_looked_at_once
     lstats = local_storage._Lstats()
     assert [lstats.realpath(f"{tmp_path}/{p}") for p in paths] == expected
     assert asked and len(asked) == len(set(asked))
+
+
+def test_a_look_resolves_each_uri_once_and_forgets_it_when_left(router, root):
+    (root / "a.mp4").write_bytes(b"x")
+    (root / "b.mp4").write_bytes(b"y")
+    uri = (root / "a.mp4").as_uri()
+    with router.looking():
+        with router.looking():  # an inner look shares the outer one
+            first = router.location(uri)
+        # Moved under the look: its answer stays the one it found first.
+        os.replace(root / "a.mp4", root / "moved.mp4")
+        os.symlink(root / "b.mp4", root / "a.mp4")
+        assert router.location(uri) == first
+    # Outside the look, the link is followed afresh.
+    assert router.location(uri) == ("file", *(root / "b.mp4").resolve().parts)
+    assert first == ("file", *(root / "a.mp4").parent.resolve().parts, "a.mp4")
+
+
+def test_a_look_that_fails_to_begin_leaves_what_it_entered():
+    from nommer.core.ports.storage import _Together
+
+    events = []
+
+    class Context:
+        def __init__(self, name, fails=False):
+            self.name, self.fails = name, fails
+
+        def __enter__(self):
+            if self.fails:
+                raise OSError(f"{self.name} cannot begin")
+            events.append(f"enter {self.name}")
+
+        def __exit__(self, *exc):
+            events.append(f"leave {self.name} ({exc[0].__name__ if exc[0] else 'ok'})")
+
+    with pytest.raises(OSError, match="c cannot begin"):
+        with _Together([Context("a"), Context("b"), Context("c", fails=True)]):
+            events.append("inside")
+    assert events == ["enter a", "enter b", "leave b (OSError)", "leave a (OSError)"]
+    events.clear()
+    with _Together([Context("a"), Context("b")]):
+        events.append("inside")
+    assert events == ["enter a", "enter b", "inside", "leave b (ok)", "leave a (ok)"]

@@ -292,6 +292,21 @@ def test_unfinished_is_oldest_first_and_skips_final_states(store):
     assert {j.id: j.state for j in unfinished}[jobs[3].id] == State.DOWNLOADING
 
 
+def test_idle_gives_the_unfinished_jobs_of_the_states_unchanged_since_before(store):
+    jobs = make_jobs(store, 4)
+    running = store.update(jobs[1].transition(State.DOWNLOADING))
+    store.update(jobs[2].transition(State.CANCELED))
+    after = utcnow()
+    later = store.update(jobs[3].transition(State.DOWNLOADING))
+    assert later.updated_at > after
+
+    assert [j.id for j in store.idle({State.PENDING}, before=after)] == [jobs[0].id]
+    assert sorted(j.id for j in store.idle({State.PENDING, State.DOWNLOADING}, before=after)) == sorted(
+        [jobs[0].id, running.id])
+    assert [j.id for j in store.idle({State.CANCELED}, before=after)] == []  # final: never idle
+    assert store.idle({State.PENDING}, before=jobs[0].updated_at) == []  # not strictly before
+
+
 def test_counts_by_state(store):
     assert store.counts() == {}
     jobs = make_jobs(store, 4)

@@ -1,7 +1,6 @@
 """Storage adapters of the embedded default: ``file://`` under allowed roots,
 and ``http(s)://`` for reading sources."""
 
-import contextlib
 import errno
 import os
 import pathlib
@@ -281,6 +280,29 @@ def check_path_length(path, field):
                 f"a file or folder name may have at most {MAX_NAME_BYTES} bytes")
 
 
+class _Look:
+    """FileStorage.looking's context: a look for this thread, unless an
+    outer one holds already (a class: it is entered for every submission)."""
+
+    __slots__ = ("looks", "outer")
+
+    def __init__(self, looks):
+        self.looks = looks
+        self.outer = False
+
+    def __enter__(self):
+        self.outer = getattr(self.looks, "memo", None) is not None
+        if not self.outer:
+            self.looks.memo = {}
+            self.looks.lstats = _Lstats()
+        return self
+
+    def __exit__(self, *exc):
+        if not self.outer:
+            self.looks.memo = self.looks.lstats = None
+        return False
+
+
 class FileStorage(Storage):
     """``file:///absolute/path`` confined to a list of root folders, never
     at or inside an ``excluded`` path (nommer's own files: the data folder,
@@ -301,20 +323,11 @@ class FileStorage(Storage):
         self.rate = rate
         self.allow_overwrite = allow_overwrite
 
-    @contextlib.contextmanager
     def looking(self):
         """See Storage.looking: inside, each URI is resolved and stat'ed
         once for this thread (a submission asks where each URI leads, then
         whether it can be used: a realpath and a stat each time otherwise)."""
-        if getattr(self._looks, "memo", None) is not None:
-            yield  # an outer look holds already
-            return
-        self._looks.memo = {}
-        self._looks.lstats = _Lstats()
-        try:
-            yield
-        finally:
-            self._looks.memo = self._looks.lstats = None
+        return _Look(self._looks)
 
     def _lstats(self):
         """The lstats of the look in progress; fresh ones outside a look."""

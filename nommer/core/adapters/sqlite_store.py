@@ -220,6 +220,18 @@ class SqliteJobStore(JobStore):
         )
         return [_job(data) for (data,) in rows]
 
+    def idle(self, states, before):
+        """See JobStore.idle: the rows are picked by SQLite (the state's
+        index, then each row's updated_at), not read and decoded here."""
+        names = sorted(State(s).value for s in states if not State(s).is_final)
+        if not names:
+            return []
+        rows = self.db.read(
+            f"SELECT data FROM jobs WHERE state IN ({_marks(names)}) AND updated_at < ? ORDER BY id",
+            (*names, before),
+        )
+        return [_job(data) for (data,) in rows]
+
     def counts(self, states=None):
         if states is None:
             return dict(self.db.read("SELECT state, COUNT(*) FROM jobs GROUP BY state"))

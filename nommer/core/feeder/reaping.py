@@ -8,7 +8,7 @@ import time
 from nommer.core import log
 from nommer.core.model.messages import job_id_of
 from nommer.core.errors import NotFound, StaleWrite
-from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds
+from nommer.core.model.jobs import RUNNING_STATES, State, age_seconds, time_ago
 from nommer.core.model.liveness import encoder_lost, gave_up, given_back, owner_lost
 
 DEAD_LETTER_BATCHES = 10  # of up to 10 messages each, per sweep
@@ -75,13 +75,13 @@ class Reaping:
                 self.log.exception("removing an ended job's scratch files failed", job_id=job.id)
 
     def _jobs_to_look_at(self):
-        """The running jobs; every unfinished job now and then (PENDING_LOOK)."""
+        """The running jobs; now and then (PENDING_LOOK) also the PENDING
+        ones unchanged for abandon_after, which the store picks."""
         now = time.monotonic()
         if now >= self._next_whole_look:
             self._next_whole_look = now + max(self.config.reap_interval,
                                               self.config.abandon_after * PENDING_LOOK)
-            yield from self.store.unfinished()
-            return
+            yield from self.store.idle({State.PENDING}, before=time_ago(self.config.abandon_after))
         cursor = None
         while True:
             jobs, cursor = self.store.list(state=RUNNING_STATES, limit=PAGE, cursor=cursor)

@@ -87,6 +87,13 @@ def age_seconds(text, now=None):
     return (now - when).total_seconds()
 
 
+def time_ago(seconds):
+    """The time ``seconds`` before now, as :func:`utcnow` writes it (so
+    that stored times compare with it as text)."""
+    when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)
+    return when.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
 MAX_HISTORY = 12
 
 

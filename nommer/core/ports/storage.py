@@ -170,6 +170,36 @@ def _scheme_of(uri, field):
     return scheme
 
 
+class _Together:
+    """Contexts entered in order and left in reverse, like an ExitStack's
+    (a class of its own: this is entered for every submission)."""
+
+    __slots__ = ("contexts", "entered")
+
+    def __init__(self, contexts):
+        self.contexts = contexts
+        self.entered = 0
+
+    def __enter__(self):
+        try:
+            for context in self.contexts:
+                context.__enter__()
+                self.entered += 1
+        except BaseException as e:
+            self._leave(type(e), e, e.__traceback__)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self._leave(*exc)
+        return False
+
+    def _leave(self, *exc):
+        while self.entered:
+            self.entered -= 1
+            self.contexts[self.entered].__exit__(*exc)
+
+
 class StorageRouter:
     """Sends each URI to the adapter of its scheme."""
 
@@ -178,6 +208,7 @@ class StorageRouter:
         for adapter in adapters:
             for scheme in adapter.schemes:
                 self._by_scheme[scheme] = adapter
+        self._adapters = tuple({id(a): a for a in self._by_scheme.values()}.values())
 
     def adapter(self, uri, field="uri"):
         scheme = scheme_of(uri, field)
@@ -210,13 +241,9 @@ class StorageRouter:
                     field, f"{shown(uri)!r} names a folder, and this output makes one file: name the file")
             adapter.check(uri, write=write, field=field)
 
-    @contextlib.contextmanager
     def looking(self):
         """Every adapter's :meth:`Storage.looking` at once."""
-        with contextlib.ExitStack() as stack:
-            for adapter in {id(a): a for a in self._by_scheme.values()}.values():
-                stack.enter_context(adapter.looking())
-            yield
+        return _Together([a.looking() for a in self._adapters])
 
     def location(self, uri, field="uri"):
         """The adapter's :meth:`Storage.location` of ``uri``: a folder URI

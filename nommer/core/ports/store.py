@@ -65,6 +65,12 @@ class JobStore(abc.ABC):
     def unfinished(self):
         """Every job not in a final state, oldest first."""
 
+    def idle(self, states, before):
+        """The unfinished jobs in ``states`` (a set of States) last changed
+        before ``before`` (time text as ``utcnow`` writes it), oldest first.
+        A store that can ask for them alone does; this reads every unfinished job."""
+        return [j for j in self.unfinished() if j.state in states and j.updated_at < before]
+
     @abc.abstractmethod
     def counts(self, states=None):
         """``{state name: number of jobs}`` for every state that has jobs, or
