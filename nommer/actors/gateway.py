@@ -8,9 +8,13 @@ import pykka
 from nommer.actors import addresses, base
 from nommer.actors.messages import Arrivals, Arrived, Enqueue
 from nommer.core.feeder.api_types import FleetReport, HealthProblem, HealthReport
-from nommer.core.errors import Unavailable
+from nommer.core import log
+from nommer.core.errors import QueueingLate, Unavailable
 from nommer.core.retrying import deadline
 from nommer.core.ports.fleet import busy_until, merged_members
+
+
+_log = log.get("nommer.gateway")
 
 
 class ActorGateway:
@@ -52,9 +56,11 @@ class ActorGateway:
     def submit(self, source, outputs, notify_url=None, notify_format="json", progress_events=False,
                priority=0, acceleration=None):
         """Check, store and queue a new job; returns it once both writes are
-        committed. A store or queue that stays locked or keeps throttling
-        makes it give up within ``timeout`` seconds, with a TransientError
-        (a 503): the request's thread answers in time."""
+        committed. A store that stays locked or keeps throttling makes it
+        give up within ``timeout`` seconds, with a TransientError (a 503,
+        nothing stored): the request's thread answers in time. A job stored
+        whose queue message could not be written meanwhile raises
+        QueueingLate (a 202): the Dispatcher queues it."""
         with deadline(self.timeout):
             job = self.intake.store(source, outputs, notify_url, notify_format, progress_events, priority,
                                     acceleration)
@@ -65,12 +71,16 @@ class ActorGateway:
                 base.tell(addresses.JOB_TRACKER, Arrived(self._arrivals))
             try:
                 self.intake.queue(job)
-            except Exception:
+            except Exception as e:
                 # Stored, perhaps not queued: the Dispatcher queues it in its own
-                # time (and, should it fail too, again when it restarts). The
-                # caller hears of the error: only a committed message earns a 201.
+                # time (and, should it fail too, the JobTracker has it queued
+                # again at the next start). Only a committed message earns a
+                # 201; the caller hears that the job is kept all the same, lest
+                # it submit the job twice.
                 base.tell(addresses.DISPATCHER, Enqueue(job.id, job.priority))
-                raise
+                _log.warning("job stored, its queue message left to the Dispatcher", job_id=job.id,
+                             error=str(e))
+                raise QueueingLate(job, str(e)) from e
         return job
 
     def presets(self):

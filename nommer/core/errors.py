@@ -91,3 +91,18 @@ class Unavailable(NommerError):
     """A part of the system did not answer in time (an actor is restarting)."""
 
     code = "UNAVAILABLE"
+
+
+class QueueingLate(NommerError):
+    """A new job was stored, and its queue message was not committed in the
+    request's time: the Dispatcher writes it (and, should the feeder stop
+    first, the next one queues every PENDING job). Not a failed submission:
+    the job is kept, and is answered 202 Accepted, so that a client does not
+    submit it twice."""
+
+    code = "QUEUEING"
+
+    def __init__(self, job, reason):
+        super().__init__(f"job {job.id} is stored; its queue message is being written ({reason})")
+        self.job = job
+        self.reason = reason

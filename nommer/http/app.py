@@ -7,6 +7,8 @@ from flask import Flask, g, request
 from werkzeug.exceptions import InternalServerError
 
 from nommer.core import log
+from nommer.core.errors import QueueingLate
+from nommer.core.model.resources import job_resource
 from nommer.http import auth, jobs, legacy_api, metrics, pages, presets, status
 from nommer.http.errors import problem_of
 from nommer.http.submit_path import HARDENED, RAISED, SubmitPath
@@ -46,6 +48,11 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
     app.register_blueprint(status.blueprint(api, feeder_metrics or metrics.for_api(api)))
     app.register_blueprint(presets.blueprint(api))
     app.register_blueprint(pages.blueprint())
+
+    @app.errorhandler(QueueingLate)
+    def kept(exc):
+        # Stored, its queue message on its way: accepted, not created-and-queued.
+        return job_resource(exc.job), 202, jobs.created_headers(exc.job)
 
     @app.errorhandler(Exception)
     def failed(exc):

@@ -11,7 +11,7 @@ feeder keep their 4xx/5xx status (media-nommer failed on those too).
 from flask import Blueprint, request
 
 from nommer.core.security.credentials import scrub
-from nommer.core.errors import InvalidInput
+from nommer.core.errors import InvalidInput, QueueingLate
 from nommer.http.body import parse_body
 from nommer.http.errors import problem_of
 from nommer.http.models import LegacySubmitRequest
@@ -48,7 +48,10 @@ def blueprint(api, max_body_bytes):
     def submit():
         body = parse_body(request, LegacySubmitRequest)
         # media-nommer's receivers read form-encoded webhooks, not JSON ones.
-        job = api.submit(body.source_path, body.outputs(), body.notify_url, notify_format="form")
+        try:
+            job = api.submit(body.source_path, body.outputs(), body.notify_url, notify_format="form")
+        except QueueingLate as e:
+            job = e.job  # stored; the Dispatcher queues it
         return {"success": True, "job_id": job.id}
 
     @bp.errorhandler(Exception)

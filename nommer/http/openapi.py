@@ -423,9 +423,12 @@ def document():
                 "requestBody": _body("SubmitRequest", SUBMIT_EXAMPLES),
                 "responses": {
                     "201": {**job, "headers": {"Location": {"schema": {"type": "string"}}}},
+                    "202": {**_answer("The job, stored, whose queue message was not written in the request's "
+                                      "time: the feeder queues it. Do not submit it again.", _ref("Job")),
+                            "headers": {"Location": {"schema": {"type": "string"}}}},
                     "400": _error("Refused; the error names the field."),
                     "413": _error("Body too large."),
-                    "503": _error("The feeder is busy or restarting; try again."),
+                    "503": _error("The feeder is busy or restarting; try again (nothing was stored)."),
                 },
             },
             "get": {
@@ -469,6 +472,9 @@ def document():
                 "parameters": [_JOB_ID],
                 "responses": {
                     "201": {**_answer("The new job.", _ref("Job")), "headers": {"Location": {"schema": {"type": "string"}}}},
+                    "202": {**_answer("The new job, stored, whose queue message was not written in the request's "
+                                      "time: the feeder queues it.", _ref("Job")),
+                            "headers": {"Location": {"schema": {"type": "string"}}}},
                     "400": _error("The submission is no longer accepted (e.g. a source now refused); the error names the field."),
                     "404": _error("No such job; field is job_id."),
                     "409": _error("The job has not finished; field is job_id."),

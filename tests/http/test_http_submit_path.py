@@ -7,7 +7,7 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from nommer.core.errors import TransientError
+from nommer.core.errors import QueueingLate, TransientError
 from nommer.http.app import create_app
 from nommer.http.submit_path import SubmitPath
 
@@ -129,3 +129,36 @@ def test_a_caller_without_a_token_is_refused_by_the_app(api, source, media, stor
                           headers={"Authorization": "Bearer " + "t" * 32})
     assert allowed.status_code == 201
     assert watched.calls == ["submit path"] and stored_jobs() == 1
+
+
+class Late(Watched):
+    """Stores each job, then says its queue message was not written in time."""
+
+    def submit(self, *args, **kwargs):
+        self.calls.append("flask" if flask.has_request_context() else "submit path")
+        job = self.api.submit(*args, **kwargs)
+        raise QueueingLate(job, "database queues.sqlite3 stayed locked for 10 s")
+
+
+def test_a_job_stored_whose_queue_message_is_late_is_answered_202_with_the_job(api, source, media, stored_jobs):
+    late = Late(api)
+    client = create_app(late, max_body_bytes=MAX_BODY).test_client()
+    answer = client.post("/jobs", json=_body(source, (media / "h.mp4").as_uri()))
+    assert answer.status_code == 202
+    job = answer.get_json()
+    assert job["state"] == "PENDING" and answer.headers["Location"] == f"/jobs/{job['id']}"
+    assert api.get(job["id"]).state.value == "PENDING"
+    assert late.calls == ["submit path"] and stored_jobs() == 1  # kept once, not submitted again
+
+
+def test_a_legacy_submission_whose_queue_message_is_late_is_a_success(api, source, dest, stored_jobs):
+    from tests.http.test_http_legacy import WEB_MEDIUM
+
+    late = Late(api)
+    client = create_app(late, max_body_bytes=MAX_BODY).test_client()
+    answer = client.post("/job/submit", json={"source_path": source, "dest_path": dest, "notify_url": None,
+                                              "job_options": WEB_MEDIUM})
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["success"] is True and api.get(body["job_id"]).state.value == "PENDING"
+    assert stored_jobs() == 1
