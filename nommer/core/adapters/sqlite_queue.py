@@ -30,6 +30,9 @@ MAX_TIMEOUT = 12 * 3600  # SQS's limit
 # lapses rings no bell, and a ring can be lost (a full socket buffer, a removed file).
 FALLBACK_WAIT = 1.0
 BELL_ROOT = f"/tmp/nommer-bells-{os.getuid()}"
+# At most this many receiving threads of one queue keep their Listener
+# between waits.
+KEPT_LISTENERS = 8
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS queue_messages (
@@ -82,7 +85,9 @@ class _Sender:
 
 
 class Listener:
-    """A bound socket in the doorbell's folder; exists only while its owner waits."""
+    """A bound socket in the doorbell's folder, kept by a receiving thread
+    between its waits; rings that come between them are drained before the
+    look that precedes the next wait."""
 
     _names = itertools.count()
 
@@ -113,6 +118,19 @@ class Listener:
                 # The last listener removed the folder after we made it.
                 if not tries_left:
                     raise
+
+    def drain(self):
+        """Forget the rings that came so far."""
+        while True:
+            try:
+                self.sock.recv(64)
+            except (BlockingIOError, OSError):
+                return
+
+    def alive(self):
+        """Whether its file is still there to be rung (a folder cleaned by
+        someone else leaves the socket deaf)."""
+        return os.path.exists(self.path)
 
     def wait(self, timeout):
         """Sleep until rung or ``timeout`` seconds pass; True when rung."""
@@ -147,8 +165,8 @@ class Listener:
 class Doorbell:
     """Wakes every receiver waiting on one queue, in any process of this user.
 
-    Each waiter binds a unix datagram socket in the queue's folder; ringing sends
-    one byte to every socket there.
+    Each receiving thread binds a unix datagram socket in the queue's folder
+    (see Listener); ringing sends one byte to every socket there.
     """
 
     def __init__(self, key):
@@ -217,6 +235,12 @@ class SqliteWorkQueue(WorkQueue):
         self.bell = Doorbell(f"{self.db.path}\0{name}")
         self.receive_attempts = 0
         self._closed = False
+        # Each receiving thread's Listener between its waits, made at its
+        # first and kept for the next: binding one costs far more than the
+        # look at the table it spares. A Listener in a wait is out of the
+        # dict, so close() leaves it to that receive to close.
+        self._listeners = {}
+        self._listeners_lock = threading.Lock()
 
     def _upgrade(self):
         columns = {row[1] for row in self.db.read("PRAGMA table_info(queue_messages)")}
@@ -268,13 +292,10 @@ class SqliteWorkQueue(WorkQueue):
         messages, _ = self._take(max_messages, timeout)
         if messages or wait_seconds <= 0:
             return messages
+        key, listener = self._listener()
         try:
-            listener = self.bell.listen()
-        except OSError as error:
-            # Without a doorbell the wait is a slow poll, which is late, not wrong.
-            log.warning("queue %s waits without a doorbell: %s", self.name, error)
-            listener = None
-        try:
+            if listener is not None:
+                listener.drain()  # rings of sends the look above saw, or older
             while not self._closed:
                 # Listening before this look means a send committed after it rings us.
                 messages, next_visible = self._take(max_messages, timeout)
@@ -290,8 +311,34 @@ class SqliteWorkQueue(WorkQueue):
                     listener.wait(pause)
             return []
         finally:
-            if listener is not None:
-                listener.close()
+            self._done_waiting(key, listener)
+
+    def _listener(self):
+        """(key, this thread's Listener), made at its first wait; the
+        Listener is None when the doorbell's folder cannot be used."""
+        key = (os.getpid(), threading.get_ident())
+        with self._listeners_lock:
+            listener = self._listeners.pop(key, None)
+        if listener is not None and not listener.alive():
+            listener.close()
+            listener = None
+        if listener is None:
+            try:
+                listener = self.bell.listen()
+            except OSError as error:
+                # Without a doorbell the wait is a slow poll, which is late, not wrong.
+                log.warning("queue %s waits without a doorbell: %s", self.name, error)
+        return key, listener
+
+    def _done_waiting(self, key, listener):
+        with self._listeners_lock:
+            # (a few receiving threads keep theirs; beyond them, threads come
+            # and go, and each would leave its socket behind)
+            if listener is not None and not self._closed and len(self._listeners) < KEPT_LISTENERS:
+                self._listeners[key] = listener
+                return
+        if listener is not None:
+            listener.close()
 
     def _take(self, count, timeout):
         """Receive up to ``count`` visible messages now. Returns them and, when
@@ -382,4 +429,8 @@ class SqliteWorkQueue(WorkQueue):
     def close(self):
         """Release connections; a receive waiting in another thread returns [] within a second."""
         self._closed = True
+        with self._listeners_lock:
+            idle, self._listeners = list(self._listeners.values()), {}
+        for listener in idle:  # those in a wait are closed as it ends
+            listener.close()
         self.db.close()
