@@ -11,7 +11,7 @@ from nommer.core.errors import QueueingLate
 from nommer.core.model.resources import job_resource
 from nommer.http import auth, jobs, legacy_api, metrics, pages, presets, status
 from nommer.http.errors import problem_of
-from nommer.http.submit_path import HARDENED, RAISED, SubmitPath
+from nommer.http.submit_path import HARDENED, RAISED, STARTED, SubmitPath
 
 
 def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=(), feeder_metrics=None):
@@ -35,7 +35,8 @@ def create_app(api, *, max_body_bytes=1_000_000, api_tokens=(), legacy_networks=
 
     @app.before_request
     def started():
-        g.started = time.perf_counter()
+        # (from when the SubmitPath began a submission it hands over)
+        g.started = request.environ.get(STARTED) or time.perf_counter()
         # A submission the SubmitPath failed to make: its error, raised
         # here so that the handler below answers it.
         raised = request.environ.get(RAISED)

@@ -25,6 +25,9 @@ from nommer.http.jobs import created_headers, submit_body
 
 #: The environ key of an exception this path hands over to the app.
 RAISED = "nommer.raised"
+#: The environ key of the time (perf_counter) this path began a request it
+#: hands over: the app's access line counts from it.
+STARTED = "nommer.started"
 
 #: What every API answer carries (the app's ``hardened`` adds the same).
 HARDENED = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
@@ -47,7 +50,7 @@ class SubmitPath:
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != "/jobs" or environ.get("REQUEST_METHOD") != "POST":
             return self.app(environ, start_response)
-        started = time.perf_counter()
+        started = environ[STARTED] = time.perf_counter()
         if self.gate.enabled and self.gate.verdict(
                 "/jobs", environ.get("REMOTE_ADDR"), environ.get("HTTP_AUTHORIZATION")) is not None:
             return self.app(environ, start_response)  # its 401

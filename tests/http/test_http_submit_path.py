@@ -2,8 +2,11 @@
 the same answer as the Flask route gives, every failure answered by the app
 after one submission, nothing stored twice."""
 
+import time
+
 import flask
 import pytest
+import structlog
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
@@ -162,3 +165,35 @@ def test_a_legacy_submission_whose_queue_message_is_late_is_a_success(api, sourc
     body = answer.get_json()
     assert body["success"] is True and api.get(body["job_id"]).state.value == "PENDING"
     assert stored_jobs() == 1
+
+
+
+class Slow:
+    """``inner``, each submit ``seconds`` late (a store locked by another writer)."""
+
+    def __init__(self, inner, seconds):
+        self.inner = inner
+        self.seconds = seconds
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def submit(self, *args, **kwargs):
+        time.sleep(self.seconds)
+        return self.inner.submit(*args, **kwargs)
+
+
+@pytest.mark.parametrize("failing", [
+    lambda api: Watched(api, fail_with=TransientError("database nommer.sqlite3 stayed locked for 5 s")),
+    Late,
+], ids=["503", "202"])
+def test_the_access_line_of_a_submission_answered_by_the_app_counts_the_submission_s_time(
+        api, source, media, failing):
+    client = create_app(Slow(failing(api), 0.25), max_body_bytes=MAX_BODY).test_client()
+    with structlog.testing.capture_logs() as logs:
+        answer = client.post("/jobs", json=_body(source, (media / "i.mp4").as_uri()))
+    assert answer.status_code in (202, 503)
+    lines = [e for e in logs if e["event"] == "request"]
+    assert [(e["method"], e["path"], e["status"]) for e in lines] == [("POST", "/jobs", answer.status_code)]
+    # the 0.25 s the submission took before it failed, not only the app's share of the request
+    assert lines[0]["ms"] >= 250
