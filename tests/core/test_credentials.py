@@ -189,3 +189,20 @@ def test_scrub_deep_scrubs_every_string_at_any_depth_and_keeps_the_rest():
     assert isinstance(scrubbed["history"][1], tuple)
     assert scrubbed["outputs"][0]["result"]["files"][1] == "file:///m/b.mp4"
     assert value["outputs"][0]["destination"] == secret  # the value given is left as it was
+
+
+@pytest.mark.parametrize("uri", [
+    "https://media.example.com/a.mp4?X-Amz-Signature=0123abcd&X-Amz-Credential=AKIAEXAMPLE",
+    "https://media.example.com/a.mp4?token=s3cr3t",
+    "https://media.example.com/a.mp4#access_token=s3cr3t",
+    "https://user:s3cr3t@media.example.com/a.mp4",
+    "s3://AKIAEXAMPLE:s3cr3t/with/slashes@bucket/a.mp4",
+])
+def test_the_schemes_remembered_of_uris_seen_hold_no_uri_with_a_secret(uri):
+    from nommer.core.ports import storage
+
+    assert storage.scheme_of(uri) in ("https", "s3")
+    assert storage.scheme_of(uri) in ("https", "s3")  # asked again, as a submission does
+    assert not [kept for kept in storage._schemes if "s3cr3t" in kept or "0123abcd" in kept]
+    plain = "https://media.example.com/plain.mp4"
+    assert storage.scheme_of(plain) == "https" and plain in storage._schemes

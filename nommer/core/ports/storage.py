@@ -133,7 +133,9 @@ def scheme_of(uri, field="uri"):
         if scheme is not None:
             return scheme
     scheme = _scheme_of(uri, field)
-    if "@" not in uri:  # never keep a URI that may carry a credential
+    # never keep a URI that may carry a credential: user info, or a query
+    # or fragment (a signed link's signature, a token), as redact hides them
+    if "@" not in uri and "?" not in uri and "#" not in uri:
         if len(_schemes) >= _SCHEMES_KEPT:
             _schemes.clear()
         _schemes[uri] = scheme
