@@ -54,21 +54,57 @@ trivial app's own swings more than the feeder's). The feeder's CPU time per
 accepted submission (user and system, 8 clients, rounds alternated in one
 run): **before 1.97 ms, after 1.68 ms** (the trivial app: 0.49 ms); with
 one client at a time 1.41 and 1.33 ms.
-
-Where the rest goes, measured on its own in one thread: the feeder's Flask
-app around a submission (routing, hooks, the body's validation by pydantic,
-the answer's JSON) about 0.3 ms against the trivial app's 0.15 ms; the
-checks of the URIs 0.14 ms (5 lstat calls, the scheme and confinement
-checks); the job and its message written 0.19 ms (SQLite itself 44 µs a
-write in a group of 8, 100 µs alone); then waitress, the JobTracker and the
-Reaper, which reads every unfinished job each `reap_interval` (thousands of
-PENDING ones in this benchmark). A ratio of 0.6 needs the feeder's CPU per
-submission near 1 ms: about 0.7 ms less than now, more than any one of these.
 """
 
 
-def throughput_section(r, before=THROUGHPUT_BEFORE, today=None, cheaper=THROUGHPUT_CHEAPER):
-    """The section of docs/benchmarks.md on bench/throughput.py; ``r`` is its result."""
+# Syncing each commit against not, measured alternately (the setting's default became FULL).
+THROUGHPUT_SYNC = """Syncing each commit to disk (`sqlite_synchronous = "FULL"`, the default
+since, so that an accepted job survives a power cut too) against not
+(`NORMAL`, the setting these figures were measured with), four runs
+alternated on 2026-12-03 at a load average of 1 to 2.6: FULL 476 and
+433/s (trivial app 1696 and 1590/s, ratios 0.281 and 0.272), NORMAL 404 and
+538/s (trivial 1678 and 2199/s, ratios 0.241 and 0.244). The sync of a
+group (one for each group of concurrent submissions) costs less than these runs
+swing: no difference shows.
+"""
+
+# The path made cheaper again (see the text): ``{pairs}`` is filled with
+# THROUGHPUT_FRONT_PAIRS, the alternated runs of the code before (a84e403) and after.
+THROUGHPUT_FRONT_PAIRS = ""
+THROUGHPUT_FRONT = """Later on 2026-12-03 (code before: a84e403), `POST /jobs` was served in
+front of the Flask app (`nommer/http/submit_path.py`: the same answer,
+every failure handed back to the app to answer, no request context,
+routing or response object), the actor at an address found without a scan
+of the registry, each URI's scheme read once, the look at a submission's
+URIs entered without generators, the Reaper's look at PENDING jobs asked of
+the store (SQLite picks those unchanged for `abandon_after`; it read every
+unfinished job, thousands in this benchmark, once in a while in the middle
+of a round), and a console log line built in one pass and written with one
+write (structlog's general console renderer took 187 µs for an access line,
+now 28 µs: at the default log level, `info`, each submission writes two).
+Runs of this benchmark alternated between the code before and after, best
+of 3 rounds each, the CPU per submission that of the server's process in
+its cheapest round: {pairs}.
+
+Where the rest goes, sampled (py-spy, the thread holding the interpreter)
+during a run at log level `warning`: waitress about a quarter (it serves the
+trivial app too), the checks of the submission's URIs a fifth (their
+realpath, one lstat a folder, confinement, the destination's folder
+writable), the job and its message written (a group commit: the job's JSON,
+two inserts, the commit and its sync, each writer woken) a sixth, the
+JobTracker taking the new jobs (its cache, metrics, the Scaler told) a
+seventh, the answer's JSON and the body's parsing a twentieth. No one part
+is large: the ratio of 0.6 needs the feeder's CPU per submission near the
+trivial app's plus 0.4 ms, about 0.6 ms less than now.
+"""
+
+
+def throughput_section(r, before=THROUGHPUT_BEFORE, today=None, cheaper=THROUGHPUT_CHEAPER, front=None):
+    """The section of docs/benchmarks.md on bench/throughput.py; ``r`` is its
+    result, ``front`` the text on the submit path (THROUGHPUT_FRONT with
+    THROUGHPUT_FRONT_PAIRS by default)."""
+    if front is None and THROUGHPUT_FRONT_PAIRS:
+        front = THROUGHPUT_FRONT.format(pairs=THROUGHPUT_FRONT_PAIRS)
     today = today or datetime.date.today().isoformat()
     rounds = lambda xs: ", ".join(f"{x:.0f}" for x in xs)  # noqa: E731
     met = "met" if r["ratio"] >= 0.6 else "**not met**"
@@ -80,7 +116,8 @@ def throughput_section(r, before=THROUGHPUT_BEFORE, today=None, cheaper=THROUGHP
 `POST /jobs` to a feeder on the SQLite store and queue (no encoder running, so
 the figure is the feeder's alone: validation, the job write and the queue
 write, both committed before the 201 and, with `sqlite_synchronous =
-"{r.get('synchronous', 'FULL')}"`, {'synced to disk' if r.get('synchronous', 'FULL') == 'FULL' else 'not synced'}, the answer). Beside it, in the same
+"{r.get('synchronous', 'FULL')}"`, {'synced to disk' if r.get('synchronous', 'FULL') == 'FULL' else 'not synced'}, the answer), logging at
+level `{r.get('log_level', 'warning')}`. Beside it, in the same
 run with rounds alternated, a trivial Flask app on waitress (8 threads, as the
 feeder's) answers the same POST with 201 and does nothing else: what this
 Python, Flask and waitress can do here at best. The clients run on the same
@@ -91,7 +128,10 @@ Python, Flask and waitress can do here at best. The clients run on the same
 | feeder | **{r['per_second']:.0f}** (target ≥ 1000) | {rounds(r['all_per_second'])} |
 | trivial Flask app | {r['trivial_per_second']:.0f} | {rounds(r['trivial_all_per_second'])} |
 | **ratio** | **{r['ratio']:.3f}** (target ≥ 0.6: {met}) | |
-"""
+""" + (f"""
+CPU per answered submission, the server's process in its cheapest round:
+feeder {r['cpu_ms']:.2f} ms, trivial app {r['trivial_cpu_ms']:.2f} ms.
+""" if "cpu_ms" in r else "")
     if before:
         text += f"""
 Before group commit and the Intake (the JobTracker stored each job in turn,
@@ -101,7 +141,9 @@ ratio {before['ratio']:.3f}.
 """
     if cheaper:
         text += "\n" + cheaper
-    return text
+    if front:
+        text += "\n" + front
+    return text + "\n" + THROUGHPUT_SYNC
 
 
 def ladder_section(runs):
