@@ -125,3 +125,23 @@ def test_closing_while_a_thread_waits_ends_its_wait_and_leaves_no_socket(queue):
 
     assert not thread.is_alive() and result["got"] == []
     assert sockets(queue) == []
+
+
+def test_a_ring_that_cannot_reach_the_waiters_folder_is_dropped_and_the_message_stays(tmp_path):
+    """A ring is a hint: when the waiters' folder cannot be read (here a file
+    stands where it should be), sending still commits and returns, and the
+    message is there for the next receive."""
+    from nommer.core.adapters.sqlite_queue import Doorbell
+
+    bell = Doorbell("a queue whose bells cannot be reached")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    bell.folder = str(blocker / "bells")  # listdir fails with NotADirectoryError
+    bell.ring()  # returns without raising
+    queue = SqliteWorkQueue(tmp_path / "q.sqlite3", "bells-unreachable")
+    try:
+        queue.bell = bell
+        queue.send("kept")
+        assert [m.body for m in queue.receive(max_messages=5)] == ["kept"]
+    finally:
+        queue.close()

@@ -179,11 +179,13 @@ class Doorbell:
         return Listener(self.folder)
 
     def ring(self):
+        """Wake the waiters; never raises: a ring is a hint, and a waiter
+        not woken looks again after its wait (``poll_wait``) all the same."""
         try:
             names = os.listdir(self.folder)
-        except FileNotFoundError:
-            return
-        sock = _Sender.get()
+            sock = _Sender.get()
+        except OSError:
+            return  # no waiter's folder, or none that can be reached
         for name in names:
             path = os.path.join(self.folder, name)
             try:
