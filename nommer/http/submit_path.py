@@ -58,17 +58,18 @@ class SubmitPath:
             length = int(environ.get("CONTENT_LENGTH") or "")
         except ValueError:
             return self.app(environ, start_response)  # no length: the app reads it as it can
-        if not 0 <= length <= self.max_body_bytes:
-            return self.app(environ, start_response)  # its 413
+        if not 0 <= length <= self.max_body_bytes or "HTTP_TRANSFER_ENCODING" in environ:
+            # Its 413; or a body whose length a server left to the app to read.
+            return self.app(environ, start_response)
         raw = environ["wsgi.input"].read(length)
         try:
             job = submit_body(self.api, raw)
+            # As Flask's JSON provider writes a compact answer.
+            body = (self.json.dumps(job_resource(job), separators=(",", ":")) + "\n").encode()
         except Exception as e:
             environ["wsgi.input"] = io.BytesIO(raw)
             environ[RAISED] = e
             return self.app(environ, start_response)
-        # As Flask's JSON provider writes a compact answer.
-        body = (self.json.dumps(job_resource(job), separators=(",", ":")) + "\n").encode()
         start_response("201 CREATED", [
             ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
             *created_headers(job).items(), *HARDENED])

@@ -197,3 +197,15 @@ def test_the_access_line_of_a_submission_answered_by_the_app_counts_the_submissi
     assert [(e["method"], e["path"], e["status"]) for e in lines] == [("POST", "/jobs", answer.status_code)]
     # the 0.25 s the submission took before it failed, not only the app's share of the request
     assert lines[0]["ms"] >= 250
+
+
+def test_a_body_sent_in_chunks_is_left_to_the_app_to_read(api, source, media):
+    watched = Watched(api)
+    client = create_app(watched, max_body_bytes=MAX_BODY).test_client()
+    # waitress takes the chunks apart and drops the header before the app
+    # sees it; a server that leaves it is trusted for nothing here.
+    answer = client.post("/jobs", json=_body(source, (media / "j.mp4").as_uri()),
+                         headers={"Transfer-Encoding": "chunked"},
+                         environ_overrides={"wsgi.input_terminated": True})
+    assert answer.status_code == 201, answer.get_json()
+    assert watched.calls == ["flask"]
