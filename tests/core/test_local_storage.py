@@ -468,6 +468,7 @@ def test_the_configuration_file_is_never_a_destination(tmp_path):
 
 @pytest.mark.parametrize("name, words", [
     ("x" * 256 + ".mp4", "260 bytes long"),
+    ("é" * 128 + ".mp4", "260 bytes long"),  # 132 characters, 260 bytes
     ("/".join(["é" * 100] * 21), "at most 4096 bytes"),
 ])
 def test_over_long_names_are_refused_by_every_call(router, root, tmp_path, name, words):
@@ -477,6 +478,12 @@ def test_over_long_names_are_refused_by_every_call(router, root, tmp_path, name,
             router.check(uri, write=write, field="f")
     with pytest.raises(JobFailed, match=words):
         router.put(tmp_path, uri)
+
+
+@pytest.mark.parametrize("name", ["x" * 251 + ".mp4", "é" * 125 + "x.mp4", "€" * 63 + ".mp4"])
+def test_names_up_to_255_bytes_are_taken(router, root, name):
+    router.check(f"file://{root}/{name}", write=True, field="f")  # raises if refused
+    assert router.location(f"file://{root}/{name}")[-1] == name
 
 
 def test_a_loop_of_links_is_refused_by_every_call(router, root, tmp_path):

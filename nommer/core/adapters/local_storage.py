@@ -224,7 +224,9 @@ class _Lstats:
                 else:
                     path = ".."
                 continue
-            newpath = os.path.join(path, name)
+            # os.path.join(path, name), for a name without "/": a join per
+            # folder of every URI of every submission
+            newpath = path + name if path.endswith("/") else path + "/" + name
             try:
                 is_link = stat.S_ISLNK(self.lstat(newpath).st_mode)
             except OSError:
@@ -269,7 +271,10 @@ def _nearest_existing(path, lstats=None):
 def check_path_length(path, field):
     """Raise InvalidInput naming ``field`` when a name in ``path`` (text) is
     longer than a file system takes, or the whole path is."""
-    data = os.fsencode(str(path))
+    text = str(path)
+    if len(text) * 4 <= MAX_PATH_BYTES and max(map(len, text.split("/"))) * 4 <= MAX_NAME_BYTES:
+        return  # too short to be too long: UTF-8 takes at most 4 bytes a character
+    data = os.fsencode(text)
     if len(data) > MAX_PATH_BYTES:
         raise InvalidInput(field, f"the path is {len(data)} bytes long; at most {MAX_PATH_BYTES} bytes are allowed")
     for name in data.split(b"/"):
