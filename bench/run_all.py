@@ -308,7 +308,7 @@ not poll (media-nommer polled every 60 s).
 
 | p50 | p99 | max |
 |---|---|---|
-| **{lat['p50_ms']:.1f} ms** (target ≤ 100) | **{lat['p99_ms']:.1f} ms** (target ≤ 500) | {lat['max_ms']:.1f} ms |
+| **{lat['p50_ms']:.1f} ms** (target ≤ 10) | **{lat['p99_ms']:.1f} ms** (target ≤ 25) | {lat['max_ms']:.1f} ms |
 
 """ + throughput_section(tp, today=today) + "\n" + ladder_section(lad) + "\n" + per_title.section(titles) + "\n" + scaling_section(sim, scale, today) \
         + "\n" + accelerated.section(acc, today, common.machine()) \
