@@ -163,6 +163,15 @@ def test_versions_says_each_stored_jobs_version(store):
     assert store.get(b.id).version == 2
 
 
+def test_versions_of_more_jobs_than_one_batch_holds(store):
+    jobs = make_jobs(store, 130)  # DynamoDB reads 100 keys a call
+    moved = store.update(jobs[120].transition(State.DOWNLOADING, encoder_id="enc-1"))
+
+    found = store.versions([j.id for j in jobs] + ["0000000000000000nope"])
+
+    assert found == {**{j.id: 1 for j in jobs}, moved.id: 2}
+
+
 # --- conditional update -------------------------------------------------------
 
 
