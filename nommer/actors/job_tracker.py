@@ -5,7 +5,10 @@ Scaler about changes. New jobs are stored by the Intake in the HTTP threads
 
 import collections
 import logging
+import threading
 import time
+
+import pykka
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import (
@@ -29,8 +32,10 @@ from nommer.core.model.resources import job_resource
 
 FINAL_NAMES = frozenset(s.value for s in FINAL_STATES)
 
-# At most this long (seconds) between two Workloads while messages keep coming.
+# At least this long (seconds) between two Workloads: the changes of a burst
+# are told together, at most this late.
 WORKLOAD_EVERY = 0.2
+WORKLOAD_DUE = Tick("workload")
 
 
 class JobTracker(base.Child):
@@ -64,6 +69,7 @@ class JobTracker(base.Child):
         self.submitted_at_tick = 0  # self.submitted at the last tick
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.workload_last = None  # (the Scaler's urn, the Workload) last told
+        self.workload_timer = None  # tells WORKLOAD_DUE when the next Workload is due
         self.ticker = None
 
     def on_start(self):
@@ -73,6 +79,8 @@ class JobTracker(base.Child):
     def on_stop(self):
         if self.ticker:
             self.ticker.stop()
+        if self.workload_timer is not None:
+            self.workload_timer.cancel()
         self._write_records()
 
     # asked through the gateway ------------------------------------------------
@@ -130,6 +138,9 @@ class JobTracker(base.Child):
             records[message.record.get("id")] = message.record
             if message.record.get("state") in FINAL_NAMES:
                 self._write_records(message.job_id)
+        elif message == WORKLOAD_DUE:
+            self.workload_timer = None
+            self._workload()
         elif isinstance(message, Tick):
             self._write_records()
             self._recount()
@@ -294,11 +305,17 @@ class JobTracker(base.Child):
             self._workload()
 
     def _workload(self):
-        # During a burst (more messages waiting) one Workload per drained
-        # mailbox, or per WORKLOAD_EVERY, not one per job: the Scaler keeps
-        # only the latest, and each costs both actors a wake-up.
+        # At most one Workload per WORKLOAD_EVERY: the Scaler keeps only the
+        # latest, and each costs both actors a wake-up (during a burst of
+        # submissions there would be hundreds a second). Changes within that
+        # time are told together when it ends.
         now = time.monotonic()
-        if not self.actor_inbox.empty() and now - self.workload_told < WORKLOAD_EVERY:
+        due = self.workload_told + WORKLOAD_EVERY
+        if now < due:
+            if self.workload_timer is None:
+                self.workload_timer = threading.Timer(due - now, self._workload_due)
+                self.workload_timer.daemon = True
+                self.workload_timer.start()
             return
         self.workload_told = now
         units = len(self.unfinished) + sum(self.spread.values())
@@ -311,6 +328,12 @@ class JobTracker(base.Child):
             return
         if base.tell(addresses.SCALER, workload) and scaler is not None:
             self.workload_last = (scaler.actor_urn, workload)
+
+    def _workload_due(self):
+        try:
+            self.actor_ref.tell(WORKLOAD_DUE)
+        except pykka.ActorDeadError:
+            pass  # stopped meanwhile: nothing to tell
 
     def _oldest_pending(self):
         """When (epoch seconds) the job waiting longest for an encoder began

@@ -8,8 +8,6 @@ same ``decide``."""
 
 import time
 
-import time
-
 from nommer.actors import addresses, base
 from nommer.actors.messages import EncoderGone, Retire, Workload
 from nommer.actors.ticker import Tick, Ticker
