@@ -2,6 +2,7 @@ import http.server
 import os
 import pathlib
 import threading
+import time
 
 import pytest
 
@@ -553,6 +554,52 @@ def test_a_look_resolves_each_uri_once_and_forgets_it_when_left(router, root):
     # Outside the look, the link is followed afresh.
     assert router.location(uri) == ("file", *(root / "b.mp4").resolve().parts)
     assert first == ("file", *(root / "a.mp4").parent.resolve().parts, "a.mp4")
+
+
+def test_the_looks_of_a_burst_look_at_each_folder_once_and_at_each_file_every_time(root, monkeypatch):
+    from nommer.core.adapters import local_storage
+
+    (root / "in").mkdir()
+    (root / "in" / "a.mp4").write_bytes(b"x")
+    storage = FileStorage([root])
+    asked = []
+    real_lstat = os.lstat
+    monkeypatch.setattr(local_storage.os, "lstat", lambda p: asked.append(p) or real_lstat(p))
+    for n in range(3):
+        with storage.looking():
+            storage.check((root / "in" / "a.mp4").as_uri(), write=False)
+            storage.check((root / f"out{n}.mp4").as_uri(), write=True)
+    folders = [p for p in asked if os.path.isdir(p)]
+    files = [p for p in asked if not os.path.isdir(p)]
+    assert folders and len(folders) == len(set(folders))  # each folder once for the three
+    assert files.count(str(root / "in" / "a.mp4")) == 3  # a file, every time
+    assert {str(root / f"out{n}.mp4") for n in range(3)} <= set(files)
+
+
+def test_a_folder_swapped_for_a_link_is_refused_by_the_encoder_at_once_and_by_submissions_soon(root, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "clip.mp4").write_text("secret")
+    inside = root / "sub"
+    inside.mkdir()
+    (inside / "clip.mp4").write_text("fine")
+    storage = FileStorage([root])
+    storage._folders.seconds = 0.3
+    uri = (inside / "clip.mp4").as_uri()
+    with storage.looking():
+        storage.check(uri, write=False)
+
+    (inside / "clip.mp4").unlink()
+    inside.rmdir()
+    inside.symlink_to(outside)
+    with storage.looking():  # a moment later, the folder is taken as it was
+        storage.check(uri, write=False)
+    with pytest.raises(InvalidInput, match="outside the folders"):
+        storage.fetch(uri, tmp_path / "copy")  # what the encoder does: looked at afresh
+    assert not (tmp_path / "copy").exists()
+    time.sleep(0.35)
+    with storage.looking(), pytest.raises(InvalidInput, match="outside the folders"):
+        storage.check(uri, write=False)
 
 
 def test_a_look_that_fails_to_begin_leaves_what_it_entered():

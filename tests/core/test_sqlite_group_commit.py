@@ -186,6 +186,40 @@ def test_a_work_that_fails_is_undone_alone(parts):
     assert store.get(outcomes[0][1].id).state.value == "PENDING"
 
 
+def test_the_writes_before_one_that_fails_run_again_and_answer_with_what_was_committed(parts):
+    store, queue, group = parts
+    held = Held(store.db)
+
+    def insert(body):
+        return lambda conn: conn.execute(
+            "INSERT INTO queue_messages (queue, body, visible_at, sent_at)"
+            " VALUES ('new-jobs', ?, 0, 0)", (body,)).lastrowid
+
+    def doomed(conn):
+        insert("doomed")(conn)
+        raise RuntimeError("changed its mind")
+
+    calls = [lambda: queue.send("one"), lambda: store.db.transaction(insert("two")),
+             lambda: store.db.transaction(doomed), lambda: queue.send("three")]
+    threads, outcomes = [], {}
+    for n, call in enumerate(calls):  # joining the group in this order
+        more, got = run_all([call])
+        threads += more
+        outcomes[n] = got
+        waiting_writers(group, n + 1)
+    held.end()
+    for t in threads:
+        t.join(10)
+
+    rows = dict(store.db.read("SELECT body, id FROM queue_messages"))
+    assert sorted(rows) == ["one", "three", "two"]
+    assert outcomes[0][0] == ("ok", str(rows["one"]))
+    assert outcomes[1][0] == ("ok", rows["two"])
+    assert outcomes[2][0][0] == "error" and str(outcomes[2][0][1]) == "changed its mind"
+    assert outcomes[3][0] == ("ok", str(rows["three"]))
+    assert group.writes >= 4
+
+
 def test_a_group_whose_commit_fails_stores_nothing_and_every_writer_hears_of_it(parts, tmp_path):
     store, queue, group = parts
     # A deferred constraint is checked at COMMIT: one write breaks the commit

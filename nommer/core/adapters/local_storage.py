@@ -24,6 +24,12 @@ MAX_PATH_BYTES = 4096
 # job may replace it (a job run again) while files nommer did not write stay.
 # It travels with the file, not with its name: a file put in its place by
 # someone else has no mark.
+# How long (seconds) the folders one submission's check found are taken as
+# they were by the checks of the next ones (see _Folders).
+FOLDER_SECONDS = 1.0
+# At most this many folders are kept; beyond, the oldest half is forgotten.
+FOLDERS_KEPT = 4096
+
 OWN_MARK = "user.nommer.output"
 OWN_VALUE = b"1"
 
@@ -167,29 +173,79 @@ def written_by_nommer(path):
         return False
 
 
+class _Folders:
+    """The folders (lstat, and whether this process may write in them) that
+    the checks of submissions found, taken as they were for
+    ``FOLDER_SECONDS``: a burst of submissions from one folder to another
+    looks at each folder once, not once per submission. Only the checks at
+    submission use it; the encoder resolves every path again when it opens
+    or writes the file (links refused there), so a folder changed meanwhile
+    is caught where it matters. Files and failures are never kept.
+
+    Threads: shared by every request thread; each call is one dict
+    operation, which the interpreter makes atomic."""
+
+    __slots__ = ("seconds", "found")
+
+    def __init__(self, seconds=FOLDER_SECONDS):
+        self.seconds = seconds
+        self.found = {}  # path: [lstat, writable (None: not asked yet), until (monotonic)]
+
+    def get(self, path):
+        entry = self.found.get(path)
+        if entry is not None and entry[2] > time.monotonic():
+            return entry
+        return None
+
+    def keep(self, path, info):
+        if len(self.found) >= FOLDERS_KEPT:
+            for old in list(self.found)[:FOLDERS_KEPT // 2]:
+                self.found.pop(old, None)
+        self.found[path] = [info, None, time.monotonic() + self.seconds]
+
+
 class _Lstats:
     """``os.lstat`` of each path asked, once: the answers of one look at a
     submission's URIs, whose paths share their leading folders (a source and
     its destinations), so that each folder is looked at once, not once per
-    URI and once more per check. A failed lstat is kept as its OSError."""
+    URI and once more per check. A failed lstat is kept as its OSError.
+    With ``folders`` (a :class:`_Folders`), a folder found by a recent look
+    is taken from there."""
 
-    __slots__ = ("seen",)
+    __slots__ = ("seen", "folders")
 
-    def __init__(self):
+    def __init__(self, folders=None):
         self.seen = {}
+        self.folders = folders
 
     def lstat(self, path):
         """The lstat of ``path``; raises its OSError."""
         found = self.seen.get(path)
         if found is None:
-            try:
-                found = os.lstat(path)
-            except OSError as e:
-                found = e
+            kept = self.folders.get(path) if self.folders is not None else None
+            if kept is not None:
+                found = kept[0]
+            else:
+                try:
+                    found = os.lstat(path)
+                except OSError as e:
+                    found = e
+                else:
+                    if self.folders is not None and stat.S_ISDIR(found.st_mode):
+                        self.folders.keep(path, found)
             self.seen[path] = found
         if isinstance(found, OSError):
             raise found
         return found
+
+    def writable(self, path):
+        """``os.access(path, os.W_OK)`` of a folder ``path``."""
+        kept = self.folders.get(path) if self.folders is not None else None
+        if kept is None:
+            return os.access(path, os.W_OK)
+        if kept[1] is None:
+            kept[1] = os.access(path, os.W_OK)
+        return kept[1]
 
     def stat(self, path):
         """The stat of ``path`` (links followed): its lstat when it is no link."""
@@ -289,17 +345,18 @@ class _Look:
     """FileStorage.looking's context: a look for this thread, unless an
     outer one holds already (a class: it is entered for every submission)."""
 
-    __slots__ = ("looks", "outer")
+    __slots__ = ("looks", "folders", "outer")
 
-    def __init__(self, looks):
+    def __init__(self, looks, folders):
         self.looks = looks
+        self.folders = folders
         self.outer = False
 
     def __enter__(self):
         self.outer = getattr(self.looks, "memo", None) is not None
         if not self.outer:
             self.looks.memo = {}
-            self.looks.lstats = _Lstats()
+            self.looks.lstats = _Lstats(self.folders)
         return self
 
     def __exit__(self, *exc):
@@ -325,14 +382,17 @@ class FileStorage(Storage):
         self._root_texts = [str(r) for r in self.roots]
         self._excluded_texts = [(str(f), f) for f in self.excluded]
         self._looks = threading.local()  # .memo: {uri: _resolve's answer} while looking
+        self._folders = _Folders()  # of the looks at submissions
         self.rate = rate
         self.allow_overwrite = allow_overwrite
 
     def looking(self):
         """See Storage.looking: inside, each URI is resolved and stat'ed
         once for this thread (a submission asks where each URI leads, then
-        whether it can be used: a realpath and a stat each time otherwise)."""
-        return _Look(self._looks)
+        whether it can be used: a realpath and a stat each time otherwise).
+        The folders on the way are taken as recent looks found them (see
+        _Folders)."""
+        return _Look(self._looks, self._folders)
 
     def _lstats(self):
         """The lstats of the look in progress; fresh ones outside a look."""
@@ -427,7 +487,7 @@ class FileStorage(Storage):
                 parent, parent_info = _nearest_existing(os.path.dirname(path), lstats)
                 if parent_info is None or not stat.S_ISDIR(parent_info.st_mode):
                     raise InvalidInput(field, f"cannot create a file under {os.path.dirname(path)}")
-                if not os.access(parent, os.W_OK):
+                if not lstats.writable(parent):
                     raise InvalidInput(field, f"{parent} is not writable")
                 self._may_replace(path, field, exists=info is not None or lstats.lexists(path))
         except OSError as e:

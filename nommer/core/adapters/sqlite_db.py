@@ -68,8 +68,9 @@ class _Statement:
 
 
 class _Work:
-    """A function of the connection, run in a savepoint of its own, so that
-    when it raises only what it did is undone."""
+    """A function of the connection, run in its group's transaction. When
+    it raises, the group's transaction is rolled back and run again without
+    it (see GroupCommit._run), so that only what it did is undone."""
 
     __slots__ = ("work",)
 
@@ -77,18 +78,7 @@ class _Work:
         self.work = work
 
     def run(self, conn):
-        conn.execute("SAVEPOINT work")
-        try:
-            result = self.work(conn)
-        except BaseException:
-            # Some errors (a full disk) end the whole transaction at once;
-            # then there is no savepoint left to go back to.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK TO work")
-                conn.execute("RELEASE work")
-            raise
-        conn.execute("RELEASE work")
-        return result
+        return self.work(conn)
 
 
 class _Pending:
@@ -128,8 +118,8 @@ class GroupCommit:
 
     Each writer returns only after the commit of its own write, or raises
     its own error: a statement or work that fails is undone alone (a
-    statement is atomic, a work runs in a savepoint) and the rest of the
-    group commits; when SQLite ends the whole transaction over one write (a
+    statement is atomic; the transaction is run again without a work that
+    failed) and the rest of the group commits; when SQLite ends the whole transaction over one write (a
     full disk), that write gets the error and the others run again in a new
     transaction; when the commit itself fails, nothing of the group is
     stored and every writer in it gets that error.
@@ -268,10 +258,16 @@ class GroupCommit:
         """Run every write of ``group`` in one transaction and commit it.
         Sets each write's result or error. Raises (after a rollback) when
         the transaction could not begin or commit: a busy lock, to be tried
-        again whole, or an error that every write of the group shares."""
+        again whole, or an error that every write of the group shares.
+
+        A write that fails gets its error and the transaction runs again
+        without it (no savepoint per write: two statements fewer for each
+        of the writes that succeed, which is nearly all). The writes before
+        it see what they saw the first time, so they do the same again.
+        """
         todo = group
         while todo:
-            lost = None
+            failed = None
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for p in todo:
@@ -282,17 +278,20 @@ class GroupCommit:
                         if is_busy(error):
                             raise  # the whole group again, after a pause
                         p.error = error
-                        if not conn.in_transaction:
-                            lost = p  # it took the others' writes with it
-                            break
-                if lost is None:
+                        if isinstance(p.write, _Statement) and conn.in_transaction:
+                            continue  # atomic: it did nothing
+                        failed = p
+                        break
+                if failed is None:
                     conn.execute("COMMIT")
                     return
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            todo = [p for p in todo if p is not lost]
+            todo = [p for p in todo if p is not failed]
 
 
 class _Holder:
@@ -370,10 +369,11 @@ class SqliteDatabase:
         It runs inside a transaction that took the write lock before its
         first statement (``BEGIN IMMEDIATE``), so what ``work`` reads cannot
         change before it writes, possibly beside other threads' writes of the
-        same group, each in a savepoint of its own: when ``work`` raises, only
-        what it did is undone. On a busy lock the whole group runs again, so
-        ``work`` must have no effect outside the database, and it must use
-        only the connection it is given.
+        same group: when ``work`` raises, only what it did is undone (the
+        group's transaction runs again without it). On a busy lock, or when
+        another write of the group raises, the group runs again, so ``work``
+        must have no effect outside the database, and it must use only the
+        connection it is given.
         """
         return self._group_write(_Work(work))
 
