@@ -36,6 +36,9 @@ FINAL_NAMES = frozenset(s.value for s in FINAL_STATES)
 # are told together, at most this late.
 WORKLOAD_EVERY = 0.2
 WORKLOAD_DUE = Tick("workload")
+# How long (seconds) new jobs gather after a take before the next (see Arrivals).
+ARRIVALS_GATHER = 0.02
+ARRIVALS_DUE = Tick("arrivals")
 
 
 class JobTracker(base.Child):
@@ -70,6 +73,8 @@ class JobTracker(base.Child):
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.workload_last = None  # (the Scaler's urn, the Workload) last told
         self.workload_timer = None  # tells WORKLOAD_DUE when the next Workload is due
+        self.arrivals = None  # the Arrivals of the last Arrived
+        self.arrivals_timer = None  # tells ARRIVALS_DUE when the hold of the arrivals ends
         self.ticker = None
 
     def on_start(self):
@@ -79,8 +84,9 @@ class JobTracker(base.Child):
     def on_stop(self):
         if self.ticker:
             self.ticker.stop()
-        if self.workload_timer is not None:
-            self.workload_timer.cancel()
+        for timer in (self.workload_timer, self.arrivals_timer):
+            if timer is not None:
+                timer.cancel()
         self._write_records()
 
     # asked through the gateway ------------------------------------------------
@@ -92,6 +98,7 @@ class JobTracker(base.Child):
         return self.service.list(state, limit, cursor)
 
     def cancel(self, job_id):
+        self._take_early()
         job = self.service.cancel(job_id)
         self._log_state(job)
         self.metrics.job_changed(job, job.state.value, job.updated_at)
@@ -121,10 +128,15 @@ class JobTracker(base.Child):
 
     def on_receive(self, message):
         if isinstance(message, Arrived):
-            for job in message.arrivals.take():
-                self._submitted(job, workload=False)
-            self._workload()
-        elif isinstance(message, Submitted):
+            self._arrived(message.arrivals)
+            return
+        if message == ARRIVALS_DUE:
+            self.arrivals_timer = None
+            if self.arrivals.release():
+                self._arrived(self.arrivals)
+            return
+        self._take_early()  # a change of a job never comes before the job
+        if isinstance(message, Submitted):
             self._submitted(message.job)
         elif isinstance(message, StateChanged):
             try:
@@ -153,6 +165,39 @@ class JobTracker(base.Child):
                 self.log.info("pending jobs queued again", count=len(pending))
         else:
             super().on_receive(message)
+
+    def _arrived(self, arrivals):
+        """Take the new jobs, and hold the others that arrive for
+        ARRIVALS_GATHER seconds: then they are taken together."""
+        self.arrivals = arrivals
+        jobs = arrivals.take(hold=True)
+        for job in jobs:
+            self._submitted(job, workload=False)
+        if jobs:
+            self._workload()
+        if self.arrivals_timer is None:
+            self.arrivals_timer = self._later(ARRIVALS_GATHER, ARRIVALS_DUE)
+
+    def _take_early(self):
+        if self.arrivals is not None:
+            jobs = self.arrivals.take_early()
+            for job in jobs:
+                self._submitted(job, workload=False)
+            if jobs:
+                self._workload()
+
+    def _later(self, seconds, message):
+        """A started timer that tells this actor ``message`` in ``seconds``."""
+        def tell():
+            try:
+                self.actor_ref.tell(message)
+            except pykka.ActorDeadError:
+                pass  # stopped meanwhile: nothing to do
+
+        timer = threading.Timer(seconds, tell)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def _write_records(self, job_id=None):
         """Write the webhook records kept of job ``job_id`` (of every job
@@ -313,9 +358,7 @@ class JobTracker(base.Child):
         due = self.workload_told + WORKLOAD_EVERY
         if now < due:
             if self.workload_timer is None:
-                self.workload_timer = threading.Timer(due - now, self._workload_due)
-                self.workload_timer.daemon = True
-                self.workload_timer.start()
+                self.workload_timer = self._later(due - now, WORKLOAD_DUE)
             return
         self.workload_told = now
         units = len(self.unfinished) + sum(self.spread.values())
@@ -328,12 +371,6 @@ class JobTracker(base.Child):
             return
         if base.tell(addresses.SCALER, workload) and scaler is not None:
             self.workload_last = (scaler.actor_urn, workload)
-
-    def _workload_due(self):
-        try:
-            self.actor_ref.tell(WORKLOAD_DUE)
-        except pykka.ActorDeadError:
-            pass  # stopped meanwhile: nothing to tell
 
     def _oldest_pending(self):
         """When (epoch seconds) the job waiting longest for an encoder began

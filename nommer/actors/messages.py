@@ -28,12 +28,17 @@ class Arrivals:
     one wake-up per batch, not per job.
 
     A thread that adds a job tells ``Arrived`` only when no tell covers the
-    jobs waiting (the JobTracker has taken every job told of), so each job is
-    in the list before a message that makes the JobTracker take it is in its
-    mailbox: a job is told before its receivers are woken, so no change an
-    encoder makes can reach the JobTracker first. A tell lost with a crashed
-    JobTracker is made again by the first add after ``RETELL_AFTER`` seconds
-    (the new JobTracker read every unfinished job when it started).
+    jobs waiting, so each job is in the list before a message that makes the
+    JobTracker take it is in its mailbox. After taking them on ``Arrived``
+    the JobTracker holds the list for a moment (``take(hold=True)``): the
+    jobs added meanwhile tell nothing and gather until it ends the hold
+    (:meth:`release`) and takes them together. It takes the waiting jobs
+    (:meth:`take_early`) before any change of a job too: a job is added
+    before its receivers are woken, so no change an encoder makes can reach
+    the JobTracker before the job. A tell lost with a crashed JobTracker, or
+    a hold never ended, is made again by the first add after
+    ``RETELL_AFTER`` seconds (the new JobTracker read every unfinished job
+    when it started).
 
     Threads: every HTTP request thread adds, the JobTracker takes; ``_lock``
     guards both fields.
@@ -44,7 +49,9 @@ class Arrivals:
     def __init__(self):
         self._lock = threading.Lock()
         self._jobs = []
-        self._told_at = None  # time.monotonic() of the tell that covers _jobs
+        # time.monotonic() of the tell (or the hold) that covers _jobs; None:
+        # the next add tells
+        self._told_at = None
 
     def add(self, job):
         """Add ``job``; True when the caller must tell ``Arrived``."""
@@ -56,11 +63,29 @@ class Arrivals:
                 return True
             return False
 
-    def take(self):
-        """The jobs waiting, oldest first; the next add tells again."""
+    def take(self, hold=False):
+        """The jobs waiting, oldest first. Then the next add tells again,
+        or, with ``hold``, none tells until :meth:`release`."""
         with self._lock:
-            jobs, self._jobs, self._told_at = self._jobs, [], None
+            jobs, self._jobs = self._jobs, []
+            self._told_at = time.monotonic() if hold else None
             return jobs
+
+    def take_early(self):
+        """The jobs waiting, oldest first, taken before a tell or a hold
+        that covers them ends (which then finds fewer)."""
+        with self._lock:
+            jobs, self._jobs = self._jobs, []
+            return jobs
+
+    def release(self):
+        """End a hold: True when jobs came during it (the caller takes them,
+        holding again), else the next add tells."""
+        with self._lock:
+            if self._jobs:
+                return True
+            self._told_at = None
+            return False
 
 
 @dataclasses.dataclass(frozen=True)

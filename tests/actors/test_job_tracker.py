@@ -329,36 +329,72 @@ def test_the_same_workload_is_not_told_twice_to_the_same_scaler(store, tmp_path)
 
 
 def test_jobs_that_arrive_together_are_told_once_and_taken_at_once(store, tmp_path, monkeypatch):
+    from nommer.actors import job_tracker
     from nommer.actors.messages import Arrivals, Arrived
 
+    monkeypatch.setattr(job_tracker, "ARRIVALS_GATHER", 0.5)
     seen = []
     scaler = Scaler.start(seen)
     tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
                                store, storage=None)
     arrivals = Arrivals()
+
+    def new_job(name):
+        return store.create(Job.new(f"file:///in/{name}.mov", [{"destination": f"file:///o/{name}.mp4",
+                                                                 "preset": "mp4-h264-480p"}]))
+
     try:
         wait_for(lambda: seen, 5, "the workload of the start")
-        jobs = [store.create(Job.new(f"file:///in/{n}.mov", [{"destination": f"file:///o/{n}.mp4",
-                                                               "preset": "mp4-h264-480p"}]))
-                for n in range(50)]
+        jobs = [new_job(n) for n in range(50)]
         tells = [arrivals.add(job) for job in jobs]
         assert tells == [True] + [False] * 49  # one tell covers them all
         tracker.tell(Arrived(arrivals))
         wait_for(lambda: seen[-1].unfinished == 50 and seen[-1].submitted == 50, 5,
                  "the workload of 50 jobs")
-        assert arrivals.take() == []
-        # taken: the next one is told again
-        late = store.create(Job.new("file:///in/late.mov", [{"destination": "file:///o/late.mp4",
-                                                              "preset": "mp4-h264-480p"}]))
-        assert arrivals.add(late) is True
+        # taken, and held for ARRIVALS_GATHER: a job that comes meanwhile
+        # tells nothing, and is taken when the hold ends
+        assert arrivals.add(new_job("held")) is False
+        wait_for(lambda: seen[-1].unfinished == 51, 5, "the held job")
+        # a hold that ends with nothing waiting: the next one is told again
+        time.sleep(2 * job_tracker.ARRIVALS_GATHER)
+        assert arrivals.add(new_job("late")) is True
         # a tell lost (a JobTracker that crashed with it) is made again after a while
         monkeypatch.setattr(Arrivals, "RETELL_AFTER", 0.0)
-        later = store.create(Job.new("file:///in/later.mov", [{"destination": "file:///o/later.mp4",
-                                                                "preset": "mp4-h264-480p"}]))
-        assert arrivals.add(later) is True
+        assert arrivals.add(new_job("later")) is True
         tracker.tell(Arrived(arrivals))
-        wait_for(lambda: seen[-1].unfinished == 52 and seen[-1].submitted == 52, 5,
+        wait_for(lambda: seen[-1].unfinished == 53 and seen[-1].submitted == 53, 5,
                  "the two late jobs")
+    finally:
+        tracker.stop()
+        scaler.stop()
+
+
+def test_a_job_held_among_the_arrivals_is_taken_before_a_change_of_it(store, tmp_path, monkeypatch):
+    from nommer.actors import job_tracker
+    from nommer.actors.messages import Arrivals, Arrived, StateChanged
+    from nommer.core.model.messages import state_change
+
+    monkeypatch.setattr(job_tracker, "ARRIVALS_GATHER", 30.0)
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    arrivals = Arrivals()
+    outputs = [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-480p"}]
+    try:
+        wait_for(lambda: seen, 5, "the workload of the start")
+        first = store.create(Job.new("file:///in/a.mov", outputs))
+        assert arrivals.add(first) is True
+        tracker.tell(Arrived(arrivals))
+        wait_for(lambda: seen[-1].submitted == 1, 5, "the first job")
+        held = store.create(Job.new("file:///in/b.mov", outputs))
+        assert arrivals.add(held) is False  # held for 30 s
+        moved = store.update(held.transition(State.DOWNLOADING, encoder_id="enc-1"))
+        tracker.tell(StateChanged(state_change(moved)))
+        # the change made the JobTracker take the held job first, long before the hold ends
+        wait_for(lambda: seen[-1].submitted == 2 and seen[-1].unfinished == 2, 5,
+                 "the held job, taken with its change")
+        assert arrivals.take_early() == []
     finally:
         tracker.stop()
         scaler.stop()
