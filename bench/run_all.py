@@ -108,7 +108,52 @@ quietest run above, 1,000/s needs 1.0 ms (0.1 ms less), and the ratio of
 """
 
 
-def throughput_section(r, before=THROUGHPUT_BEFORE, today=None, cheaper=THROUGHPUT_CHEAPER, front=None):
+# The actors woken less and a submission's write made shorter (see the text),
+# measured in runs alternated between the code before (8e40f77) and after.
+THROUGHPUT_WAKEUPS = """Later on 2026-12-03 (code before: 8e40f77), the feeder's actors were
+woken less during a burst and a submission's write was made shorter: the
+JobTracker tells the Scaler at most one `Workload` per 0.2 s (it told one per
+batch of new jobs, each waking the Scaler); after taking the new jobs it lets
+the next ones gather for 20 ms (it woke about once per two jobs; it still
+takes those waiting before any other message, so no change of a job comes
+before the job); a group commit runs its writes without a savepoint each (a
+write that fails has the group's transaction run again without it); and the
+checks at submission take the folders a look found in the last second as
+they were (the encoder resolves every path again when it opens or writes
+the file). With the app called in-process by 4 threads (no HTTP), the
+JobTracker's CPU per submission fell from 0.06 to 0.03 ms and the Scaler's
+from 0.025 ms to none. Runs of this benchmark alternated between the code
+before and after, best of 3 rounds each, on a machine busier than in the runs
+above (the trivial app 1,400 to 1,750/s here, 1,700 to 2,200/s in those):
+at log level `warning`, five pairs, the feeder **before 557, 609, 614, 605,
+671/s, after 616, 683, 745, 683, 614/s** (means 611 and 668/s), ratios
+before 0.348 to 0.424, after 0.390 to 0.464 (means 0.378 and 0.427), CPU
+per submission before 1.48 to 1.79 ms, after 1.35 to 1.64 ms (means 1.64
+and 1.50 ms); at log level `info`, two pairs, **541 and 540/s before, 626
+and 624/s after**, CPU 1.89 and 1.91 ms before, 1.64 and 1.66 ms after.
+
+What is left is mostly the price of many threads under one interpreter.
+During a burst the feeder's process made about 27 voluntary context switches
+a submission (`perf sched`: each of waitress's 8 request threads about 2.7,
+its loop thread 3.2, the JobTracker 2), and the kernel took about 30 % of
+the process's CPU (`perf`: wake-ups and task switches): a request thread
+gives up the interpreter at every blocking call (a stat, each SQLite
+statement, a send, a lock) and then waits to take it back. Fewer request
+threads did worse (4 or 3 threads: more switches, 1.5 to 2.1 ms a
+submission against 1.1 to 1.5 ms with 8, in runs alternated the same hour);
+fewer garbage collections (`gc.freeze`, a larger first threshold) made no
+difference beyond the swings, nor, measured on the store alone with 8
+threads, did one INSERT a table for a group's jobs and messages instead of
+one a row; both were left out. 1,000/s needs at most
+1.0 ms a submission, and a ratio of 0.6 about 0.75 ms; beyond that, the way
+on is to take submissions in more than one process (several HTTP processes
+on one port sharing the SQLite file, each with its own group commit), which
+this one-interpreter feeder does not do.
+"""
+
+
+def throughput_section(r, before=THROUGHPUT_BEFORE, today=None, cheaper=THROUGHPUT_CHEAPER, front=None,
+                       wakeups=THROUGHPUT_WAKEUPS):
     """The section of docs/benchmarks.md on bench/throughput.py; ``r`` is its
     result, ``front`` the text on the submit path (THROUGHPUT_FRONT with
     THROUGHPUT_FRONT_PAIRS by default)."""
@@ -152,6 +197,8 @@ ratio {before['ratio']:.3f}.
         text += "\n" + cheaper
     if front:
         text += "\n" + front
+    if wakeups:
+        text += "\n" + wakeups
     return text + "\n" + THROUGHPUT_SYNC
 
 
