@@ -5,16 +5,13 @@ Scaler about changes. New jobs are stored by the Intake in the HTTP threads
 
 import collections
 import logging
-import threading
 import time
-
-import pykka
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import (
     Ack, Arrived, Enqueue, Notified, Notify, Report, ResendPending, StateChanged, Submitted, Workload,
 )
-from nommer.actors.ticker import Tick, Ticker
+from nommer.actors.ticker import Alarm, Tick, Ticker
 from nommer.core import backends, log
 from nommer.core.security import credentials
 from nommer.core.feeder.costs import CostModel
@@ -72,21 +69,22 @@ class JobTracker(base.Child):
         self.submitted_at_tick = 0  # self.submitted at the last tick
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.workload_last = None  # (the Scaler's urn, the Workload) last told
-        self.workload_timer = None  # tells WORKLOAD_DUE when the next Workload is due
+        self.workload_due = False  # WORKLOAD_DUE set on the alarm
         self.arrivals = None  # the Arrivals of the last Arrived
-        self.arrivals_timer = None  # tells ARRIVALS_DUE when the hold of the arrivals ends
+        self.arrivals_due = False  # ARRIVALS_DUE set on the alarm: the hold of the arrivals ends
+        self.alarm = None
         self.ticker = None
 
     def on_start(self):
         self._reload()
         self.ticker = Ticker(self.actor_ref, max(5.0, self.config.scale_interval), "tracker").start()
+        self.alarm = Alarm(self.actor_ref, "tracker").start()
 
     def on_stop(self):
         if self.ticker:
             self.ticker.stop()
-        for timer in (self.workload_timer, self.arrivals_timer):
-            if timer is not None:
-                timer.cancel()
+        if self.alarm:
+            self.alarm.stop()
         self._write_records()
 
     # asked through the gateway ------------------------------------------------
@@ -131,7 +129,7 @@ class JobTracker(base.Child):
             self._arrived(message.arrivals)
             return
         if message == ARRIVALS_DUE:
-            self.arrivals_timer = None
+            self.arrivals_due = False
             if self.arrivals.release():
                 self._arrived(self.arrivals)
             return
@@ -151,7 +149,7 @@ class JobTracker(base.Child):
             if message.record.get("state") in FINAL_NAMES:
                 self._write_records(message.job_id)
         elif message == WORKLOAD_DUE:
-            self.workload_timer = None
+            self.workload_due = False
             self._workload()
         elif isinstance(message, Tick):
             self._write_records()
@@ -175,8 +173,9 @@ class JobTracker(base.Child):
             self._submitted(job, workload=False)
         if jobs:
             self._workload()
-        if self.arrivals_timer is None:
-            self.arrivals_timer = self._later(ARRIVALS_GATHER, ARRIVALS_DUE)
+        if not self.arrivals_due:
+            self.arrivals_due = True
+            self.alarm.set(ARRIVALS_GATHER, ARRIVALS_DUE)
 
     def _take_early(self):
         if self.arrivals is not None:
@@ -185,19 +184,6 @@ class JobTracker(base.Child):
                 self._submitted(job, workload=False)
             if jobs:
                 self._workload()
-
-    def _later(self, seconds, message):
-        """A started timer that tells this actor ``message`` in ``seconds``."""
-        def tell():
-            try:
-                self.actor_ref.tell(message)
-            except pykka.ActorDeadError:
-                pass  # stopped meanwhile: nothing to do
-
-        timer = threading.Timer(seconds, tell)
-        timer.daemon = True
-        timer.start()
-        return timer
 
     def _write_records(self, job_id=None):
         """Write the webhook records kept of job ``job_id`` (of every job
@@ -357,8 +343,9 @@ class JobTracker(base.Child):
         now = time.monotonic()
         due = self.workload_told + WORKLOAD_EVERY
         if now < due:
-            if self.workload_timer is None:
-                self.workload_timer = self._later(due - now, WORKLOAD_DUE)
+            if not self.workload_due:
+                self.workload_due = True
+                self.alarm.set(due - now, WORKLOAD_DUE)
             return
         self.workload_told = now
         units = len(self.unfinished) + sum(self.spread.values())

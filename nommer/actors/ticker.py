@@ -1,8 +1,10 @@
 """Periodic work as messages: a Ticker thread tells an actor ``Tick`` every
-``interval`` seconds, so no actor ever sleeps."""
+``interval`` seconds, and an Alarm tells it a message once, a while after
+it was set, so no actor ever sleeps."""
 
 import dataclasses
 import threading
+import time
 
 import pykka
 
@@ -40,3 +42,57 @@ class Ticker:
                 return
             if self._stopped.wait(self._interval):
                 return
+
+
+class Alarm:
+    """Tells an actor a message once, some time after it was set: one thread
+    for all of one actor's alarms (a threading.Timer would start a thread
+    for each). A message set again while it is due keeps the earlier time.
+    Messages must be hashable (a frozen dataclass)."""
+
+    def __init__(self, actor_ref, name="alarm"):
+        self._ref = actor_ref
+        self._due = {}  # message: time.monotonic() when it is told
+        self._cv = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=f"alarm-{name}", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def set(self, seconds, message):
+        """Tell ``message`` in ``seconds``, unless it is set to be told sooner."""
+        at = time.monotonic() + seconds
+        with self._cv:
+            before = self._due.get(message)
+            if before is not None and before <= at:
+                return
+            soonest = min(self._due.values(), default=None)
+            self._due[message] = at
+            if soonest is None or at < soonest:
+                self._cv.notify()  # else it wakes in time for this one anyway
+
+    def stop(self):
+        with self._cv:
+            self._stopped = True
+            self._cv.notify()
+
+    def _run(self):
+        while True:
+            with self._cv:
+                while True:
+                    if self._stopped:
+                        return
+                    now = time.monotonic()
+                    due = [m for m, at in self._due.items() if at <= now]
+                    if due:
+                        for message in due:
+                            del self._due[message]
+                        break
+                    self._cv.wait(min(self._due.values()) - now if self._due else None)
+            for message in due:
+                try:
+                    self._ref.tell(message)
+                except pykka.ActorDeadError:
+                    return
