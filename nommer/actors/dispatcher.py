@@ -6,6 +6,7 @@ import threading
 
 from nommer.actors import addresses, base
 from nommer.actors.messages import Ack, DeleteAcked, Enqueue, Report, ResendPending, StateChanged
+from nommer.actors.ticker import Alarm
 from nommer.core.model.messages import message_body
 
 
@@ -15,6 +16,7 @@ from nommer.core.model.messages import message_body
 # with again: a webhook told twice at worst, never one lost.
 ACK_BATCH = 10
 ACK_LINGER = 0.2
+DELETE_ACKED = DeleteAcked()
 
 
 class Dispatcher(base.Child):
@@ -29,18 +31,21 @@ class Dispatcher(base.Child):
         self.stopping = threading.Event()
         self.listener = None
         self.acks = []  # receipts of changes dealt with, not deleted yet
-        self.ack_timer = None  # tells DeleteAcked when the oldest of them is due
+        self.alarm = None  # tells DeleteAcked when the oldest of them is due
 
     def on_start(self):
         # A job stored just before a crash (of this actor or of the whole
         # feeder) may never have been queued. Queueing every PENDING job again
         # costs a duplicate message at most, which encoders drop.
         base.tell(addresses.JOB_TRACKER, ResendPending())
+        self.alarm = Alarm(self.actor_ref, "dispatcher").start()
         self.listener = threading.Thread(target=self._listen, name="state-changes", daemon=True)
         self.listener.start()
 
     def on_stop(self):
         self.stopping.set()
+        if self.alarm is not None:
+            self.alarm.stop()
         self._delete_acked()
         if self.listener is not None:
             self.listener.join(timeout=self.config.state_check_interval + 5)
@@ -53,10 +58,9 @@ class Dispatcher(base.Child):
         elif isinstance(message, Ack):
             if not self.acks:
                 # The first of a batch: the rest are deleted with it in
-                # ACK_LINGER seconds at the latest.
-                self.ack_timer = threading.Timer(ACK_LINGER, base.tell, (addresses.DISPATCHER, DeleteAcked()))
-                self.ack_timer.daemon = True
-                self.ack_timer.start()
+                # ACK_LINGER seconds at the latest (sooner when an alarm of
+                # an earlier batch, deleted full, is still to come).
+                self.alarm.set(ACK_LINGER, DELETE_ACKED)
             self.acks.append(message.receipt)
             if len(self.acks) >= ACK_BATCH:
                 self._delete_acked()
@@ -67,9 +71,6 @@ class Dispatcher(base.Child):
 
     def _delete_acked(self):
         acks, self.acks = self.acks, []
-        if self.ack_timer is not None:
-            self.ack_timer.cancel()
-            self.ack_timer = None
         if acks:
             # A change not deleted comes back after its lease and is dealt
             # with again: a duplicate webhook at worst, never a lost one. So
