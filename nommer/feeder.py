@@ -18,6 +18,7 @@ from nommer.actors.dispatcher import Dispatcher
 from nommer.actors.gateway import ActorGateway
 from nommer.actors.http_front import HttpFront
 from nommer.actors.job_tracker import JobTracker
+from nommer.actors.messages import Arrivals
 from nommer.actors.notifier import Notifier
 from nommer.actors.reaper import Reaper
 from nommer.actors.scaler import Scaler
@@ -80,7 +81,11 @@ class Feeder:
         intake = Intake(JobService(parts.store, parts.storage, AddressPolicy.from_config(config),
                                    credentials.SecretBox.from_config(config), presets),
                         parts.new_jobs, parts.state_changes)
-        gateway = ActorGateway(config.request_timeout, intake, presets, fleet_problems=fleet.problems)
+        # New jobs on their way from the HTTP threads to the JobTracker: kept
+        # here, so that a JobTracker restarted takes those told to the last.
+        arrivals = Arrivals()
+        gateway = ActorGateway(config.request_timeout, intake, presets, fleet_problems=fleet.problems,
+                               arrivals=arrivals)
         metrics = self.metrics
         metrics.watch(lambda: {**health_snapshot(gateway), "encoders": gateway.encoder_states(),
                                "pieces": gateway.piece_states(),
@@ -88,7 +93,8 @@ class Feeder:
         app = create_app(gateway, max_body_bytes=config.max_body_bytes, api_tokens=config.api_tokens,
                          legacy_networks=config.legacy_networks, feeder_metrics=metrics)
         specs = [
-            ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage, metrics)),
+            ChildSpec("job_tracker", lambda: JobTracker.start(config, parts.store, parts.storage, metrics,
+                                                                 arrivals)),
             ChildSpec("notifier", lambda: Notifier.start(config, metrics=metrics)),
             ChildSpec("dispatcher", lambda: Dispatcher.start(config, parts.new_jobs, parts.state_changes)),
             ChildSpec("scaler", lambda: Scaler.start(config, fleet, parts.store, metrics)),

@@ -50,6 +50,15 @@ class Dispatcher(base.Child):
         if self.listener is not None:
             self.listener.join(timeout=self.config.state_check_interval + 5)
 
+    def on_failure(self, exception_type, exception_value, traceback):
+        # on_stop is not called after a crash: the alarm's thread (nothing
+        # due) and the listener would run for ever beside the next
+        # Dispatcher's. What it held back comes back after its lease.
+        self.stopping.set()
+        if self.alarm is not None:
+            self.alarm.stop()
+        super().on_failure(exception_type, exception_value, traceback)
+
     def on_receive(self, message):
         if isinstance(message, Enqueue):
             self.new_jobs.send(message_body(message.job_id), priority=message.priority)

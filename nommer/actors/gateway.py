@@ -18,7 +18,7 @@ _log = log.get("nommer.gateway")
 
 
 class ActorGateway:
-    def __init__(self, timeout, intake, presets=None, fleet_problems=None):
+    def __init__(self, timeout, intake, presets=None, fleet_problems=None, arrivals=None):
         self.timeout = timeout
         # The fleet's launch problems, read without asking the Scaler, which
         # may be busy in a slow EC2 call: /health must answer at once.
@@ -29,8 +29,10 @@ class ActorGateway:
         # thread (a nommer.core.feeder.intake.Intake): many of them commit together
         # instead of queueing up one at a time in an actor's mailbox.
         self.intake = intake
-        # New jobs for the JobTracker, told in batches (see Arrivals).
-        self._arrivals = Arrivals()
+        # New jobs for the JobTracker, told in batches (see Arrivals); the
+        # feeder gives each JobTracker it starts the same, so that one
+        # restarted takes those whose tell was lost with the one before.
+        self._arrivals = arrivals if arrivals is not None else Arrivals()
         # Building a pykka proxy introspects the actor (a large share of a
         # request's time), so proxies are kept per actor URN. A restarted
         # actor has a new URN and so gets a new proxy; refs are still looked

@@ -42,7 +42,7 @@ class JobTracker(base.Child):
     address = addresses.JOB_TRACKER
     name = "job_tracker"
 
-    def __init__(self, config, store, storage, metrics=None):
+    def __init__(self, config, store, storage, metrics=None, arrivals=None):
         super().__init__()
         self.config = config
         self.metrics = metrics or FeederMetrics()
@@ -70,22 +70,44 @@ class JobTracker(base.Child):
         self.workload_told = float("-inf")  # monotonic time of the last Workload told
         self.workload_last = None  # (the Scaler's urn, the Workload) last told
         self.workload_due = False  # WORKLOAD_DUE set on the alarm
-        self.arrivals = None  # the Arrivals of the last Arrived
+        # The Arrivals the HTTP threads add new jobs to (the gateway's, which
+        # outlives this actor), else the one of the last Arrived.
+        self.arrivals = arrivals
         self.arrivals_due = False  # ARRIVALS_DUE set on the alarm: the hold of the arrivals ends
         self.alarm = None
         self.ticker = None
 
     def on_start(self):
+        # The jobs added while no JobTracker ran, or during the hold of one
+        # that crashed (no Arrived tells of them, and none may come for
+        # RETELL_AFTER): taken before the reading of every unfinished job,
+        # which then has them as they are now, and held like any take, so
+        # that those added from now on gather until ARRIVALS_DUE.
+        if self.arrivals is not None:
+            for job in self.arrivals.take(hold=True):
+                self._submitted(job, workload=False)
         self._reload()
         self.ticker = Ticker(self.actor_ref, max(5.0, self.config.scale_interval), "tracker").start()
         self.alarm = Alarm(self.actor_ref, "tracker").start()
+        if self.arrivals is not None:
+            self.arrivals_due = True
+            self.alarm.set(ARRIVALS_GATHER, ARRIVALS_DUE)
 
     def on_stop(self):
+        self._stop_timers()
+        self._write_records()
+
+    def on_failure(self, exception_type, exception_value, traceback):
+        # on_stop is not called after a crash: the alarm's thread, with
+        # nothing due, would wait for ever.
+        self._stop_timers()
+        super().on_failure(exception_type, exception_value, traceback)
+
+    def _stop_timers(self):
         if self.ticker:
             self.ticker.stop()
         if self.alarm:
             self.alarm.stop()
-        self._write_records()
 
     # asked through the gateway ------------------------------------------------
 

@@ -36,9 +36,12 @@ class Arrivals:
     (:meth:`take_early`) before any change of a job too: a job is added
     before its receivers are woken, so no change an encoder makes can reach
     the JobTracker before the job. A tell lost with a crashed JobTracker, or
-    a hold never ended, is made again by the first add after
-    ``RETELL_AFTER`` seconds (the new JobTracker read every unfinished job
-    when it started).
+    a hold it never ended, needs none again: each JobTracker is given the
+    same Arrivals and takes (holding) the jobs waiting when it starts,
+    before it reads every unfinished job; else a job taken only after its
+    changes would be counted again as it was submitted. A tell lost all
+    the same (a JobTracker not given it) is made again by the first add
+    after ``RETELL_AFTER`` seconds.
 
     Threads: every HTTP request thread adds, the JobTracker takes; ``_lock``
     guards both fields.

@@ -92,3 +92,26 @@ def test_a_failed_delete_of_acknowledged_changes_neither_crashes_it_nor_keeps_it
     finally:
         new_jobs.close()
         state_changes.close()
+
+
+def test_a_dispatcher_that_crashed_leaves_no_thread_behind(tmp_path):
+    # on_stop is not called after a crash: the alarm (nothing due) and the
+    # listener would run beside the next Dispatcher's for ever.
+    path = str(tmp_path / "nommer.sqlite3")
+    new_jobs, state_changes = SqliteWorkQueue(path, "new-jobs"), SqliteWorkQueue(path, "changes")
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path),
+                                                    "state_check_interval": 0.2})
+    dispatcher = Dispatcher.start(config, new_jobs, state_changes)
+    try:
+        alarm = dispatcher.proxy().alarm.get()
+        listener = dispatcher.proxy().listener.get()
+        assert alarm._thread.is_alive() and listener.is_alive()
+        dispatcher.tell("a message it does not know")
+        wait_for(lambda: not dispatcher.is_alive(), 5, "the crash")
+        wait_for(lambda: not alarm._thread.is_alive() and not listener.is_alive(), 5,
+                 "the alarm's and the listener's threads to end")
+    finally:
+        if dispatcher.is_alive():
+            dispatcher.stop()
+        new_jobs.close()
+        state_changes.close()

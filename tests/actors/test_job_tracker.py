@@ -398,3 +398,80 @@ def test_a_job_held_among_the_arrivals_is_taken_before_a_change_of_it(store, tmp
     finally:
         tracker.stop()
         scaler.stop()
+
+
+def test_a_job_told_to_a_job_tracker_that_crashed_in_a_hold_is_taken_by_the_next_at_its_start(
+        store, tmp_path, monkeypatch):
+    # The gateway's Arrivals outlives the JobTracker: one that crashes while
+    # it holds them leaves the jobs added since untold (the hold covers
+    # them). The next takes them when it starts, before any change of them;
+    # taken after their changes, a job finished meanwhile would be counted
+    # again as the PENDING job it was submitted as.
+    from nommer.actors import job_tracker
+    from nommer.actors.messages import Arrivals, Arrived, StateChanged
+    from nommer.core.model.messages import state_change
+
+    monkeypatch.setattr(job_tracker, "ARRIVALS_GATHER", 30.0)  # the hold outlasts the crash
+    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)})
+    outputs = [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-480p"}]
+    arrivals = Arrivals()
+    seen = []
+    scaler = Scaler.start(seen)
+    first = JobTracker.start(config, store, storage=None, arrivals=arrivals)
+    second = None
+    try:
+        wait_for(lambda: seen, 5, "the workload of the start")
+        kept = store.create(Job.new("file:///in/kept.mov", outputs))
+        arrivals.add(kept)  # (held since the start: no tell needed, but one is harmless)
+        first.tell(Arrived(arrivals))
+        wait_for(lambda: seen[-1].submitted == 1, 5, "the first job")
+        first.tell("a message it does not know")  # it crashes, holding the arrivals
+        wait_for(lambda: not first.is_alive(), 5, "the crash")
+
+        # stored while no JobTracker runs: the hold covers it, nothing is told
+        done = store.create(Job.new("file:///in/done.mov", outputs))
+        assert arrivals.add(done) is False
+        # and an encoder is quick: it is finished before the next one starts
+        done = store.update(store.update(done.transition(State.DOWNLOADING, encoder_id="enc-1"))
+                            .transition(State.CANCELED))
+
+        second = JobTracker.start(config, store, storage=None, arrivals=arrivals)
+        second.tell(StateChanged(state_change(done)))
+        wait_for(lambda: seen[-1].submitted == 1 and seen[-1].unfinished == 1, 5,
+                 "the new JobTracker's count: the finished job taken at its start")
+        assert arrivals.take_early() == []
+
+        # a later tell finds only the job added since
+        monkeypatch.setattr(Arrivals, "RETELL_AFTER", 0.0)
+        late = store.create(Job.new("file:///in/late.mov", outputs))
+        assert arrivals.add(late) is True
+        second.tell(Arrived(arrivals))
+        wait_for(lambda: seen[-1].submitted == 2, 5, "the late job")
+        assert second.proxy().unfinished.get() == {kept.id: State.PENDING, late.id: State.PENDING}
+        assert set(second.proxy().waiting.get()) == {kept.id, late.id}
+    finally:
+        if second is not None:
+            second.stop()
+        if first.is_alive():
+            first.stop()
+        scaler.stop()
+
+
+def test_the_alarm_of_a_job_tracker_that_crashed_ends(store, tmp_path):
+    # on_stop is not called after a crash; an alarm with nothing due would
+    # wait for ever, a thread left behind at each restart.
+    seen = []
+    scaler = Scaler.start(seen)
+    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                               store, storage=None)
+    try:
+        wait_for(lambda: seen, 5, "the workload of the start")
+        alarm = tracker.proxy().alarm.get()
+        assert alarm._thread.is_alive()
+        tracker.tell("a message it does not know")
+        wait_for(lambda: not tracker.is_alive(), 5, "the crash")
+        wait_for(lambda: not alarm._thread.is_alive(), 5, "the alarm's thread to end")
+    finally:
+        if tracker.is_alive():
+            tracker.stop()
+        scaler.stop()
