@@ -13,12 +13,19 @@ from nommer.core.adapters.sqlite_queue import SqliteWorkQueue
 from ..e2e.farm import wait_for
 
 
-def test_jobs_are_queued_at_their_priority(tmp_path):
+def queues(tmp_path):
+    """The new-job and state-change queues, in one SQLite file."""
     path = str(tmp_path / "nommer.sqlite3")
-    new_jobs, state_changes = SqliteWorkQueue(path, "new-jobs"), SqliteWorkQueue(path, "changes")
-    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path),
-                                                    "state_check_interval": 0.2})
-    dispatcher = Dispatcher.start(config, new_jobs, state_changes)
+    return SqliteWorkQueue(path, "new-jobs"), SqliteWorkQueue(path, "changes")
+
+
+def dispatcher_config(tmp_path):
+    return config_mod.load(environ={}, overrides={"data_dir": str(tmp_path), "state_check_interval": 0.2})
+
+
+def test_jobs_are_queued_at_their_priority(tmp_path):
+    new_jobs, state_changes = queues(tmp_path)
+    dispatcher = Dispatcher.start(dispatcher_config(tmp_path), new_jobs, state_changes)
     try:
         for job_id, priority in (("low", -10), ("normal", 0), ("high", 50), ("normal-2", 0)):
             dispatcher.tell(Enqueue(job_id, priority))
@@ -32,8 +39,7 @@ def test_jobs_are_queued_at_their_priority(tmp_path):
 
 
 def test_acknowledged_changes_are_deleted_together(tmp_path):
-    path = str(tmp_path / "nommer.sqlite3")
-    new_jobs, state_changes = SqliteWorkQueue(path, "new-jobs"), SqliteWorkQueue(path, "changes")
+    new_jobs, state_changes = queues(tmp_path)
     for n in range(13):
         state_changes.send(json.dumps({"job_id": f"j{n}"}))
     held = state_changes.receive(max_messages=10, visibility_timeout=60) \
@@ -61,8 +67,7 @@ def test_acknowledged_changes_are_deleted_together(tmp_path):
 
 
 def test_a_failed_delete_of_acknowledged_changes_neither_crashes_it_nor_keeps_it_from_stopping(tmp_path):
-    path = str(tmp_path / "nommer.sqlite3")
-    new_jobs, state_changes = SqliteWorkQueue(path, "new-jobs"), SqliteWorkQueue(path, "changes")
+    new_jobs, state_changes = queues(tmp_path)
     for n in range(3):
         state_changes.send(json.dumps({"job_id": f"j{n}"}))
     held = state_changes.receive(max_messages=3, visibility_timeout=60)
@@ -97,11 +102,8 @@ def test_a_failed_delete_of_acknowledged_changes_neither_crashes_it_nor_keeps_it
 def test_a_dispatcher_that_crashed_leaves_no_thread_behind(tmp_path):
     # on_stop is not called after a crash: the alarm (nothing due) and the
     # listener would run beside the next Dispatcher's for ever.
-    path = str(tmp_path / "nommer.sqlite3")
-    new_jobs, state_changes = SqliteWorkQueue(path, "new-jobs"), SqliteWorkQueue(path, "changes")
-    config = config_mod.load(environ={}, overrides={"data_dir": str(tmp_path),
-                                                    "state_check_interval": 0.2})
-    dispatcher = Dispatcher.start(config, new_jobs, state_changes)
+    new_jobs, state_changes = queues(tmp_path)
+    dispatcher = Dispatcher.start(dispatcher_config(tmp_path), new_jobs, state_changes)
     try:
         alarm = dispatcher.proxy().alarm.get()
         listener = dispatcher.proxy().listener.get()

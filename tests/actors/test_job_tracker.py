@@ -54,6 +54,27 @@ def store(tmp_path):
     store.inner.close()
 
 
+@pytest.fixture
+def tracking(store, tmp_path):
+    """start(): a JobTracker on ``store`` beside a Scaler that keeps the
+    workloads; returns (workloads seen, the tracker). Both stop at the end."""
+    started = []
+
+    def start():
+        seen = []
+        started.append(Scaler.start(seen))
+        tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
+                                   store, storage=None)
+        started.append(tracker)
+        wait_for(lambda: seen, 5, "the workload of the start")
+        return seen, tracker
+
+    yield start
+    for ref in reversed(started):
+        if ref.is_alive():
+            ref.stop()
+
+
 def test_a_tick_counts_the_unfinished_states_only(store, tmp_path):
     for n in range(3):
         job = store.create(Job.new(f"file:///in/{n}.mov", [{"destination": f"file:///o/{n}.mp4",
@@ -123,26 +144,18 @@ def test_the_workload_carries_the_predicted_seconds_of_the_jobs(store, tmp_path)
         scaler.stop()
 
 
-def test_submitted_jobs_are_counted_and_a_burst_gives_few_workloads(store, tmp_path):
-    seen = []
-    scaler = Scaler.start(seen)
-    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
-                               store, storage=None)
-    try:
-        wait_for(lambda: seen, 5, "the workload of the start")
-        told = len(seen)
-        jobs = [store.create(Job.new(f"file:///in/{n}.mov", [{"destination": f"file:///o/{n}.mp4",
-                                                               "preset": "mp4-h264-480p"}]))
-                for n in range(200)]
-        started = time.monotonic()
-        for job in jobs:  # as the Intake tells them, faster than one a millisecond
-            tracker.tell(Submitted(job))
-        wait_for(lambda: seen[-1].unfinished == 200 and seen[-1].submitted == 200, 5,
-                 "the workload of 200 jobs")
-        took = time.monotonic() - started
-    finally:
-        tracker.stop()
-        scaler.stop()
+def test_submitted_jobs_are_counted_and_a_burst_gives_few_workloads(store, tracking):
+    seen, tracker = tracking()
+    told = len(seen)
+    jobs = [store.create(Job.new(f"file:///in/{n}.mov", [{"destination": f"file:///o/{n}.mp4",
+                                                           "preset": "mp4-h264-480p"}]))
+            for n in range(200)]
+    started = time.monotonic()
+    for job in jobs:  # as the Intake tells them, faster than one a millisecond
+        tracker.tell(Submitted(job))
+    wait_for(lambda: seen[-1].unfinished == 200 and seen[-1].submitted == 200, 5,
+             "the workload of 200 jobs")
+    took = time.monotonic() - started
 
     # at most one per WORKLOAD_EVERY (and the last one at most that late), not one per job
     assert len(seen) - told <= took / WORKLOAD_EVERY + 1
@@ -328,76 +341,58 @@ def test_the_same_workload_is_not_told_twice_to_the_same_scaler(store, tmp_path)
         scaler.stop()
 
 
-def test_jobs_that_arrive_together_are_told_once_and_taken_at_once(store, tmp_path, monkeypatch):
+def test_jobs_that_arrive_together_are_told_once_and_taken_at_once(store, tracking, monkeypatch):
     from nommer.actors import job_tracker
     from nommer.actors.messages import Arrivals, Arrived
 
     monkeypatch.setattr(job_tracker, "ARRIVALS_GATHER", 0.5)
-    seen = []
-    scaler = Scaler.start(seen)
-    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
-                               store, storage=None)
+    seen, tracker = tracking()
     arrivals = Arrivals()
 
     def new_job(name):
         return store.create(Job.new(f"file:///in/{name}.mov", [{"destination": f"file:///o/{name}.mp4",
                                                                  "preset": "mp4-h264-480p"}]))
 
-    try:
-        wait_for(lambda: seen, 5, "the workload of the start")
-        jobs = [new_job(n) for n in range(50)]
-        tells = [arrivals.add(job) for job in jobs]
-        assert tells == [True] + [False] * 49  # one tell covers them all
-        tracker.tell(Arrived(arrivals))
-        wait_for(lambda: seen[-1].unfinished == 50 and seen[-1].submitted == 50, 5,
-                 "the workload of 50 jobs")
-        # taken, and held for ARRIVALS_GATHER: a job that comes meanwhile
-        # tells nothing, and is taken when the hold ends
-        assert arrivals.add(new_job("held")) is False
-        wait_for(lambda: seen[-1].unfinished == 51, 5, "the held job")
-        # a hold that ends with nothing waiting: the next one is told again
-        time.sleep(2 * job_tracker.ARRIVALS_GATHER)
-        assert arrivals.add(new_job("late")) is True
-        # a tell lost (a JobTracker that crashed with it) is made again after a while
-        monkeypatch.setattr(Arrivals, "RETELL_AFTER", 0.0)
-        assert arrivals.add(new_job("later")) is True
-        tracker.tell(Arrived(arrivals))
-        wait_for(lambda: seen[-1].unfinished == 53 and seen[-1].submitted == 53, 5,
-                 "the two late jobs")
-    finally:
-        tracker.stop()
-        scaler.stop()
+    jobs = [new_job(n) for n in range(50)]
+    tells = [arrivals.add(job) for job in jobs]
+    assert tells == [True] + [False] * 49  # one tell covers them all
+    tracker.tell(Arrived(arrivals))
+    wait_for(lambda: seen[-1].unfinished == 50 and seen[-1].submitted == 50, 5, "the workload of 50 jobs")
+    # taken, and held for ARRIVALS_GATHER: a job that comes meanwhile
+    # tells nothing, and is taken when the hold ends
+    assert arrivals.add(new_job("held")) is False
+    wait_for(lambda: seen[-1].unfinished == 51, 5, "the held job")
+    # a hold that ends with nothing waiting: the next one is told again
+    time.sleep(2 * job_tracker.ARRIVALS_GATHER)
+    assert arrivals.add(new_job("late")) is True
+    # a tell lost (a JobTracker that crashed with it) is made again after a while
+    monkeypatch.setattr(Arrivals, "RETELL_AFTER", 0.0)
+    assert arrivals.add(new_job("later")) is True
+    tracker.tell(Arrived(arrivals))
+    wait_for(lambda: seen[-1].unfinished == 53 and seen[-1].submitted == 53, 5, "the two late jobs")
 
 
-def test_a_job_held_among_the_arrivals_is_taken_before_a_change_of_it(store, tmp_path, monkeypatch):
+def test_a_job_held_among_the_arrivals_is_taken_before_a_change_of_it(store, tracking, monkeypatch):
     from nommer.actors import job_tracker
     from nommer.actors.messages import Arrivals, Arrived, StateChanged
     from nommer.core.model.messages import state_change
 
     monkeypatch.setattr(job_tracker, "ARRIVALS_GATHER", 30.0)
-    seen = []
-    scaler = Scaler.start(seen)
-    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
-                               store, storage=None)
+    seen, tracker = tracking()
     arrivals = Arrivals()
     outputs = [{"destination": "file:///o/a.mp4", "preset": "mp4-h264-480p"}]
-    try:
-        wait_for(lambda: seen, 5, "the workload of the start")
-        first = store.create(Job.new("file:///in/a.mov", outputs))
-        assert arrivals.add(first) is True
-        tracker.tell(Arrived(arrivals))
-        wait_for(lambda: seen[-1].submitted == 1, 5, "the first job")
-        held = store.create(Job.new("file:///in/b.mov", outputs))
-        assert arrivals.add(held) is False  # held for 30 s
-        moved = store.update(held.transition(State.DOWNLOADING, encoder_id="enc-1"))
-        tracker.tell(StateChanged(state_change(moved)))
-        # the change made the JobTracker take the held job first, long before the hold ends
-        wait_for(lambda: seen[-1].submitted == 2 and seen[-1].unfinished == 2, 5,
-                 "the held job, taken with its change")
-        assert arrivals.take_early() == []
-    finally:
-        tracker.stop()
-        scaler.stop()
+    first = store.create(Job.new("file:///in/a.mov", outputs))
+    assert arrivals.add(first) is True
+    tracker.tell(Arrived(arrivals))
+    wait_for(lambda: seen[-1].submitted == 1, 5, "the first job")
+    held = store.create(Job.new("file:///in/b.mov", outputs))
+    assert arrivals.add(held) is False  # held for 30 s
+    moved = store.update(held.transition(State.DOWNLOADING, encoder_id="enc-1"))
+    tracker.tell(StateChanged(state_change(moved)))
+    # the change made the JobTracker take the held job first, long before the hold ends
+    wait_for(lambda: seen[-1].submitted == 2 and seen[-1].unfinished == 2, 5,
+             "the held job, taken with its change")
+    assert arrivals.take_early() == []
 
 
 def test_a_job_told_to_a_job_tracker_that_crashed_in_a_hold_is_taken_by_the_next_at_its_start(
@@ -457,21 +452,12 @@ def test_a_job_told_to_a_job_tracker_that_crashed_in_a_hold_is_taken_by_the_next
         scaler.stop()
 
 
-def test_the_alarm_of_a_job_tracker_that_crashed_ends(store, tmp_path):
+def test_the_alarm_of_a_job_tracker_that_crashed_ends(tracking):
     # on_stop is not called after a crash; an alarm with nothing due would
     # wait for ever, a thread left behind at each restart.
-    seen = []
-    scaler = Scaler.start(seen)
-    tracker = JobTracker.start(config_mod.load(environ={}, overrides={"data_dir": str(tmp_path)}),
-                               store, storage=None)
-    try:
-        wait_for(lambda: seen, 5, "the workload of the start")
-        alarm = tracker.proxy().alarm.get()
-        assert alarm._thread.is_alive()
-        tracker.tell("a message it does not know")
-        wait_for(lambda: not tracker.is_alive(), 5, "the crash")
-        wait_for(lambda: not alarm._thread.is_alive(), 5, "the alarm's thread to end")
-    finally:
-        if tracker.is_alive():
-            tracker.stop()
-        scaler.stop()
+    _seen, tracker = tracking()
+    alarm = tracker.proxy().alarm.get()
+    assert alarm._thread.is_alive()
+    tracker.tell("a message it does not know")
+    wait_for(lambda: not tracker.is_alive(), 5, "the crash")
+    wait_for(lambda: not alarm._thread.is_alive(), 5, "the alarm's thread to end")
