@@ -124,12 +124,12 @@ the file). With the app called in-process by 4 threads (no HTTP), the
 JobTracker's CPU per submission fell from 0.06 to 0.03 ms and the Scaler's
 from 0.025 ms to none. Runs of this benchmark alternated between the code
 before and after, best of 3 rounds each, on a machine busier than in the runs
-above (the trivial app 1,400 to 1,750/s here, 1,700 to 2,200/s in those):
-at log level `warning`, five pairs, the feeder **before 557, 609, 614, 605,
-671/s, after 616, 683, 745, 683, 614/s** (means 611 and 668/s), ratios
-before 0.348 to 0.424, after 0.390 to 0.464 (means 0.378 and 0.427), CPU
-per submission before 1.48 to 1.79 ms, after 1.35 to 1.64 ms (means 1.64
-and 1.50 ms); at log level `info`, two pairs, **541 and 540/s before, 626
+above (the trivial app 1,330 to 1,750/s here, 1,700 to 2,200/s in those):
+at log level `warning`, seven pairs, the feeder **before 557, 609, 614, 605,
+671, 544, 521/s, after 616, 683, 745, 683, 614, 611, 606/s** (means 589 and
+651/s), ratios before 0.318 to 0.424, after 0.373 to 0.464 (means 0.372 and
+0.419), CPU per submission before 1.48 to 1.92 ms, after 1.35 to 1.64 ms
+(means 1.71 and 1.54 ms); at log level `info`, two pairs, **541 and 540/s before, 626
 and 624/s after**, CPU 1.89 and 1.91 ms before, 1.64 and 1.66 ms after.
 
 What is left is mostly the price of many threads under one interpreter.
