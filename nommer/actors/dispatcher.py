@@ -43,9 +43,7 @@ class Dispatcher(base.Child):
         self.listener.start()
 
     def on_stop(self):
-        self.stopping.set()
-        if self.alarm is not None:
-            self.alarm.stop()
+        self._stop_threads()
         self._delete_acked()
         if self.listener is not None:
             self.listener.join(timeout=self.config.state_check_interval + 5)
@@ -54,10 +52,14 @@ class Dispatcher(base.Child):
         # on_stop is not called after a crash: the alarm's thread (nothing
         # due) and the listener would run for ever beside the next
         # Dispatcher's. What it held back comes back after its lease.
+        self._stop_threads()
+        super().on_failure(exception_type, exception_value, traceback)
+
+    def _stop_threads(self):
+        """Tell the listener to stop, and stop the alarm."""
         self.stopping.set()
         if self.alarm is not None:
             self.alarm.stop()
-        super().on_failure(exception_type, exception_value, traceback)
 
     def on_receive(self, message):
         if isinstance(message, Enqueue):

@@ -190,22 +190,21 @@ class JobTracker(base.Child):
         """Take the new jobs, and hold the others that arrive for
         ARRIVALS_GATHER seconds: then they are taken together."""
         self.arrivals = arrivals
-        jobs = arrivals.take(hold=True)
-        for job in jobs:
-            self._submitted(job, workload=False)
-        if jobs:
-            self._workload()
+        self._took(arrivals.take(hold=True))
         if not self.arrivals_due:
             self.arrivals_due = True
             self.alarm.set(ARRIVALS_GATHER, ARRIVALS_DUE)
 
     def _take_early(self):
         if self.arrivals is not None:
-            jobs = self.arrivals.take_early()
-            for job in jobs:
-                self._submitted(job, workload=False)
-            if jobs:
-                self._workload()
+            self._took(self.arrivals.take_early())
+
+    def _took(self, jobs):
+        """New jobs taken from the arrivals; the Scaler told once for all."""
+        for job in jobs:
+            self._submitted(job, workload=False)
+        if jobs:
+            self._workload()
 
     def _write_records(self, job_id=None):
         """Write the webhook records kept of job ``job_id`` (of every job

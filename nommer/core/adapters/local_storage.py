@@ -20,16 +20,15 @@ CHUNK = 1024 * 1024
 # What Linux file systems take: one name, and a whole path (PATH_MAX).
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
-# The extended attribute nommer puts on every file it writes, so that a later
-# job may replace it (a job run again) while files nommer did not write stay.
-# It travels with the file, not with its name: a file put in its place by
-# someone else has no mark.
 # How long (seconds) the folders one submission's check found are taken as
 # they were by the checks of the next ones (see _Folders).
 FOLDER_SECONDS = 1.0
 # At most this many folders are kept; beyond, the oldest half is forgotten.
 FOLDERS_KEPT = 4096
-
+# The extended attribute nommer puts on every file it writes, so that a later
+# job may replace it (a job run again) while files nommer did not write stay.
+# It travels with the file, not with its name: a file put in its place by
+# someone else has no mark.
 OWN_MARK = "user.nommer.output"
 OWN_VALUE = b"1"
 
