@@ -229,19 +229,16 @@ def test_a_group_whose_commit_fails_stores_nothing_and_every_writer_hears_of_it(
     store.db.transaction(lambda conn: conn.execute(
         "CREATE TABLE IF NOT EXISTS owned (owner TEXT REFERENCES owners (id)"
         " DEFERRABLE INITIALLY DEFERRED)"))
+    # On the connections that run the groups, whichever writer leads (and
+    # before a transaction: inside one the pragma does nothing).
+    store.db._writing().execute("PRAGMA foreign_keys = ON")
+    queue.db._writing().execute("PRAGMA foreign_keys = ON")
     held = Held(store.db)
 
-    def with_keys(call):
-        def run():
-            store.db.connection().execute("PRAGMA foreign_keys = ON")
-            queue.db.connection().execute("PRAGMA foreign_keys = ON")
-            return call()
-        return run
-
     jobs = [a_job(f"lost{n}") for n in range(3)]
-    calls = [with_keys(lambda j=j: store.create(j)) for j in jobs]
-    calls.append(with_keys(lambda: store.db.write("INSERT INTO owned (owner) VALUES ('nobody')")))
-    calls.append(with_keys(lambda: queue.send("lost too")))
+    calls = [lambda j=j: store.create(j) for j in jobs]
+    calls.append(lambda: store.db.write("INSERT INTO owned (owner) VALUES ('nobody')"))
+    calls.append(lambda: queue.send("lost too"))
     threads, outcomes = run_all(calls)
     waiting_writers(group, len(calls))
     held.end()
@@ -266,18 +263,14 @@ def test_a_write_that_ends_the_whole_transaction_fails_alone(parts):
     pages = store.db.read("PRAGMA page_count")[0][0]
     held = Held(store.db)
 
-    def limited(call):
-        def run():
-            for db in (store.db, queue.db):
-                db.connection().execute(f"PRAGMA max_page_count = {pages + 40}")
-            return call()
-        return run
+    for db in (store.db, queue.db):  # the connections that run the groups
+        db._writing().execute(f"PRAGMA max_page_count = {pages + 40}")
 
     small = [a_job(f"small{n}") for n in range(4)]
     huge = a_job("huge", size=2_000_000)
-    calls = [limited(lambda j=j: store.create(j)) for j in small[:2]]
-    calls.append(limited(lambda: store.create(huge)))
-    calls += [limited(lambda j=j: store.create(j)) for j in small[2:]]
+    calls = [lambda j=j: store.create(j) for j in small[:2]]
+    calls.append(lambda: store.create(huge))
+    calls += [lambda j=j: store.create(j) for j in small[2:]]
     threads, outcomes = run_all(calls)
     waiting_writers(group, len(calls))
     held.end()
@@ -402,7 +395,8 @@ def test_the_embedded_store_and_queues_commit_as_sqlite_synchronous_says(tmp_pat
         parts.store.create(a_job("durable"))  # a connection of this thread is open
         for db in (parts.store.db, parts.new_jobs.db, parts.state_changes.db):
             db.write("SELECT 1")
-            assert db.connection().execute("PRAGMA synchronous").fetchone()[0] == pragma
+            for conn in (db.connection(), db._writing()):  # reading, and running the groups
+                assert conn.execute("PRAGMA synchronous").fetchone()[0] == pragma
     finally:
         parts.close()
 

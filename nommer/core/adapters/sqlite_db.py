@@ -6,13 +6,17 @@ the ``sqlite_synchronous`` setting) a commit returns once the WAL is synced
 to disk: it survives the death of the process and a power cut. ``NORMAL``
 appends to the WAL without an fsync: a commit survives the death of the
 process (SIGKILL included) as soon as it returns, and a power cut may lose
-the last commits, never corrupt the file. Each thread gets its own connection, because a
-connection must not be used by two threads at once.
+the last commits, never corrupt the file. Each thread gets its own connection for
+reading, because a connection must not be used by two threads at once.
 
 Writes are committed in groups (see :class:`GroupCommit`): the writes that
 threads of one process make at the same moment share one transaction, so a
 burst of submissions costs one commit per group instead of one per write.
-Every writer still returns only after its own write is committed.
+Every writer still returns only after its own write is committed. The
+groups of one database are all run on its one writing connection (only one
+group runs at a time), whose page cache stays warm between them, where the
+connection of whichever thread led would have to read again the pages that
+other connections changed.
 """
 
 import collections
@@ -317,6 +321,7 @@ class SqliteDatabase:
         self._holders = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
+        self._writer = None  # (connection, pid): the one that runs the groups' transactions
 
     def connection(self):
         """This thread's connection, opened on first use."""
@@ -380,8 +385,22 @@ class SqliteDatabase:
     def _group_write(self, write):
         # The connection first: a closed database fails here, before the
         # write joins a group that another thread's writes share.
-        conn = self.connection()
-        return GroupCommit.of(self.path).commit(write, conn, self._retrying)
+        return GroupCommit.of(self.path).commit(write, self._writing(), self._retrying)
+
+    def _writing(self):
+        """The connection this database runs its groups' transactions on,
+        opened on first use: only a group's leader uses it, and one group
+        runs at a time."""
+        if self._closed:
+            raise sqlite3.ProgrammingError(f"database {self.path} is closed")
+        writer = self._writer
+        # After a fork the inherited connection belongs to the parent.
+        if writer is None or writer[1] != os.getpid():
+            with self._lock:
+                writer = self._writer
+                if writer is None or writer[1] != os.getpid():
+                    writer = self._writer = (self._retrying(self._open), os.getpid())
+        return writer[0]
 
     def ensure_schema(self, statements):
         """Create the tables and indexes that do not exist yet."""
@@ -422,6 +441,9 @@ class SqliteDatabase:
         self._closed = True
         with self._lock:
             holders = list(self._holders)
+            writer, self._writer = self._writer, None
+        if writer is not None and writer[1] == os.getpid():
+            writer[0].close()
         for holder in holders:
             if holder.pid == os.getpid():
                 holder.conn.close()
