@@ -58,3 +58,20 @@ def test_ci_and_readme_install_the_test_tools_with_the_constraints():
     setup = readme[readme.index("## Set up"):readme.index("## Tests")]
     assert "python -m pip install -e .\n" in setup
     assert "[test]" not in setup
+
+
+def _pytest_args(text):
+    """The arguments of the first ``python -m pytest`` command in ``text``."""
+    found = re.search(r"python -m pytest([^\n&|;]*)", text)
+    assert found, "no python -m pytest command"
+    return found.group(1).split()
+
+
+def test_ci_runs_the_readmes_test_command_on_every_core():
+    readme = (ROOT / "README.md").read_text()
+    tests_section = readme[readme.index("## Tests"):]
+    ci_args = _pytest_args((ROOT / ".ci" / "run").read_text())
+    readme_args = _pytest_args(tests_section)
+    # CI may only add quiet output to the README's command.
+    assert [a for a in ci_args if a != "-q"] == readme_args, (ci_args, readme_args)
+    assert readme_args[readme_args.index("-n") + 1] == "auto"
