@@ -287,6 +287,41 @@ def test_a_write_that_ends_the_whole_transaction_fails_alone(parts):
         store.get(huge.id)
 
 
+def test_every_group_runs_on_the_databases_one_writing_connection_whichever_thread_leads(parts):
+    store, _queue, group = parts
+    # A TEMP table lives in one connection only: a write that finds it ran
+    # on the connection that made it.
+    store.db._writing().execute("CREATE TEMP TABLE seen (thread TEXT)")
+    held = Held(store.db)
+    calls = [lambda n=n: store.db.transaction(
+        lambda conn, n=n: conn.execute("INSERT INTO temp.seen VALUES (?)", (f"writer {n}",)).rowcount)
+        for n in range(5)]
+    threads, outcomes = run_all(calls)
+    waiting_writers(group, len(calls))
+    held.end()
+    for t in threads:
+        t.join(10)
+    # and a writer alone, in this thread, after the others
+    assert store.db.transaction(lambda conn: conn.execute("INSERT INTO temp.seen VALUES ('alone')").rowcount) == 1
+
+    assert outcomes == {n: ("ok", 1) for n in range(5)}, outcomes
+    rows = store.db._writing().execute("SELECT thread FROM temp.seen ORDER BY thread").fetchall()
+    assert [r[0] for r in rows] == ["alone"] + [f"writer {n}" for n in range(5)]
+    # A thread's own connection, which reads, does not have it.
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        store.db.read("SELECT * FROM temp.seen")
+
+
+def test_a_closed_database_closes_its_writing_connection_and_refuses_writes(tmp_path):
+    store = SqliteJobStore(tmp_path / "nommer.sqlite3")
+    writing = store.db._writing()
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        writing.execute("SELECT 1")
+    with pytest.raises(sqlite3.ProgrammingError, match="is closed"):
+        store.db.write("SELECT 1")
+
+
 def test_a_forked_child_has_a_group_of_its_own(parts):
     store, _queue, group = parts
     import os
