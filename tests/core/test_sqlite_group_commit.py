@@ -446,3 +446,35 @@ def test_a_synchronous_mode_sqlite_cannot_keep_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="synchronous must be one of FULL, NORMAL, not 'OFF'"):
         SqliteJobStore(tmp_path / "x.sqlite3", synchronous="OFF")
     assert not (tmp_path / "x.sqlite3").exists()
+
+
+def test_a_write_of_a_full_database_is_committed_full_when_a_normal_one_of_the_same_file_leads(tmp_path):
+    # Two databases of one file in one process, one syncing each commit and
+    # one not: a write of the first must not be committed on the second's
+    # connection, where it would not survive a power cut.
+    path = tmp_path / "nommer.sqlite3"
+    store = SqliteJobStore(path, synchronous="FULL")
+    queue = SqliteWorkQueue(path, "new-jobs", synchronous="NORMAL")
+    try:
+        group = GroupCommit.of(queue.db.path, "NORMAL")
+        held = Held(queue.db)  # a group of the NORMAL database runs
+        threads, outcomes = run_all([lambda: queue.send("first")])
+        waiting_writers(group, 1)  # the NORMAL writer leads the next group
+        more, synced = run_all([lambda: store.db.transaction(
+            lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0])])
+        full = GroupCommit.of(store.db.path, "FULL")
+        waiting = time.monotonic() + 10
+        while True:  # the FULL writer waits: beside the NORMAL one, or leading a group of its own
+            with group._lock:
+                if len(group._pending) >= 2 or full._leading:
+                    break
+            assert time.monotonic() < waiting, "the FULL writer never arrived"
+            time.sleep(0.005)
+        held.end()
+        for t in threads + more:
+            t.join(10)
+        assert outcomes[0][0] == "ok", outcomes
+        assert synced == {0: ("ok", 2)}, synced  # 2: FULL
+    finally:
+        queue.close()
+        store.close()

@@ -144,7 +144,7 @@ class GroupCommit:
     the first writer waiting for the next group, which leads it.
     """
 
-    _groups = {}  # (path, pid): GroupCommit
+    _groups = {}  # (path, synchronous, pid): GroupCommit
     _groups_lock = threading.Lock()
 
     def __init__(self, path=""):
@@ -158,11 +158,14 @@ class GroupCommit:
         self.writes = 0
 
     @classmethod
-    def of(cls, path):
-        """The group of the file at ``path`` (absolute) in this process; the
-        store and the queues of one file share it. A forked child gets its
-        own: the parent's may have been mid-commit at the fork."""
-        key = (path, os.getpid())
+    def of(cls, path, synchronous="FULL"):
+        """The group of the file at ``path`` (absolute) in this process for
+        the databases opened with ``synchronous``; the store and the queues
+        of one file share it. A group commits on its leader's connection, so
+        a database that syncs each commit never shares one with a database
+        that does not. A forked child gets its own: the parent's may have
+        been mid-commit at the fork."""
+        key = (path, synchronous, os.getpid())
         group = cls._groups.get(key)
         if group is None:
             with cls._groups_lock:
@@ -385,7 +388,7 @@ class SqliteDatabase:
     def _group_write(self, write):
         # The connection first: a closed database fails here, before the
         # write joins a group that another thread's writes share.
-        return GroupCommit.of(self.path).commit(write, self._writing(), self._retrying)
+        return GroupCommit.of(self.path, self.synchronous).commit(write, self._writing(), self._retrying)
 
     def _writing(self):
         """The connection this database runs its groups' transactions on,
