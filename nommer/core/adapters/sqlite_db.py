@@ -270,7 +270,9 @@ class GroupCommit:
         A write that fails gets its error and the transaction runs again
         without it (no savepoint per write: two statements fewer for each
         of the writes that succeed, which is nearly all). The writes before
-        it see what they saw the first time, so they do the same again.
+        it run again, and each answers with what its last run did, the one
+        committed: another connection may have committed between the
+        rollback and the new BEGIN, so that a run again finds other rows.
         """
         todo = group
         while todo:
