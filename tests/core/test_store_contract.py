@@ -4,6 +4,7 @@ Adapter-specific setup lives only in the ``store`` fixture; add an adapter by
 adding a param there.
 """
 
+import collections
 import dataclasses
 import json
 
@@ -170,6 +171,17 @@ def test_versions_of_more_jobs_than_one_batch_holds(store):
     found = store.versions([j.id for j in jobs] + ["0000000000000000nope"])
 
     assert found == {**{j.id: 1 for j in jobs}, moved.id: 2}
+
+
+@pytest.mark.parametrize("store, reads", [("dynamodb", {"BatchGetItem": 1}), ("simpledb", {"Select": 3})],
+                         indirect=["store"])
+def test_versions_on_aws_read_the_version_alone_many_jobs_a_call(store, reads):
+    jobs = make_jobs(store, 45)  # SimpleDB: 20 item names a Select
+    calls = collections.Counter()
+    store.client.meta.events.register("before-call", lambda model, **_: calls.update([model.name]))
+
+    assert store.versions([j.id for j in jobs]) == {j.id: 1 for j in jobs}
+    assert calls == reads  # never a GetItem or GetAttributes of a whole record
 
 
 # --- conditional update -------------------------------------------------------
