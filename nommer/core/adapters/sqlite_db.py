@@ -402,6 +402,8 @@ class SqliteDatabase:
         # After a fork the inherited connection belongs to the parent.
         if writer is None or writer[1] != os.getpid():
             with self._lock:
+                if self._closed:  # closed meanwhile: open nothing close() would miss
+                    raise sqlite3.ProgrammingError(f"database {self.path} is closed")
                 writer = self._writer
                 if writer is None or writer[1] != os.getpid():
                     writer = self._writer = (self._retrying(self._open), os.getpid())
