@@ -478,3 +478,68 @@ def test_a_write_of_a_full_database_is_committed_full_when_a_normal_one_of_the_s
     finally:
         queue.close()
         store.close()
+
+
+@pytest.fixture
+def two_queues(tmp_path):
+    """Two queues of one file, each its own database, and their group."""
+    path = tmp_path / "nommer.sqlite3"
+    first, second = SqliteWorkQueue(path, "first"), SqliteWorkQueue(path, "second")
+    yield first, second, GroupCommit.of(first.db.path)
+    first.close()
+    second.close()
+
+
+def test_closing_a_database_waits_for_the_group_running_on_its_connection(two_queues):
+    first, second, group = two_queues
+    inside, release, outcome = threading.Event(), threading.Event(), {}
+
+    def work(conn):  # leads a group on the first's connection, and stays in it
+        conn.execute("INSERT INTO queue_messages (queue, body, visible_at, receive_count, sent_at)"
+                     " VALUES ('first', 'held', 0, 0, 0)")
+        inside.set()
+        assert release.wait(10)
+        return "held"
+
+    held = threading.Thread(target=lambda: outcome.update(held=first.db.transaction(work)))
+    held.start()
+    assert inside.wait(10)
+    threads, outcomes = run_all([lambda: second.send("of the second")])
+    waiting_writers(group, 1)
+    closing = threading.Thread(target=first.close)
+    closing.start()
+    closing.join(0.3)
+    assert closing.is_alive(), "close() did not wait for the group running on its connection"
+
+    release.set()
+    held.join(10)
+    closing.join(10)
+    for t in threads:
+        t.join(10)
+
+    assert outcome == {"held": "held"}  # committed, not cut off by the close
+    assert outcomes[0][0] == "ok", outcomes[0]
+    assert second.depth() == (1, 0)
+    assert second.db.read("SELECT body FROM queue_messages WHERE queue = 'first'") == [("held",)]
+
+
+def test_a_group_whose_leaders_database_was_closed_runs_on_another_open_one(two_queues):
+    first, second, group = two_queues
+    held = Held(second.db)
+    # The first's write waits first, so it leads the next group; the
+    # second's waits in it.
+    threads, outcomes = run_all([lambda: first.send("of the first")])
+    waiting_writers(group, 1)
+    more, more_outcomes = run_all([lambda: second.send("of the second")])
+    waiting_writers(group, 2)
+    first.close()  # nothing runs on its connection: at once
+    held.end()
+    for t in threads + more:
+        t.join(10)
+
+    # Both written before the close: both committed, on the second's connection.
+    assert outcomes[0][0] == "ok" and more_outcomes[0][0] == "ok", (outcomes, more_outcomes)
+    assert second.depth() == (1, 0)
+    assert sorted(second.db.read("SELECT body FROM queue_messages")) == [("of the first",), ("of the second",)]
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        first.send("after the close")

@@ -90,10 +90,11 @@ class _Pending:
     ``wake`` is held until the writer's turn comes: its write is done, or
     it is to lead the next group."""
 
-    __slots__ = ("write", "result", "error", "done", "wake", "until")
+    __slots__ = ("write", "database", "result", "error", "done", "wake", "until")
 
-    def __init__(self, write, until):
+    def __init__(self, write, database, until):
         self.write = write
+        self.database = database  # the SqliteDatabase it was written through
         self.result = None
         self.error = None
         self.done = False
@@ -113,7 +114,9 @@ class GroupCommit:
 
     A writer adds its write to ``_pending``. When no group is being
     committed it leads: it takes every pending write and commits them in one
-    transaction on its own connection, then wakes their writers. Otherwise
+    transaction on its database's writing connection (or, when that
+    database was closed meanwhile, another open one's of the group), then
+    wakes their writers. Otherwise
     it waits, and either its write was in the group just committed, or it
     leads the next group with whatever arrived in the meantime. A writer alone
     commits at once, so grouping adds no wait; under load the group is as
@@ -172,17 +175,19 @@ class GroupCommit:
                 group = cls._groups.setdefault(key, cls(path))
         return group
 
-    def commit(self, write, conn, retrying):
-        """Commit ``write`` (a :class:`_Statement` or :class:`_Work`) in a
-        group; returns its result once committed, or raises its error.
-        ``conn`` is this thread's connection, used if it leads; ``retrying``
-        runs a call again while the file is locked by another process."""
+    def commit(self, write, database):
+        """Commit ``write`` (a :class:`_Statement` or :class:`_Work`),
+        written through ``database`` (a :class:`SqliteDatabase` of this
+        file), in a group; returns its result once committed, or raises its
+        error. A leader runs its group on its own database's writing
+        connection, or, when that database was closed meanwhile, on that of
+        another database of the group still open."""
         if self._leader == threading.get_ident():
             # A work that writes through the database instead of its
             # connection would wait for its own group's commit for ever.
             raise RuntimeError("a write inside a group's transaction: use the connection given to the work")
         until = deadline_at()
-        pending = _Pending(write, until)
+        pending = _Pending(write, database, until)
         with self._lock:
             self._pending.append(pending)
             leads = not self._leading
@@ -204,7 +209,7 @@ class GroupCommit:
         with self._lock:
             group, self._pending = self._pending, []
         try:
-            self._commit(group, conn, retrying)
+            self._lead(group, database)
         finally:
             self._leader = None
             with self._lock:
@@ -239,6 +244,23 @@ class GroupCommit:
                 raise TransientError(f"database {self.path} was kept busy by other writes past "
                                      "this write's deadline; nothing was written")
         pending.wake.acquire()  # in a group now: its outcome comes soon
+
+    @staticmethod
+    def _lead(group, own):
+        """Run ``group`` on the writing connection of ``own`` or, when it is
+        closed, of the first database of the group still open; each write
+        fails when every one is closed."""
+        for database in dict.fromkeys([own] + [p.database for p in group]):
+            conn = database._use()
+            if conn is None:
+                continue  # closed
+            try:
+                GroupCommit._commit(group, conn, database._retrying)
+            finally:
+                database._using.release()
+            return
+        for p in group:
+            p.error = sqlite3.ProgrammingError(f"database {own.path} is closed")
 
     @staticmethod
     def _commit(group, conn, retrying):
@@ -327,6 +349,10 @@ class SqliteDatabase:
         self._lock = threading.Lock()
         self._closed = False
         self._writer = None  # (connection, pid): the one that runs the groups' transactions
+        # Held while a group runs on the writing connection: close() waits
+        # for it. Reentrant, so that a close from inside a group's work
+        # cannot wait for itself.
+        self._using = threading.RLock()
 
     def connection(self):
         """This thread's connection, opened on first use."""
@@ -390,7 +416,18 @@ class SqliteDatabase:
     def _group_write(self, write):
         # The connection first: a closed database fails here, before the
         # write joins a group that another thread's writes share.
-        return GroupCommit.of(self.path, self.synchronous).commit(write, self._writing(), self._retrying)
+        self._writing()
+        return GroupCommit.of(self.path, self.synchronous).commit(write, self)
+
+    def _use(self):
+        """The writing connection, held (``_using``) for one group to run
+        on, or None, holding nothing, when this database is closed."""
+        self._using.acquire()
+        writer = self._writer
+        if self._closed or writer is None or writer[1] != os.getpid():
+            self._using.release()
+            return None
+        return writer[0]
 
     def _writing(self):
         """The connection this database runs its groups' transactions on,
@@ -444,13 +481,17 @@ class SqliteDatabase:
             pause = min(pause * 2, 0.25)
 
     def close(self):
-        """Close every thread's connection; the database cannot be used after."""
+        """Close every thread's connection; the database cannot be used
+        after. A group running on its writing connection (with writes of
+        other databases of the file, maybe) ends first; groups after it
+        run on another database's."""
         self._closed = True
-        with self._lock:
-            holders = list(self._holders)
-            writer, self._writer = self._writer, None
-        if writer is not None and writer[1] == os.getpid():
-            writer[0].close()
+        with self._using:
+            with self._lock:
+                holders = list(self._holders)
+                writer, self._writer = self._writer, None
+            if writer is not None and writer[1] == os.getpid():
+                writer[0].close()
         for holder in holders:
             if holder.pid == os.getpid():
                 holder.conn.close()
