@@ -152,8 +152,43 @@ this one-interpreter feeder does not do.
 """
 
 
+# The groups' own writing connection, and what more intake processes could
+# give on this machine (runs alternated with the code before, e7cdb49).
+THROUGHPUT_WRITER = """Later on 2026-12-03 (code before: e7cdb49), the group commits of one
+database were given one connection of their own: they ran on the
+connection of whichever request thread led the group, whose page cache the
+writes of the other connections had made stale, so each group began by
+reading pages again. Counted with `strace -c` over 2,000 submissions, the
+reads of database pages (`pread64`) went from 8,382 to none; the other
+system calls stayed as they were, the bulk of them the interpreter passing
+from thread to thread (74 `futex` calls a submission). In five pairs of
+runs alternated with the code before at level `warning` (load average 0.6
+to 2.6), the feeder made before 698, 852, 714, 678, 675/s, after 848, 901,
+633, 850, 628/s (means 723 and 772/s); ratios before 0.390 to 0.461, after
+0.389 to 0.451 (means 0.431 and 0.428); CPU a submission before 1.19 to
+1.48 ms, after 1.12 to 1.58 ms (means 1.38 and 1.32 ms): the difference is
+within the swings of this shared machine. The best round of the day was
+901/s against the trivial app's 2,016/s (ratio 0.447, 1.12 ms of CPU a
+submission); at level `info`, one pair, 676/s before and 626/s after. Two
+more pairs at `warning` once a closed database's groups were handed to
+another open one (load 2.1 to 3.0): before 562 and 606/s (ratios 0.395 and
+0.410, 1.74 and 1.63 ms), after 603 and 700/s (ratios 0.436 and 0.463, 1.63
+and 1.42 ms).
+
+What taking submissions in more than one process could give here: in these
+runs the 8 clients (one Python process on the same 2 cores) used 0.42 to
+0.52 ms of CPU a request, and the feeder, whose one interpreter is busy the
+whole round, 1.1 to 1.6 ms. A request then costs the machine about 1.6 to
+2.1 ms of CPU in all, so on 2 cores even a perfect spread over processes
+would reach about 950 to 1,250/s, while the trivial app, in one process as
+the benchmark runs it, makes 1,500 to 2,000/s: a ratio of 0.6 is out of
+reach of more processes alone on this machine, and the cost a submission
+(the checks, the write, the answer) would have to fall by about a third.
+"""
+
+
 def throughput_section(r, before=THROUGHPUT_BEFORE, today=None, cheaper=THROUGHPUT_CHEAPER, front=None,
-                       wakeups=THROUGHPUT_WAKEUPS):
+                       wakeups=THROUGHPUT_WAKEUPS, writer=THROUGHPUT_WRITER):
     """The section of docs/benchmarks.md on bench/throughput.py; ``r`` is its
     result, ``front`` the text on the submit path (THROUGHPUT_FRONT with
     THROUGHPUT_FRONT_PAIRS by default)."""
@@ -199,6 +234,8 @@ ratio {before['ratio']:.3f}.
         text += "\n" + front
     if wakeups:
         text += "\n" + wakeups
+    if writer:
+        text += "\n" + writer
     return text + "\n" + THROUGHPUT_SYNC
 
 
